@@ -1,0 +1,22 @@
+// The addon's entry point: every kernel family registers its functions here.
+#include <napi.h>
+
+#include "binding/registry.h"
+
+namespace {
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  using namespace kd::binding;
+  registerStorage(env, exports);
+  registerRuntime(env, exports);
+  registerElementwise(env, exports);
+  registerReduce(env, exports);
+  registerIndex(env, exports);
+  registerGemm(env, exports);
+  registerCuda(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kindling, init)

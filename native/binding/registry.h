@@ -1,0 +1,16 @@
+// One registration function per kernel family; addon.cc calls each. A family's binding file
+// converts and checks arguments, then calls plain C++ kernels in native/cpu or cuda/.
+#pragma once
+#include <napi.h>
+
+namespace kd::binding {
+
+void registerStorage(Napi::Env env, Napi::Object exports);
+void registerRuntime(Napi::Env env, Napi::Object exports);
+void registerElementwise(Napi::Env env, Napi::Object exports);
+void registerReduce(Napi::Env env, Napi::Object exports);
+void registerIndex(Napi::Env env, Napi::Object exports);
+void registerGemm(Napi::Env env, Napi::Object exports);
+void registerCuda(Napi::Env env, Napi::Object exports);
+
+}  // namespace kd::binding

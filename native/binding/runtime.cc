@@ -1,0 +1,43 @@
+// Thread-pool size and CPU instruction-set selection.
+#include <string>
+
+#include "binding/registry.h"
+#include "common/isa.h"
+#include "common/parallel.h"
+
+namespace kd::binding {
+namespace {
+
+Napi::Value getNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), numThreads()); }
+
+Napi::Value setThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1 || n > 1024) throw Napi::RangeError::New(info.Env(), "setNumThreads: expected 1..1024, got " + std::to_string(n));
+  setNumThreads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isaName(activeIsa())); }
+Napi::Value cpuIsaDetected(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isaName(detectedIsa())); }
+
+Napi::Value setCpuIsa(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  CpuIsa isa;
+  if (name == "avx512") isa = CpuIsa::Avx512;
+  else if (name == "avx2") isa = CpuIsa::Avx2;
+  else if (name == "scalar") isa = CpuIsa::Scalar;
+  else throw Napi::RangeError::New(info.Env(), "setCpuIsa: expected avx512 | avx2 | scalar, got '" + name + "'");
+  return Napi::Boolean::New(info.Env(), setActiveIsa(isa));
+}
+
+}  // namespace
+
+void registerRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("numThreads", Napi::Function::New(env, getNumThreads, "numThreads"));
+  exports.Set("setNumThreads", Napi::Function::New(env, setThreads, "setNumThreads"));
+  exports.Set("cpuIsa", Napi::Function::New(env, cpuIsa, "cpuIsa"));
+  exports.Set("cpuIsaDetected", Napi::Function::New(env, cpuIsaDetected, "cpuIsaDetected"));
+  exports.Set("setCpuIsa", Napi::Function::New(env, setCpuIsa, "setCpuIsa"));
+}
+
+}  // namespace kd::binding

@@ -1,0 +1,32 @@
+// CPU storage as JavaScript sees it: an external ArrayBuffer over a 64-byte-aligned native block.
+// dispose() frees the block and detaches the buffer, so a stale typed-array view reads as empty
+// instead of freed memory; the buffer's finalizer frees whatever dispose did not, never twice.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+
+#include "common/dtype.h"
+
+namespace kd::binding {
+
+struct HostView {
+  char* data;
+  size_t bytes;
+};
+
+// The live block behind a storage ArrayBuffer; throws a JS Error naming `op` if it was disposed.
+HostView hostBuffer(const Napi::Value& value, const char* op);
+
+// Throws unless every element addressed by (offset, shape, strides) lies inside the buffer.
+// Strides and offset are in elements of `elemBytes` bytes.
+void checkSpan(const HostView& view, int64_t offset, int ndim, const int64_t* shape,
+               const int64_t* strides, size_t elemBytes, const char* op);
+
+// A typed pointer to element `offset` of a checked operand.
+template <class T = char>
+T* elementPtr(const HostView& view, int64_t offset, size_t elemBytes) {
+  return reinterpret_cast<T*>(view.data + offset * static_cast<int64_t>(elemBytes));
+}
+
+}  // namespace kd::binding
