@@ -1,0 +1,348 @@
+// The GEMM driver: problem normalisation, packing, cache blocking, threading and ISA dispatch,
+// plus the double-accumulating reference. The micro-kernels live in gemm_{avx512,avx2,scalar}.cc.
+//
+// Loop nest of one thread's sub-problem (BLIS order):
+//   for jc in n step NC:            B block kc×nc packed once, reused by every A block (L3)
+//     for pc in k step KC:          first pc applies beta, later ones accumulate (beta = 1)
+//       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels
+//       for ic in m step MC:        A block mc×kc packed into MR-high panels (L2)
+//         for jr in nc step NR:     B micro-panel kc×NR stays in L1
+//           for ir in mc step MR:   micro-kernel: MR×NR tile of C in registers
+// Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
+// tiles (and C with a column stride other than 1) go through a small buffer and a scalar merge.
+//
+// Threads: each thread owns a rectangle of C from a tm×tn grid and runs the loop nest above on it
+// with its own packing buffers, so threads share nothing and never wait on each other. Batches
+// of small matrices are split across threads by batch item instead.
+#include "cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <tuple>
+
+#include "common/isa.h"
+#include "common/parallel.h"
+
+namespace kd {
+namespace {
+
+using gemm_detail::MicroKernel;
+
+// Below this many flops per thread, waking another thread costs more than it saves.
+constexpr double kMinFlopsPerThread = 2.0 * 96 * 96 * 96;
+// Batch items at least this large are each split across threads rather than run one per thread.
+constexpr double kLargeItemFlops = 2.0 * 384 * 384 * 384;
+
+struct ConstMat {
+  const float* p;
+  int64_t rs, cs;
+  ConstMat at(int64_t i, int64_t j) const { return {p + i * rs + j * cs, rs, cs}; }
+};
+
+struct Mat {
+  float* p;
+  int64_t rs, cs;
+  Mat at(int64_t i, int64_t j) const { return {p + i * rs + j * cs, rs, cs}; }
+};
+
+// A 64-byte-aligned float buffer that only grows; one per thread for A and one for B, kept for
+// the thread's lifetime so steady-state calls allocate nothing.
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { std::free(data_); }
+
+  float* reserve(size_t elems) {
+    if (elems > capacityElems_) {
+      std::free(data_);
+      size_t bytes = (elems * sizeof(float) + 63) / 64 * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data_) {
+        capacityElems_ = 0;
+        throw std::bad_alloc();
+      }
+      capacityElems_ = elems;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacityElems_ = 0;
+};
+
+struct PackBuffers {
+  PackBuffer a, b;
+};
+
+PackBuffers& threadPackBuffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t roundUp(int64_t a, int64_t unit) { return ceilDiv(a, unit) * unit; }
+
+// The block size for `total` items split into the fewest blocks of at most maxBlock, made as
+// even as possible (so k = 257 runs as 129 + 128, not 256 + 1), rounded up to `unit`.
+int64_t balancedBlock(int64_t total, int64_t maxBlock, int64_t unit) {
+  int64_t blocks = ceilDiv(total, maxBlock);
+  return roundUp(ceilDiv(total, blocks), unit);
+}
+
+// Packs the mc×kc block of A into ceil(mc/MR) panels, each kc×MR k-major (dst[p*MR + i]), rows
+// past mc zero-filled.
+template <int MR>
+void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    const float* src = a.p + i0 * a.rs;
+    const int64_t rows = std::min<int64_t>(MR, mc - i0);
+    if (rows == MR && a.rs == 1) {  // A transposed: the MR rows of one k are contiguous
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * a.cs + i];
+    } else if (rows == MR && a.cs == 1) {  // A row-major: MR contiguous streams along k
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * a.rs + p];
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = i < rows ? src[i * a.rs + p * a.cs] : 0.0f;
+    }
+  }
+}
+
+// Packs the kc×nc block of B into ceil(nc/NR) panels, each kc×NR k-major (dst[p*NR + j]),
+// columns past nc zero-filled.
+template <int NR>
+void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
+    const float* src = b.p + j0 * b.cs;
+    const int64_t cols = std::min<int64_t>(NR, nc - j0);
+    if (cols == NR && b.cs == 1) {  // B row-major: one contiguous NR-run per k
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, src + p * b.rs, NR * sizeof(float));
+    } else if (cols == NR && b.rs == 1) {  // B transposed: read each column contiguously
+      for (int j = 0; j < NR; ++j) {
+        const float* col = src + j * b.cs;
+        for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = col[p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int j = 0; j < NR; ++j) dst[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : 0.0f;
+    }
+  }
+}
+
+// C = alpha * tile + beta * C for a rows×cols corner of a full MR×NR tile.
+void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float& out = c.p[i * c.rs + j * c.cs];
+      float v = alpha * tile[i * ldTile + j];
+      out = beta == 0.0f ? v : v + beta * out;
+    }
+}
+
+// Multiplies one packed A block (mc×kc) by one packed B block (kc×nc) into C.
+template <int MR, int NR>
+void macroKernel(const MicroKernel& kernel, int64_t mc, int64_t nc, int64_t kc, const float* packedA,
+                 const float* packedB, Mat c, float alpha, float beta) {
+  alignas(64) float tile[MR * NR];
+  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - j0);
+    const float* pb = packedB + j0 * kc;
+    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+      const int64_t rows = std::min<int64_t>(MR, mc - i0);
+      const float* pa = packedA + i0 * kc;
+      Mat cij = c.at(i0, j0);
+      if (rows == MR && cols == NR && c.cs == 1) {
+        kernel.fn(kc, pa, pb, cij.p, c.rs, alpha, beta);
+      } else {
+        kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f);
+        mergeTile(rows, cols, tile, NR, cij, alpha, beta);
+      }
+    }
+  }
+}
+
+// One thread's whole m×n×k problem (k > 0) with its own packing buffers.
+template <int MR, int NR>
+void gemmSerial(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c,
+                float alpha, float beta) {
+  const int64_t mcMax = balancedBlock(m, kernel.mc, MR);
+  const int64_t kcMax = balancedBlock(k, kernel.kc, 1);
+  const int64_t ncMax = balancedBlock(n, kernel.nc, NR);
+  PackBuffers& buffers = threadPackBuffers();
+  float* packedA = buffers.a.reserve(static_cast<size_t>(mcMax * kcMax));
+  float* packedB = buffers.b.reserve(static_cast<size_t>(ncMax * kcMax));
+
+  for (int64_t jc = 0; jc < n; jc += ncMax) {
+    const int64_t nc = std::min(ncMax, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kcMax) {
+      const int64_t kc = std::min(kcMax, k - pc);
+      const float betaNow = pc == 0 ? beta : 1.0f;
+      packB<NR>(kc, nc, b.at(pc, jc), packedB);
+      for (int64_t ic = 0; ic < m; ic += mcMax) {
+        const int64_t mc = std::min(mcMax, m - ic);
+        packA<MR>(mc, kc, a.at(ic, pc), packedA);
+        macroKernel<MR, NR>(kernel, mc, nc, kc, packedA, packedB, c.at(ic, jc), alpha, betaNow);
+      }
+    }
+  }
+}
+
+struct Grid {
+  int tm = 1, tn = 1;
+};
+
+// The tm×tn split of C over at most `threads` threads that minimises one thread's estimated
+// time: its tile's multiply-adds (16 per cycle) plus packing its rows of A and columns of B.
+Grid chooseGrid(int threads, int64_t m, int64_t n, int mr, int nr) {
+  const int64_t mPanels = ceilDiv(m, mr), nPanels = ceilDiv(n, nr);
+  Grid best;
+  double bestCost = -1;
+  for (int tm = 1; tm <= threads && tm <= mPanels; ++tm)
+    for (int tn = 1; tm * tn <= threads && tn <= nPanels; ++tn) {
+      double rows = static_cast<double>(ceilDiv(mPanels, tm) * mr);
+      double cols = static_cast<double>(ceilDiv(nPanels, tn) * nr);
+      double cost = rows * cols / 16.0 + rows + cols;
+      if (bestCost < 0 || cost < bestCost - 1e-9) {
+        bestCost = cost;
+        best = {tm, tn};
+      }
+    }
+  return best;
+}
+
+// Part `index` of `parts` of [0, total) cut on multiples of `unit`.
+void splitRange(int64_t total, int64_t unit, int parts, int index, int64_t& begin, int64_t& end) {
+  const int64_t units = ceilDiv(total, unit);
+  begin = std::min(total, units * index / parts * unit);
+  end = std::min(total, units * (index + 1) / parts * unit);
+}
+
+template <int MR, int NR>
+void gemmParallel(const MicroKernel& kernel, int threads, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b,
+                  Mat c, float alpha, float beta) {
+  if (threads <= 1) {
+    gemmSerial<MR, NR>(kernel, m, n, k, a, b, c, alpha, beta);
+    return;
+  }
+  parallelRun(threads, [&](int t, int count) {
+    const Grid grid = chooseGrid(count, m, n, MR, NR);
+    if (t >= grid.tm * grid.tn) return;
+    int64_t i0, i1, j0, j1;
+    splitRange(m, MR, grid.tm, t / grid.tn, i0, i1);
+    splitRange(n, NR, grid.tn, t % grid.tn, j0, j1);
+    if (i0 < i1 && j0 < j1)
+      gemmSerial<MR, NR>(kernel, i1 - i0, j1 - j0, k, a.at(i0, 0), b.at(0, j0), c.at(i0, j0), alpha, beta);
+  });
+}
+
+// sgemm's arguments after normalisation: C has column stride 1 where possible and batches that
+// share B are folded into the rows of one larger product.
+struct Problem {
+  int64_t m, n, k, batch;
+  ConstMat a, b;
+  Mat c;
+  int64_t aBatch, bBatch, cBatch;
+  float alpha, beta;
+};
+
+Problem normalise(const GemmArgs& g) {
+  Problem p{g.m, g.n, g.k, g.batch,
+            {g.a, g.aRowStride, g.aColStride}, {g.b, g.bRowStride, g.bColStride}, {g.c, g.cRowStride, g.cColStride},
+            g.aBatchStride, g.bBatchStride, g.cBatchStride, g.alpha, g.beta};
+  // A column-major C is computed as C^T = B^T · A^T, so the micro-kernel stores rows directly.
+  if (p.c.cs != 1 && p.c.rs == 1) {
+    std::swap(p.m, p.n);
+    ConstMat a = p.a;
+    p.a = {p.b.p, p.b.cs, p.b.rs};
+    p.b = {a.p, a.cs, a.rs};
+    std::swap(p.aBatch, p.bBatch);
+    p.c = {p.c.p, p.c.cs, p.c.rs};
+  }
+  // Batch item b's rows continue item b-1's in A and C, and B is shared: one (batch*m)×n product.
+  if (p.batch > 1 && p.bBatch == 0 && p.aBatch == p.m * p.a.rs && p.cBatch == p.m * p.c.rs) {
+    p.m *= p.batch;
+    p.batch = 1;
+  }
+  return p;
+}
+
+void scaleC(const Problem& p) {
+  parallelFor(p.batch * p.m, std::max<int64_t>(1, 16384 / p.n), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = p.c.p + (r / p.m) * p.cBatch + (r % p.m) * p.c.rs;
+      for (int64_t j = 0; j < p.n; ++j) {
+        float& out = row[j * p.c.cs];
+        out = p.beta == 0.0f ? 0.0f : p.beta * out;
+      }
+    }
+  });
+}
+
+template <int MR, int NR>
+void runGemm(const MicroKernel& kernel, const Problem& p) {
+  if (kernel.mr != MR || kernel.nr != NR) std::abort();  // the table below pairs them; never differs
+  const double itemFlops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k);
+  const int pool = numThreads();
+  auto item = [&](int64_t b) {
+    return std::make_tuple(ConstMat{p.a.p + b * p.aBatch, p.a.rs, p.a.cs}, ConstMat{p.b.p + b * p.bBatch, p.b.rs, p.b.cs},
+                           Mat{p.c.p + b * p.cBatch, p.c.rs, p.c.cs});
+  };
+
+  if (p.batch > 1 && p.batch >= pool && (p.batch % pool == 0 || itemFlops < kLargeItemFlops)) {
+    const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kMinFlopsPerThread / itemFlops));
+    parallelFor(p.batch, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        auto [a, bm, c] = item(b);
+        gemmSerial<MR, NR>(kernel, p.m, p.n, p.k, a, bm, c, p.alpha, p.beta);
+      }
+    });
+    return;
+  }
+  const int threads = static_cast<int>(std::clamp<double>(itemFlops / kMinFlopsPerThread, 1.0, pool));
+  for (int64_t b = 0; b < p.batch; ++b) {
+    auto [a, bm, c] = item(b);
+    gemmParallel<MR, NR>(kernel, threads, p.m, p.n, p.k, a, bm, c, p.alpha, p.beta);
+  }
+}
+
+}  // namespace
+
+void sgemm(const GemmArgs& args) {
+  if (args.m <= 0 || args.n <= 0 || args.batch <= 0) return;
+  const Problem p = normalise(args);
+  if (p.k <= 0 || p.alpha == 0.0f) {
+    scaleC(p);
+    return;
+  }
+  switch (activeIsa()) {
+    case CpuIsa::Avx512: runGemm<14, 32>(gemm_detail::microKernelAvx512(), p); break;
+    case CpuIsa::Avx2: runGemm<6, 16>(gemm_detail::microKernelAvx2(), p); break;
+    default: runGemm<4, 8>(gemm_detail::microKernelScalar(), p); break;
+  }
+}
+
+void sgemmRef(const GemmArgs& g) {
+  for (int64_t b = 0; b < g.batch; ++b) {
+    const float* a = g.a + b * g.aBatchStride;
+    const float* bm = g.b + b * g.bBatchStride;
+    float* c = g.c + b * g.cBatchStride;
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t j = 0; j < g.n; ++j) {
+        double sum = 0;
+        for (int64_t p = 0; p < g.k; ++p)
+          sum += static_cast<double>(a[i * g.aRowStride + p * g.aColStride]) * bm[p * g.bRowStride + j * g.bColStride];
+        float& out = c[i * g.cRowStride + j * g.cColStride];
+        double v = g.alpha == 0.0f ? 0.0 : static_cast<double>(g.alpha) * sum;
+        if (g.beta != 0.0f) v += static_cast<double>(g.beta) * out;
+        out = static_cast<float>(v);
+      }
+  }
+}
+
+}  // namespace kd
