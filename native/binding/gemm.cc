@@ -1,7 +1,125 @@
+// Entry points for the CPU GEMM family:
+//   gemm(m, n, k, batch,
+//        aBuf, aOffset, aRowStride, aColStride, aBatchStride,
+//        bBuf, bOffset, bRowStride, bColStride, bBatchStride,
+//        cBuf, cOffset, cRowStride, cColStride, cBatchStride, alpha, beta)
+// and gemmRef(...) with the same arguments. Buffers are CPU storages; offsets and strides are in
+// float32 elements. Every operand's span (batch × rows × cols) is checked against its storage
+// before the kernel runs, so no argument can make the kernel touch memory outside a buffer.
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
 #include "binding/registry.h"
+#include "binding/storage.h"
+#include "cpu/gemm.h"
 
 namespace kd::binding {
+namespace {
 
-void registerGemm(Napi::Env, Napi::Object) {}
+constexpr int kArgCount = 21;
+// Bounds that keep every span computation below 2^61 elements, far from int64 overflow.
+constexpr double kMaxSize = 2147483647.0;      // 2^31 - 1
+constexpr double kMaxStride = 268435456.0;     // 2^28
+constexpr double kMaxOffset = 9007199254740991.0;  // 2^53 - 1
+
+std::string describe(const GemmArgs& g) {
+  return "[" + std::to_string(g.batch) + "] " + std::to_string(g.m) + "x" + std::to_string(g.k) + " @ " +
+         std::to_string(g.k) + "x" + std::to_string(g.n);
+}
+
+int64_t readInteger(const Napi::CallbackInfo& info, int index, double limit, bool allowNegative, const char* op,
+                    const char* what) {
+  const Napi::Value v = info[index];
+  if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + what + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d))
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + what + " must be an integer, got " + std::to_string(d));
+  if (d > limit || d < (allowNegative ? -limit : 0.0))
+    throw Napi::RangeError::New(info.Env(), std::string(op) + ": " + what + " out of range: " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+struct Operand {
+  HostView view;
+  int64_t offset, rowStride, colStride, batchStride;
+};
+
+// Reads (buf, offset, rowStride, colStride, batchStride) starting at info[index].
+Operand readOperand(const Napi::CallbackInfo& info, int index, const char* op, const char* name) {
+  const std::string prefix = std::string(name);
+  Operand o;
+  o.view = hostBuffer(info[index], op);
+  o.offset = readInteger(info, index + 1, kMaxOffset, false, op, (prefix + " offset").c_str());
+  o.rowStride = readInteger(info, index + 2, kMaxStride, true, op, (prefix + " row stride").c_str());
+  o.colStride = readInteger(info, index + 3, kMaxStride, true, op, (prefix + " column stride").c_str());
+  o.batchStride = readInteger(info, index + 4, kMaxStride, true, op, (prefix + " batch stride").c_str());
+  return o;
+}
+
+void checkOperand(const Napi::Env& env, const Operand& o, int64_t batch, int64_t rows, int64_t cols,
+                  const GemmArgs& g, const char* op, const char* name) {
+  const int64_t shape[3] = {batch, rows, cols};
+  const int64_t strides[3] = {o.batchStride, o.rowStride, o.colStride};
+  try {
+    checkSpan(o.view, o.offset, 3, shape, strides, sizeof(float), op);
+  } catch (const std::exception&) {
+    throw Napi::RangeError::New(env, std::string(op) + ": " + describe(g) + ": operand " + name + " (" +
+                                          std::to_string(batch) + "x" + std::to_string(rows) + "x" +
+                                          std::to_string(cols) + " at offset " + std::to_string(o.offset) +
+                                          ", strides [" + std::to_string(o.batchStride) + ", " +
+                                          std::to_string(o.rowStride) + ", " + std::to_string(o.colStride) +
+                                          "]) reaches outside its storage of " + std::to_string(o.view.bytes) +
+                                          " bytes");
+  }
+}
+
+// Converts and checks all 21 arguments; returns kernel arguments whose spans are in bounds.
+GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op) {
+  Napi::Env env = info.Env();
+  if (info.Length() != kArgCount)
+    throw Napi::TypeError::New(env, std::string(op) + ": expected " + std::to_string(kArgCount) + " arguments, got " +
+                                        std::to_string(info.Length()));
+  GemmArgs g{};
+  g.m = readInteger(info, 0, kMaxSize, false, op, "m");
+  g.n = readInteger(info, 1, kMaxSize, false, op, "n");
+  g.k = readInteger(info, 2, kMaxSize, false, op, "k");
+  g.batch = readInteger(info, 3, kMaxSize, false, op, "batch");
+  const Operand a = readOperand(info, 4, op, "A");
+  const Operand b = readOperand(info, 9, op, "B");
+  const Operand c = readOperand(info, 14, op, "C");
+  if (!info[19].IsNumber() || !info[20].IsNumber())
+    throw Napi::TypeError::New(env, std::string(op) + ": alpha and beta must be numbers");
+  g.alpha = static_cast<float>(info[19].As<Napi::Number>().DoubleValue());
+  g.beta = static_cast<float>(info[20].As<Napi::Number>().DoubleValue());
+
+  checkOperand(env, a, g.batch, g.m, g.k, g, op, "A");
+  checkOperand(env, b, g.batch, g.k, g.n, g, op, "B");
+  checkOperand(env, c, g.batch, g.m, g.n, g, op, "C");
+  g.a = elementPtr<const float>(a.view, a.offset, sizeof(float));
+  g.aRowStride = a.rowStride; g.aColStride = a.colStride; g.aBatchStride = a.batchStride;
+  g.b = elementPtr<const float>(b.view, b.offset, sizeof(float));
+  g.bRowStride = b.rowStride; g.bColStride = b.colStride; g.bBatchStride = b.batchStride;
+  g.c = elementPtr<float>(c.view, c.offset, sizeof(float));
+  g.cRowStride = c.rowStride; g.cColStride = c.colStride; g.cBatchStride = c.batchStride;
+  return g;
+}
+
+Napi::Value gemm(const Napi::CallbackInfo& info) {
+  sgemm(readGemmArgs(info, "gemm"));
+  return info.Env().Undefined();
+}
+
+Napi::Value gemmRef(const Napi::CallbackInfo& info) {
+  sgemmRef(readGemmArgs(info, "gemmRef"));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerGemm(Napi::Env env, Napi::Object exports) {
+  exports.Set("gemm", Napi::Function::New(env, gemm, "gemm"));
+  exports.Set("gemmRef", Napi::Function::New(env, gemmRef, "gemmRef"));
+}
 
 }  // namespace kd::binding

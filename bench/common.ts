@@ -1,0 +1,87 @@
+// Shared by every bench script: timing a closure, the one table format, and
+// bench/results/<family>.json as an array of { case, threads, unit, kindling, peer, peerValue, ratio }
+// (higher is better; peer and ratio null where no peer is installed).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface Row {
+  case: string;
+  threads: number;
+  unit: string;
+  kindling: number;
+  peer: string | null;
+  peerValue: number | null;
+  ratio: number | null; // kindling / peerValue
+}
+
+export interface Timing {
+  bestSeconds: number;
+  medianSeconds: number;
+  runs: number;
+}
+
+export interface TimeOptions {
+  warmupRuns?: number; // untimed calls first (page faults, packing buffers, thread start)
+  minSeconds?: number; // keep repeating until this much time was measured
+  minRuns?: number;
+  maxRuns?: number;
+}
+
+// Times fn: warm-up calls, then repeats until at least minSeconds (default 0.3 s) and minRuns.
+// Report bestSeconds on a shared or noisy machine; medianSeconds says how stable it was.
+export function timeIt(fn: () => void, options: TimeOptions = {}): Timing {
+  const { warmupRuns = 2, minSeconds = 0.3, minRuns = 3, maxRuns = 10_000 } = options;
+  for (let i = 0; i < warmupRuns; i++) fn();
+  const samples: number[] = [];
+  let total = 0;
+  while ((total < minSeconds || samples.length < minRuns) && samples.length < maxRuns) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const seconds = Number(process.hrtime.bigint() - t0) * 1e-9;
+    samples.push(seconds);
+    total += seconds;
+  }
+  samples.sort((x, y) => x - y);
+  return { bestSeconds: samples[0], medianSeconds: samples[samples.length >> 1], runs: samples.length };
+}
+
+export function makeRow(caseName: string, threads: number, unit: string, kindling: number,
+  peer: string | null = null, peerValue: number | null = null): Row {
+  const ratio = peer !== null && peerValue !== null && peerValue > 0 ? kindling / peerValue : null;
+  return { case: caseName, threads, unit, kindling, peer: peerValue === null ? null : peer, peerValue, ratio };
+}
+
+function formatNumber(x: number | null, digits: number): string {
+  return x === null ? '-' : x.toFixed(digits);
+}
+
+// Prints rows as an aligned text table with the fixed column order.
+export function printTable(rows: Row[]): void {
+  const header = ['case', 'threads', 'unit', 'kindling', 'peer', 'peerValue', 'ratio'];
+  const cells = rows.map((r) => [
+    r.case, String(r.threads), r.unit, formatNumber(r.kindling, 1), r.peer ?? '-',
+    formatNumber(r.peerValue, 1), formatNumber(r.ratio, 2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+}
+
+// The package root (where bench/results/ lives), from either bench/ or dist/bench/.
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  if (dir.endsWith(join('dist', 'bench'))) dir = dirname(dirname(dir));
+  else if (dir.endsWith('bench')) dir = dirname(dir);
+  return dir;
+}
+
+// Writes bench/results/<family>.json and returns its path.
+export function writeResults(family: string, rows: Row[]): string {
+  const path = join(packageRoot(), 'bench', 'results', `${family}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(rows, null, 2) + '\n');
+  return path;
+}
