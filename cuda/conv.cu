@@ -1,0 +1,468 @@
+// Convolution as implicit GEMM on the shared tiled tensor-core kernel, plus 2-D pooling.
+//
+// Every conv operand, dense or gathered, is read by one GatherLoader: tile element (k, c)
+// (k along the GEMM's reduction, c along its M or N) sits at
+//     base + colBase[c] + rowOff(k) + (hh / sH) * pitch + ww / sW,   hh = colH[c] + rowH(k),
+//                                                                    ww = colW[c] + rowW(k),
+// and is zero unless hh, ww are non-negative multiples of (sH, sW) below (hLim, wLim). Both
+// c and k are split into (q, y, x) mixed-radix digits with FastDiv; each thread keeps the
+// decomposition of its 8 fixed columns in registers for the whole CTA and decomposes one k per
+// stage. Plain operands (weights, dy in the weight gradient) use hLim = wLim = 1 and zero h/w
+// terms. The conv.h comment lists the three GEMMs; the geometry of each is spelled out below.
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+#include <string>
+
+#include "conv.h"
+#include "kernels_common.cuh"
+
+namespace kd::cuda {
+namespace {
+
+using detail::FastDiv;
+using detail::fastDiv;
+using detail::kThreads;
+using detail::makeFastDiv;
+using Math = detail::MmaMath<float>;
+constexpr int BK = Math::BK;  // 16
+constexpr int kInvalid = -(1 << 29);
+
+struct GatherGeom {
+  const float* base;
+  int64_t groupStride;  // elements between groups
+  int K, cols;          // extent along k and along the tile's rows/columns
+  FastDiv kQ, kR;       // k -> q = k / kQ, kh = (k % kQ) / kR, kw = (k % kQ) % kR
+  int qStride, khStride, kwStride, khMul, kwMul;
+  FastDiv cQ, cR;  // c -> nq = c / cQ, y = (c % cQ) / cR, x = (c % cQ) % cR
+  int nStride, yMul, yAdd, xMul, xAdd;
+  int hLim, wLim, pitch, sH, sW;
+};
+
+// ALONG_K: lanes run along k (consecutive k are consecutive addresses), tile stored
+// K-contiguous; otherwise lanes run along c, tile stored MN-contiguous. Either way a thread
+// owns k-row kr and columns cb + 16*i, i < 8 (BK = 16, 128 columns, 256 threads).
+// SPATIAL = false: a plain matrix (no h/w terms); only colBase is kept, -1 marking a column
+// past the edge, which keeps the register budget of two loaders plus 64 accumulators at 128.
+template <bool ALONG_K, bool SPATIAL>
+struct GatherLoader {
+  static constexpr bool kContig = ALONG_K;
+  static constexpr int kCols = 8;
+  using Layout = detail::TileLayout<float, ALONG_K, 128, BK>;
+  static_assert(BK * 128 == kThreads * kCols, "one k-row and 8 columns per thread");
+  GatherGeom geo;
+  const float* base;
+  int colBase[kCols];
+  int colH[SPATIAL ? kCols : 1], colW[SPATIAL ? kCols : 1];
+
+  __device__ GatherLoader(const GatherGeom& ge, int group, int c0) : geo(ge) {
+    base = ge.base + group * ge.groupStride;
+    const int cb = ALONG_K ? threadIdx.x / 16 : threadIdx.x % 16;
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      const int c = c0 + cb + 16 * i;
+      const bool inside = c < ge.cols;
+      const int nq = fastDiv(c, ge.cQ), rem = c - nq * int(ge.cQ.d);
+      colBase[i] = inside ? nq * ge.nStride : -1;
+      if constexpr (SPATIAL) {
+        const int y = fastDiv(rem, ge.cR), x = rem - y * int(ge.cR.d);
+        colH[i] = inside ? y * ge.yMul + ge.yAdd : kInvalid;
+        colW[i] = x * ge.xMul + ge.xAdd;
+      }
+    }
+  }
+
+  __device__ __forceinline__ void load(float* s, int k0) const {
+    const int kr = ALONG_K ? threadIdx.x % 16 : threadIdx.x / 16;
+    const int cb = ALONG_K ? threadIdx.x / 16 : threadIdx.x % 16;
+    const int k = k0 + kr;
+    const bool kInside = k < geo.K;
+    const int q = fastDiv(k, geo.kQ), rem = k - q * int(geo.kQ.d);
+    const int kh = fastDiv(rem, geo.kR), kw = rem - kh * int(geo.kR.d);
+    const int rowOff = q * geo.qStride + kh * geo.khStride + kw * geo.kwStride;
+    const int rowH = kInside ? kh * geo.khMul : kInvalid, rowW = kw * geo.kwMul;
+    const bool unitStride = geo.sH == 1 && geo.sW == 1;
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      bool ok;
+      int off;
+      if constexpr (!SPATIAL) {
+        ok = kInside && colBase[i] >= 0;
+        off = colBase[i] + rowOff;
+      } else if (unitStride) {
+        const int hh = colH[i] + rowH, ww = colW[i] + rowW;
+        ok = unsigned(hh) < unsigned(geo.hLim) && unsigned(ww) < unsigned(geo.wLim);
+        off = colBase[i] + rowOff + hh * geo.pitch + ww;
+      } else {
+        const int hh = colH[i] + rowH, ww = colW[i] + rowW;
+        const int h = hh / geo.sH, w = ww / geo.sW;
+        ok = hh >= 0 && ww >= 0 && h * geo.sH == hh && w * geo.sW == ww && h < geo.hLim && w < geo.wLim;
+        off = colBase[i] + rowOff + h * geo.pitch + w;
+      }
+      float* dst = s + Layout::at(cb + 16 * i, kr);
+      detail::cpAsync4(dst, ok ? base + off : base, ok ? 4 : 0);
+    }
+  }
+};
+
+// Output (row, col) of group g lands at out + g*groupStride + row*rowStride + nq*nqStride + pix
+// with col = nq*colQ + pix. Split-K CTAs (splits > 1) add atomically into a zeroed output.
+struct ConvOut {
+  float* out;
+  int64_t groupStride;
+  int rowStride;
+  FastDiv colQ;
+  int64_t nqStride;
+  const float* bias;  // per row, offset by g * biasGroupStride
+  int biasGroupStride;
+};
+
+// A is always a plain matrix (weights, or dy in the weight gradient); B is an im2col gather.
+template <bool A_ALONG_K, bool B_ALONG_K>
+struct ConvProblem {
+  using ALoader = GatherLoader<A_ALONG_K, false>;
+  using BLoader = GatherLoader<B_ALONG_K, true>;
+  int m, n, K, tilesM, tilesN, splits, kPerSplit;
+  GatherGeom ga, gb;
+  ConvOut o;
+
+  __device__ ALoader aLoader(int z, int r0) const { return ALoader(ga, z / splits, r0); }
+  __device__ BLoader bLoader(int z, int c0) const { return BLoader(gb, z / splits, c0); }
+  __device__ void kRange(int z, int& kBegin, int& kEnd) const {
+    kBegin = (z % splits) * kPerSplit;
+    kEnd = min(K, kBegin + kPerSplit);
+  }
+  __device__ __noinline__ void store(int z, int row, int col, float v0, float v1, bool pair) const {
+    if (row >= m) return;
+    const int g = z / splits;
+    const bool atomic = splits > 1;
+    const float b = (o.bias && z % splits == 0) ? o.bias[g * o.biasGroupStride + row] : 0.f;
+    float* rowPtr = o.out + g * o.groupStride + int64_t(row) * o.rowStride;
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int c = col + e;
+      if (c >= n || (e == 1 && !pair)) break;
+      const int nq = fastDiv(c, o.colQ), pix = c - nq * int(o.colQ.d);
+      float* dst = rowPtr + nq * o.nqStride + pix;
+      const float v = (e == 0 ? v0 : v1) + b;
+      if (atomic) atomicAdd(dst, v);
+      else *dst = v;
+    }
+  }
+};
+
+void checkShape(const Conv2dShape& s, const char* op) {
+  auto fail = [&](const std::string& what) { throw std::invalid_argument(std::string(op) + ": " + what); };
+  if (s.batch < 1 || s.inChannels < 1 || s.inH < 1 || s.inW < 1 || s.outChannels < 1 || s.kernelH < 1 ||
+      s.kernelW < 1)
+    fail("sizes must be >= 1");
+  if (s.strideH < 1 || s.strideW < 1 || s.dilationH < 1 || s.dilationW < 1 || s.padH < 0 || s.padW < 0)
+    fail("stride and dilation must be >= 1, padding >= 0");
+  if (s.groups < 1 || s.inChannels % s.groups || s.outChannels % s.groups)
+    fail("groups " + std::to_string(s.groups) + " must divide in and out channels (" +
+         std::to_string(s.inChannels) + ", " + std::to_string(s.outChannels) + ")");
+  if (s.outH() < 1 || s.outW() < 1) fail("output would be empty");
+  const int64_t limit = INT_MAX;
+  if (int64_t(s.batch) * s.inChannels * s.inH * s.inW > limit ||
+      int64_t(s.batch) * s.outChannels * s.outH() * s.outW() > limit ||
+      int64_t(s.outChannels) * (s.inChannels / s.groups) * s.kernelH * s.kernelW > limit)
+    fail("tensors above 2^31 elements are not supported");
+}
+
+// Split K until about two waves of CTAs exist, keeping >= 4 k-slices per split.
+template <class P>
+void chooseSplits(P& p, int groups) {
+  const int tiles = p.tilesM * p.tilesN * groups;
+  const int kTiles = (p.K + BK - 1) / BK;
+  const int want = (2 * detail::multiprocessorCount() + tiles - 1) / tiles;
+  int splits = std::max(1, std::min({want, kTiles / 4, 65535 / groups}));
+  const int perSplitTiles = (kTiles + splits - 1) / splits;
+  p.kPerSplit = perSplitTiles * BK;
+  p.splits = (kTiles + perSplitTiles - 1) / perSplitTiles;
+}
+
+template <bool AAK, bool BAK>
+void runConv(ConvProblem<AAK, BAK>& p, int groups, float* out, int64_t outElems, cudaStream_t stream,
+             const char* name) {
+  p.tilesM = (p.m + detail::kTileM - 1) / detail::kTileM;
+  p.tilesN = (p.n + detail::kTileN - 1) / detail::kTileN;
+  chooseSplits(p, groups);
+  if (p.splits > 1) detail::checkCuda(cudaMemsetAsync(out, 0, outElems * sizeof(float), stream), "cudaMemsetAsync");
+  detail::launchTiled<Math>(p, groups * p.splits, stream, name);
+}
+
+GatherGeom plainGeom() {
+  GatherGeom g{};
+  g.kQ = g.kR = g.cQ = g.cR = makeFastDiv(1);
+  g.hLim = g.wLim = 1;
+  g.sH = g.sW = 1;
+  return g;
+}
+
+}  // namespace
+
+void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
+                   void* stream) {
+  checkShape(s, "conv2dForward");
+  const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
+  const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, K = Cg * R * S;
+  ConvProblem<true, false> p{};
+  p.m = OCg;
+  p.n = s.batch * P * Q;
+  p.K = K;
+  // A: weight row oc is contiguous over k = (c, r, s).
+  p.ga = plainGeom();
+  p.ga.base = w;
+  p.ga.groupStride = int64_t(OCg) * K;
+  p.ga.K = K;
+  p.ga.cols = OCg;
+  p.ga.qStride = 1;
+  p.ga.nStride = K;
+  // B: im2col(x), k = (c, r, s), column = (n, p, q): x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw].
+  GatherGeom& b = p.gb;
+  b = plainGeom();
+  b.base = x;
+  b.groupStride = int64_t(Cg) * HW;
+  b.K = K;
+  b.cols = p.n;
+  b.kQ = makeFastDiv(R * S);
+  b.kR = makeFastDiv(S);
+  b.qStride = HW;
+  b.khMul = s.dilationH;
+  b.kwMul = s.dilationW;
+  b.cQ = makeFastDiv(P * Q);
+  b.cR = makeFastDiv(Q);
+  b.nStride = s.inChannels * HW;
+  b.yMul = s.strideH;
+  b.yAdd = -s.padH;
+  b.xMul = s.strideW;
+  b.xAdd = -s.padW;
+  b.hLim = s.inH;
+  b.wLim = s.inW;
+  b.pitch = s.inW;
+  p.o = ConvOut{y, int64_t(OCg) * P * Q, P * Q, makeFastDiv(P * Q), int64_t(s.outChannels) * P * Q, bias, OCg};
+  runConv(p, G, y, int64_t(s.batch) * s.outChannels * P * Q, static_cast<cudaStream_t>(stream),
+          "conv2dForward");
+}
+
+void conv2dBackwardData(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* stream) {
+  checkShape(s, "conv2dBackwardData");
+  const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
+  const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, K = OCg * R * S;
+  ConvProblem<false, false> p{};
+  p.m = Cg;
+  p.n = s.batch * HW;
+  p.K = K;
+  // A: w[oc, c, r, s] as (row c, k = (oc, r, s)).
+  GatherGeom& a = p.ga;
+  a = plainGeom();
+  a.base = w;
+  a.groupStride = int64_t(OCg) * Cg * R * S;
+  a.K = K;
+  a.cols = Cg;
+  a.kQ = makeFastDiv(R * S);
+  a.kR = makeFastDiv(S);
+  a.qStride = Cg * R * S;
+  a.khStride = S;
+  a.kwStride = 1;
+  a.nStride = R * S;
+  // B: dy[n, oc, (h + ph - r*dh)/sh, (w + pw - s*dw)/sw] where the division is exact, k = (oc, r, s),
+  // column = (n, h, w).
+  GatherGeom& b = p.gb;
+  b = plainGeom();
+  b.base = dy;
+  b.groupStride = int64_t(OCg) * P * Q;
+  b.K = K;
+  b.cols = p.n;
+  b.kQ = makeFastDiv(R * S);
+  b.kR = makeFastDiv(S);
+  b.qStride = P * Q;
+  b.khMul = -s.dilationH;
+  b.kwMul = -s.dilationW;
+  b.cQ = makeFastDiv(HW);
+  b.cR = makeFastDiv(s.inW);
+  b.nStride = s.outChannels * P * Q;
+  b.yMul = 1;
+  b.yAdd = s.padH;
+  b.xMul = 1;
+  b.xAdd = s.padW;
+  b.hLim = P;
+  b.wLim = Q;
+  b.pitch = Q;
+  b.sH = s.strideH;
+  b.sW = s.strideW;
+  p.o = ConvOut{dx, int64_t(Cg) * HW, HW, makeFastDiv(HW), int64_t(s.inChannels) * HW, nullptr, 0};
+  runConv(p, G, dx, int64_t(s.batch) * s.inChannels * HW, static_cast<cudaStream_t>(stream),
+          "conv2dBackwardData");
+}
+
+void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy, float* dw, void* stream) {
+  checkShape(s, "conv2dBackwardWeight");
+  const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
+  const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, PQ = P * Q;
+  ConvProblem<true, true> p{};
+  p.m = OCg;
+  p.n = Cg * R * S;
+  p.K = s.batch * PQ;
+  // A: dy[n, oc, pq] as (row oc, k = (n, pq)).
+  GatherGeom& a = p.ga;
+  a = plainGeom();
+  a.base = dy;
+  a.groupStride = int64_t(OCg) * PQ;
+  a.K = p.K;
+  a.cols = OCg;
+  a.kQ = makeFastDiv(PQ);
+  a.qStride = s.outChannels * PQ;
+  a.khStride = 1;
+  a.nStride = PQ;
+  // B: x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw], k = (n, p, q), column = (c, r, s).
+  GatherGeom& b = p.gb;
+  b = plainGeom();
+  b.base = x;
+  b.groupStride = int64_t(Cg) * HW;
+  b.K = p.K;
+  b.cols = p.n;
+  b.kQ = makeFastDiv(PQ);
+  b.kR = makeFastDiv(Q);
+  b.qStride = s.inChannels * HW;
+  b.khMul = s.strideH;
+  b.kwMul = s.strideW;
+  b.cQ = makeFastDiv(R * S);
+  b.cR = makeFastDiv(S);
+  b.nStride = HW;
+  b.yMul = s.dilationH;
+  b.yAdd = -s.padH;
+  b.xMul = s.dilationW;
+  b.xAdd = -s.padW;
+  b.hLim = s.inH;
+  b.wLim = s.inW;
+  b.pitch = s.inW;
+  const int wRow = Cg * R * S;
+  p.o = ConvOut{dw, int64_t(OCg) * wRow, wRow, makeFastDiv(wRow), 0, nullptr, 0};
+  runConv(p, G, dw, int64_t(s.outChannels) * wRow, static_cast<cudaStream_t>(stream), "conv2dBackwardWeight");
+}
+
+// ---- pooling: one thread per output (forward) or per input (avg backward) -------------------
+namespace {
+
+__global__ void maxPoolForwardKernel(Pool2dShape s, int P, int Q, const float* x, float* y, int32_t* idx,
+                                     int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int q = int(i % Q), p = int((i / Q) % P);
+    const int64_t plane = i / (int64_t(P) * Q);
+    const float* xp = x + plane * s.inH * s.inW;
+    float best = -INFINITY;
+    int bestIdx = -1;
+    for (int r = 0; r < s.kernelH; ++r) {
+      const int h = p * s.strideH - s.padH + r;
+      if (h < 0 || h >= s.inH) continue;
+      for (int c = 0; c < s.kernelW; ++c) {
+        const int w = q * s.strideW - s.padW + c;
+        if (w < 0 || w >= s.inW) continue;
+        const float v = xp[h * s.inW + w];
+        if (v > best || bestIdx < 0 || v != v) {  // NaN propagates, as in PyTorch
+          best = v;
+          bestIdx = h * s.inW + w;
+          if (v != v) break;
+        }
+      }
+    }
+    y[i] = best;
+    idx[i] = bestIdx;
+  }
+}
+
+__global__ void maxPoolBackwardKernel(int P, int Q, int HW, const float* dy, const int32_t* idx, float* dx,
+                                      int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t plane = i / (int64_t(P) * Q);
+    if (idx[i] >= 0) atomicAdd(dx + plane * HW + idx[i], dy[i]);
+  }
+}
+
+__device__ __forceinline__ int poolDivisor(const Pool2dShape& s, int h0, int w0) {
+  if (s.countIncludePad) {
+    const int h1 = min(h0 + s.kernelH, s.inH + s.padH), w1 = min(w0 + s.kernelW, s.inW + s.padW);
+    return (h1 - h0) * (w1 - w0);
+  }
+  const int h1 = min(h0 + s.kernelH, s.inH), w1 = min(w0 + s.kernelW, s.inW);
+  return (h1 - max(h0, 0)) * (w1 - max(w0, 0));
+}
+
+__global__ void avgPoolForwardKernel(Pool2dShape s, int P, int Q, const float* x, float* y, int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int q = int(i % Q), p = int((i / Q) % P);
+    const float* xp = x + (i / (int64_t(P) * Q)) * s.inH * s.inW;
+    const int h0 = p * s.strideH - s.padH, w0 = q * s.strideW - s.padW;
+    float sum = 0.f;
+    for (int h = max(h0, 0); h < min(h0 + s.kernelH, s.inH); ++h)
+      for (int w = max(w0, 0); w < min(w0 + s.kernelW, s.inW); ++w) sum += xp[h * s.inW + w];
+    y[i] = sum / float(poolDivisor(s, h0, w0));
+  }
+}
+
+// Gather form (no atomics): input (h, w) receives dy from every window that covers it.
+__global__ void avgPoolBackwardKernel(Pool2dShape s, int P, int Q, const float* dy, float* dx, int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int w = int(i % s.inW), h = int((i / s.inW) % s.inH);
+    const float* dyp = dy + (i / (int64_t(s.inH) * s.inW)) * P * Q;
+    const int pLo = max(0, (h + s.padH - s.kernelH + s.strideH) / s.strideH);
+    const int pHi = min(P - 1, (h + s.padH) / s.strideH);
+    const int qLo = max(0, (w + s.padW - s.kernelW + s.strideW) / s.strideW);
+    const int qHi = min(Q - 1, (w + s.padW) / s.strideW);
+    float sum = 0.f;
+    for (int p = pLo; p <= pHi; ++p)
+      for (int q = qLo; q <= qHi; ++q)
+        sum += dyp[p * Q + q] / float(poolDivisor(s, p * s.strideH - s.padH, q * s.strideW - s.padW));
+    dx[i] = sum;
+  }
+}
+
+void checkPool(const Pool2dShape& s, const char* op) {
+  if (s.batch < 1 || s.channels < 1 || s.inH < 1 || s.inW < 1 || s.kernelH < 1 || s.kernelW < 1 ||
+      s.strideH < 1 || s.strideW < 1 || s.padH < 0 || s.padW < 0)
+    throw std::invalid_argument(std::string(op) + ": sizes and strides must be >= 1, padding >= 0");
+  if (2 * s.padH > s.kernelH || 2 * s.padW > s.kernelW)
+    throw std::invalid_argument(std::string(op) + ": padding must be at most half the kernel size");
+  if (s.outH() < 1 || s.outW() < 1) throw std::invalid_argument(std::string(op) + ": output would be empty");
+}
+
+dim3 gridFor(int64_t total) { return dim3(unsigned(std::min<int64_t>((total + 255) / 256, 1 << 20))); }
+
+}  // namespace
+
+void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* indices, void* stream) {
+  checkPool(s, "maxPool2dForward");
+  const int64_t total = int64_t(s.batch) * s.channels * s.outH() * s.outW();
+  maxPoolForwardKernel<<<gridFor(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(s, s.outH(), s.outW(), x, y,
+                                                                                       indices, total);
+  detail::checkLaunch("maxPool2dForward");
+}
+
+void maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* indices, float* dx, void* stream) {
+  checkPool(s, "maxPool2dBackward");
+  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  const int64_t inElems = int64_t(s.batch) * s.channels * s.inH * s.inW;
+  detail::checkCuda(cudaMemsetAsync(dx, 0, inElems * sizeof(float), st), "cudaMemsetAsync");
+  const int64_t total = int64_t(s.batch) * s.channels * s.outH() * s.outW();
+  maxPoolBackwardKernel<<<gridFor(total), 256, 0, st>>>(s.outH(), s.outW(), s.inH * s.inW, dy, indices, dx, total);
+  detail::checkLaunch("maxPool2dBackward");
+}
+
+void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, void* stream) {
+  checkPool(s, "avgPool2dForward");
+  const int64_t total = int64_t(s.batch) * s.channels * s.outH() * s.outW();
+  avgPoolForwardKernel<<<gridFor(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(s, s.outH(), s.outW(), x, y,
+                                                                                       total);
+  detail::checkLaunch("avgPool2dForward");
+}
+
+void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, void* stream) {
+  checkPool(s, "avgPool2dBackward");
+  const int64_t total = int64_t(s.batch) * s.channels * s.inH * s.inW;
+  avgPoolBackwardKernel<<<gridFor(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(s, s.outH(), s.outW(), dy,
+                                                                                        dx, total);
+  detail::checkLaunch("avgPool2dBackward");
+}
+
+}  // namespace kd::cuda

@@ -1,0 +1,529 @@
+// Checks every kernel of cuda/gemm.cu and cuda/conv.cu against a float64 reference on random
+// inputs at odd sizes (outputs poisoned with NaN first), then times them; timings are printed as
+// JSON lines {"case":..., "ms":..., "tflops":...} that bench/gpu/compare_kernels.sh joins with
+// the PyTorch peer (bench/gpu/peer_torch.py).
+//
+// Build (from the repository root):
+//   nvcc -O3 -std=c++17 -arch=sm_90 --use_fast_math -Icuda -o .devbin/cuda/check_kernels \
+//        test/cuda/check_kernels.cu cuda/gemm.cu cuda/conv.cu
+// Run: check_kernels [--check-only | --bench-only]; exit code 1 if any check fails.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "conv.h"
+#include "gemm.h"
+
+using namespace kd::cuda;
+
+#define CK(call)                                                                          \
+  do {                                                                                    \
+    cudaError_t e_ = (call);                                                              \
+    if (e_ != cudaSuccess) {                                                              \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      std::exit(2);                                                                       \
+    }                                                                                     \
+  } while (0)
+
+static uint64_t gSeed = 0x9E3779B97F4A7C15ull;
+static float randUniform() {  // splitmix64 -> [-1, 1)
+  uint64_t z = (gSeed += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return float((z >> 40) * (1.0 / (1ull << 24)) * 2.0 - 1.0);
+}
+
+static int gFailures = 0;
+static void report(const std::string& name, double err, double tol) {
+  const bool ok = std::isfinite(err) && err <= tol;
+  if (!ok) ++gFailures;
+  std::printf("%-4s %-64s rel_err %.3e (tol %.0e)\n", ok ? "ok" : "FAIL", name.c_str(), err, tol);
+}
+static double relErr(const std::vector<double>& out, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) return NAN;
+    num += (out[i] - ref[i]) * (out[i] - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+template <class T>
+static void* upload(const std::vector<float>& h) {
+  std::vector<T> t(h.size());
+  for (size_t i = 0; i < h.size(); ++i) {
+    if constexpr (std::is_same_v<T, float>) t[i] = h[i];
+    else if constexpr (std::is_same_v<T, __nv_bfloat16>) t[i] = __float2bfloat16(h[i]);
+    else t[i] = __float2half(h[i]);
+  }
+  void* d = nullptr;
+  CK(cudaMalloc(&d, std::max<size_t>(t.size(), 1) * sizeof(T)));
+  CK(cudaMemcpy(d, t.data(), t.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return d;
+}
+static std::vector<double> download(const void* d, size_t n, DType t) {
+  std::vector<double> out(n);
+  if (t == DType::F32) {
+    std::vector<float> h(n);
+    CK(cudaMemcpy(h.data(), d, n * 4, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; ++i) out[i] = h[i];
+  } else {
+    std::vector<uint16_t> h(n);
+    CK(cudaMemcpy(h.data(), d, n * 2, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; ++i) {
+      if (t == DType::BF16) {
+        __nv_bfloat16_raw r;
+        r.x = h[i];
+        out[i] = __bfloat162float(__nv_bfloat16(r));
+      } else {
+        __half_raw r;
+        r.x = h[i];
+        out[i] = __half2float(__half(r));
+      }
+    }
+  }
+  return out;
+}
+// Values as the device sees them after rounding to the input dtype.
+static std::vector<double> rounded(const std::vector<float>& h, DType t) {
+  std::vector<double> out(h.size());
+  for (size_t i = 0; i < h.size(); ++i)
+    out[i] = t == DType::F32 ? h[i] : t == DType::BF16 ? __bfloat162float(__float2bfloat16(h[i])) : __half2float(__float2half(h[i]));
+  return out;
+}
+static void* uploadAs(const std::vector<float>& h, DType t) {
+  return t == DType::F32 ? upload<float>(h) : t == DType::BF16 ? upload<__nv_bfloat16>(h) : upload<__half>(h);
+}
+static const char* dtName(DType t) { return t == DType::F32 ? "f32" : t == DType::BF16 ? "bf16" : "f16"; }
+
+// ---------------------------------------------------------------- GEMM reference (float64, GPU)
+struct GemmRefArgs {
+  int m, n, k;
+  const double *a, *b, *c0, *bias;
+  int64_t lda, sa, ldb, sb, ldc, sc;
+  bool ta, tb;
+  double alpha, beta;
+  int act;
+  double* out;  // dense [batch][m][n]
+};
+__global__ void gemmRefKernel(GemmRefArgs r) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y, z = blockIdx.z;
+  if (j >= r.n) return;
+  double acc = 0;
+  for (int k = 0; k < r.k; ++k) {
+    const double av = r.a[z * r.sa + (r.ta ? int64_t(k) * r.lda + i : int64_t(i) * r.lda + k)];
+    const double bv = r.b[z * r.sb + (r.tb ? int64_t(j) * r.ldb + k : int64_t(k) * r.ldb + j)];
+    acc += av * bv;
+  }
+  double v = r.alpha * acc + (r.bias ? r.bias[j] : 0.0);
+  if (r.beta != 0) v += r.beta * r.c0[z * r.sc + int64_t(i) * r.ldc + j];
+  if (r.act == 1) v = v > 0 ? v : 0;
+  if (r.act == 2) v = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+  r.out[(int64_t(z) * r.m + i) * r.n + j] = v;
+}
+static double* uploadD(const std::vector<double>& h) {
+  double* d = nullptr;
+  CK(cudaMalloc(&d, std::max<size_t>(h.size(), 1) * 8));
+  CK(cudaMemcpy(d, h.data(), h.size() * 8, cudaMemcpyHostToDevice));
+  return d;
+}
+static std::vector<float> randomVec(size_t n) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = randUniform();
+  return v;
+}
+
+struct GemmCase {
+  int m, n, k, batch = 1;
+  bool ta = false, tb = false;
+  DType in = DType::F32, out = DType::F32;
+  MathMode math = MathMode::TF32;
+  bool broadcastA = false, broadcastB = false;
+  float alpha = 1, beta = 0;
+  bool bias = false;
+  Activation act = Activation::None;
+  int padLd = 0;  // extra elements on every leading dimension (misaligns when odd)
+};
+
+static void checkGemm(const GemmCase& c) {
+  const int64_t aRows = c.ta ? c.k : c.m, aCols = c.ta ? c.m : c.k;
+  const int64_t bRows = c.tb ? c.n : c.k, bCols = c.tb ? c.k : c.n;
+  const int64_t lda = aCols + c.padLd, ldb = bCols + c.padLd, ldc = c.n + c.padLd;
+  const int64_t sa = c.broadcastA ? 0 : aRows * lda, sb = c.broadcastB ? 0 : bRows * ldb, sc = int64_t(c.m) * ldc;
+  const int nbA = c.broadcastA ? 1 : c.batch, nbB = c.broadcastB ? 1 : c.batch;
+  auto ha = randomVec(aRows * lda * nbA), hb = randomVec(bRows * ldb * nbB), hc = randomVec(sc * c.batch),
+       hbias = randomVec(c.n);
+  void *da = uploadAs(ha, c.in), *db = uploadAs(hb, c.in), *dc = uploadAs(hc, c.out), *dbias = uploadAs(hbias, c.out);
+  const size_t cBytes = sc * c.batch * (c.out == DType::F32 ? 4 : 2);
+  if (c.beta == 0) CK(cudaMemset(dc, 0xFF, cBytes));  // NaN in every output dtype
+  auto ra = uploadD(rounded(ha, c.in)), rb = uploadD(rounded(hb, c.in)), rc = uploadD(rounded(hc, c.out)),
+       rbias = uploadD(rounded(hbias, c.out));
+  double* rout = nullptr;
+  CK(cudaMalloc(&rout, int64_t(c.batch) * c.m * c.n * 8));
+  GemmRefArgs r{c.m, c.n, c.k, ra, rb, rc, c.bias ? rbias : nullptr, lda, sa, ldb, sb, ldc, sc, c.ta, c.tb,
+                c.alpha, c.beta, int(c.act), rout};
+  gemmRefKernel<<<dim3((c.n + 127) / 128, c.m, c.batch), 128>>>(r);
+  CK(cudaGetLastError());
+
+  GemmArgs g;
+  g.m = c.m; g.n = c.n; g.k = c.k; g.batch = c.batch;
+  g.inType = c.in; g.outType = c.out; g.math = c.math;
+  g.a = da; g.lda = lda; g.strideA = sa; g.transA = c.ta;
+  g.b = db; g.ldb = ldb; g.strideB = sb; g.transB = c.tb;
+  g.c = dc; g.ldc = ldc; g.strideC = sc;
+  g.alpha = c.alpha; g.beta = c.beta; g.bias = c.bias ? dbias : nullptr; g.act = c.act;
+  gemm(g, nullptr);
+  CK(cudaDeviceSynchronize());
+
+  auto all = download(dc, sc * c.batch, c.out);
+  std::vector<double> out;
+  for (int z = 0; z < c.batch; ++z)
+    for (int i = 0; i < c.m; ++i)
+      for (int j = 0; j < c.n; ++j) out.push_back(all[z * sc + i * ldc + j]);
+  std::vector<double> ref(out.size());
+  CK(cudaMemcpy(ref.data(), rout, ref.size() * 8, cudaMemcpyDeviceToHost));
+
+  const bool exact = c.in == DType::F32 && c.math == MathMode::ExactF32;
+  const double tol = exact ? 1e-5 : c.in == DType::F32 ? 1e-3 : 1e-2;
+  char name[256];
+  std::snprintf(name, sizeof name, "gemm %s->%s%s %dx%dx%d b%d %c%c%s%s%s%s%s%s", dtName(c.in), dtName(c.out),
+                exact ? " exact" : c.in == DType::F32 ? " tf32" : "", c.m, c.n, c.k, c.batch, c.ta ? 'T' : 'N',
+                c.tb ? 'T' : 'N', c.broadcastA ? " bcastA" : "", c.broadcastB ? " bcastB" : "", c.bias ? " bias" : "",
+                c.act == Activation::Relu ? " relu" : c.act == Activation::Gelu ? " gelu" : "",
+                c.beta != 0 ? " beta" : "", c.padLd ? " padded-ld" : "");
+  report(name, relErr(out, ref), tol);
+  for (void* p : {da, db, dc, dbias}) CK(cudaFree(p));
+  for (double* p : {ra, rb, rc, rbias, rout}) CK(cudaFree(p));
+}
+
+// ---------------------------------------------------------------- conv reference (float64, CPU)
+static void convRef(const Conv2dShape& s, const std::vector<double>& x, const std::vector<double>& w,
+                    const std::vector<double>* bias, std::vector<double>& y, std::vector<double>& dx,
+                    std::vector<double>& dw, const std::vector<double>& dy) {
+  const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, P = s.outH(), Q = s.outW();
+  y.assign(size_t(s.batch) * s.outChannels * P * Q, 0);
+  dx.assign(x.size(), 0);
+  dw.assign(w.size(), 0);
+  for (int n = 0; n < s.batch; ++n)
+    for (int oc = 0; oc < s.outChannels; ++oc) {
+      const int g = oc / OCg;
+      for (int p = 0; p < P; ++p)
+        for (int q = 0; q < Q; ++q) {
+          const size_t yi = ((size_t(n) * s.outChannels + oc) * P + p) * Q + q;
+          double acc = bias ? (*bias)[oc] : 0;
+          for (int c = 0; c < Cg; ++c)
+            for (int r = 0; r < s.kernelH; ++r)
+              for (int t = 0; t < s.kernelW; ++t) {
+                const int h = p * s.strideH - s.padH + r * s.dilationH, wv = q * s.strideW - s.padW + t * s.dilationW;
+                if (h < 0 || h >= s.inH || wv < 0 || wv >= s.inW) continue;
+                const size_t xi = ((size_t(n) * s.inChannels + g * Cg + c) * s.inH + h) * s.inW + wv;
+                const size_t wi = ((size_t(oc) * Cg + c) * s.kernelH + r) * s.kernelW + t;
+                acc += x[xi] * w[wi];
+                dx[xi] += dy[yi] * w[wi];
+                dw[wi] += dy[yi] * x[xi];
+              }
+          y[yi] = acc;
+        }
+    }
+}
+
+static void checkConv(const Conv2dShape& s, const char* label) {
+  const size_t xn = size_t(s.batch) * s.inChannels * s.inH * s.inW;
+  const size_t wn = size_t(s.outChannels) * (s.inChannels / s.groups) * s.kernelH * s.kernelW;
+  const size_t yn = size_t(s.batch) * s.outChannels * s.outH() * s.outW();
+  auto hx = randomVec(xn), hw = randomVec(wn), hdy = randomVec(yn), hb = randomVec(s.outChannels);
+  std::vector<double> x(hx.begin(), hx.end()), w(hw.begin(), hw.end()), dy(hdy.begin(), hdy.end()),
+      b(hb.begin(), hb.end()), y, dx, dw;
+  convRef(s, x, w, &b, y, dx, dw, dy);
+  float *dX = (float*)upload<float>(hx), *dW = (float*)upload<float>(hw), *dDY = (float*)upload<float>(hdy),
+        *dB = (float*)upload<float>(hb), *dY, *dDX, *dDW;
+  CK(cudaMalloc(&dY, yn * 4));
+  CK(cudaMalloc(&dDX, xn * 4));
+  CK(cudaMalloc(&dDW, wn * 4));
+  CK(cudaMemset(dY, 0xFF, yn * 4));
+  CK(cudaMemset(dDX, 0xFF, xn * 4));
+  CK(cudaMemset(dDW, 0xFF, wn * 4));
+  conv2dForward(s, dX, dW, dB, dY, nullptr);
+  conv2dBackwardData(s, dDY, dW, dDX, nullptr);
+  conv2dBackwardWeight(s, dX, dDY, dDW, nullptr);
+  CK(cudaDeviceSynchronize());
+  char name[256];
+  std::snprintf(name, sizeof name, "%s n%d %d->%d %dx%d k%dx%d s%d,%d p%d,%d d%d,%d g%d", label, s.batch,
+                s.inChannels, s.outChannels, s.inH, s.inW, s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH,
+                s.padW, s.dilationH, s.dilationW, s.groups);
+  report(std::string("conv fwd  ") + name, relErr(download(dY, yn, DType::F32), y), 1e-3);
+  report(std::string("conv dgrad ") + name, relErr(download(dDX, xn, DType::F32), dx), 1e-3);
+  report(std::string("conv wgrad ") + name, relErr(download(dDW, wn, DType::F32), dw), 1e-3);
+  for (float* p : {dX, dW, dDY, dB, dY, dDX, dDW}) CK(cudaFree(p));
+}
+
+static void checkPool(const Pool2dShape& s, bool maxPool, const char* label) {
+  const int P = s.outH(), Q = s.outW();
+  const size_t xn = size_t(s.batch) * s.channels * s.inH * s.inW, yn = size_t(s.batch) * s.channels * P * Q;
+  auto hx = randomVec(xn), hdy = randomVec(yn);
+  std::vector<double> y(yn), dx(xn, 0);
+  for (size_t pl = 0; pl < size_t(s.batch) * s.channels; ++pl)
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < Q; ++q) {
+        const int h0 = p * s.strideH - s.padH, w0 = q * s.strideW - s.padW;
+        double best = -INFINITY, sum = 0;
+        size_t arg = 0;
+        int inside = 0;
+        for (int h = h0; h < h0 + s.kernelH; ++h)
+          for (int w = w0; w < w0 + s.kernelW; ++w) {
+            if (h < 0 || h >= s.inH || w < 0 || w >= s.inW) continue;
+            const size_t xi = (pl * s.inH + h) * s.inW + w;
+            if (hx[xi] > best) best = hx[xi], arg = xi;
+            sum += hx[xi];
+            ++inside;
+          }
+        const int full = (std::min(h0 + s.kernelH, s.inH + s.padH) - h0) * (std::min(w0 + s.kernelW, s.inW + s.padW) - w0);
+        const double div = s.countIncludePad ? full : inside;
+        const size_t yi = (pl * P + p) * Q + q;
+        if (maxPool) {
+          y[yi] = best;
+          dx[arg] += hdy[yi];
+        } else {
+          y[yi] = sum / div;
+          for (int h = std::max(h0, 0); h < std::min(h0 + s.kernelH, s.inH); ++h)
+            for (int w = std::max(w0, 0); w < std::min(w0 + s.kernelW, s.inW); ++w) dx[(pl * s.inH + h) * s.inW + w] += hdy[yi] / div;
+        }
+      }
+  float *dX = (float*)upload<float>(hx), *dDY = (float*)upload<float>(hdy), *dY, *dDX;
+  int32_t* idx;
+  CK(cudaMalloc(&dY, yn * 4));
+  CK(cudaMalloc(&dDX, xn * 4));
+  CK(cudaMalloc(&idx, yn * 4));
+  CK(cudaMemset(dY, 0xFF, yn * 4));
+  CK(cudaMemset(dDX, 0xFF, xn * 4));
+  if (maxPool) {
+    maxPool2dForward(s, dX, dY, idx, nullptr);
+    maxPool2dBackward(s, dDY, idx, dDX, nullptr);
+  } else {
+    avgPool2dForward(s, dX, dY, nullptr);
+    avgPool2dBackward(s, dDY, dDX, nullptr);
+  }
+  CK(cudaDeviceSynchronize());
+  char name[200];
+  std::snprintf(name, sizeof name, "%s n%d c%d %dx%d k%dx%d s%d,%d p%d,%d%s", label, s.batch, s.channels, s.inH, s.inW,
+                s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH, s.padW,
+                maxPool ? "" : s.countIncludePad ? " incl-pad" : " excl-pad");
+  report(std::string(name) + " fwd", relErr(download(dY, yn, DType::F32), y), 1e-6);
+  report(std::string(name) + " bwd", relErr(download(dDX, xn, DType::F32), dx), 1e-6);
+  for (void* p : {(void*)dX, (void*)dDY, (void*)dY, (void*)dDX, (void*)idx}) CK(cudaFree(p));
+}
+
+static void runChecks() {
+  // GEMM: sizes from 1 to odd multi-tile, every layout, dtype, epilogue option, batch broadcast.
+  const DType F32 = DType::F32, BF16 = DType::BF16, F16 = DType::F16;
+  checkGemm({1, 1, 1});
+  checkGemm({17, 33, 65});
+  for (int l = 0; l < 4; ++l) {
+    GemmCase c{127, 255, 513};
+    c.ta = l & 1;
+    c.tb = l & 2;
+    checkGemm(c);
+    c.math = MathMode::ExactF32;
+    checkGemm(c);
+    c.math = MathMode::TF32;
+    c.in = BF16;
+    checkGemm(c);
+    c.out = BF16;
+    checkGemm(c);
+    c.in = c.out = F16;
+    checkGemm(c);
+  }
+  {
+    GemmCase c{17, 33, 65};
+    c.in = BF16;
+    checkGemm(c);  // odd pitches: element-wise copy path
+    c.in = F32;
+    c.math = MathMode::ExactF32;
+    checkGemm(c);
+  }
+  {
+    GemmCase c{64, 96, 80, 3};
+    c.broadcastA = true;
+    c.bias = true;
+    c.act = Activation::Relu;
+    c.alpha = 0.5f;
+    c.beta = 0.25f;
+    checkGemm(c);
+    c.in = BF16;
+    c.out = BF16;
+    c.act = Activation::Gelu;
+    c.ta = true;
+    checkGemm(c);
+  }
+  {
+    GemmCase c{256, 200, 256, 2};
+    c.in = BF16;
+    c.tb = true;
+    c.broadcastB = true;
+    c.padLd = 8;
+    checkGemm(c);
+    c.in = F32;
+    c.padLd = 3;
+    c.bias = true;
+    c.act = Activation::Gelu;
+    checkGemm(c);
+  }
+  {
+    GemmCase c{1000, 1030, 1100};
+    c.tb = true;
+    checkGemm(c);
+    c.in = BF16;
+    c.out = BF16;
+    c.bias = true;
+    checkGemm(c);
+  }
+  (void)F16;
+
+  // Convolutions: odd spatial sizes, stride 2, padding, dilation 2, groups 2, 1x1, many k-tiles.
+  auto conv = [](int n, int c, int h, int w, int oc, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                 int g) {
+    Conv2dShape s;
+    s.batch = n; s.inChannels = c; s.inH = h; s.inW = w; s.outChannels = oc; s.kernelH = kh; s.kernelW = kw;
+    s.strideH = sh; s.strideW = sw; s.padH = ph; s.padW = pw; s.dilationH = dh; s.dilationW = dw; s.groups = g;
+    return s;
+  };
+  checkConv(conv(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1), "1x1x1");
+  checkConv(conv(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1), "pad1");
+  checkConv(conv(3, 4, 17, 15, 6, 3, 3, 2, 2, 1, 1, 2, 2, 2), "stride2 dil2 groups2");
+  checkConv(conv(2, 6, 9, 10, 4, 5, 3, 2, 1, 2, 1, 1, 1, 2), "5x3 stride(2,1)");
+  checkConv(conv(2, 16, 7, 7, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1), "pointwise");
+  checkConv(conv(4, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1), "mnist1");
+  checkConv(conv(2, 64, 20, 19, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wide");
+  checkConv(conv(2, 130, 9, 9, 136, 3, 3, 2, 2, 1, 1, 1, 1, 2), "multi-tile groups2");
+
+  auto pool = [](int n, int c, int h, int w, int k, int s, int p, bool incl) {
+    Pool2dShape ps;
+    ps.batch = n; ps.channels = c; ps.inH = h; ps.inW = w; ps.kernelH = ps.kernelW = k;
+    ps.strideH = ps.strideW = s; ps.padH = ps.padW = p; ps.countIncludePad = incl;
+    return ps;
+  };
+  checkPool(pool(2, 3, 13, 13, 2, 2, 0, true), true, "maxpool");
+  checkPool(pool(2, 3, 14, 11, 3, 2, 1, true), true, "maxpool");
+  checkPool(pool(2, 3, 13, 13, 2, 2, 0, true), false, "avgpool");
+  checkPool(pool(2, 3, 14, 11, 3, 2, 1, true), false, "avgpool");
+  checkPool(pool(2, 3, 14, 11, 3, 2, 1, false), false, "avgpool");
+}
+
+// ---------------------------------------------------------------- timing
+static double timeMs(const std::function<void()>& fn) {
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  fn();
+  CK(cudaDeviceSynchronize());
+  CK(cudaEventRecord(a));
+  fn();
+  CK(cudaEventRecord(b));
+  CK(cudaEventSynchronize(b));
+  float once = 0;
+  CK(cudaEventElapsedTime(&once, a, b));
+  const int reps = std::max(3, std::min(200, int(40.0 / std::max(once, 1e-3f))));
+  std::vector<float> trials;
+  for (int t = 0; t < 5; ++t) {
+    CK(cudaEventRecord(a));
+    for (int i = 0; i < reps; ++i) fn();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    trials.push_back(ms / reps);
+  }
+  std::sort(trials.begin(), trials.end());
+  CK(cudaEventDestroy(a));
+  CK(cudaEventDestroy(b));
+  return trials[2];
+}
+static void emit(const std::string& name, double flops, double ms) {
+  std::printf("{\"case\": \"%s\", \"ms\": %.4f, \"tflops\": %.2f}\n", name.c_str(), ms, flops / ms / 1e9);
+  std::fflush(stdout);
+}
+
+static void benchGemm(const char* tag, DType in, int m, int n, int k, bool tb) {
+  const size_t es = in == DType::F32 ? 4 : 2;
+  void *a, *b, *c;
+  CK(cudaMalloc(&a, size_t(m) * k * es));
+  CK(cudaMalloc(&b, size_t(k) * n * es));
+  CK(cudaMalloc(&c, size_t(m) * n * es));
+  auto fill = [](void* p, size_t n, DType t) {  // random, not zeros: zeros run faster
+    std::vector<float> h(n);
+    for (auto& x : h) x = randUniform();
+    void* tmp = uploadAs(h, t);
+    CK(cudaMemcpy(p, tmp, n * (t == DType::F32 ? 4 : 2), cudaMemcpyDeviceToDevice));
+    CK(cudaFree(tmp));
+  };
+  fill(a, size_t(m) * k, in);
+  fill(b, size_t(k) * n, in);
+  GemmArgs g;
+  g.m = m; g.n = n; g.k = k; g.inType = in; g.outType = in;
+  g.a = a; g.lda = k; g.b = b; g.transB = tb; g.ldb = tb ? k : n; g.c = c; g.ldc = n;
+  const double ms = timeMs([&] { gemm(g, nullptr); });
+  char name[128];
+  std::snprintf(name, sizeof name, "gemm_%s_%dx%dx%d%s", tag, m, n, k, tb ? "_nt" : "");
+  emit(name, 2.0 * m * n * k, ms);
+  CK(cudaFree(a));
+  CK(cudaFree(b));
+  CK(cudaFree(c));
+}
+
+static void benchConv(const char* tag, int n, int c, int hw, int oc, int pad) {
+  Conv2dShape s;
+  s.batch = n; s.inChannels = c; s.inH = s.inW = hw; s.outChannels = oc; s.kernelH = s.kernelW = 3;
+  s.padH = s.padW = pad;
+  const size_t xn = size_t(n) * c * hw * hw, wn = size_t(oc) * c * 9, yn = size_t(n) * oc * s.outH() * s.outW();
+  float *x = (float*)upload<float>(randomVec(xn)), *w = (float*)upload<float>(randomVec(wn)),
+        *dy = (float*)upload<float>(randomVec(yn)), *y, *dx, *dw;
+  CK(cudaMalloc(&y, yn * 4));
+  CK(cudaMalloc(&dx, xn * 4));
+  CK(cudaMalloc(&dw, wn * 4));
+  const double flops = 2.0 * yn * c * 9;
+  emit(std::string("conv_fwd_") + tag, flops, timeMs([&] { conv2dForward(s, x, w, nullptr, y, nullptr); }));
+  emit(std::string("conv_dgrad_") + tag, flops, timeMs([&] { conv2dBackwardData(s, dy, w, dx, nullptr); }));
+  emit(std::string("conv_wgrad_") + tag, flops, timeMs([&] { conv2dBackwardWeight(s, x, dy, dw, nullptr); }));
+  for (float* p : {x, w, dy, y, dx, dw}) CK(cudaFree(p));
+}
+
+static void runBench() {
+  for (DType t : {DType::F32, DType::BF16}) {
+    const char* tag = t == DType::F32 ? "tf32" : "bf16";
+    for (int s : {1024, 4096, 8192}) benchGemm(tag, t, s, s, s, false);
+    // GPT-2 small Linear layers at 8192 tokens: y = x W^T with W stored [out, in].
+    benchGemm(tag, t, 8192, 2304, 768, true);
+    benchGemm(tag, t, 8192, 768, 768, true);
+    benchGemm(tag, t, 8192, 3072, 768, true);
+    benchGemm(tag, t, 8192, 768, 3072, true);
+  }
+  benchConv("mnist1_64x1x28x28_32", 64, 1, 28, 32, 0);
+  benchConv("mnist2_64x32x13x13_64", 64, 32, 13, 64, 0);
+  benchConv("mnist3_64x64x5x5_64", 64, 64, 5, 64, 0);
+  benchConv("resnet_64x64x56x56_64", 64, 64, 56, 64, 1);
+}
+
+int main(int argc, char** argv) {
+  const bool checkOnly = argc > 1 && !std::strcmp(argv[1], "--check-only");
+  const bool benchOnly = argc > 1 && !std::strcmp(argv[1], "--bench-only");
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+  if (!benchOnly) {
+    runChecks();
+    std::printf("checks: %d failed\n", gFailures);
+  }
+  if (!checkOnly) runBench();
+  return gFailures ? 1 : 0;
+}
