@@ -1,7 +1,84 @@
+// Entry points for unary, binary, where, cast and fill kernels.
+#include "binding/operand.h"
 #include "binding/registry.h"
 
 namespace kd::binding {
+namespace {
 
-void registerElementwise(Napi::Env, Napi::Object) {}
+DType binaryOutType(BinaryOp op, DType in) { return (isComparison(op) || isLogical(op)) ? DType::Bool : in; }
+
+// unary(op, dtype, p0, p1, shape, out, outOffset, outStrides, in, inOffset, inStrides)
+Napi::Value unary(const Napi::CallbackInfo& info) {
+  const char* name = "unary";
+  int64_t code = readInt(info[0], name);
+  if (code < 0 || code >= static_cast<int64_t>(UnaryOp::Count)) throw Napi::RangeError::New(info.Env(), "unary: unknown op");
+  DType dtype = readDType(info[1], name);
+  double p0 = readDouble(info[2], name), p1 = readDouble(info[3], name);
+  Dims shape = readDims(info[4], name);
+  StridedArg out = readStrided(info, 5, shape, dtype, name);
+  StridedArg in = readStrided(info, 8, shape, dtype, name);
+  unaryKernel(static_cast<UnaryOp>(code), dtype, p0, p1, shape.n, shape.v, out.operand, in.operand);
+  return info.Env().Undefined();
+}
+
+// binary(op, dtype, shape, out, outOffset, outStrides, a, aOffset, aStrides, b, bOffset, bStrides)
+Napi::Value binary(const Napi::CallbackInfo& info) {
+  const char* name = "binary";
+  int64_t code = readInt(info[0], name);
+  if (code < 0 || code >= static_cast<int64_t>(BinaryOp::Count)) throw Napi::RangeError::New(info.Env(), "binary: unknown op");
+  BinaryOp op = static_cast<BinaryOp>(code);
+  DType dtype = readDType(info[1], name);
+  Dims shape = readDims(info[2], name);
+  StridedArg out = readStrided(info, 3, shape, binaryOutType(op, dtype), name);
+  StridedArg a = readStrided(info, 6, shape, dtype, name);
+  StridedArg b = readStrided(info, 9, shape, dtype, name);
+  binaryKernel(op, dtype, shape.n, shape.v, out.operand, a.operand, b.operand);
+  return info.Env().Undefined();
+}
+
+// where(dtype, shape, out..., cond..., a..., b...)
+Napi::Value where(const Napi::CallbackInfo& info) {
+  const char* name = "where";
+  DType dtype = readDType(info[0], name);
+  Dims shape = readDims(info[1], name);
+  StridedArg out = readStrided(info, 2, shape, dtype, name);
+  StridedArg cond = readStrided(info, 5, shape, DType::Bool, name);
+  StridedArg a = readStrided(info, 8, shape, dtype, name);
+  StridedArg b = readStrided(info, 11, shape, dtype, name);
+  whereKernel(dtype, shape.n, shape.v, out.operand, cond.operand, a.operand, b.operand);
+  return info.Env().Undefined();
+}
+
+// cast(from, to, shape, out..., in...)
+Napi::Value cast(const Napi::CallbackInfo& info) {
+  const char* name = "cast";
+  DType from = readDType(info[0], name), to = readDType(info[1], name);
+  Dims shape = readDims(info[2], name);
+  StridedArg out = readStrided(info, 3, shape, to, name);
+  StridedArg in = readStrided(info, 6, shape, from, name);
+  castKernel(from, to, shape.n, shape.v, out.operand, in.operand);
+  return info.Env().Undefined();
+}
+
+// fill(dtype, value, shape, out...)
+Napi::Value fill(const Napi::CallbackInfo& info) {
+  const char* name = "fill";
+  DType dtype = readDType(info[0], name);
+  double value = readDouble(info[1], name);
+  Dims shape = readDims(info[2], name);
+  StridedArg out = readStrided(info, 3, shape, dtype, name);
+  fillKernel(dtype, value, shape.n, shape.v, out.operand);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerElementwise(Napi::Env env, Napi::Object exports) {
+  exports.Set("unary", Napi::Function::New(env, unary, "unary"));
+  exports.Set("binary", Napi::Function::New(env, binary, "binary"));
+  exports.Set("where", Napi::Function::New(env, where, "where"));
+  exports.Set("cast", Napi::Function::New(env, cast, "cast"));
+  exports.Set("fill", Napi::Function::New(env, fill, "fill"));
+}
 
 }  // namespace kd::binding

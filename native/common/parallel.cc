@@ -22,6 +22,7 @@ class ThreadPool {
   void resize(int threads) {
     if (threads < 1) threads = 1;
     stopWorkers();
+    generation_ = 0;  // new workers start from seen = 0; a stale generation would run a dead task
     size_ = threads;
     stop_ = false;
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { workerLoop(i); });

@@ -1,0 +1,105 @@
+// Reverse-mode differentiation: visit the graph behind `root` in reverse topological order,
+// hand each node the sum of the gradients flowing into it, and accumulate into leaves' .grad.
+// Intermediate gradients are freed as soon as their node has consumed them.
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { isKept, keep, tidy } from '../scope.js';
+import type { Tensor } from '../tensor.js';
+import { withGradMode } from './grad_mode.js';
+import type { GradNode } from './node.js';
+
+export interface BackwardOptions {
+  retainGraph?: boolean;
+  /** Record the backward pass itself, for higher-order gradients. */
+  createGraph?: boolean;
+}
+
+function topoOrder(root: GradNode): GradNode[] {
+  const order: GradNode[] = [];
+  const visited = new Set<GradNode>();
+  // Iterative DFS: deep graphs (long RNN unrolls) must not overflow the JS stack.
+  const stack: [GradNode, number][] = [[root, 0]];
+  visited.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (i < node.edges.length) {
+      top[1]++;
+      const next = node.edges[i]?.node;
+      if (next && !visited.has(next)) {
+        visited.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(node);
+      stack.pop();
+    }
+  }
+  return order.reverse();
+}
+
+// Leaf gradients are later updated in place (accumulation, optimizers), so a leaf must own its
+// gradient's storage alone; otherwise it gets a copy.
+function accumulateLeaf(leaf: Tensor, grad: Tensor, shared: boolean): void {
+  if (leaf.grad === null) {
+    const exclusive = !shared && grad.isContiguous() && grad._ownsStorageAlone();
+    leaf.grad = keep(exclusive ? grad : grad.clone());
+  } else {
+    leaf.grad.add_(grad);
+  }
+}
+
+export function runBackward(root: Tensor, gradient: Tensor | undefined, options: BackwardOptions = {}): void {
+  if (!root.requiresGrad) {
+    throw new ArgumentError('backward: the tensor does not require grad and has no grad_fn');
+  }
+  if (gradient !== undefined && gradient.shape.join(',') !== root.shape.join(',')) {
+    throw new ShapeError(`backward: gradient shape ${fmtShape(gradient.shape)} does not match tensor shape ${fmtShape(root.shape)}`);
+  }
+  if (gradient === undefined && root.numel !== 1) {
+    throw new ShapeError(`backward: grad can be implicitly created only for scalar outputs, got shape ${fmtShape(root.shape)}`);
+  }
+  const retain = options.retainGraph ?? options.createGraph ?? false;
+  // Everything made here is freed at the end except the leaves' gradients (kept).
+  tidy(() =>
+    withGradMode(options.createGraph ?? false, () => {
+      const seed = gradient === undefined ? root._onesLike() : gradient.detach();
+      if (!root.gradFn) {
+        accumulateLeaf(root, seed, false);
+        return;
+      }
+      const pending = new Map<GradNode, Tensor>([[root.gradFn, seed]]);
+      const isPending = (t: Tensor) => {
+        for (const v of pending.values()) if (v === t) return true;
+        return false;
+      };
+      const free = (t: Tensor) => {
+        if (!isPending(t) && !isKept(t)) t.dispose();
+      };
+      for (const node of topoOrder(root.gradFn)) {
+        const gradOut = pending.get(node);
+        pending.delete(node);
+        if (!gradOut) {
+          if (!retain) node.release();
+          continue;
+        }
+        const grads = node.apply(gradOut);
+        if (!retain) node.release();
+        const consumed: Tensor[] = [gradOut];
+        node.edges.forEach((edge, i) => {
+          const g = grads[i];
+          if (!g) return;
+          consumed.push(g);
+          if (!edge) return;
+          if (edge.leaf) {
+            accumulateLeaf(edge.leaf, g, grads.indexOf(g) !== grads.lastIndexOf(g) || isPending(g));
+          } else if (edge.node) {
+            const prev = pending.get(edge.node);
+            pending.set(edge.node, prev ? prev.add(g) : g);
+            if (prev) consumed.push(prev);
+          }
+        });
+        for (const t of consumed) free(t);
+      }
+    }),
+  );
+}

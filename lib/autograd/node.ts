@@ -1,0 +1,62 @@
+// A node of the autograd graph: the op that made a tensor, how to get its inputs' gradients
+// from its output's gradient, and the tensors it saved for that. Saved tensors are aliases that
+// hold their own reference to the storage, so tidy() disposing the originals cannot free them.
+import { ArgumentError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+
+/** Where an input's gradient goes: into another node, or into a leaf tensor's .grad. */
+export interface Edge {
+  node: GradNode | null;
+  leaf: Tensor | null;
+}
+
+export type BackwardFn = (gradOutput: Tensor) => (Tensor | null | undefined)[];
+
+export class GradNode {
+  readonly edges: (Edge | null)[];
+  private saved: { alias: Tensor; version: number; source: Tensor }[] = [];
+  private released = false;
+
+  constructor(
+    readonly name: string,
+    inputs: readonly (Tensor | null)[],
+    private backwardFn: BackwardFn | null,
+  ) {
+    this.edges = inputs.map((t) => {
+      if (!t || !t.requiresGrad) return null;
+      return t.gradFn ? { node: t.gradFn, leaf: null } : { node: null, leaf: t };
+    });
+  }
+
+  /** Registers a tensor the backward function will read; returns the alias to capture. */
+  save(t: Tensor): Tensor {
+    const alias = t._alias();
+    this.saved.push({ alias, version: t._storage.version, source: t });
+    return alias;
+  }
+
+  apply(gradOutput: Tensor): (Tensor | null | undefined)[] {
+    if (this.released || !this.backwardFn) {
+      throw new ArgumentError(
+        `backward: trying to backward through the graph a second time (${this.name}); its saved tensors were freed. ` +
+          'Pass { retainGraph: true } to the first backward() if you need to backward twice.',
+      );
+    }
+    for (const s of this.saved) {
+      if (s.alias._storage.version !== s.version) {
+        throw new ArgumentError(
+          `backward: a tensor saved by ${this.name} was modified by an in-place operation after it was saved`,
+        );
+      }
+    }
+    return this.backwardFn(gradOutput);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.backwardFn = null;
+    for (const s of this.saved) s.alias.dispose();
+    this.saved = [];
+  }
+}

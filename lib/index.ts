@@ -1,0 +1,18 @@
+// The public API: `import * as kd from 'kindling'`.
+export { Tensor, isTensor } from './tensor.js';
+export type { NestedArray, TensorOrScalar } from './tensor.js';
+export type { DType } from './dtype.js';
+export type { Device } from './device.js';
+export { KindlingError, ShapeError, DTypeError, DeviceError, ArgumentError } from './errors.js';
+export {
+  tensor, zeros, ones, full, empty, rand, randn, randint, arange, linspace, eye,
+  zerosLike, onesLike, fullLike, randLike, randnLike,
+} from './ops/creation.js';
+export type { TensorOptions } from './ops/creation.js';
+export { cat, stack } from './ops/shape.js';
+export { where } from './ops/elementwise.js';
+export { manualSeed } from './random.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode.js';
+export { tidy, keep } from './scope.js';
+export { getNumThreads, setNumThreads, cpuIsa, cpuIsaDetected, setCpuIsa } from './runtime.js';
+export * as cuda from './cuda.js';

@@ -1,0 +1,115 @@
+// Matrix products on the packed GEMM kernel: matmul with PyTorch's rules (1-d operands,
+// broadcast batch dims), with transposed and sliced operands passed as strides, not copies.
+import { backendOf } from '../backend/index.js';
+import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { assertTensor, broadcastShapes, record, sameDevice } from './record.js';
+import { sumToShape } from './reduce.js';
+import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './shape.js';
+
+interface MatrixOperand {
+  handle: unknown;
+  offset: number;
+  rowStride: number;
+  colStride: number;
+  batchStride: number;
+}
+
+/**
+ * Describes t ([...batch, r, c], batch dims already broadcast to `batchShape`) as a GEMM
+ * operand with one batch stride; returns null when the batch dims cannot collapse to one stride.
+ */
+function asOperand(t: Tensor, batchShape: number[]): MatrixOperand | null {
+  const nb = batchShape.length;
+  const bstrides = t.strides.slice(0, nb).filter((_, i) => batchShape[i] !== 1);
+  const bshape = batchShape.filter((s) => s !== 1);
+  let batchStride = 0;
+  for (let i = bshape.length - 1; i >= 0; i--) {
+    if (i === bshape.length - 1) batchStride = bstrides[i];
+    else if (bstrides[i] !== bstrides[i + 1] * bshape[i + 1]) return null;
+  }
+  return { handle: t.handle, offset: t.offset, rowStride: t.strides[nb], colStride: t.strides[nb + 1], batchStride };
+}
+
+/** out = a @ b for a [..., m, k] and b [..., k, n] with equal (already broadcast) batch dims. */
+function gemmBatched(a: Tensor, b: Tensor, batchShape: number[]): Tensor {
+  const m = a.shape[a.ndim - 2], k = a.shape[a.ndim - 1], n = b.shape[b.ndim - 1];
+  const batch = batchShape.reduce((p, s) => p * s, 1);
+  const out = Tensor._empty([...batchShape, m, n], 'float32', a.device);
+  let ca = a, cb = b;
+  let oa = asOperand(ca, batchShape);
+  if (!oa) { ca = contiguous(a); oa = asOperand(ca, batchShape)!; }
+  let ob = asOperand(cb, batchShape);
+  if (!ob) { cb = contiguous(b); ob = asOperand(cb, batchShape)!; }
+  if (batch === 1) { oa.batchStride = 0; ob.batchStride = 0; }
+  backendOf(a).gemm({
+    m, n, k, batch,
+    a: oa, b: ob,
+    c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: m * n },
+    alpha: 1, beta: 0,
+  });
+  if (ca !== a) ca.dispose();
+  if (cb !== b) cb.dispose();
+  return out;
+}
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  assertTensor(a, 'matmul', 'input');
+  assertTensor(b, 'matmul', 'other');
+  sameDevice('matmul', a, b);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+    throw new DTypeError(`matmul: expected float32 operands, got ${a.dtype} and ${b.dtype}`);
+  }
+  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both arguments need at least 1 dim, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  // 1-d operands become matrices and the added dim is removed from the result.
+  const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
+  const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
+  const k = a2.shape[a2.ndim - 1];
+  if (b2.shape[b2.ndim - 2] !== k) {
+    throw new ShapeError(`matmul: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}: inner dims ${k} != ${b2.shape[b2.ndim - 2]}`);
+  }
+  const batchShape = broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2));
+  const ae = expand(a2, [...batchShape, ...a2.shape.slice(-2)]);
+  const be = expand(b2, [...batchShape, ...b2.shape.slice(-2)]);
+  let out = gemmBatched(ae, be, batchShape);
+  ae.dispose();
+  be.dispose();
+  if (a2 !== a) a2.dispose();
+  if (b2 !== b) b2.dispose();
+  if (a.ndim === 1 || b.ndim === 1) {
+    const squeezed = reshape(out, [...batchShape, ...(a.ndim === 1 ? [] : [a.shape[a.ndim - 2]]), ...(b.ndim === 1 ? [] : [b.shape[b.ndim - 1]])]);
+    out.dispose();
+    out = squeezed;
+  }
+  return record('MmBackward', out, [a, b], (node) => {
+    const as = node.save(a), bs = node.save(b);
+    return (g) => {
+      // dA = g @ B^T, dB = A^T @ g, each summed back over broadcast batch dims.
+      const ga = g.ndim === 0 ? g : g;
+      const gM = a.ndim === 1 || b.ndim === 1 ? reshape(ga, [...batchShape, a.ndim === 1 ? 1 : a.shape[a.ndim - 2], b.ndim === 1 ? 1 : b.shape[b.ndim - 1]]) : ga;
+      const aM = a.ndim === 1 ? unsqueeze(as, 0) : as;
+      const bM = b.ndim === 1 ? unsqueeze(bs, 1) : bs;
+      let dA: Tensor | null = null, dB: Tensor | null = null;
+      if (a.requiresGrad) {
+        const bt = transpose(bM, -1, -2), full = matmul(gM, bt);
+        bt.dispose();
+        const r = sumToShape(full, aM.shape);
+        if (r !== full) full.dispose();
+        dA = a.ndim === 1 ? squeeze(r, 0) : r;
+        if (dA !== r) r.dispose();
+      }
+      if (b.requiresGrad) {
+        const at = transpose(aM, -1, -2), full = matmul(at, gM);
+        at.dispose();
+        const r = sumToShape(full, bM.shape);
+        if (r !== full) full.dispose();
+        dB = b.ndim === 1 ? squeeze(r, -1) : r;
+        if (dB !== r) r.dispose();
+      }
+      if (gM !== g) gM.dispose();
+      if (aM !== as) aM.dispose();
+      if (bM !== bs) bM.dispose();
+      return [dA, dB];
+    };
+  });
+}

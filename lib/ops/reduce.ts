@@ -1,0 +1,249 @@
+// Reductions: sum, mean, prod, var/std, max/min (values and indices), amax/amin, argmax/argmin,
+// logsumexp; and sumToShape, which folds a broadcast gradient back onto an input's shape.
+import { noGrad } from '../autograd/grad_mode.js';
+import { backendOf } from '../backend/index.js';
+import { ReduceOp } from '../backend/opcodes.js';
+import type { DType } from '../dtype.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { Tensor, contiguousStrides } from '../tensor.js';
+import * as ew from './elementwise.js';
+import { assertTensor, record } from './record.js';
+import { normalizeDim, reshape, expand } from './shape.js';
+
+function reducedDims(t: Tensor, dim: number | number[] | undefined | null, op: string): number[] {
+  if (dim === undefined || dim === null) return t.shape.map((_, i) => i);
+  const list = Array.isArray(dim) ? dim : [dim];
+  const dims = list.map((d) => normalizeDim(d, t.ndim, op));
+  if (new Set(dims).size !== dims.length) throw new ArgumentError(`${op}: dim ${fmtShape(list)} appears more than once`);
+  return t.ndim === 0 ? [] : dims.sort((a, b) => a - b);
+}
+
+function keptShape(t: Tensor, dims: number[], keepdim: boolean): number[] {
+  return keepdim ? t.shape.map((s, i) => (dims.includes(i) ? 1 : s)) : t.shape.filter((_, i) => !dims.includes(i));
+}
+
+/** Runs the reduction kernel; the result has the keepdim or squeezed shape as asked. */
+function reduceKernel(op: ReduceOp, x: Tensor, dims: number[], keepdim: boolean, outDtype: DType): Tensor {
+  const squeezed = x.shape.filter((_, i) => !dims.includes(i));
+  const out = Tensor._empty(squeezed, outDtype, x.device);
+  backendOf(x).reduce(op, out, x, dims);
+  if (!keepdim) return out;
+  const shape = keptShape(x, dims, true);
+  const shaped = out._view(shape, contiguousStrides(shape), out.offset);
+  out.dispose();
+  return shaped;
+}
+
+/** g (shaped like the reduced output) broadcast back over the reduced dims of `inShape`. */
+function expandGrad(g: Tensor, inShape: number[], dims: number[], keepdim: boolean): Tensor {
+  const withOnes = inShape.map((s, i) => (dims.includes(i) ? 1 : s));
+  const r = keepdim ? g : reshape(g, withOnes);
+  const e = expand(r, inShape);
+  if (r !== g) r.dispose();
+  return e;
+}
+
+function numericInput(x: Tensor, op: string): Tensor {
+  assertTensor(x, op, 'input');
+  return x.dtype === 'bool' ? ew.cast(x, 'int32') : x;
+}
+
+export function sum(x: Tensor, dim?: number | number[] | null, keepdim = false): Tensor {
+  const xin = numericInput(x, 'sum');
+  const dims = reducedDims(xin, dim, 'sum');
+  const out = reduceKernel(ReduceOp.Sum, xin, dims, keepdim, xin.dtype);
+  if (xin !== x) xin.dispose();
+  const inShape = [...x.shape];
+  return record('SumBackward', out, [x], () => (g) => [expandGrad(g, inShape, dims, keepdim)]);
+}
+
+export function mean(x: Tensor, dim?: number | number[] | null, keepdim = false): Tensor {
+  assertTensor(x, 'mean', 'input');
+  if (x.dtype !== 'float32') throw new DTypeError(`mean: input dtype must be floating point, got ${x.dtype}`);
+  const dims = reducedDims(x, dim, 'mean');
+  const out = reduceKernel(ReduceOp.Mean, x, dims, keepdim, 'float32');
+  const count = dims.reduce((n, d) => n * x.shape[d], 1);
+  const inShape = [...x.shape];
+  return record('MeanBackward', out, [x], () => (g) => {
+    const scaled = ew.div(g, count);
+    const e = expandGrad(scaled, inShape, dims, keepdim);
+    scaled.dispose();
+    return [e];
+  });
+}
+
+export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
+  const xin = numericInput(x, 'prod');
+  const dims = reducedDims(xin, dim, 'prod');
+  const out = reduceKernel(ReduceOp.Prod, xin, dims, keepdim, xin.dtype);
+  if (xin !== x) xin.dispose();
+  const inShape = [...x.shape];
+  return record('ProdBackward', out, [x], (node) => {
+    const xs = node.save(x), os = node.save(out);
+    return (g) => {
+      // d prod / d x_i = prod / x_i (inputs with zeros are not special-cased).
+      const go = ew.mul(g, os), ge = expandGrad(go, inShape, dims, keepdim), r = ew.div(ge, xs);
+      go.dispose(); ge.dispose();
+      return [r];
+    };
+  });
+}
+
+export function variance(x: Tensor, dim?: number | number[] | null, options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+  assertTensor(x, 'var', 'input');
+  if (x.dtype !== 'float32') throw new DTypeError(`var: input dtype must be floating point, got ${x.dtype}`);
+  const correction = options.correction ?? 1, keepdim = options.keepdim ?? false;
+  const dims = reducedDims(x, dim, 'var');
+  const n = dims.reduce((c, d) => c * x.shape[d], 1);
+  const m = mean(x, dims, true), d = ew.sub(x, m), d2 = ew.mul(d, d), s = sum(d2, dims, keepdim);
+  const out = ew.div(s, Math.max(n - correction, 0));
+  for (const t of [m, d, d2, s]) t.dispose();
+  return out;
+}
+
+export function std(x: Tensor, dim?: number | number[] | null, options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+  const v = variance(x, dim, options);
+  const out = ew.sqrt(v);
+  v.dispose();
+  return out;
+}
+
+function assertNonEmpty(x: Tensor, dims: number[], op: string): void {
+  if (dims.some((d) => x.shape[d] === 0) || (x.ndim === 0 && x.numel === 0)) {
+    throw new ShapeError(`${op}: cannot reduce over a zero-size dim (input shape ${fmtShape(x.shape)})`);
+  }
+  if (x.numel === 0 && dims.length === x.ndim) throw new ShapeError(`${op}: cannot reduce a tensor with no elements`);
+}
+
+/** amax / amin: the extreme values; the gradient is shared evenly among ties. */
+function extremum(x: Tensor, dim: number | number[] | undefined | null, keepdim: boolean, op: 'amax' | 'amin'): Tensor {
+  const xin = numericInput(x, op);
+  const dims = reducedDims(xin, dim, op);
+  assertNonEmpty(xin, dims, op);
+  const out = reduceKernel(op === 'amax' ? ReduceOp.Max : ReduceOp.Min, xin, dims, keepdim, xin.dtype);
+  if (xin !== x) xin.dispose();
+  const inShape = [...x.shape];
+  return record(op === 'amax' ? 'AmaxBackward' : 'AminBackward', out, [x], (node) => {
+    const xs = node.save(x), os = node.save(out);
+    return (g) => {
+      const oe = expandGrad(os, inShape, dims, keepdim);
+      const mask = ew.eq(xs, oe), mf = ew.cast(mask, 'float32');
+      const count = sum(mf, dims, true);
+      const ge = expandGrad(g, inShape, dims, keepdim);
+      const share = ew.div(ge, count), r = ew.mul(share, mf);
+      for (const t of [oe, mask, mf, count, ge, share]) t.dispose();
+      return [r];
+    };
+  });
+}
+
+export const amax = (x: Tensor, dim?: number | number[] | null, keepdim = false) => extremum(x, dim, keepdim, 'amax');
+export const amin = (x: Tensor, dim?: number | number[] | null, keepdim = false) => extremum(x, dim, keepdim, 'amin');
+
+function argExtremum(x: Tensor, dim: number | undefined | null, keepdim: boolean, op: 'argmax' | 'argmin'): Tensor {
+  const xin = numericInput(x, op);
+  const code = op === 'argmax' ? ReduceOp.Argmax : ReduceOp.Argmin;
+  if (dim === undefined || dim === null) {
+    // Over the flattened tensor, as PyTorch does.
+    assertNonEmpty(xin, xin.shape.map((_, i) => i), op);
+    const flat = reshape(xin, [xin.numel]);
+    const out = reduceKernel(code, flat, flat.ndim ? [0] : [], false, 'int32');
+    flat.dispose();
+    if (xin !== x) xin.dispose();
+    if (keepdim) {
+      const shaped = reshape(out, x.shape.map(() => 1));
+      out.dispose();
+      return shaped;
+    }
+    return out;
+  }
+  const dims = reducedDims(xin, dim, op);
+  assertNonEmpty(xin, dims, op);
+  const out = reduceKernel(code, xin, dims, keepdim, 'int32');
+  if (xin !== x) xin.dispose();
+  return out;
+}
+
+export const argmax = (x: Tensor, dim?: number | null, keepdim = false) => argExtremum(x, dim, keepdim, 'argmax');
+export const argmin = (x: Tensor, dim?: number | null, keepdim = false) => argExtremum(x, dim, keepdim, 'argmin');
+
+/** max() over everything, or max(dim) as { values, indices } with the gradient to the index. */
+function maxMin(x: Tensor, dim: number | undefined, keepdim: boolean, op: 'max' | 'min'): Tensor | { values: Tensor; indices: Tensor } {
+  if (dim === undefined || dim === null) return extremum(x, undefined, false, op === 'max' ? 'amax' : 'amin');
+  const xin = numericInput(x, op);
+  const d = normalizeDim(dim, Math.max(xin.ndim, 1), op);
+  const dims = xin.ndim === 0 ? [] : [d];
+  assertNonEmpty(xin, dims, op);
+  const values = reduceKernel(op === 'max' ? ReduceOp.Max : ReduceOp.Min, xin, dims, keepdim, xin.dtype);
+  const indices = reduceKernel(op === 'max' ? ReduceOp.Argmax : ReduceOp.Argmin, xin, dims, keepdim, 'int32');
+  if (xin !== x) xin.dispose();
+  const inShape = [...x.shape];
+  record(op === 'max' ? 'MaxBackward' : 'MinBackward', values, [x], (node) => {
+    const is = node.save(indices);
+    return (g) => {
+      if (dims.length === 0) return [g];
+      // One-hot of the index along dim, times the incoming gradient.
+      const positions = noGrad(() => arangeAlong(inShape, d, x.device));
+      const ie = expandGrad(is, inShape, dims, keepdim);
+      const hit = ew.eq(positions, ie), hf = ew.cast(hit, 'float32');
+      const ge = expandGrad(g, inShape, dims, keepdim), r = ew.mul(ge, hf);
+      for (const t of [positions, ie, hit, hf, ge]) t.dispose();
+      return [r];
+    };
+  });
+  return { values, indices };
+}
+
+function arangeAlong(shape: number[], dim: number, device: Tensor['device']): Tensor {
+  const n = shape[dim];
+  const line = Tensor._empty([n], 'int32', device);
+  const host = new Int32Array(n);
+  for (let i = 0; i < n; i++) host[i] = i;
+  backendOf(line).write(line.handle, new Uint8Array(host.buffer));
+  const r = reshape(line, shape.map((s, i) => (i === dim ? n : 1)));
+  line.dispose();
+  const e = expand(r, shape);
+  r.dispose();
+  return e;
+}
+
+export function max(x: Tensor, dim?: number, keepdim = false) {
+  return maxMin(x, dim, keepdim, 'max');
+}
+
+export function min(x: Tensor, dim?: number, keepdim = false) {
+  return maxMin(x, dim, keepdim, 'min');
+}
+
+export function logsumexp(x: Tensor, dim: number | number[], keepdim = false): Tensor {
+  assertTensor(x, 'logsumexp', 'input');
+  if (x.dtype !== 'float32') throw new DTypeError(`logsumexp: input dtype must be floating point, got ${x.dtype}`);
+  const dims = reducedDims(x, dim, 'logsumexp');
+  // Shift by the (detached) maximum so exp cannot overflow; infinities give a zero shift.
+  const m = noGrad(() => {
+    const raw = amax(x, dims, true), magnitude = ew.abs(raw), infinite = ew.eq(magnitude, Infinity);
+    const safe = ew.maskedFill(raw, infinite, 0);
+    for (const t of [raw, magnitude, infinite]) t.dispose();
+    return safe;
+  });
+  const shifted = ew.sub(x, m), e = ew.exp(shifted), s = sum(e, dims, true), l = ew.log(s), r = ew.add(l, m);
+  for (const t of [shifted, e, s, l, m]) t.dispose();
+  if (keepdim) return r;
+  const out = reshape(r, keptShape(x, dims, false));
+  r.dispose();
+  return out;
+}
+
+/** Sums g over the dims that broadcasting added or stretched, so it has `shape`. */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.length === shape.length && g.shape.every((s, i) => s === shape[i])) return g;
+  const lead = g.ndim - shape.length;
+  const dims: number[] = [];
+  for (let d = 0; d < g.ndim; d++) {
+    if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) dims.push(d);
+  }
+  const s = dims.length ? sum(g, dims, true) : g;
+  const out = reshape(s, [...shape]);
+  if (s !== g) s.dispose();
+  return out;
+}

@@ -1,0 +1,193 @@
+#include "cpu/reduce.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common/parallel.h"
+
+namespace kd {
+namespace {
+
+constexpr int64_t kBlock = 256;
+
+// Sum of n contiguous floats: 16 float lanes inside each block of kBlock, double across blocks.
+__attribute__((target_clones("avx2", "default")))
+double sumContiguous(const float* x, int64_t n) {
+  double total = 0.0;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    int64_t len = std::min(kBlock, n - start);
+    const float* p = x + start;
+    float lanes[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16)
+      for (int j = 0; j < 16; ++j) lanes[j] += p[i + j];
+    float tail = 0.0f;
+    for (; i < len; ++i) tail += p[i];
+    float block = tail;
+    for (int j = 0; j < 16; ++j) block += lanes[j];
+    total += block;
+  }
+  return total;
+}
+
+// Column sums: out[j] = sum_r x[r * rowStride + j] for j < width, accumulated in double rows.
+__attribute__((target_clones("avx2", "default")))
+void sumColumns(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc) {
+  for (int64_t j = 0; j < width; ++j) acc[j] = 0.0;
+  std::vector<float> block(width);
+  for (int64_t start = 0; start < rows; start += kBlock) {
+    int64_t end = std::min(rows, start + kBlock);
+    for (int64_t j = 0; j < width; ++j) block[j] = 0.0f;
+    for (int64_t r = start; r < end; ++r) {
+      const float* row = x + r * rowStride;
+      for (int64_t j = 0; j < width; ++j) block[j] += row[j];
+    }
+    for (int64_t j = 0; j < width; ++j) acc[j] += block[j];
+  }
+}
+
+struct Coalesced {
+  int ndim = 0;
+  int64_t shape[kMaxDims];
+  int64_t strides[kMaxDims];
+  int64_t count = 1;
+};
+
+// Drops size-1 dims and merges dims that are contiguous with each other (strides in elements).
+Coalesced coalesce(int ndim, const int64_t* shape, const int64_t* strides) {
+  Coalesced c;
+  for (int d = 0; d < ndim; ++d) {
+    c.count *= shape[d];
+    if (shape[d] == 1) continue;
+    if (c.ndim > 0 && c.strides[c.ndim - 1] == strides[d] * shape[d]) {
+      c.shape[c.ndim - 1] *= shape[d];
+      c.strides[c.ndim - 1] = strides[d];
+      continue;
+    }
+    c.shape[c.ndim] = shape[d];
+    c.strides[c.ndim] = strides[d];
+    ++c.ndim;
+  }
+  return c;
+}
+
+int64_t offsetOf(const Coalesced& c, int64_t index) {
+  int64_t off = 0;
+  for (int d = c.ndim - 1; d >= 0; --d) {
+    off += (index % c.shape[d]) * c.strides[d];
+    index /= c.shape[d];
+  }
+  return off;
+}
+
+template <class T>
+struct Accumulator {
+  ReduceOp op;
+  double sum = 0.0, prod = 1.0;
+  T best{};
+  int64_t bestIndex = -1;
+  bool nan = false;
+
+  void add(T v, int64_t index) {
+    switch (op) {
+      case ReduceOp::Sum:
+      case ReduceOp::Mean: sum += static_cast<double>(v); break;
+      case ReduceOp::Prod: prod *= static_cast<double>(v); break;
+      default: {
+        if (nan) return;
+        if (v != v) {  // NaN wins max/min/argmax/argmin, first occurrence
+          nan = true;
+          best = v;
+          bestIndex = index;
+          return;
+        }
+        bool better = bestIndex < 0 ||
+                      ((op == ReduceOp::Max || op == ReduceOp::Argmax) ? v > best : v < best);
+        if (better) {
+          best = v;
+          bestIndex = index;
+        }
+      }
+    }
+  }
+};
+
+template <class T>
+void storeResult(const ReduceArgs& a, char* outPtr, double value, int64_t index, T best) {
+  if (a.op == ReduceOp::Argmax || a.op == ReduceOp::Argmin) {
+    *reinterpret_cast<int32_t*>(outPtr) = static_cast<int32_t>(index);
+  } else if (a.op == ReduceOp::Max || a.op == ReduceOp::Min) {
+    *reinterpret_cast<T*>(outPtr) = best;
+  } else {
+    *reinterpret_cast<T*>(outPtr) = static_cast<T>(value);
+  }
+}
+
+template <class T>
+void reduceTyped(const ReduceArgs& a) {
+  Coalesced kept = coalesce(a.keptNdim, a.keptShape, a.keptInStrides);
+  // Output offsets must follow the same enumeration as kept input offsets: use the raw shapes.
+  Coalesced keptRaw, outRaw;
+  keptRaw.ndim = outRaw.ndim = a.keptNdim;
+  for (int d = 0; d < a.keptNdim; ++d) {
+    keptRaw.shape[d] = outRaw.shape[d] = a.keptShape[d];
+    keptRaw.strides[d] = a.keptInStrides[d];
+    outRaw.strides[d] = a.out.strides[d];
+  }
+  Coalesced red = coalesce(a.reducedNdim, a.reducedShape, a.reducedInStrides);
+  const int64_t outputs = kept.count, n = red.count;
+  const T* in = reinterpret_cast<const T*>(a.in);
+  const size_t outBytes = (a.op == ReduceOp::Argmax || a.op == ReduceOp::Argmin) ? 4 : sizeof(T);
+  const bool isSum = a.op == ReduceOp::Sum || a.op == ReduceOp::Mean;
+  const double scale = (a.op == ReduceOp::Mean && n > 0) ? 1.0 / static_cast<double>(n) : 1.0;
+
+  // Column-wise: one reduced dim, one kept dim with unit input stride -> sum rows of a matrix.
+  if constexpr (std::is_same_v<T, float>) {
+    if (isSum && red.ndim == 1 && kept.ndim == 1 && kept.strides[0] == 1 && outputs >= 8) {
+      const int64_t width = outputs;
+      parallelFor(width, 256, [&](int64_t b, int64_t e) {
+        std::vector<double> acc(e - b);
+        sumColumns(in + b, red.shape[0], red.strides[0], e - b, acc.data());
+        for (int64_t j = b; j < e; ++j) {
+          char* o = a.out.data + offsetOf(outRaw, j) * static_cast<int64_t>(outBytes);
+          *reinterpret_cast<float*>(o) = static_cast<float>(acc[j - b] * scale);
+        }
+      });
+      return;
+    }
+  }
+
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1));
+  parallelFor(outputs, grain, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      const T* base = in + offsetOf(keptRaw, o);
+      char* outPtr = a.out.data + offsetOf(outRaw, o) * static_cast<int64_t>(outBytes);
+      if constexpr (std::is_same_v<T, float>) {
+        if (isSum && red.ndim == 1 && red.strides[0] == 1) {
+          storeResult<T>(a, outPtr, sumContiguous(base, n) * scale, 0, T{});
+          continue;
+        }
+      }
+      Accumulator<T> acc{a.op};
+      if (red.ndim <= 1) {
+        const int64_t s = red.ndim == 1 ? red.strides[0] : 0;
+        for (int64_t i = 0; i < n; ++i) acc.add(base[i * s], i);
+      } else {
+        for (int64_t i = 0; i < n; ++i) acc.add(base[offsetOf(red, i)], i);
+      }
+      double value = a.op == ReduceOp::Prod ? acc.prod : acc.sum * scale;
+      if ((a.op == ReduceOp::Max || a.op == ReduceOp::Min) && n == 0) value = 0;
+      storeResult<T>(a, outPtr, value, acc.bestIndex < 0 ? 0 : acc.bestIndex, acc.best);
+    }
+  });
+}
+
+}  // namespace
+
+void reduceKernel(const ReduceArgs& args) {
+  if (args.dtype == DType::Float32) reduceTyped<float>(args);
+  else reduceTyped<int32_t>(args);
+}
+
+}  // namespace kd
