@@ -13,6 +13,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerReduce(env, exports);
   registerIndex(env, exports);
   registerGemm(env, exports);
+  registerSoftmax(env, exports);
+  registerConv(env, exports);
   registerCuda(env, exports);
   return exports;
 }

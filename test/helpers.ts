@@ -1,0 +1,110 @@
+// Shared test utilities: a seeded generator (the seed is printed on failure through the test
+// name), float64 references, relative errors, non-contiguous views and finite differences.
+import { expect } from 'vitest';
+
+import * as kd from '../lib/index.js';
+import type { Tensor } from '../lib/index.js';
+
+/** mulberry32: small, fast, seeded. */
+export function makeRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh seed per call unless KINDLING_TEST_SEED pins it; tests put it in their messages. */
+export function freshSeed(): number {
+  const pinned = process.env.KINDLING_TEST_SEED;
+  return pinned ? Number(pinned) : Math.floor(Math.random() * 2 ** 31);
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Random float64 values in [lo, hi) and the float32 tensor holding them (rounded). */
+export function randomTensor(rng: () => number, shape: number[], lo = -1, hi = 1, requiresGrad = false): { t: Tensor; ref: Float64Array } {
+  const n = numel(shape);
+  const f32 = new Float32Array(n);
+  for (let i = 0; i < n; i++) f32[i] = lo + (hi - lo) * rng();
+  const t = kd.tensor(f32, { dtype: 'float32' }).reshape(shape);
+  if (requiresGrad) t.requiresGrad = true;
+  return { t, ref: Float64Array.from(f32) };
+}
+
+/** ‖out − ref‖ / ‖ref‖ (absolute norm when ref is all zeros). */
+export function relError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(out.length).toBe(ref.length);
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const o = out[i], r = ref[i];
+    if (Number.isNaN(r) && Number.isNaN(o)) continue;
+    if (r === o) { den += r * r; continue; }
+    num += (o - r) * (o - r);
+    den += r * r;
+  }
+  if (Number.isNaN(num)) return Infinity;
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, tol: number, context = ''): void {
+  const err = relError(out, ref);
+  expect(err, `${context} relative error ${err}`).toBeLessThan(tol);
+}
+
+/** Row-major strides of a shape. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+}
+
+/** Calls fn(index, flatPosition) for every multi-index of shape in row-major order. */
+export function forEachIndex(shape: readonly number[], fn: (idx: number[], flat: number) => void): void {
+  const n = numel(shape);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let flat = 0; flat < n; flat++) {
+    fn(idx, flat);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/**
+ * Checks autograd against central finite differences: for scalar f(inputs), each input's .grad
+ * must match (f(x + h e_i) − f(x − h e_i)) / 2h, computed in float32 with a float64 sum.
+ */
+export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], { eps = 1e-2, tol = 2e-2, context = '' } = {}): void {
+  for (const x of inputs) { x.grad?.dispose(); x.grad = null; }
+  const out = f(...inputs);
+  out.backward();
+  out.dispose();
+  inputs.forEach((x, k) => {
+    const analytic = Float64Array.from(x.grad!.data() as Float32Array);
+    const data = x.data() as Float32Array;
+    const numeric = new Float64Array(data.length);
+    kd.noGrad(() => {
+      for (let i = 0; i < data.length; i++) {
+        const orig = data[i];
+        data[i] = orig + eps;
+        const fp = kd.tidy(() => f(...inputs).item());
+        data[i] = orig - eps;
+        const fm = kd.tidy(() => f(...inputs).item());
+        data[i] = orig;
+        numeric[i] = (fp - fm) / (2 * eps);
+      }
+    });
+    expectClose(analytic, numeric, tol, `${context} input ${k} gradient vs finite differences`);
+  });
+}
