@@ -24,8 +24,11 @@ using detail::FastDiv;
 using detail::fastDiv;
 using detail::kThreads;
 using detail::makeFastDiv;
-using Math = detail::MmaMath<float>;
-constexpr int BK = Math::BK;  // 16
+// 128x128 CTA tile (64x32 per warp), or 64x128 (32x32 per warp) when the GEMM has at most 64
+// rows (channels), so that a 64-channel layer wastes no tensor-core work on empty rows.
+using MathWide = detail::MmaMath<float, 4, 4, 2>;
+using MathNarrow = detail::MmaMath<float, 2, 4, 2>;
+constexpr int BK = MathWide::BK;  // 16
 constexpr int kInvalid = -(1 << 29);
 
 struct GatherGeom {
@@ -41,15 +44,15 @@ struct GatherGeom {
 
 // ALONG_K: lanes run along k (consecutive k are consecutive addresses), tile stored
 // K-contiguous; otherwise lanes run along c, tile stored MN-contiguous. Either way a thread
-// owns k-row kr and columns cb + 16*i, i < 8 (BK = 16, 128 columns, 256 threads).
+// owns k-row kr and columns cb + 16*i, i < R/16 (BK = 16, R columns, 256 threads).
 // SPATIAL = false: a plain matrix (no h/w terms); only colBase is kept, -1 marking a column
 // past the edge, which keeps the register budget of two loaders plus 64 accumulators at 128.
-template <bool ALONG_K, bool SPATIAL>
+template <bool ALONG_K, bool SPATIAL, int R>
 struct GatherLoader {
   static constexpr bool kContig = ALONG_K;
-  static constexpr int kCols = 8;
-  using Layout = detail::TileLayout<float, ALONG_K, 128, BK>;
-  static_assert(BK * 128 == kThreads * kCols, "one k-row and 8 columns per thread");
+  static constexpr int kCols = R / 16;
+  using Layout = detail::TileLayout<float, ALONG_K, R, BK>;
+  static_assert(BK * R == kThreads * kCols, "one k-row and R/16 columns per thread");
   GatherGeom geo;
   const float* base;
   int colBase[kCols];
@@ -60,7 +63,7 @@ struct GatherLoader {
     const int cb = ALONG_K ? threadIdx.x / 16 : threadIdx.x % 16;
 #pragma unroll
     for (int i = 0; i < kCols; ++i) {
-      const int c = c0 + cb + 16 * i;
+      const int c = c0 + cb + (kThreads / 16) * i;
       const bool inside = c < ge.cols;
       const int nq = fastDiv(c, ge.cQ), rem = c - nq * int(ge.cQ.d);
       colBase[i] = inside ? nq * ge.nStride : -1;
@@ -99,7 +102,7 @@ struct GatherLoader {
         ok = hh >= 0 && ww >= 0 && h * geo.sH == hh && w * geo.sW == ww && h < geo.hLim && w < geo.wLim;
         off = colBase[i] + rowOff + h * geo.pitch + w;
       }
-      float* dst = s + Layout::at(cb + 16 * i, kr);
+      float* dst = s + Layout::at(cb + (kThreads / 16) * i, kr);
       detail::cpAsync4(dst, ok ? base + off : base, ok ? 4 : 0);
     }
   }
@@ -118,10 +121,10 @@ struct ConvOut {
 };
 
 // A is always a plain matrix (weights, or dy in the weight gradient); B is an im2col gather.
-template <bool A_ALONG_K, bool B_ALONG_K>
+template <bool A_ALONG_K, bool B_ALONG_K, int TM>
 struct ConvProblem {
-  using ALoader = GatherLoader<A_ALONG_K, false>;
-  using BLoader = GatherLoader<B_ALONG_K, true>;
+  using ALoader = GatherLoader<A_ALONG_K, false, TM>;
+  using BLoader = GatherLoader<B_ALONG_K, true, 128>;
   int m, n, K, tilesM, tilesN, splits, kPerSplit;
   GatherGeom ga, gb;
   ConvOut o;
@@ -181,14 +184,29 @@ void chooseSplits(P& p, int groups) {
   p.splits = (kTiles + perSplitTiles - 1) / perSplitTiles;
 }
 
-template <bool AAK, bool BAK>
-void runConv(ConvProblem<AAK, BAK>& p, int groups, float* out, int64_t outElems, cudaStream_t stream,
-             const char* name) {
-  p.tilesM = (p.m + detail::kTileM - 1) / detail::kTileM;
-  p.tilesN = (p.n + detail::kTileN - 1) / detail::kTileN;
+template <class Math, bool AAK, bool BAK>
+void runConvTiles(ConvProblem<AAK, BAK, Math::kTileM> p, int groups, float* out, int64_t outElems,
+                  cudaStream_t stream, const char* name) {
+  p.tilesM = (p.m + Math::kTileM - 1) / Math::kTileM;
+  p.tilesN = (p.n + Math::kTileN - 1) / Math::kTileN;
   chooseSplits(p, groups);
   if (p.splits > 1) detail::checkCuda(cudaMemsetAsync(out, 0, outElems * sizeof(float), stream), "cudaMemsetAsync");
   detail::launchTiled<Math>(p, groups * p.splits, stream, name);
+}
+
+// The problem is described once with the wide tile; the narrow one differs only in the A loader.
+template <bool AAK, bool BAK>
+void runConv(const ConvProblem<AAK, BAK, 128>& wide, int groups, float* out, int64_t outElems, cudaStream_t stream,
+             const char* name) {
+  if (wide.m > 64) return runConvTiles<MathWide>(wide, groups, out, outElems, stream, name);
+  ConvProblem<AAK, BAK, 64> narrow{};
+  narrow.m = wide.m;
+  narrow.n = wide.n;
+  narrow.K = wide.K;
+  narrow.ga = wide.ga;
+  narrow.gb = wide.gb;
+  narrow.o = wide.o;
+  runConvTiles<MathNarrow>(narrow, groups, out, outElems, stream, name);
 }
 
 GatherGeom plainGeom() {
@@ -206,7 +224,7 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
   checkShape(s, "conv2dForward");
   const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
   const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, K = Cg * R * S;
-  ConvProblem<true, false> p{};
+  ConvProblem<true, false, 128> p{};
   p.m = OCg;
   p.n = s.batch * P * Q;
   p.K = K;
@@ -249,7 +267,7 @@ void conv2dBackwardData(const Conv2dShape& s, const float* dy, const float* w, f
   checkShape(s, "conv2dBackwardData");
   const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
   const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, K = OCg * R * S;
-  ConvProblem<false, false> p{};
+  ConvProblem<false, false, 128> p{};
   p.m = Cg;
   p.n = s.batch * HW;
   p.K = K;
@@ -300,7 +318,7 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
   checkShape(s, "conv2dBackwardWeight");
   const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
   const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, PQ = P * Q;
-  ConvProblem<true, true> p{};
+  ConvProblem<true, true, 128> p{};
   p.m = OCg;
   p.n = Cg * R * S;
   p.K = s.batch * PQ;

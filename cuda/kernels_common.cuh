@@ -133,8 +133,6 @@ struct MmaOp<__half> {
 
 // ---- tile geometry ---------------------------------------------------------------------------
 constexpr int kThreads = 256;
-constexpr int kTileM = 128;
-constexpr int kTileN = 128;
 
 // Shared-memory tile of R rows (m or n) by BK (k). K-contiguous rows are padded by 16 bytes so
 // that 8 consecutive rows start in 8 different 4-bank groups (ldmatrix conflict-free);
@@ -200,12 +198,15 @@ struct DenseLoader {
 };
 
 // ---- per-warp math on one shared-memory stage ------------------------------------------------
-template <class T_>
+// MF x NF mma tiles (16 rows x 8 columns each) per warp; warps 2 along M x 4 along N, so the
+// CTA tile is (32*MF) x (32*NF). MIN_BLOCKS caps registers so that many CTAs share an SM.
+template <class T_, int MF, int NF, int MIN_BLOCKS>
 struct MmaMath {
   using T = T_;
   static constexpr int BK = 64 / int(sizeof(T));
   static constexpr int kStages = 4;
-  static constexpr int kMF = 4, kNF = 4;  // 16-row and 8-column mma tiles per warp
+  static constexpr int kMF = MF, kNF = NF;
+  static constexpr int kTileM = 32 * MF, kTileN = 32 * NF, kMinBlocks = MIN_BLOCKS;
   struct Acc {
     float v[kMF][kNF][4];
   };
@@ -226,7 +227,7 @@ struct MmaMath {
     using LA = TileLayout<T, AK, kTileM, BK>;
     using LB = TileLayout<T, BKC, kTileN, BK>;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+    const int wm = (warp >> 2) * 16 * MF, wn = (warp & 3) * 8 * NF;
     const int j = lane >> 3, r = lane & 7, g = lane >> 2, t = lane & 3;
     constexpr bool kTf32 = sizeof(T) == 4;
 #pragma unroll
@@ -290,7 +291,7 @@ struct MmaMath {
   template <class Problem>
   __device__ __forceinline__ static void epilogue(const Acc& acc, const Problem& p, int z, int m0, int n0) {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int rowBase = m0 + (warp >> 2) * 64 + (lane >> 2), colBase = n0 + (warp & 3) * 32 + 2 * (lane & 3);
+    const int rowBase = m0 + (warp >> 2) * 16 * MF + (lane >> 2), colBase = n0 + (warp & 3) * 8 * NF + 2 * (lane & 3);
 #pragma unroll
     for (int mf = 0; mf < kMF; ++mf)
 #pragma unroll
@@ -308,6 +309,7 @@ struct SimtMath {
   using T = float;
   static constexpr int BK = 16;
   static constexpr int kStages = 3;
+  static constexpr int kTileM = 128, kTileN = 128, kMinBlocks = 2;
   struct Acc {
     float v[8][8];
   };
@@ -348,8 +350,8 @@ struct SimtMath {
 template <class Math, class Problem>
 __host__ __device__ constexpr int stageElems() {
   using T = typename Math::T;
-  return TileLayout<T, Problem::ALoader::kContig, kTileM, Math::BK>::kElems +
-         TileLayout<T, Problem::BLoader::kContig, kTileN, Math::BK>::kElems;
+  return TileLayout<T, Problem::ALoader::kContig, Math::kTileM, Math::BK>::kElems +
+         TileLayout<T, Problem::BLoader::kContig, Math::kTileN, Math::BK>::kElems;
 }
 template <class Math, class Problem>
 __host__ __device__ constexpr int smemBytes() {
@@ -374,9 +376,9 @@ __device__ __forceinline__ void tileCoords(int tilesM, int tilesN, int& tm, int&
 //   void store(int z, int row, int col, float v0, float v1, bool pair)  — bounds-checked.
 //   int tilesM, tilesN members.
 template <class Math, class Problem>
-__global__ void __launch_bounds__(kThreads, 2) tiledMatmulKernel(const Problem p) {
+__global__ void __launch_bounds__(kThreads, Math::kMinBlocks) tiledMatmulKernel(const Problem p) {
   using T = typename Math::T;
-  constexpr int BK = Math::BK, S = Math::kStages;
+  constexpr int BK = Math::BK, S = Math::kStages, kTileM = Math::kTileM, kTileN = Math::kTileN;
   constexpr bool AK = Problem::ALoader::kContig, BKC = Problem::BLoader::kContig;
   constexpr int aElems = TileLayout<T, AK, kTileM, BK>::kElems;
   constexpr int sElems = stageElems<Math, Problem>();
