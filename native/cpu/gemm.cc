@@ -16,6 +16,8 @@
 // of small matrices are split across threads by batch item instead.
 #include "cpu/gemm.h"
 
+#include <xmmintrin.h>  // SSE, part of the x86-64 baseline: used only for packing
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -94,6 +96,36 @@ int64_t balancedBlock(int64_t total, int64_t maxBlock, int64_t unit) {
   return roundUp(ceilDiv(total, blocks), unit);
 }
 
+// Copies MR rows × kc columns of a row-major A (rows `rs` apart) into one k-major panel
+// (dst[p*MR + i]): 4×4 SSE transposes for each group of 4 rows, unpacks for a final pair.
+template <int MR>
+void packRowMajorPanelA(int64_t kc, const float* src, int64_t rs, float* dst) {
+  static_assert(MR % 2 == 0, "packRowMajorPanelA handles rows in fours and a final pair");
+  int64_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    int i = 0;
+    for (; i + 4 <= MR; i += 4) {
+      __m128 r0 = _mm_loadu_ps(src + (i + 0) * rs + p), r1 = _mm_loadu_ps(src + (i + 1) * rs + p);
+      __m128 r2 = _mm_loadu_ps(src + (i + 2) * rs + p), r3 = _mm_loadu_ps(src + (i + 3) * rs + p);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r<q> holds rows i..i+3 at column p+q
+      _mm_storeu_ps(dst + (p + 0) * MR + i, r0);
+      _mm_storeu_ps(dst + (p + 1) * MR + i, r1);
+      _mm_storeu_ps(dst + (p + 2) * MR + i, r2);
+      _mm_storeu_ps(dst + (p + 3) * MR + i, r3);
+    }
+    if (i < MR) {  // two rows left: interleave them column by column
+      const __m128 r0 = _mm_loadu_ps(src + i * rs + p), r1 = _mm_loadu_ps(src + (i + 1) * rs + p);
+      const __m128 lo = _mm_unpacklo_ps(r0, r1), hi = _mm_unpackhi_ps(r0, r1);
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + (p + 0) * MR + i), lo);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (p + 1) * MR + i), lo);
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + (p + 2) * MR + i), hi);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (p + 3) * MR + i), hi);
+    }
+  }
+  for (; p < kc; ++p)
+    for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
+}
+
 // Packs the mc×kc block of A into ceil(mc/MR) panels, each kc×MR k-major (dst[p*MR + i]), rows
 // past mc zero-filled.
 template <int MR>
@@ -104,9 +136,8 @@ void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
     if (rows == MR && a.rs == 1) {  // A transposed: the MR rows of one k are contiguous
       for (int64_t p = 0; p < kc; ++p)
         for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * a.cs + i];
-    } else if (rows == MR && a.cs == 1) {  // A row-major: MR contiguous streams along k
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * a.rs + p];
+    } else if (rows == MR && a.cs == 1) {
+      packRowMajorPanelA<MR>(kc, src, a.rs, dst);
     } else {
       for (int64_t p = 0; p < kc; ++p)
         for (int i = 0; i < MR; ++i) dst[p * MR + i] = i < rows ? src[i * a.rs + p * a.cs] : 0.0f;
@@ -118,12 +149,23 @@ void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
 // columns past nc zero-filled.
 template <int NR>
 void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
-  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
+  // B row-major: copy full panels walking each row of B across a strip of panels, so reads run
+  // along rows (kStripPanels*NR floats at a time) instead of striding down a 64-byte column.
+  constexpr int64_t kStripPanels = 8;
+  const int64_t rowMajorPanels = b.cs == 1 ? nc / NR : 0;
+  for (int64_t q0 = 0; q0 < rowMajorPanels; q0 += kStripPanels) {
+    const int64_t panels = std::min(kStripPanels, rowMajorPanels - q0);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* row = b.p + p * b.rs + q0 * NR;
+      for (int64_t q = 0; q < panels; ++q)
+        std::memcpy(dst + (q0 + q) * NR * kc + p * NR, row + q * NR, NR * sizeof(float));
+    }
+  }
+  int64_t j0 = rowMajorPanels * NR;
+  for (dst += j0 * kc; j0 < nc; j0 += NR, dst += NR * kc) {
     const float* src = b.p + j0 * b.cs;
     const int64_t cols = std::min<int64_t>(NR, nc - j0);
-    if (cols == NR && b.cs == 1) {  // B row-major: one contiguous NR-run per k
-      for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, src + p * b.rs, NR * sizeof(float));
-    } else if (cols == NR && b.rs == 1) {  // B transposed: read each column contiguously
+    if (cols == NR && b.rs == 1) {  // B transposed: read each column contiguously
       for (int j = 0; j < NR; ++j) {
         const float* col = src + j * b.cs;
         for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = col[p];
