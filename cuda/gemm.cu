@@ -146,11 +146,11 @@ void validate(const GemmArgs& g) {
     fail("too many output tiles");
 }
 
-// 128x256 CTA tile, 64x64 per warp: 8 ldmatrix.x4 feed 32 mma per k-step (vs 6 for 16 with
-// 64x32 warps), which is what keeps shared-memory bandwidth below the tensor-core rate. One CTA
-// per SM (about 200 registers per thread).
+// 128x128 CTA tile, 64x32 per warp, two CTAs per SM (<= 128 registers). Measured on H100: a
+// 128x256 tile with 64x64 warps at one CTA per SM ran the same at 4096^3 and slower on the
+// GPT-2 shapes (fewer resident warps, coarser waves), so the square tile stays.
 template <class T>
-using TensorCoreMath = detail::MmaMath<T, 4, 8, 1>;
+using TensorCoreMath = detail::MmaMath<T, 4, 4, 2>;
 
 }  // namespace
 
