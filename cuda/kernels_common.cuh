@@ -1,7 +1,8 @@
 // Shared device machinery for the tiled matrix kernels (gemm.cu, conv.cu).
 //
 // One kernel template, tiledMatmulKernel<Math, Problem>, runs every matrix product here:
-//   * a CTA of 256 threads (8 warps, 2 along M x 4 along N) owns a 128x128 tile of the output;
+//   * a CTA of 256 threads (8 warps, 2 along M x 4 along N) owns a (32*MF) x (32*NF) tile of the
+//     output: 128x128 for GEMM and wide convolutions, 64x128 for convolutions with <= 64 rows;
 //   * K is walked in 64-byte slices (BK = 16 floats or 32 bf16/fp16 elements) through a
 //     STAGES-deep ring of shared-memory tiles filled with cp.async, so the loads of slices
 //     kt+1 .. kt+STAGES-1 are in flight while slice kt is multiplied (one barrier per slice);
@@ -13,7 +14,7 @@
 //   * Math decides how a warp multiplies a stage: MmaMath<T> uses mma.sync tensor-core
 //     instructions (m16n8k8 TF32 for float, m16n8k16 for bf16/fp16) with fragments read by
 //     ldmatrix (.trans for MN-contiguous 16-bit tiles; scalar reads for MN-contiguous TF32),
-//     each warp owning 64x32 outputs = 4x4 mma tiles in registers; SimtMath is exact FP32 FMA,
+//     each warp owning (16*MF)x(8*NF) outputs = MFxNF mma tiles in registers; SimtMath is exact FP32 FMA,
 //     each thread owning an 8x8 strided sub-block.
 //   * Problem says where tiles come from (its ALoader/BLoader: dense strided matrices or the
 //     implicit im2col gathers of convolution), which K range a CTA covers (split-K) and how
