@@ -76,7 +76,7 @@ function openBlasGflops(exe: string, s: Shape, threads: number): number | null {
 // Row-major A (m×k), B (k×n), C (m×n) in native storages, A and B filled with values in [-1, 1).
 function kindlingGflops(s: Shape): number {
   const a = native.alloc(s.m * s.k * 4), b = native.alloc(s.k * s.n * 4), c = native.alloc(s.m * s.n * 4);
-  const fa = new Float32Array(a), fb = new Float32Array(b);
+  const fa = new Float32Array(native.hostView(a)), fb = new Float32Array(native.hostView(b));
   for (let i = 0; i < fa.length; i++) fa[i] = ((i * 7919) % 1000) / 500 - 1;
   for (let i = 0; i < fb.length; i++) fb[i] = ((i * 104729) % 1000) / 500 - 1;
   const run = () =>

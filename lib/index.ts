@@ -16,3 +16,7 @@ export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode.js';
 export { tidy, keep } from './scope.js';
 export { getNumThreads, setNumThreads, cpuIsa, cpuIsaDetected, setCpuIsa } from './runtime.js';
 export * as cuda from './cuda.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * as data from './data/index.js';
+export * as io from './io/index.js';

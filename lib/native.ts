@@ -21,4 +21,7 @@ function packageRoot(): string {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type NativeAddon = Record<string, any>;
 
-export const native: NativeAddon = require('node-gyp-build')(packageRoot());
+// KINDLING_ADDON names a specific build of the addon (a .node file) to load instead.
+export const native: NativeAddon = process.env.KINDLING_ADDON
+  ? require(process.env.KINDLING_ADDON)
+  : require('node-gyp-build')(packageRoot());

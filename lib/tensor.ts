@@ -65,6 +65,8 @@ export class Tensor implements KernelOperand {
   /** @internal A fresh contiguous tensor with uninitialised memory. */
   static _empty(shape: readonly number[], dtype: DType, device: Device): Tensor {
     const numel = shapeNumel(shape);
+    // Every allocation passes here: refuse sizes no tensor may have before asking for memory.
+    if (numel > shp.MAX_NUMEL) throw new ShapeError(`allocating a tensor of shape ${fmtShape(shape)} (${numel} elements): more than the ${shp.MAX_NUMEL} a tensor can hold`);
     const storage = Storage.allocate(device, numel * dtypeBytes(dtype));
     return new Tensor(storage, [...shape], contiguousStrides(shape), 0, dtype);
   }
@@ -80,6 +82,22 @@ export class Tensor implements KernelOperand {
   _alias(): Tensor {
     const t = this._view(this.shape, this.strides, this.offset);
     return t;
+  }
+
+  /**
+   * @internal Points this tensor object at `other`'s data (its own reference to the storage),
+   * keeping the object's identity: Module.to() moves parameters optimizers already hold.
+   */
+  _replaceWith(other: Tensor): void {
+    other._storage.retain();
+    this._storage.release();
+    const self = this as unknown as { _storage: Storage; shape: number[]; strides: number[]; offset: number };
+    self._storage = other._storage;
+    self.shape = [...other.shape];
+    self.strides = [...other.strides];
+    self.offset = other.offset;
+    this.grad?.dispose();
+    this.grad = null;
   }
 
   /** @internal */
@@ -200,8 +218,8 @@ export class Tensor implements KernelOperand {
 
   item(): number {
     if (this.numel !== 1) throw new ShapeError(`item: only one-element tensors can be converted to a number, got shape ${fmtShape(this.shape)}`);
-    const v = this.data()[0];
-    return v;
+    this._assertLive('item');
+    return backendFor(this.device).readScalar(this.handle, this.offset, this.dtype);
   }
 
   /** Moves to a device and/or converts the dtype: t.to('cuda'), t.to('int32'), t.to({ device, dtype }). */

@@ -17,10 +17,12 @@ export interface KernelOperand {
 export interface StorageKernels {
   alloc(bytes: number): unknown;
   free(handle: unknown): void;
-  /** Copies `src` into the start of the storage. */
-  write(handle: unknown, src: Uint8Array): void;
+  /** Copies `src` into the storage at `byteOffset` (default 0). */
+  write(handle: unknown, src: Uint8Array, byteOffset?: number): void;
   /** Copies `bytes` bytes from `byteOffset` out of the storage. */
   read(handle: unknown, byteOffset: number, bytes: number): Uint8Array;
+  /** One element (index in elements of `dtype`) as a number; what item() uses. */
+  readScalar(handle: unknown, index: number, dtype: DType): number;
   /** The storage's memory itself, where the device shares it with JavaScript (CPU); else null. */
   hostBuffer(handle: unknown): ArrayBuffer | null;
 }
@@ -60,6 +62,31 @@ export interface GemmKernels {
   gemm(call: GemmCall): void;
 }
 
-export interface Backend extends StorageKernels, ElementwiseKernels, ReduceKernels, GemmKernels {
+/** An out-of-range index a kernel found: its row-major position in the index and its value. */
+export interface BadIndex {
+  position: number;
+  value: number;
+}
+
+/** Indexing along `dim` with int32 indices; each returns the first bad index, or null. */
+export interface IndexKernels {
+  /** out[p] = x[p with p[dim] = index[p]] for p over index's shape (out's shape). */
+  gather(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null;
+  /** out = x.indexSelect(dim, index) for a 1-d index. */
+  indexSelect(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null;
+  /** out[p with p[dim] = index[p]] += src[p] for p over index's shape, in place. */
+  scatterAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null;
+  /** out.select(dim, index[j]) += src.select(dim, j) for a 1-d index, in place. */
+  indexAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null;
+}
+
+/** Fused softmax / log-softmax along `dim` (float32). */
+export interface SoftmaxKernels {
+  softmax(log: boolean, out: KernelOperand, x: KernelOperand, dim: number): void;
+  /** dx from the forward output y and its gradient g. */
+  softmaxBackward(log: boolean, dx: KernelOperand, y: KernelOperand, g: KernelOperand, dim: number): void;
+}
+
+export interface Backend extends StorageKernels, ElementwiseKernels, ReduceKernels, GemmKernels, IndexKernels, SoftmaxKernels {
   readonly device: Device;
 }

@@ -1,12 +1,40 @@
 // The CPU backend: thin calls into the native addon. Storage handles are external ArrayBuffers
 // made by native.alloc (64-byte aligned); the binding bounds-checks every operand.
-import { DTYPE_CODE } from '../dtype.js';
-import { native } from '../native.js';
-import type { Backend, GemmCall, KernelOperand } from './backend.js';
+import { DTYPE_CODE, type DType } from '../dtype.js';
+import { ArgumentError, KindlingError } from '../errors.js';
+import { native as rawNative, type NativeAddon } from '../native.js';
+import type { Backend, BadIndex, GemmCall, KernelOperand } from './backend.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from './opcodes.js';
 
-function hostOf(handle: unknown): ArrayBuffer {
-  return handle as ArrayBuffer;
+/**
+ * The addon with every function wrapped so that an exception it throws (a bad handle, a freed
+ * storage, a failed allocation) reaches the user as a KindlingError naming the native function.
+ */
+function withKindlingErrors(addon: NativeAddon): NativeAddon {
+  const wrapped: NativeAddon = {};
+  for (const [name, value] of Object.entries(addon)) {
+    if (typeof value !== 'function') {
+      wrapped[name] = value;
+      continue;
+    }
+    wrapped[name] = (...args: unknown[]) => {
+      try {
+        return value(...args);
+      } catch (e) {
+        if (e instanceof KindlingError) throw e;
+        const message = e instanceof Error ? e.message : String(e);
+        throw new ArgumentError(message.startsWith(`${name}:`) ? `native ${message}` : `native ${name}: ${message}`);
+      }
+    };
+  }
+  return wrapped;
+}
+
+const native = withKindlingErrors(rawNative);
+
+/** The binding returns null, or [position, value] for the first out-of-range index. */
+function badIndex(result: [number, number] | null): BadIndex | null {
+  return result === null ? null : { position: result[0], value: result[1] };
 }
 
 export const cpuBackend: Backend = {
@@ -18,14 +46,17 @@ export const cpuBackend: Backend = {
   free(handle: unknown): void {
     native.dispose(handle);
   },
-  write(handle: unknown, src: Uint8Array): void {
-    new Uint8Array(hostOf(handle), 0, src.byteLength).set(src);
+  write(handle: unknown, src: Uint8Array, byteOffset = 0): void {
+    native.writeBytes(handle, byteOffset, src);
   },
   read(handle: unknown, byteOffset: number, bytes: number): Uint8Array {
-    return new Uint8Array(hostOf(handle), byteOffset, bytes).slice();
+    return new Uint8Array(native.readBytes(handle, byteOffset, bytes));
+  },
+  readScalar(handle: unknown, index: number, dtype: DType): number {
+    return native.readScalar(handle, index, DTYPE_CODE[dtype]);
   },
   hostBuffer(handle: unknown): ArrayBuffer {
-    return hostOf(handle);
+    return native.hostView(handle);
   },
 
   unary(op: UnaryOp, p0: number, p1: number, out: KernelOperand, x: KernelOperand): void {
@@ -60,6 +91,31 @@ export const cpuBackend: Backend = {
     }
     native.reduce(op, DTYPE_CODE[x.dtype], keptShape, keptStrides, redShape, redStrides, x.handle, x.offset,
       out.handle, out.offset, out.strides);
+  },
+
+  gather(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null {
+    return badIndex(native.gather(DTYPE_CODE[x.dtype], dim, index.shape, out.handle, out.offset, out.strides,
+      index.handle, index.offset, index.strides, x.shape, x.handle, x.offset, x.strides));
+  },
+  indexSelect(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null {
+    return badIndex(native.indexSelect(DTYPE_CODE[x.dtype], dim, x.shape, x.handle, x.offset, x.strides,
+      index.handle, index.offset, index.strides[0] ?? 1, index.shape[0] ?? 1, out.handle, out.offset, out.strides));
+  },
+  scatterAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null {
+    return badIndex(native.scatterAdd(DTYPE_CODE[out.dtype], dim, out.shape, out.handle, out.offset, out.strides,
+      index.shape, index.handle, index.offset, index.strides, src.handle, src.offset, src.strides));
+  },
+  indexAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null {
+    return badIndex(native.indexAdd(DTYPE_CODE[out.dtype], dim, out.shape, out.handle, out.offset, out.strides,
+      index.handle, index.offset, index.strides[0] ?? 1, index.shape[0] ?? 1, src.handle, src.offset, src.strides));
+  },
+
+  softmax(log: boolean, out: KernelOperand, x: KernelOperand, dim: number): void {
+    native.softmax(log, x.shape, dim, out.handle, out.offset, out.strides, x.handle, x.offset, x.strides);
+  },
+  softmaxBackward(log: boolean, dx: KernelOperand, y: KernelOperand, g: KernelOperand, dim: number): void {
+    native.softmaxBackward(log, y.shape, dim, dx.handle, dx.offset, dx.strides, y.handle, y.offset, y.strides,
+      g.handle, g.offset, g.strides);
   },
 
   gemm(c: GemmCall): void {

@@ -1,8 +1,9 @@
 // A small RFC 4180 reader: a header row, comma-separated fields, double-quoted fields that may
 // hold commas, newlines and "" escapes; LF or CRLF line ends. Enough for the shipped tables.
 import { readFileSync } from 'node:fs';
+import { ArgumentError } from '../errors.js';
 
-export class CsvFormatError extends Error {
+export class CsvFormatError extends ArgumentError {
   override name = 'CsvFormatError';
 }
 

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { ArgumentError } from '../errors.js';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -22,7 +23,7 @@ export interface IdxArray {
   data: IdxTypedArray;
 }
 
-export class IdxFormatError extends Error {
+export class IdxFormatError extends ArgumentError {
   override name = 'IdxFormatError';
 }
 

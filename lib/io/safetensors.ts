@@ -7,6 +7,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { ArgumentError } from '../errors.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -24,7 +25,7 @@ export interface SafetensorsFile {
   metadata: SafetensorsMetadata | null;
 }
 
-export class SafetensorsFormatError extends Error {
+export class SafetensorsFormatError extends ArgumentError {
   override name = 'SafetensorsFormatError';
 }
 

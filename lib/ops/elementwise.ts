@@ -96,7 +96,7 @@ function arithmetic(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar, 
   assertTensor(a0, opName(op), 'input');
   let dtype = resultType(a0, b0);
   if (forceFloat) dtype = 'float32';
-  if (dtype === 'bool') dtype = 'int32';
+  if (dtype === 'bool') return boolArithmetic(op, a0, b0);
   const [a, b] = operands(opName(op), a0, b0, dtype);
   const out = binaryKernel(op, a, b, dtype);
   const bIsTensor = b0 instanceof Tensor;
@@ -112,14 +112,29 @@ function arithmetic(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar, 
     release(b, b0);
     return (g) => {
       const [ga, gb] = backward(g, as, bs, os);
-      const ra = ga ? reduceGrad(ga, a0.shape) : null;
-      const rb = gb && bIsTensor ? reduceGrad(gb, (b0 as Tensor).shape) : null;
+      const ra = ga ? sumToShape(ga, a0.shape) : null;
+      const rb = gb && bIsTensor ? sumToShape(gb, (b0 as Tensor).shape) : null;
+      // Free what backward made and no result holds (ga may be g itself, or equal gb).
+      for (const t of [ga, gb]) if (t && t !== g && t !== ra && t !== rb) t.dispose();
       return [ra, rb];
     };
   });
 }
 
-/** Sums a broadcast gradient back to the input's shape (frees the unreduced one). */
+/**
+ * bool op bool stays bool, as in PyTorch: add is logical or, mul logical and, maximum / minimum
+ * likewise; other arithmetic on two bools has no bool meaning.
+ */
+function boolArithmetic(op: BinaryOp, a: Tensor, b: TensorOrScalar): Tensor {
+  const logicalOp = op === BinaryOp.Add || op === BinaryOp.Maximum ? BinaryOp.LogicalOr
+    : op === BinaryOp.Mul || op === BinaryOp.Minimum ? BinaryOp.LogicalAnd : null;
+  if (logicalOp === null) {
+    throw new DTypeError(`${opName(op)}: not supported for two bool operands (shapes ${fmtShape(a.shape)} and ${b instanceof Tensor ? fmtShape(b.shape) : typeof b}); use logicalXor/logicalNot or cast to int32`);
+  }
+  return logical(opName(op), logicalOp, a, b);
+}
+
+/** Sums a fresh broadcast gradient back to the input's shape, freeing the unreduced one. */
 function reduceGrad(g: Tensor, shape: readonly number[]): Tensor {
   const r = sumToShape(g, shape);
   if (r !== g) g.dispose();
@@ -196,13 +211,23 @@ export function pow(a: Tensor, exponent: TensorOrScalar): Tensor {
   }, true);
 }
 
-function tidyPowInt(x: Tensor, p: number): Tensor {
-  let result = fullLike(x, 1, x.dtype === 'bool' ? 'int32' : x.dtype);
-  for (let i = 0; i < p; i++) {
-    const next = mul(result, x);
-    result.dispose();
-    result = next;
+/** x ** p for an integer tensor and a non-negative integer p, by repeated squaring (wrapping like int32). */
+function tidyPowInt(x0: Tensor, p: number): Tensor {
+  let result = fullLike(x0, 1, 'int32');
+  let base = x0.dtype === 'int32' ? x0 : cast(x0, 'int32');
+  for (let e = p; e > 0; e = Math.floor(e / 2)) {
+    if (e % 2 === 1) {
+      const next = mul(result, base);
+      result.dispose();
+      result = next;
+    }
+    if (e > 1) {
+      const sq = mul(base, base);
+      if (base !== x0) base.dispose();
+      base = sq;
+    }
   }
+  if (base !== x0) base.dispose();
   return result;
 }
 
@@ -384,9 +409,10 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
     throw new ArgumentError('clamp: at least one of min and max must be given');
   }
   const lo = min ?? -Infinity, hi = max ?? Infinity;
+  if (Number.isNaN(lo) || Number.isNaN(hi)) throw new ArgumentError(`clamp: bounds must not be NaN, got min ${min}, max ${max}`);
   if (x.dtype !== 'float32') {
-    const ilo = Math.max(lo, -2147483648), ihi = Math.min(hi, 2147483647);
-    return unaryKernel(UnaryOp.Clamp, x, Math.ceil(ilo), Math.floor(ihi));
+    const [ilo, ihi] = intBounds(lo, hi);
+    return unaryKernel(UnaryOp.Clamp, x, ilo, ihi);
   }
   return floatUnary('ClampBackward', UnaryOp.Clamp, x, (g, xs) => {
     const a = ge(xs, lo), b = le(xs, hi), inside = logicalAnd(a, b), f = cast(inside, 'float32');
@@ -395,12 +421,26 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   }, lo, hi);
 }
 
+/**
+ * Integer clamp bounds: fractional bounds round inward, infinities saturate to the int32 range,
+ * and min > max clamps everything to max (as PyTorch does).
+ */
+function intBounds(lo: number, hi: number): [number, number] {
+  const ilo = Math.min(Math.max(Math.ceil(lo), -2147483648), 2147483647);
+  const ihi = Math.min(Math.max(Math.floor(hi), -2147483648), 2147483647);
+  return [Math.min(ilo, ihi), ihi];
+}
+
 // ---- selection ------------------------------------------------------------------------------
 
 /** Elements of a where condition is true, else of b (both broadcast with condition). */
 export function where(condition: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
   assertTensor(condition, 'where', 'condition');
   if (condition.dtype !== 'bool') throw new DTypeError(`where: condition must be a bool tensor, got ${condition.dtype}`);
+  for (const [v, what] of [[a, 'input'], [b, 'other']] as const) {
+    if (v instanceof Tensor) assertTensor(v, 'where', what);
+    else if (typeof v !== 'number' && typeof v !== 'boolean') throw new ArgumentError(`where: expected a Tensor or a number as ${what}, got ${v === null ? 'null' : typeof v}`);
+  }
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : condition;
   let dtype: DType;
   if (a instanceof Tensor && b instanceof Tensor) dtype = promoteTypes(a.dtype, b.dtype);
@@ -484,6 +524,10 @@ function assertInplaceAllowed(t: Tensor, op: string): void {
       `${op}: a tensor that requires grad cannot be modified in place while gradients are recorded; wrap the update in kd.noGrad()`,
     );
   }
+  // Several elements of an expanded view share one memory location; writing them is ill-defined.
+  if (t.shape.some((s, d) => s > 1 && t.strides[d] === 0)) {
+    throw new ArgumentError(`${op}: cannot write in place into an expanded tensor (shape ${fmtShape(t.shape)}, strides ${fmtShape(t.strides)}); call contiguous() or clone() first`);
+  }
 }
 
 const INPLACE_OPS: Record<string, BinaryOp> = { add_: BinaryOp.Add, sub_: BinaryOp.Sub, mul_: BinaryOp.Mul, div_: BinaryOp.Div };
@@ -491,6 +535,15 @@ const INPLACE_OPS: Record<string, BinaryOp> = { add_: BinaryOp.Add, sub_: Binary
 export function binaryInplace(t: Tensor, op: 'add_' | 'sub_' | 'mul_' | 'div_', other: TensorOrScalar, alpha = 1): void {
   assertInplaceAllowed(t, op);
   if (op === 'div_' && t.dtype !== 'float32') throw new DTypeError(`${op}: true division in place needs a float32 tensor, got ${t.dtype}`);
+  if (t.dtype === 'bool') throw new DTypeError(`${op}: arithmetic in place is not supported on bool tensors (shape ${fmtShape(t.shape)})`);
+  // The result must be representable in t's own dtype (PyTorch: "result type Float can't be cast to Int").
+  if (other instanceof Tensor || typeof other === 'number' || typeof other === 'boolean') {
+    const scaled = typeof other === 'number' ? other * alpha : other;
+    const result = resultType(t, scaled);
+    if (result !== t.dtype || (t.dtype === 'int32' && !Number.isInteger(alpha))) {
+      throw new DTypeError(`${op}: the result type ${result} cannot be stored in the ${t.dtype} tensor of shape ${fmtShape(t.shape)}`);
+    }
+  }
   let b: Tensor;
   if (other instanceof Tensor) {
     other._assertLive(op);
@@ -539,6 +592,13 @@ export function fillInplace(t: Tensor, value: number): void {
 
 export function clampInplace(t: Tensor, min?: number | null, max?: number | null): void {
   assertInplaceAllowed(t, 'clamp_');
-  backendOf(t).unary(UnaryOp.Clamp, min ?? -Infinity, max ?? Infinity, t, t);
+  if ((min === undefined || min === null) && (max === undefined || max === null)) {
+    throw new ArgumentError('clamp_: at least one of min and max must be given');
+  }
+  let lo = min ?? -Infinity, hi = max ?? Infinity;
+  if (Number.isNaN(lo) || Number.isNaN(hi)) throw new ArgumentError(`clamp_: bounds must not be NaN, got min ${min}, max ${max}`);
+  if (t.dtype === 'bool') throw new DTypeError(`clamp_: not supported on bool tensors (shape ${fmtShape(t.shape)})`);
+  if (t.dtype === 'int32') [lo, hi] = intBounds(lo, hi);
+  backendOf(t).unary(UnaryOp.Clamp, lo, hi, t, t);
   t._storage.version++;
 }

@@ -1,6 +1,9 @@
-// CPU storage as JavaScript sees it: an external ArrayBuffer over a 64-byte-aligned native block.
-// dispose() frees the block and detaches the buffer, so a stale typed-array view reads as empty
-// instead of freed memory; the buffer's finalizer frees whatever dispose did not, never twice.
+// CPU storage as JavaScript sees it: an opaque External that owns a 64-byte-aligned native
+// block. dispose() frees the block at once; the External's finalizer frees whatever dispose did
+// not, never twice. Zero-copy typed-array views (hostView) are made only on request, cached
+// per block, and detached on dispose so a stale view reads as empty instead of freed memory.
+// (An external ArrayBuffer per allocation would hold memory until the event loop turns, which
+// a synchronous training loop never lets happen.)
 #pragma once
 #include <napi.h>
 
@@ -15,7 +18,7 @@ struct HostView {
   size_t bytes;
 };
 
-// The live block behind a storage ArrayBuffer; throws a JS Error naming `op` if it was disposed.
+// The live block behind a storage handle; throws a JS Error naming `op` if it was disposed.
 HostView hostBuffer(const Napi::Value& value, const char* op);
 
 // Throws unless every element addressed by (offset, shape, strides) lies inside the buffer.

@@ -28,7 +28,7 @@ interface Layout {
 
 // One GEMM operand: a batch of rows×cols matrices somewhere inside a native storage.
 interface Operand {
-  buf: ArrayBuffer;
+  buf: unknown;
   data: Float32Array;
   offset: number;
   rowStride: number;
@@ -44,13 +44,13 @@ function operand(batch: number, rows: number, cols: number, layout: Layout): Ope
   const item = (layout.transposed ? cols : rows) * lead;
   const items = layout.broadcast ? 1 : batch;
   const elems = offset + items * item;
-  const buf: ArrayBuffer = native.alloc(Math.max(1, elems) * 4);
+  const buf: unknown = native.alloc(Math.max(1, elems) * 4);
   const rowStride = layout.transposed ? 1 : lead;
   const colStride = layout.transposed ? lead : 1;
   const batchStride = layout.broadcast ? 0 : item;
   return {
     buf,
-    data: new Float32Array(buf),
+    data: new Float32Array(native.hostView(buf)),
     offset,
     rowStride,
     colStride,

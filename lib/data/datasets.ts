@@ -1,0 +1,66 @@
+// Built-in data sets: Iris (shipped as CSV) and Fashion-MNIST (a shipped subset, or the full
+// set from a folder or from Debian's dataset-fashion-mnist package).
+import { join } from 'node:path';
+
+import { fromTypedArray } from '../ops/creation.js';
+import { readCsvFile } from './csv.js';
+import { TensorDataset } from './dataset.js';
+import { debianFashionMnistDir, findFashionMnist, readIdxFile, shippedFashionMnistDir } from './idx.js';
+
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+
+export interface FashionMnist {
+  train: TensorDataset;
+  test: TensorDataset;
+  classes: string[];
+  /** Where the files were read from. */
+  source: string;
+}
+
+/**
+ * Fashion-MNIST as two TensorDatasets of (image [1, 28, 28] in [0, 1], label int32).
+ * `dir`: a folder with the four IDX files; 'debian' for the full set from the Debian package;
+ * omitted: the subset shipped in data/ (20,000 training images, all 10,000 test images).
+ */
+export function fashionMnist(options: { dir?: string | 'debian'; flatten?: boolean } = {}): FashionMnist {
+  let dir = options.dir;
+  if (dir === 'debian') {
+    const found = debianFashionMnistDir();
+    if (!found) throw new Error('fashionMnist: the Debian package dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)');
+    dir = found;
+  }
+  const files = findFashionMnist(dir);
+  const load = (imagesPath: string, labelsPath: string): TensorDataset => {
+    const images = readIdxFile(imagesPath), labels = readIdxFile(labelsPath);
+    const n = images.shape[0], h = images.shape[1], w = images.shape[2];
+    const pixels = new Float32Array(images.data.length);
+    const raw = images.data as Uint8Array;
+    for (let i = 0; i < raw.length; i++) pixels[i] = raw[i] / 255;
+    const x = fromTypedArray(pixels, options.flatten ? [n, h * w] : [n, 1, h, w], 'float32', 'cpu');
+    const y = fromTypedArray(Int32Array.from(labels.data as Uint8Array), [n], 'int32', 'cpu');
+    return new TensorDataset(x, y);
+  };
+  return {
+    train: load(files.trainImages, files.trainLabels),
+    test: load(files.testImages, files.testLabels),
+    classes: FASHION_MNIST_CLASSES,
+    source: dir ?? shippedFashionMnistDir(),
+  };
+}
+
+export interface Iris {
+  /** (features [4] float32, species int32) for all 150 flowers. */
+  dataset: TensorDataset;
+  featureNames: string[];
+  classes: string[];
+}
+
+/** Fisher's Iris data (shipped): 150 rows, 4 features, 3 classes. */
+export function iris(): Iris {
+  const root = shippedFashionMnistDir().replace(/fashion-mnist$/, '');
+  const table = readCsvFile(join(root, 'iris.csv'), { labelColumn: 'species' });
+  const x = fromTypedArray(Float32Array.from(table.features), [table.rowCount, table.featureColumns.length], 'float32', 'cpu');
+  const y = fromTypedArray(table.labels, [table.rowCount], 'int32', 'cpu');
+  return { dataset: new TensorDataset(x, y), featureNames: table.featureColumns, classes: table.classes };
+}

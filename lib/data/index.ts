@@ -1,0 +1,6 @@
+// kd.data: datasets, loaders, splits and the readers for the formats data comes in.
+export { Dataset, TensorDataset, Subset, DataLoader, randomSplit, defaultCollate, oneHot, standardize, permutation } from './dataset.js';
+export type { Batch, DataLoaderOptions } from './dataset.js';
+export * as datasets from './datasets.js';
+export { readIdxFile, decodeIdx, encodeIdx, findFashionMnist, debianFashionMnistDir } from './idx.js';
+export { readCsvFile, parseCsvTable, parseCsvRows } from './csv.js';

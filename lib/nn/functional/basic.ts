@@ -1,0 +1,176 @@
+// kd.nn.functional: linear, dropout, embedding, normalisation and the activations, written
+// over the tensor ops (autograd comes from them).
+import { noGrad } from '../../autograd/grad_mode.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
+import { rand } from '../../ops/creation.js';
+import * as ew from '../../ops/elementwise.js';
+import { indexSelect } from '../../ops/indexing.js';
+import { matmul } from '../../ops/matmul.js';
+import { assertTensor } from '../../ops/record.js';
+import { mean, variance } from '../../ops/reduce.js';
+import { reshape, transpose } from '../../ops/shape.js';
+import { logSoftmax as logSoftmaxOp, softmax as softmaxOp } from '../../ops/softmax.js';
+import type { Tensor } from '../../tensor.js';
+
+/** y = x W^T + b, with W [out, in] as PyTorch stores it (the transpose is a strided view). */
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  assertTensor(input, 'linear', 'input');
+  assertTensor(weight, 'linear', 'weight');
+  if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be 2-d [out, in], got ${fmtShape(weight.shape)}`);
+  if (input.ndim === 0 || input.shape[input.ndim - 1] !== weight.shape[1]) {
+    throw new ShapeError(`linear: input ${fmtShape(input.shape)} does not end in in_features=${weight.shape[1]} (weight ${fmtShape(weight.shape)})`);
+  }
+  const wt = transpose(weight, 0, 1);
+  const y = matmul(input, wt);
+  wt.dispose();
+  if (!bias) return y;
+  if (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0]) throw new ShapeError(`linear: bias ${fmtShape(bias.shape)} does not match out_features=${weight.shape[0]}`);
+  const out = ew.add(y, bias);
+  y.dispose();
+  return out;
+}
+
+/** Zeroes each element with probability p in training and scales the rest by 1/(1-p). */
+export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
+  assertTensor(input, 'dropout', 'input');
+  if (!(p >= 0 && p <= 1)) throw new ArgumentError(`dropout: probability has to be between 0 and 1, got ${p}`);
+  if (!training || p === 0) return ew.mul(input, 1);
+  if (p === 1) return ew.mul(input, 0);
+  const scale = noGrad(() => {
+    const u = rand(input.shape, { device: input.device });
+    const keepMask = ew.ge(u, p);
+    const m = ew.cast(keepMask, 'float32');
+    const s = ew.mul(m, 1 / (1 - p));
+    u.dispose(); keepMask.dispose(); m.dispose();
+    return s;
+  });
+  const out = ew.mul(input, scale);
+  scale.dispose();
+  return out;
+}
+
+/** Rows of weight picked by integer indices of any shape: [..., D]. */
+export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | null): Tensor {
+  assertTensor(input, 'embedding', 'input');
+  if (input.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${input.dtype}`);
+  if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-d [num, dim], got ${fmtShape(weight.shape)}`);
+  const flat = reshape(input, [input.numel]);
+  let rows = indexSelect(weight, 0, flat);
+  flat.dispose();
+  if (paddingIdx !== undefined && paddingIdx !== null && weight.requiresGrad) {
+    // The padding row gets no gradient: rows * keep + detached(rows) * drop has the same value.
+    const [keep, drop] = noGrad(() => {
+      const idx = reshape(input, [input.numel, 1]);
+      const isPad = ew.eq(idx, paddingIdx), notPad = ew.logicalNot(isPad);
+      const k = ew.cast(notPad, 'float32'), d = ew.cast(isPad, 'float32');
+      for (const t of [idx, isPad, notPad]) t.dispose();
+      return [k, d];
+    });
+    const frozen = rows.detach();
+    const live = ew.mul(rows, keep), dead = ew.mul(frozen, drop), masked = ew.add(live, dead);
+    for (const t of [keep, drop, frozen, live, dead, rows]) t.dispose();
+    rows = masked;
+  }
+  const out = reshape(rows, [...input.shape, weight.shape[1]]);
+  rows.dispose();
+  return out;
+}
+
+/** Normalises over the trailing dims in normalizedShape: (x - mean) / sqrt(var + eps) * w + b. */
+export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  assertTensor(input, 'layerNorm', 'input');
+  const k = normalizedShape.length;
+  const tail = input.shape.slice(input.ndim - k);
+  if (k === 0 || tail.join(',') !== normalizedShape.join(',')) {
+    throw new ShapeError(`layerNorm: input ${fmtShape(input.shape)} does not end in normalized_shape ${fmtShape(normalizedShape)}`);
+  }
+  const dims = normalizedShape.map((_, i) => input.ndim - k + i);
+  const mu = mean(input, dims, true);
+  const centered = ew.sub(input, mu);
+  const v = variance(input, dims, { correction: 0, keepdim: true });
+  const ve = ew.add(v, eps), inv = ew.rsqrt(ve);
+  let out = ew.mul(centered, inv);
+  for (const t of [mu, centered, v, ve, inv]) t.dispose();
+  if (weight) { const w = ew.mul(out, weight); out.dispose(); out = w; }
+  if (bias) { const b = ew.add(out, bias); out.dispose(); out = b; }
+  return out;
+}
+
+/** Root-mean-square normalisation over the trailing dims: x / sqrt(mean(x²) + eps) * w. */
+export function rmsNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, eps?: number | null): Tensor {
+  assertTensor(input, 'rmsNorm', 'input');
+  const k = normalizedShape.length;
+  if (k === 0 || input.shape.slice(input.ndim - k).join(',') !== normalizedShape.join(',')) {
+    throw new ShapeError(`rmsNorm: input ${fmtShape(input.shape)} does not end in normalized_shape ${fmtShape(normalizedShape)}`);
+  }
+  const dims = normalizedShape.map((_, i) => input.ndim - k + i);
+  const sq = ew.mul(input, input), ms = mean(sq, dims, true), e = ew.add(ms, eps ?? 1.1920928955078125e-7), inv = ew.rsqrt(e);
+  let out = ew.mul(input, inv);
+  for (const t of [sq, ms, e, inv]) t.dispose();
+  if (weight) { const w = ew.mul(out, weight); out.dispose(); out = w; }
+  return out;
+}
+
+export interface BatchNormOptions {
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over dim 1 (channels) of [N, C, ...]. In training the batch statistics
+ * are used and the running ones updated in place (unbiased variance, as PyTorch); in eval the
+ * running statistics are used.
+ */
+export function batchNorm(input: Tensor, options: BatchNormOptions = {}): Tensor {
+  assertTensor(input, 'batchNorm', 'input');
+  const { runningMean = null, runningVar = null, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
+  if (input.ndim < 2) throw new ShapeError(`batchNorm: expected input of at least 2 dims [N, C, ...], got ${fmtShape(input.shape)}`);
+  const c = input.shape[1];
+  const statShape = input.shape.map((s, i) => (i === 1 ? c : 1));
+  for (const [name, t] of [['weight', weight], ['bias', bias], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`batchNorm: ${name} ${fmtShape(t.shape)} does not match ${c} channels of input ${fmtShape(input.shape)}`);
+  }
+  const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
+  const count = dims.reduce((n, d) => n * input.shape[d], 1);
+  let mu: Tensor, v: Tensor;
+  if (training) {
+    if (count <= 1) throw new ShapeError(`batchNorm: expected more than 1 value per channel when training, got input ${fmtShape(input.shape)}`);
+    mu = mean(input, dims, true);
+    v = variance(input, dims, { correction: 0, keepdim: true });
+    if (runningMean && runningVar) {
+      noGrad(() => {
+        const m1 = reshape(mu, [c]), v1 = reshape(v, [c]);
+        const unbiased = ew.mul(v1, count / (count - 1));
+        runningMean.mul_(1 - momentum).add_(m1, momentum);
+        runningVar.mul_(1 - momentum).add_(unbiased, momentum);
+        m1.dispose(); v1.dispose(); unbiased.dispose();
+      });
+    }
+  } else {
+    if (!runningMean || !runningVar) throw new ArgumentError('batchNorm: running statistics are required in eval mode');
+    mu = reshape(runningMean, statShape);
+    v = reshape(runningVar, statShape);
+  }
+  const centered = ew.sub(input, mu), ve = ew.add(v, eps), inv = ew.rsqrt(ve);
+  let out = ew.mul(centered, inv);
+  for (const t of [mu, v, centered, ve, inv]) t.dispose();
+  if (weight) { const w = reshape(weight, statShape), o = ew.mul(out, w); w.dispose(); out.dispose(); out = o; }
+  if (bias) { const b = reshape(bias, statShape), o = ew.add(out, b); b.dispose(); out.dispose(); out = o; }
+  return out;
+}
+
+export const relu = (x: Tensor) => ew.relu(x);
+export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => ew.gelu(x, approximate);
+export const silu = (x: Tensor) => ew.silu(x);
+export const sigmoid = (x: Tensor) => ew.sigmoid(x);
+export const tanh = (x: Tensor) => ew.tanh(x);
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => ew.leakyRelu(x, negativeSlope);
+export const elu = (x: Tensor, alpha = 1) => ew.elu(x, alpha);
+export const softplus = (x: Tensor, beta = 1, threshold = 20) => ew.softplus(x, beta, threshold);
+export const softmax = (x: Tensor, dim: number) => softmaxOp(x, dim);
+export const logSoftmax = (x: Tensor, dim: number) => logSoftmaxOp(x, dim);

@@ -1,0 +1,157 @@
+// Conv1d, Conv2d and the pooling layers, over lib/ops/conv.ts.
+import { ArgumentError } from '../../errors.js';
+import { empty } from '../../ops/creation.js';
+import { adaptiveAvgPool2d, avgPool2d, conv1d, conv2d, maxPool2d } from '../../ops/conv.js';
+import type { Tensor } from '../../tensor.js';
+import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from '../init.js';
+import { Module, Parameter } from '../module.js';
+
+type Pair = number | [number, number];
+type Padding = Pair | 'same' | 'valid';
+
+export interface ConvOptions<P> {
+  stride?: P;
+  padding?: P | 'same' | 'valid';
+  dilation?: P;
+  groups?: number;
+  bias?: boolean;
+}
+
+function pair(v: Pair): [number, number] {
+  return Array.isArray(v) ? [v[0], v[1]] : [v, v];
+}
+
+function fmtPair(v: Pair | string): string {
+  return typeof v === 'string' ? `'${v}'` : `(${pair(v as Pair).join(', ')})`;
+}
+
+abstract class ConvNd extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number[],
+    readonly groups: number,
+    bias: boolean,
+  ) {
+    super();
+    const name = new.target.name;
+    for (const [what, v] of [['in_channels', inChannels], ['out_channels', outChannels], ['groups', groups]] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`${name}: ${what} must be a positive integer, got ${v}`);
+    }
+    if (inChannels % groups !== 0) throw new ArgumentError(`${name}: in_channels ${inChannels} must be divisible by groups ${groups}`);
+    if (outChannels % groups !== 0) throw new ArgumentError(`${name}: out_channels ${outChannels} must be divisible by groups ${groups}`);
+    this.weight = Parameter(empty([outChannels, inChannels / groups, ...kernelSize]));
+    this.bias = bias ? Parameter(empty([outChannels])) : null;
+    this.resetParameters();
+  }
+
+  /** PyTorch's default: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias. */
+  resetParameters(): void {
+    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    if (this.bias) {
+      const { fanIn } = calculateFanInAndFanOut(this.weight);
+      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+      uniform_(this.bias, -bound, bound);
+    }
+  }
+}
+
+export class Conv2d extends ConvNd {
+  readonly stride: Pair;
+  readonly padding: Padding;
+  readonly dilation: Pair;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: ConvOptions<Pair> = {}) {
+    super(inChannels, outChannels, pair(kernelSize), options.groups ?? 1, options.bias ?? true);
+    this.stride = options.stride ?? 1;
+    this.padding = options.padding ?? 0;
+    this.dilation = options.dilation ?? 1;
+  }
+
+  forward(input: Tensor): Tensor {
+    return conv2d(input, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+
+  override extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${fmtPair(this.kernelSize as [number, number])}, stride=${fmtPair(this.stride)}`;
+    if (this.padding !== 0) s += `, padding=${fmtPair(this.padding)}`;
+    if (this.dilation !== 1) s += `, dilation=${fmtPair(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (!this.bias) s += ', bias=False';
+    return s;
+  }
+}
+
+export class Conv1d extends ConvNd {
+  readonly stride: number;
+  readonly padding: number | 'same' | 'valid';
+  readonly dilation: number;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: number, options: ConvOptions<number> = {}) {
+    super(inChannels, outChannels, [kernelSize], options.groups ?? 1, options.bias ?? true);
+    this.stride = options.stride ?? 1;
+    this.padding = options.padding ?? 0;
+    this.dilation = options.dilation ?? 1;
+  }
+
+  forward(input: Tensor): Tensor {
+    return conv1d(input, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+
+  override extraRepr(): string {
+    return `${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize[0]},), stride=(${this.stride},)`;
+  }
+}
+
+export interface PoolOptions {
+  stride?: Pair | null;
+  padding?: Pair;
+  dilation?: Pair;
+  ceilMode?: boolean;
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly kernelSize: Pair, readonly options: PoolOptions = {}) {
+    super();
+  }
+
+  forward(input: Tensor): Tensor {
+    return maxPool2d(input, this.kernelSize, { ...this.options, stride: this.options.stride ?? this.kernelSize });
+  }
+
+  override extraRepr(): string {
+    const o = this.options;
+    return `kernel_size=${this.kernelSize}, stride=${o.stride ?? this.kernelSize}, padding=${o.padding ?? 0}, dilation=${o.dilation ?? 1}, ceil_mode=${o.ceilMode ? 'True' : 'False'}`;
+  }
+}
+
+export class AvgPool2d extends Module {
+  constructor(readonly kernelSize: Pair, readonly options: PoolOptions & { countIncludePad?: boolean } = {}) {
+    super();
+  }
+
+  forward(input: Tensor): Tensor {
+    return avgPool2d(input, this.kernelSize, { ...this.options, stride: this.options.stride ?? this.kernelSize });
+  }
+
+  override extraRepr(): string {
+    return `kernel_size=${this.kernelSize}, stride=${this.options.stride ?? this.kernelSize}, padding=${this.options.padding ?? 0}`;
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+
+  forward(input: Tensor): Tensor {
+    return adaptiveAvgPool2d(input, this.outputSize);
+  }
+
+  override extraRepr(): string {
+    return `output_size=${this.outputSize}`;
+  }
+}

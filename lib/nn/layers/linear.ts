@@ -1,0 +1,122 @@
+// Linear, Identity, Flatten, Embedding: PyTorch's layers, names and default initialisation.
+import { ArgumentError } from '../../errors.js';
+import { empty } from '../../ops/creation.js';
+import { flatten, unflatten } from '../../ops/shape.js';
+import type { Tensor } from '../../tensor.js';
+import { embedding, linear } from '../functional/basic.js';
+import { calculateFanInAndFanOut, kaimingUniform_, normal_, uniform_ } from '../init.js';
+import { Module, Parameter } from '../module.js';
+import { noGrad } from '../../autograd/grad_mode.js';
+
+function positiveInt(value: number, what: string, layer: string): number {
+  if (!Number.isInteger(value) || value <= 0) throw new ArgumentError(`${layer}: ${what} must be a positive integer, got ${value}`);
+  return value;
+}
+
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inFeatures: number, outFeatures: number, options: { bias?: boolean } = {}) {
+    super();
+    this.inFeatures = positiveInt(inFeatures, 'in_features', 'Linear');
+    this.outFeatures = positiveInt(outFeatures, 'out_features', 'Linear');
+    this.weight = Parameter(empty([outFeatures, inFeatures]));
+    this.bias = options.bias === false ? null : Parameter(empty([outFeatures]));
+    this.resetParameters();
+  }
+
+  /** PyTorch's default: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias. */
+  resetParameters(): void {
+    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    if (this.bias) {
+      const { fanIn } = calculateFanInAndFanOut(this.weight);
+      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+      uniform_(this.bias, -bound, bound);
+    }
+  }
+
+  forward(input: Tensor): Tensor {
+    return linear(input, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? 'True' : 'False'}`;
+  }
+}
+
+export class Identity extends Module {
+  forward(input: Tensor): Tensor {
+    // A new tensor object (callers may dispose what a module returns), same values and graph.
+    return input.mul(1);
+  }
+}
+
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+
+  forward(input: Tensor): Tensor {
+    return flatten(input, this.startDim, this.endDim);
+  }
+
+  override extraRepr(): string {
+    return `start_dim=${this.startDim}, end_dim=${this.endDim}`;
+  }
+}
+
+export class Unflatten extends Module {
+  constructor(readonly dim: number, readonly unflattenedSize: number[]) {
+    super();
+  }
+
+  forward(input: Tensor): Tensor {
+    return unflatten(input, this.dim, this.unflattenedSize);
+  }
+}
+
+export interface EmbeddingOptions {
+  paddingIdx?: number | null;
+}
+
+export class Embedding extends Module {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly paddingIdx: number | null;
+  weight: Tensor;
+
+  constructor(numEmbeddings: number, embeddingDim: number, options: EmbeddingOptions = {}) {
+    super();
+    this.numEmbeddings = positiveInt(numEmbeddings, 'num_embeddings', 'Embedding');
+    this.embeddingDim = positiveInt(embeddingDim, 'embedding_dim', 'Embedding');
+    let pad = options.paddingIdx ?? null;
+    if (pad !== null) {
+      if (!Number.isInteger(pad) || pad >= numEmbeddings || pad < -numEmbeddings) throw new ArgumentError(`Embedding: padding_idx ${pad} must be within num_embeddings ${numEmbeddings}`);
+      if (pad < 0) pad += numEmbeddings;
+    }
+    this.paddingIdx = pad;
+    this.weight = Parameter(empty([numEmbeddings, embeddingDim]));
+    this.resetParameters();
+  }
+
+  /** N(0, 1), with the padding row zeroed, as PyTorch. */
+  resetParameters(): void {
+    normal_(this.weight);
+    if (this.paddingIdx !== null) {
+      const row = this.weight.select(0, this.paddingIdx);
+      noGrad(() => row.zero_());
+      row.dispose();
+    }
+  }
+
+  forward(input: Tensor): Tensor {
+    return embedding(input, this.weight, this.paddingIdx);
+  }
+
+  override extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, padding_idx=${this.paddingIdx}` : ''}`;
+  }
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+
+import * as kd from '../lib/index.js';
+
+function rssMiB(): number {
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+function settle(): void {
+  // Give V8 a chance to run finalizers, so what is measured is what the program holds.
+  if (global.gc) global.gc();
+}
+
+describe('memory', () => {
+  it('stays flat over 20,000 op-and-backward iterations inside tidy', () => {
+    kd.manualSeed(7);
+    const w = kd.randn([64, 32], { requiresGrad: true });
+    const b = kd.zeros([32], { requiresGrad: true });
+    const x = kd.randn([16, 64]);
+    const step = () =>
+      kd.tidy(() => {
+        const y = x.matmul(w).add(b).relu();
+        const loss = y.mul(y).mean();
+        loss.backward();
+        kd.noGrad(() => {
+          w.sub_(w.grad!, 1e-3);
+          b.sub_(b.grad!, 1e-3);
+        });
+        w.grad!.dispose();
+        w.grad = null;
+        b.grad!.dispose();
+        b.grad = null;
+        return loss.item();
+      });
+    for (let i = 0; i < 2000; i++) step();
+    settle();
+    const warm = rssMiB();
+    let last = 0;
+    for (let i = 0; i < 20000; i++) last = step();
+    settle();
+    const after = rssMiB();
+    expect(Number.isFinite(last)).toBe(true);
+    expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
+  });
+
+  it('frees storage deterministically: dispose, using, and tidy', () => {
+    const t = kd.ones([1000]);
+    const v = t.reshape([10, 100]);
+    t.dispose();
+    // The view still holds the storage.
+    expect((v.sum().item())).toBe(1000);
+    v.dispose();
+    expect(() => v.sum()).toThrow(kd.ArgumentError);
+    {
+      using u = kd.ones([3]);
+      expect(u.sum().item()).toBe(3);
+    }
+    let inner: kd.Tensor | null = null;
+    const kept = kd.tidy(() => {
+      inner = kd.ones([4]);
+      return inner.add(1);
+    });
+    expect(inner!.isDisposed).toBe(true);
+    expect(kept.isDisposed).toBe(false);
+    expect(kept.toArray()).toEqual([2, 2, 2, 2]);
+  });
+
+  it('keeps data() views safe after dispose', () => {
+    const t = kd.ones([8]);
+    const view = t.data();
+    t.dispose();
+    // The buffer is detached: the stale view reads as empty instead of freed memory.
+    expect(view.length).toBe(0);
+  });
+});
