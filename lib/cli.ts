@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// The `kindling` command. `kindling train` trains one of the example models (lib/models.ts) on
+// Fashion-MNIST: 90% of the training images train it, the other 10% (a seeded split) validate
+// each epoch, and the test set is used once, at the end, for the reported accuracy.
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { fashionMnist } from './data/datasets.js';
+import { TensorDataset, permutation } from './data/dataset.js';
+import { isAvailable as cudaIsAvailable } from './cuda.js';
+import type { Device } from './device.js';
+import { save } from './io/index.js';
+import { kerasMnistCnn, mlp } from './models.js';
+import { CrossEntropyLoss } from './nn/loss.js';
+import { Adam } from './optim/adam.js';
+import { manualSeed } from './random.js';
+import { cpuIsa, getNumThreads, setNumThreads } from './runtime.js';
+import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
+import { evaluate, fit } from './train/fit.js';
+
+export interface TrainArgs {
+  model: 'cnn' | 'mlp';
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  /** A folder with the four Fashion-MNIST IDX files, 'debian', or undefined for the shipped subset. */
+  data?: string;
+  device: Device;
+  threads?: number;
+  /** Default runs/<timestamp>. */
+  out?: string;
+  seed: number;
+  /** Fraction of the training images held out for validation. */
+  valSplit: number;
+}
+
+export const DEFAULT_EPOCHS = 5;
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer >= 0.');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0.');
+  return n;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
+  return n;
+}
+
+export interface ProgramIO {
+  writeOut?: (s: string) => void;
+  writeErr?: (s: string) => void;
+  /** Throw a CommanderError instead of exiting (for tests). */
+  exitOverride?: boolean;
+  /** What `train` does with its parsed options. Default runTrain. */
+  onTrain?: (args: TrainArgs) => Promise<void> | void;
+}
+
+/** The `kindling` command line: one subcommand, train. */
+export function createProgram(io: ProgramIO = {}): Command {
+  const program = new Command('kindling')
+    .description('kindling: deep learning for Node.js. Train the example models from the command line.')
+    .showHelpAfterError('(run with --help for usage)');
+  const train = program
+    .command('train')
+    .description('Train an example model on Fashion-MNIST (default: the CNN on the 20,000/10,000-image subset shipped in data/).')
+    .addOption(new Option('--model <name>', 'architecture: cnn (Keras MNIST convnet) or mlp (784-128-64-10)').choices(['cnn', 'mlp']).default('cnn'))
+    .option('--epochs <n>', 'epochs to train', positiveInt, DEFAULT_EPOCHS)
+    .option('--batch-size <n>', 'batch size', positiveInt, 64)
+    .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)
+    .option('--data <dir>', "folder with the four Fashion-MNIST IDX files, or 'debian' for /usr/share/... (default: the shipped subset)")
+    .option('--val-split <f>', 'fraction of the training images held out for validation', fraction, 0.1)
+    .addOption(new Option('--device <device>', 'where to train').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--threads <n>', 'CPU threads (default: KINDLING_NUM_THREADS or the core count)', positiveInt)
+    .option('--out <dir>', 'folder for model.safetensors, curve.svg and history.json (default: runs/<timestamp>)')
+    .option('--seed <n>', 'seed for initialisation, the validation split and shuffling', nonNegativeInt, 1)
+    .action(async (opts: TrainArgs) => {
+      await (io.onTrain ?? runTrain)(opts);
+    });
+  for (const cmd of [program, train]) {
+    if (io.writeOut || io.writeErr) {
+      cmd.configureOutput({
+        writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),
+        writeErr: io.writeErr ?? ((s) => process.stderr.write(s)),
+      });
+    }
+    if (io.exitOverride) cmd.exitOverride();
+  }
+  return program;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, '');
+}
+
+/** Rows of `ds` in a seeded order, as two TensorDatasets (so batches stay one gather each). */
+function splitRows(ds: TensorDataset, heldOutFraction: number, seed: number): [TensorDataset, TensorDataset | null] {
+  const n = ds.length;
+  const heldOut = Math.round(n * heldOutFraction);
+  if (heldOut === 0) return [ds, null];
+  const order = permutation(n, seed);
+  const take = (rows: number[]) => new TensorDataset(...ds.getBatch(Int32Array.from(rows)));
+  return [take(order.slice(heldOut)), take(order.slice(0, heldOut))];
+}
+
+/** `kindling train`: trains, evaluates on the test set and writes the run folder. */
+export async function runTrain(args: TrainArgs): Promise<{ testAccuracy: number; testLoss: number; outDir: string; seconds: number }> {
+  const started = performance.now();
+  if (args.device === 'cuda' && !cudaIsAvailable()) throw new Error("--device cuda: no CUDA device is available (or this build of the addon has no CUDA); use --device cpu");
+  if (args.threads !== undefined) setNumThreads(args.threads);
+  manualSeed(args.seed);
+
+  const data = fashionMnist({ dir: args.data });
+  const [trainSet, valSet] = splitRows(data.train, args.valSplit, args.seed);
+  const model = args.model === 'cnn' ? kerasMnistCnn(data.classes.length) : mlp(data.classes.length);
+  console.log(`kindling train: ${args.model} on Fashion-MNIST from ${data.source}`);
+  console.log(`  ${trainSet.length.toLocaleString('en-US')} training, ${(valSet?.length ?? 0).toLocaleString('en-US')} validation (held out of train), ${data.test.length.toLocaleString('en-US')} test images`);
+  console.log(`  ${args.epochs} epochs, batch ${args.batchSize}, Adam lr ${args.lr}, seed ${args.seed}, device ${args.device}, ${getNumThreads()} threads (${cpuIsa()})\n`);
+  console.log(model.summary());
+  console.log();
+
+  const optimizer = new Adam(model.parameters(), { lr: args.lr });
+  const loss = new CrossEntropyLoss();
+  const history = await fit(model, {
+    optimizer, loss, trainData: trainSet, valData: valSet ?? undefined, epochs: args.epochs, batchSize: args.batchSize,
+    metrics: ['accuracy'], seed: args.seed, device: args.device,
+  });
+  const test = evaluate(model, { data: data.test, loss, metrics: ['accuracy'], device: args.device });
+
+  const outDir = resolve(args.out ?? join('runs', timestamp()));
+  mkdirSync(outDir, { recursive: true });
+  save(model.stateDict(), join(outDir, 'model.safetensors'), {
+    model: args.model, epochs: String(args.epochs), test_accuracy: String(test.accuracy), test_loss: String(test.loss),
+  });
+  writeFileSync(join(outDir, 'history.json'), historyToJson(history));
+  writeFileSync(join(outDir, 'curve.svg'), historyCurveSvg(history, `${args.model} on Fashion-MNIST`));
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`\nTest accuracy: ${(100 * test.accuracy).toFixed(2)}% on ${data.test.length.toLocaleString('en-US')} images (test loss ${test.loss.toFixed(4)})`);
+  console.log(`Wrote ${outDir}/ (model.safetensors, curve.svg, history.json) in ${seconds.toFixed(1)}s total`);
+  optimizer.dispose();
+  return { testAccuracy: test.accuracy, testLoss: test.loss, outDir, seconds };
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  createProgram().parseAsync(process.argv).catch((err: unknown) => {
+    process.stderr.write(`kindling: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
