@@ -18,7 +18,7 @@ import * as mm from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import * as shp from './ops/shape.js';
 import * as smx from './ops/softmax.js';
-import { isKept, trackTensor } from './scope.js';
+import { isKept, keep, trackTensor } from './scope.js';
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | number | boolean;
@@ -78,10 +78,12 @@ export class Tensor implements KernelOperand {
     return new Tensor(this._storage, shape, strides, offset, this.dtype);
   }
 
-  /** @internal An untracked alias, for autograd's saved tensors. */
+  /**
+   * @internal An untracked alias, for autograd's saved tensors: kept out of tidy scopes, since a
+   * loss computed inside an inner tidy returns a graph whose nodes still need it; the node frees it.
+   */
   _alias(): Tensor {
-    const t = this._view(this.shape, this.strides, this.offset);
-    return t;
+    return keep(this._view(this.shape, this.strides, this.offset));
   }
 
   /**
