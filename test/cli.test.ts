@@ -108,13 +108,13 @@ describe('kindling train end to end (tiny data)', () => {
     writeTinyFashionMnist(dir, 300, 100);
     const out = join(dir, 'run');
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-    let result;
+    let result, printed;
     try {
       result = await runTrain({ model: 'mlp', epochs: 2, batchSize: 32, lr: 1e-3, data: dir, device: 'cpu', out, seed: 3, valSplit: 0.1 });
     } finally {
+      printed = log.mock.calls.map((c) => c.join(' ')).join('\n');
       log.mockRestore();
     }
-    const printed = log.mock.calls.map((c) => c.join(' ')).join('\n');
     expect(printed).toMatch(/270 training, 30 validation .*100 test images/);
     expect(printed).toMatch(/Total params: 109,386/);
     expect(printed).toMatch(/Test accuracy: \d+\.\d\d% on 100 images/);

@@ -8,7 +8,7 @@ const { DataLoader, TensorDataset, Subset, randomSplit, oneHot, standardize } = 
 
 /** Row i of x is [i, 10·i]; the label of row i is i. */
 function indexedDataset(n: number) {
-  const x = kd.tensor(Array.from({ length: n }, (_, i) => [i, 10 * i]));
+  const x = kd.tensor(Array.from({ length: n }, (_, i) => [i, 10 * i]), { dtype: 'float32' });
   const y = kd.tensor(Array.from({ length: n }, (_, i) => i), { dtype: 'int32' });
   return new TensorDataset(x, y);
 }
@@ -141,7 +141,7 @@ describe('oneHot', () => {
   it('rejects out-of-range classes and non-integer labels', () => {
     expect(() => oneHot(kd.tensor([0, 3], { dtype: 'int32' }), 3)).toThrow(kd.ArgumentError);
     expect(() => oneHot(kd.tensor([0, -1], { dtype: 'int32' }), 3)).toThrow(/-1/);
-    expect(() => oneHot(kd.tensor([0, 1]), 3)).toThrow(kd.ArgumentError);
+    expect(() => oneHot(kd.tensor([0, 1], { dtype: 'float32' }), 3)).toThrow(kd.ArgumentError);
   });
 });
 
@@ -162,13 +162,13 @@ describe('standardize', () => {
   });
 
   it('reuses given statistics (the training set\'s) for other data', () => {
-    const train = standardize(kd.tensor([[0, 10], [2, 30]]));
-    const test = standardize(kd.tensor([[1, 50]]), { mean: train.mean, std: train.std });
+    const train = standardize(kd.tensor([[0, 10], [2, 30]], { dtype: 'float32' }));
+    const test = standardize(kd.tensor([[1, 50]], { dtype: 'float32' }), { mean: train.mean, std: train.std });
     expect(test.normalized.toArray()).toEqual([[0, 3]]);
   });
 
   it('leaves a constant feature finite', () => {
-    const { normalized } = standardize(kd.tensor([[1, 2], [1, 4]]));
+    const { normalized } = standardize(kd.tensor([[1, 2], [1, 4]], { dtype: 'float32' }));
     expect((normalized.data() as Float32Array).every(Number.isFinite)).toBe(true);
   });
 });

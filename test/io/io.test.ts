@@ -103,7 +103,7 @@ describe('loading the PyTorch-written fixture', () => {
     model.eval();
     const v = (k: string) => expected.tensors[k].values;
     const input = [[0.5, -1, 2], [-0.25, 0.75, -1.5], [3, 0, -2]];
-    const out = kd.noGrad(() => model.forward(kd.tensor(input)) as Tensor).toArray() as number[][];
+    const out = kd.noGrad(() => model.forward(kd.tensor(input, { dtype: 'float32' })) as Tensor).toArray() as number[][];
     input.forEach((x, n) => {
       const h = [0, 1, 2, 3].map((j) => Math.max(0, v('0.bias')[j] + x.reduce((s, xi, i) => s + v('0.weight')[j * 3 + i] * xi, 0)));
       [0, 1].forEach((k) => {

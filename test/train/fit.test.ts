@@ -26,7 +26,7 @@ function quadrants(n: number, seed: number): kd.data.TensorDataset {
     x.push(p);
     y.push((p[0] > 0 ? 1 : 0) + (p[1] > 0 ? 2 : 0));
   }
-  return new kd.data.TensorDataset(kd.tensor(x), kd.tensor(y, { dtype: 'int32' }));
+  return new kd.data.TensorDataset(kd.tensor(x, { dtype: 'float32' }), kd.tensor(y, { dtype: 'int32' }));
 }
 
 function smallMlp(): kd.nn.Sequential {
@@ -130,7 +130,7 @@ describe('evaluate', () => {
   }
 
   it('gives the accuracy and the per-sample mean loss of a hand-made case, for any batch size', () => {
-    const data = new kd.data.TensorDataset(kd.tensor(logits), kd.tensor(labels, { dtype: 'int32' }));
+    const data = new kd.data.TensorDataset(kd.tensor(logits, { dtype: 'float32' }), kd.tensor(labels, { dtype: 'int32' }));
     for (const batchSize of [1, 2, 5, 64]) {
       const out = kd.train.evaluate(new nn.Identity(), { data, loss: new nn.CrossEntropyLoss(), metrics: ['accuracy'], batchSize });
       expect(out.accuracy, `batch ${batchSize}`).toBe(0.6);
@@ -140,9 +140,9 @@ describe('evaluate', () => {
 
   it('scores one-hot targets by their argmax and single logits by their sign', () => {
     const oneHot = kd.data.oneHot(kd.tensor(labels, { dtype: 'int32' }), 3);
-    const data = new kd.data.TensorDataset(kd.tensor(logits), oneHot);
+    const data = new kd.data.TensorDataset(kd.tensor(logits, { dtype: 'float32' }), oneHot);
     expect(kd.train.evaluate(new nn.Identity(), { data, metrics: ['accuracy'] })).toEqual({ accuracy: 0.6 });
-    const binary = new kd.data.TensorDataset(kd.tensor([[1.5], [-0.2], [0.3], [-3]]), kd.tensor([[1], [0], [0], [1]]));
+    const binary = new kd.data.TensorDataset(kd.tensor([[1.5], [-0.2], [0.3], [-3]]), kd.tensor([[1], [0], [0], [1]], { dtype: 'float32' }));
     expect(kd.train.evaluate(new nn.Identity(), { data: binary, metrics: ['accuracy'] }).accuracy).toBe(0.5);
   });
 
@@ -156,15 +156,15 @@ describe('evaluate', () => {
       }
     }
     const probe = new Probe();
-    const data = new kd.data.TensorDataset(kd.tensor(logits), kd.tensor(labels, { dtype: 'int32' }));
+    const data = new kd.data.TensorDataset(kd.tensor(logits, { dtype: 'float32' }), kd.tensor(labels, { dtype: 'int32' }));
     kd.train.evaluate(probe, { data, metrics: ['accuracy'] });
     expect([sawTraining, sawGrad, probe.training]).toEqual([false, false, true]);
   });
 
   it('asks for a loss or a metric, and mismatched targets are a ShapeError', () => {
-    const data = new kd.data.TensorDataset(kd.tensor(logits), kd.tensor(labels, { dtype: 'int32' }));
+    const data = new kd.data.TensorDataset(kd.tensor(logits, { dtype: 'float32' }), kd.tensor(labels, { dtype: 'int32' }));
     expect(() => kd.train.evaluate(new nn.Identity(), { data })).toThrow(/loss and\/or metrics/);
-    const wrong = new kd.data.TensorDataset(kd.tensor(logits), kd.tensor(logits.map(() => [1, 0]), { dtype: 'int32' }));
+    const wrong = new kd.data.TensorDataset(kd.tensor(logits, { dtype: 'float32' }), kd.tensor(logits.map(() => [1, 0]), { dtype: 'int32' }));
     expect(() => kd.train.evaluate(new nn.Identity(), { data: wrong, metrics: ['accuracy'] })).toThrow(kd.ShapeError);
   });
 });
