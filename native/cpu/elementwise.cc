@@ -7,7 +7,7 @@ namespace kd {
 
 #define KD_DISPATCH(fn, ...)                                              \
   switch (activeIsa()) {                                                  \
-    case CpuIsa::Avx512: return isa_avx512::fn(__VA_ARGS__);              \
+    case CpuIsa::Avx512:                                                  \
     case CpuIsa::Avx2: return isa_avx2::fn(__VA_ARGS__);                  \
     default: return isa_scalar::fn(__VA_ARGS__);                          \
   }
@@ -32,7 +32,8 @@ void fillKernel(DType dtype, double value, int ndim, const int64_t* shape, Opera
     float v = static_cast<float>(value);
     castKernel(DType::Float32, DType::Float32, ndim, shape, out, Operand{reinterpret_cast<char*>(&v), zero});
   } else if (dtype == DType::Int32) {
-    int32_t v = static_cast<int32_t>(value);
+    // Saturate instead of the undefined behaviour of converting NaN or out-of-range doubles.
+    int32_t v = value != value ? 0 : value >= 2147483647.0 ? INT32_MAX : value <= -2147483648.0 ? INT32_MIN : static_cast<int32_t>(value);
     castKernel(DType::Int32, DType::Int32, ndim, shape, out, Operand{reinterpret_cast<char*>(&v), zero});
   } else {
     uint8_t v = value != 0;

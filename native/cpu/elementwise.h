@@ -1,6 +1,7 @@
 // Elementwise kernels over N-d strided operands (strides in elements, 0 for a broadcast dim).
 // Outputs may be strided too (in-place updates write through views). One implementation
-// (elementwise_impl.h) is compiled once per ISA; these entry points dispatch on activeIsa().
+// (elementwise_impl.h) is compiled for the baseline and for AVX2; these entry points dispatch on
+// activeIsa(). AVX-512 machines run the AVX2 build: these loops are bound by memory, not width.
 #pragma once
 #include <cstdint>
 
@@ -36,7 +37,6 @@ void fillKernel(DType dtype, double value, int ndim, const int64_t* shape, Opera
   }
 KD_DECLARE_ELEMENTWISE(isa_scalar)
 KD_DECLARE_ELEMENTWISE(isa_avx2)
-KD_DECLARE_ELEMENTWISE(isa_avx512)
 #undef KD_DECLARE_ELEMENTWISE
 
 }  // namespace kd

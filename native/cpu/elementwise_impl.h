@@ -1,10 +1,12 @@
 // The elementwise kernels, written once as plain loops that the compiler vectorises for the ISA
-// of the including file (elementwise_{scalar,avx2,avx512}.cc; those files are built with
+// of the including file (elementwise_{scalar,avx2}.cc; those files are built with
 // -ffast-math -fno-finite-math-only; vector_math.h maps expf/logf/tanhf/erff to glibc's vector
 // math while NaN and infinity keep their meaning). Include only from those files, inside KD_ISA_NS.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
+#include <type_traits>
 
 #include "common/strided.h"
 #include "cpu/elementwise.h"
@@ -27,7 +29,8 @@ inline float unaryF(float x, float p0, float p1) {
   else if constexpr (OP == UnaryOp::Rsqrt) return 1.0f / std::sqrt(x);
   else if constexpr (OP == UnaryOp::Abs) return std::fabs(x);
   else if constexpr (OP == UnaryOp::Relu) return x > 0.0f ? x : (x != x ? x : 0.0f);
-  else if constexpr (OP == UnaryOp::Gelu) return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
+  // x * Phi(x) with Phi written through erfc: 1 + erf(z) cancels catastrophically for z << 0.
+  else if constexpr (OP == UnaryOp::Gelu) return 0.5f * x * std::erfc(-x * kInvSqrt2);
   else if constexpr (OP == UnaryOp::GeluTanh)
     return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
   else if constexpr (OP == UnaryOp::Sigmoid) return 1.0f / (1.0f + std::exp(-x));
@@ -36,7 +39,7 @@ inline float unaryF(float x, float p0, float p1) {
   else if constexpr (OP == UnaryOp::Sin) return std::sin(x);
   else if constexpr (OP == UnaryOp::Cos) return std::cos(x);
   else if constexpr (OP == UnaryOp::Reciprocal) return 1.0f / x;
-  else if constexpr (OP == UnaryOp::Sign) return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f);
+  else if constexpr (OP == UnaryOp::Sign) return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x != x ? x : 0.0f));
   else if constexpr (OP == UnaryOp::Floor) return std::floor(x);
   else if constexpr (OP == UnaryOp::Ceil) return std::ceil(x);
   else if constexpr (OP == UnaryOp::Round) return std::nearbyint(x);
@@ -121,16 +124,30 @@ void mapBinary(int ndim, const int64_t* shape, Operand out, Operand a, Operand b
   });
 }
 
+// Which unary ops have an int32 form (lib/ops promotes the others to float32 first).
+constexpr bool hasIntForm(UnaryOp op) {
+  return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Square ||
+         op == UnaryOp::AddScalar || op == UnaryOp::MulScalar || op == UnaryOp::RSubScalar ||
+         op == UnaryOp::Clamp || op == UnaryOp::Relu;
+}
+
+// Only the (op, dtype) pairs lib/ops can ask for are instantiated: this file is compiled per
+// ISA and its template count dominates the build time.
 template <UnaryOp OP>
 void unaryTyped(DType dtype, double p0, double p1, int ndim, const int64_t* shape, Operand out, Operand in) {
-  if (dtype == DType::Float32) {
+  if constexpr (OP == UnaryOp::LogicalNot) {
+    mapUnary<uint8_t, uint8_t>(ndim, shape, out, in, [](uint8_t x) -> uint8_t { return !x; });
+  } else {
+    if constexpr (hasIntForm(OP)) {
+      if (dtype == DType::Int32) {
+        const int32_t q0 = static_cast<int32_t>(p0), q1 = static_cast<int32_t>(p1);
+        mapUnary<int32_t, int32_t>(ndim, shape, out, in, [=](int32_t x) { return unaryI<OP>(x, q0, q1); });
+        return;
+      }
+    }
+    if (dtype != DType::Float32) throw std::invalid_argument("unary: this op needs float32 input");
     const float q0 = static_cast<float>(p0), q1 = static_cast<float>(p1);
     mapUnary<float, float>(ndim, shape, out, in, [=](float x) { return unaryF<OP>(x, q0, q1); });
-  } else if (dtype == DType::Int32) {
-    const int32_t q0 = static_cast<int32_t>(p0), q1 = static_cast<int32_t>(p1);
-    mapUnary<int32_t, int32_t>(ndim, shape, out, in, [=](int32_t x) { return unaryI<OP>(x, q0, q1); });
-  } else {
-    mapUnary<uint8_t, uint8_t>(ndim, shape, out, in, [](uint8_t x) -> uint8_t { return OP == UnaryOp::LogicalNot ? !x : x; });
   }
 }
 
@@ -152,7 +169,7 @@ inline float binaryF(float x, float y) {
   else if constexpr (OP == BinaryOp::Atan2) return std::atan2(x, y);
   else if constexpr (OP == BinaryOp::ReluBackward) return y > 0.0f ? x : 0.0f;
   else if constexpr (OP == BinaryOp::GeluBackward) {
-    float cdf = 0.5f * (1.0f + std::erf(y * kInvSqrt2));
+    float cdf = 0.5f * std::erfc(-y * kInvSqrt2);
     return x * (cdf + y * normalPdf(y));
   }
   else if constexpr (OP == BinaryOp::GeluTanhBackward) {
@@ -207,15 +224,27 @@ inline uint8_t compare(T x, T y) {
 template <BinaryOp OP>
 void binaryTyped(DType dtype, int ndim, const int64_t* shape, Operand out, Operand a, Operand b) {
   if constexpr (OP >= BinaryOp::Eq && OP <= BinaryOp::LogicalXor) {
-    auto f32 = [](float x, float y) { return compare<OP>(x, y); };
-    auto i32 = [](int32_t x, int32_t y) { return compare<OP>(x, y); };
     auto u8 = [](uint8_t x, uint8_t y) { return compare<OP>(x, y); };
-    if (dtype == DType::Float32) mapBinary<float, uint8_t>(ndim, shape, out, a, b, f32);
-    else if (dtype == DType::Int32) mapBinary<int32_t, uint8_t>(ndim, shape, out, a, b, i32);
-    else mapBinary<uint8_t, uint8_t>(ndim, shape, out, a, b, u8);
+    if constexpr (OP >= BinaryOp::LogicalAnd) {
+      mapBinary<uint8_t, uint8_t>(ndim, shape, out, a, b, u8);  // logical ops take bool operands
+    } else {
+      auto f32 = [](float x, float y) { return compare<OP>(x, y); };
+      auto i32 = [](int32_t x, int32_t y) { return compare<OP>(x, y); };
+      if (dtype == DType::Float32) mapBinary<float, uint8_t>(ndim, shape, out, a, b, f32);
+      else if (dtype == DType::Int32) mapBinary<int32_t, uint8_t>(ndim, shape, out, a, b, i32);
+      else mapBinary<uint8_t, uint8_t>(ndim, shape, out, a, b, u8);
+    }
   } else {
-    if (dtype == DType::Float32) mapBinary<float, float>(ndim, shape, out, a, b, [](float x, float y) { return binaryF<OP>(x, y); });
-    else mapBinary<int32_t, int32_t>(ndim, shape, out, a, b, [](int32_t x, int32_t y) { return binaryI<OP>(x, y); });
+    constexpr bool intForm = OP == BinaryOp::Add || OP == BinaryOp::Sub || OP == BinaryOp::Mul || OP == BinaryOp::Div ||
+                             OP == BinaryOp::Maximum || OP == BinaryOp::Minimum || OP == BinaryOp::Remainder;
+    if constexpr (intForm) {
+      if (dtype == DType::Int32) {
+        mapBinary<int32_t, int32_t>(ndim, shape, out, a, b, [](int32_t x, int32_t y) { return binaryI<OP>(x, y); });
+        return;
+      }
+    }
+    if (dtype != DType::Float32) throw std::invalid_argument("binary: this op needs float32 operands");
+    mapBinary<float, float>(ndim, shape, out, a, b, [](float x, float y) { return binaryF<OP>(x, y); });
   }
 }
 
