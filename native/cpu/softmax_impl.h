@@ -1,0 +1,273 @@
+// The softmax kernels, written over 8-lane GCC vectors that compile to the ISA of the including
+// file (softmax.cc: portable SSE2, softmax_avx2.cc: AVX2+FMA). exp is a polynomial in plain
+// arithmetic, so no libm call and no -ffast-math is needed.
+// Include only from those files, with KD_ISA_NS defined.
+#pragma GCC diagnostic ignored "-Wpsabi"  // F8 values stay inside this translation unit
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "common/parallel.h"
+#include "common/strided.h"
+#include "cpu/softmax.h"
+
+namespace kd {
+namespace KD_ISA_NS {
+namespace {
+
+constexpr int64_t kColumnWidth = 64;  // columns handled together when rows are strided
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Eight float lanes as a GCC vector: AVX2 registers in softmax_avx2.cc, SSE pairs elsewhere.
+typedef float F8 __attribute__((vector_size(32)));
+typedef int32_t I8 __attribute__((vector_size(32)));
+
+inline F8 splat(float v) { return F8{} + v; }
+inline F8 load8(const float* p) {
+  F8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, F8 v) { std::memcpy(p, &v, sizeof v); }
+// The first n (< 8) elements of p, the other lanes set to `fill`.
+inline F8 loadPart(const float* p, int64_t n, float fill) {
+  float t[8];
+  for (int i = 0; i < 8; ++i) t[i] = i < n ? p[i] : fill;
+  return load8(t);
+}
+inline void storePart(float* p, F8 v, int64_t n) {
+  float t[8];
+  store8(t, v);
+  for (int64_t i = 0; i < n; ++i) p[i] = t[i];
+}
+inline F8 vmax(const F8& a, const F8& b) { return a > b ? a : b; }  // NaN in a is skipped
+inline float hsum(F8 v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+inline float hmax(F8 v) {
+  float m = v[0];
+  for (int i = 1; i < 8; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+// exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln2 / 2, exp(r) by a degree-7 polynomial
+// (relative error ~1e-7). Below the normal range the result is 0; NaN stays NaN.
+inline F8 vexp(F8 x) {
+  const F8 lo = splat(-87.3365448f), hi = splat(88.3762626f), round = splat(12582912.0f);  // 1.5 * 2^23
+  F8 xc = x < lo ? lo : x;
+  xc = xc > hi ? hi : xc;
+  F8 t = xc * 1.44269504088896341f + round;
+  F8 n = t - round;
+  I8 ni = __builtin_bit_cast(I8, t) - __builtin_bit_cast(I8, round);
+  F8 r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  F8 p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  F8 y = p * __builtin_bit_cast(F8, (ni + 127) << 23);
+  y = x < lo ? splat(0.0f) : y;
+  y = x > 88.7228394f ? splat(kInf) : y;
+  return x != x ? x : y;
+}
+
+// NaN is skipped here; it reaches the output through the sum of exp.
+float rowMax(const float* x, int64_t n) {
+  F8 m = splat(kNegInf);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = vmax(load8(x + i), m);
+  if (i < n) m = vmax(loadPart(x + i, n - i, kNegInf), m);
+  return hmax(m);
+}
+
+// y = exp(x - m); returns sum(y).
+float rowExp(const float* x, float m, float* y, int64_t n) {
+  F8 s = splat(0.0f), mv = splat(m);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    F8 e = vexp(load8(x + i) - mv);
+    store8(y + i, e);
+    s += e;
+  }
+  if (i < n) {
+    F8 e = vexp(loadPart(x + i, n - i, kNegInf) - mv);  // padding lanes give exp(-inf) = 0
+    storePart(y + i, e, n - i);
+    s += e;
+  }
+  return hsum(s);
+}
+
+// sum(a * b), or sum(a) when b is null.
+float rowDot(const float* a, const float* b, int64_t n) {
+  F8 s = splat(0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) s += b ? load8(a + i) * load8(b + i) : load8(a + i);
+  if (i < n) s += b ? loadPart(a + i, n - i, 0.0f) * loadPart(b + i, n - i, 0.0f) : loadPart(a + i, n - i, 0.0f);
+  return hsum(s);
+}
+
+// One contiguous row: y = softmax(x) or log-softmax(x). All -inf gives NaN, as in PyTorch.
+void forwardRow(bool log, float* y, const float* x, int64_t n) {
+  const float m = rowMax(x, n);
+  const float sum = rowExp(x, m, y, n);
+  if (log) {
+    const float lse = std::log(sum);
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) - lse;
+  } else {
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+  }
+}
+
+void backwardRow(bool log, float* dx, const float* y, const float* g, int64_t n) {
+  if (log) {
+    const F8 s = splat(rowDot(g, nullptr, n));
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) store8(dx + i, load8(g + i) - vexp(load8(y + i)) * s);
+    if (i < n) storePart(dx + i, loadPart(g + i, n - i, 0.0f) - vexp(loadPart(y + i, n - i, 0.0f)) * s, n - i);
+  } else {
+    const float s = rowDot(g, y, n);
+    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (g[i] - s);
+  }
+}
+
+// w <= kColumnWidth adjacent columns (contiguous in memory), each a row of n elements with
+// stride ys / xs along dim; handled eight columns at a time.
+void forwardColumns(bool log, float* y, int64_t ys, const float* x, int64_t xs, int64_t n, int64_t w) {
+  for (int64_t k = 0; k < w; k += 8) {
+    const int64_t c = std::min<int64_t>(8, w - k);
+    auto load = [&](const float* p) { return c == 8 ? load8(p) : loadPart(p, c, kNegInf); };
+    auto store = [&](float* p, F8 v) { c == 8 ? store8(p, v) : storePart(p, v, c); };
+    F8 m = splat(kNegInf), s = splat(0.0f);
+    for (int64_t j = 0; j < n; ++j) m = vmax(load(x + j * xs + k), m);
+    for (int64_t j = 0; j < n; ++j) {
+      F8 e = vexp(load(x + j * xs + k) - m);
+      if (!log) store(y + j * ys + k, e);
+      s += e;
+    }
+    if (log) {
+      F8 lse;
+      for (int i = 0; i < 8; ++i) lse[i] = std::log(s[i]);
+      for (int64_t j = 0; j < n; ++j) store(y + j * ys + k, (load(x + j * xs + k) - m) - lse);
+    } else {
+      const F8 inv = 1.0f / s;
+      for (int64_t j = 0; j < n; ++j) store(y + j * ys + k, load(y + j * ys + k) * inv);
+    }
+  }
+}
+
+void backwardColumns(bool log, float* dx, int64_t ds, const float* y, int64_t ys, const float* g, int64_t gs,
+                     int64_t n, int64_t w) {
+  for (int64_t k = 0; k < w; k += 8) {
+    const int64_t c = std::min<int64_t>(8, w - k);
+    auto load = [&](const float* p) { return c == 8 ? load8(p) : loadPart(p, c, 0.0f); };
+    F8 s = splat(0.0f);
+    for (int64_t j = 0; j < n; ++j) s += log ? load(g + j * gs + k) : load(g + j * gs + k) * load(y + j * ys + k);
+    for (int64_t j = 0; j < n; ++j) {
+      const F8 gv = load(g + j * gs + k), yv = load(y + j * ys + k);
+      const F8 d = log ? gv - vexp(yv) * s : yv * (gv - s);
+      if (c == 8) store8(dx + j * ds + k, d); else storePart(dx + j * ds + k, d, c);
+    }
+  }
+}
+
+// Walks every row along `dim` of N float32 operands (operand 0 is the output). The dims off
+// `dim` are coalesced into rows x K. Rows contiguous in every operand go to row(p, n); when
+// instead the K dim is contiguous in every operand, blocks of columns go to columns(p, dimStrides,
+// n, w); anything else is copied through per-thread contiguous buffers and handed to row().
+template <int N, class Row, class Columns>
+void forEachSoftmaxRow(int ndim, const int64_t* shape, int dim, const Operand (&ops)[N], Row row, Columns columns) {
+  const int64_t n = shape[dim];
+  int64_t pShape[kMaxDims], pStrides[N][kMaxDims];
+  int m = 0;
+  for (int d = 0; d < ndim; ++d) {
+    if (d == dim) continue;
+    pShape[m] = shape[d];
+    for (int k = 0; k < N; ++k) pStrides[k][m] = ops[k].strides[d];
+    ++m;
+  }
+  for (int d = 0; d < m; ++d)
+    if (pShape[d] == 0) return;
+  if (n == 0) return;
+  const int64_t* strideLists[N];
+  int bytes[N];
+  for (int k = 0; k < N; ++k) strideLists[k] = pStrides[k], bytes[k] = sizeof(float);
+  StridedLoop<N> loop(m, pShape, strideLists, bytes);
+  const int64_t K = loop.innerLength(), R = loop.rowCount();
+  int64_t ks[N], ds[N];  // elements
+  bool rowsContiguous = true, columnsContiguous = K > 1;
+  for (int k = 0; k < N; ++k) {
+    ks[k] = loop.strides[k][loop.ndim - 1] / static_cast<int64_t>(sizeof(float));
+    ds[k] = ops[k].strides[dim];
+    rowsContiguous = rowsContiguous && (ds[k] == 1 || n == 1);
+    columnsContiguous = columnsContiguous && ks[k] == 1;
+  }
+  auto pointers = [&](int64_t r, int64_t kk, float* p[N]) {
+    int64_t off[N];
+    loop.rowOffsets(r, off);
+    for (int k = 0; k < N; ++k)
+      p[k] = reinterpret_cast<float*>(ops[k].data + off[k]) + kk * ks[k];
+  };
+
+  if (!rowsContiguous && columnsContiguous) {
+    const int64_t blocks = (K + kColumnWidth - 1) / kColumnWidth;
+    const int64_t grain = std::max<int64_t>(1, 16384 / (n * kColumnWidth));
+    parallelFor(R * blocks, grain, [&](int64_t b, int64_t e) {
+      float* p[N];
+      for (int64_t u = b; u < e; ++u) {
+        const int64_t r = u / blocks, k0 = (u % blocks) * kColumnWidth;
+        pointers(r, k0, p);
+        columns(p, ds, n, std::min(kColumnWidth, K - k0));
+      }
+    });
+    return;
+  }
+  const int64_t grain = std::max<int64_t>(1, 16384 / n);
+  parallelFor(R * K, grain, [&](int64_t b, int64_t e) {
+    float* p[N];
+    std::vector<float> buffer(rowsContiguous ? 0 : static_cast<size_t>(N * n));
+    for (int64_t u = b; u < e; ++u) {
+      pointers(u / K, u % K, p);
+      if (rowsContiguous) {
+        row(p, n);
+        continue;
+      }
+      float* q[N];
+      for (int k = 0; k < N; ++k) {
+        q[k] = buffer.data() + k * n;
+        if (k == 0) continue;
+        for (int64_t j = 0; j < n; ++j) q[k][j] = p[k][j * ds[k]];
+      }
+      row(q, n);
+      for (int64_t j = 0; j < n; ++j) p[0][j * ds[0]] = q[0][j];
+    }
+  });
+}
+
+}  // namespace
+
+void softmaxKernel(bool log, int ndim, const int64_t* shape, int dim, Operand out, Operand x) {
+  const Operand ops[2] = {out, x};
+  forEachSoftmaxRow<2>(
+      ndim, shape, dim, ops, [&](float* const* p, int64_t n) { forwardRow(log, p[0], p[1], n); },
+      [&](float* const* p, const int64_t* ds, int64_t n, int64_t w) {
+        forwardColumns(log, p[0], ds[0], p[1], ds[1], n, w);
+      });
+}
+
+void softmaxBackwardKernel(bool log, int ndim, const int64_t* shape, int dim, Operand dx, Operand y, Operand g) {
+  const Operand ops[3] = {dx, y, g};
+  forEachSoftmaxRow<3>(
+      ndim, shape, dim, ops, [&](float* const* p, int64_t n) { backwardRow(log, p[0], p[1], p[2], n); },
+      [&](float* const* p, const int64_t* ds, int64_t n, int64_t w) {
+        backwardColumns(log, p[0], ds[0], p[1], ds[1], p[2], ds[2], n, w);
+      });
+}
+
+}  // namespace KD_ISA_NS
+}  // namespace kd
