@@ -87,6 +87,50 @@ export interface SoftmaxKernels {
   softmaxBackward(log: boolean, dx: KernelOperand, y: KernelOperand, g: KernelOperand, dim: number): void;
 }
 
-export interface Backend extends StorageKernels, ElementwiseKernels, ReduceKernels, GemmKernels, IndexKernels, SoftmaxKernels {
+/**
+ * 2-d convolution, NCHW float32 (PyTorch's semantics). `x` may be strided; weight
+ * [k, c/groups, kh, kw], bias [k], gradOutput and every output are contiguous.
+ */
+export interface ConvGeometry {
+  n: number; c: number; h: number; w: number;
+  k: number; kh: number; kw: number;
+  /** Output size; rows/columns past the input read zeros (so asymmetric 'same' padding works). */
+  oh: number; ow: number;
+  strideH: number; strideW: number;
+  /** Top / left padding. */
+  padH: number; padW: number;
+  dilationH: number; dilationW: number;
+  groups: number;
+}
+
+export interface ConvKernels {
+  conv2d(g: ConvGeometry, out: KernelOperand, x: KernelOperand, weight: KernelOperand, bias: KernelOperand | null): void;
+  /** Overwrites gradInput. */
+  conv2dInputGrad(g: ConvGeometry, gradInput: KernelOperand, gradOutput: KernelOperand, weight: KernelOperand): void;
+  /** Overwrites gradWeight with the sum over the batch. */
+  conv2dWeightGrad(g: ConvGeometry, gradWeight: KernelOperand, x: KernelOperand, gradOutput: KernelOperand): void;
+  conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void;
+}
+
+/** 2-d pooling windows over NCHW float32: `x` may be strided, the rest is contiguous. */
+export interface PoolGeometry {
+  n: number; c: number; h: number; w: number; oh: number; ow: number;
+  kh: number; kw: number; strideH: number; strideW: number;
+  padH: number; padW: number; dilationH: number; dilationW: number;
+}
+
+export interface PoolKernels {
+  /** indices (int32): y*w + x of each window's maximum within its plane. */
+  maxPool2d(g: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand): void;
+  maxPool2dBackward(g: PoolGeometry, gradInput: KernelOperand, gradOutput: KernelOperand, indices: KernelOperand): void;
+  avgPool2d(g: PoolGeometry, countIncludePad: boolean, out: KernelOperand, x: KernelOperand): void;
+  avgPool2dBackward(g: PoolGeometry, countIncludePad: boolean, gradInput: KernelOperand, gradOutput: KernelOperand): void;
+  /** Shapes come from the operands: x [n, c, h, w], out [n, c, oh, ow]. */
+  adaptiveAvgPool2d(out: KernelOperand, x: KernelOperand): void;
+  adaptiveAvgPool2dBackward(gradInput: KernelOperand, gradOutput: KernelOperand): void;
+}
+
+export interface Backend extends StorageKernels, ElementwiseKernels, ReduceKernels, GemmKernels, IndexKernels, SoftmaxKernels,
+  ConvKernels, PoolKernels {
   readonly device: Device;
 }

@@ -3,7 +3,7 @@
 import { DTYPE_CODE, type DType } from '../dtype.js';
 import { ArgumentError, KindlingError } from '../errors.js';
 import { native as rawNative, type NativeAddon } from '../native.js';
-import type { Backend, BadIndex, GemmCall, KernelOperand } from './backend.js';
+import type { Backend, ConvGeometry, PoolGeometry, BadIndex, GemmCall, KernelOperand } from './backend.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from './opcodes.js';
 
 /**
@@ -35,6 +35,14 @@ const native = withKindlingErrors(rawNative);
 /** The binding returns null, or [position, value] for the first out-of-range index. */
 function badIndex(result: [number, number] | null): BadIndex | null {
   return result === null ? null : { position: result[0], value: result[1] };
+}
+
+function convGeometry(g: ConvGeometry): number[] {
+  return [g.n, g.c, g.h, g.w, g.k, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.groups];
+}
+
+function poolGeometry(g: PoolGeometry): number[] {
+  return [g.n, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW];
 }
 
 export const cpuBackend: Backend = {
@@ -116,6 +124,44 @@ export const cpuBackend: Backend = {
   softmaxBackward(log: boolean, dx: KernelOperand, y: KernelOperand, g: KernelOperand, dim: number): void {
     native.softmaxBackward(log, y.shape, dim, dx.handle, dx.offset, dx.strides, y.handle, y.offset, y.strides,
       g.handle, g.offset, g.strides);
+  },
+
+  conv2d(g: ConvGeometry, out: KernelOperand, x: KernelOperand, weight: KernelOperand, bias: KernelOperand | null): void {
+    native.conv2d(convGeometry(g), x.handle, x.offset, x.strides, weight.handle, weight.offset,
+      bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset);
+  },
+  conv2dInputGrad(g: ConvGeometry, gradInput: KernelOperand, gradOutput: KernelOperand, weight: KernelOperand): void {
+    native.conv2dInputGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, weight.handle, weight.offset,
+      gradInput.handle, gradInput.offset);
+  },
+  conv2dWeightGrad(g: ConvGeometry, gradWeight: KernelOperand, x: KernelOperand, gradOutput: KernelOperand): void {
+    native.conv2dWeightGrad(convGeometry(g), x.handle, x.offset, x.strides, gradOutput.handle, gradOutput.offset,
+      gradWeight.handle, gradWeight.offset);
+  },
+  conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void {
+    native.conv2dBiasGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, gradBias.handle, gradBias.offset);
+  },
+
+  maxPool2d(g: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand): void {
+    native.maxPool2d(poolGeometry(g), x.handle, x.offset, x.strides, out.handle, out.offset, indices.handle, indices.offset);
+  },
+  maxPool2dBackward(g: PoolGeometry, gradInput: KernelOperand, gradOutput: KernelOperand, indices: KernelOperand): void {
+    native.maxPool2dBackward(poolGeometry(g), gradOutput.handle, gradOutput.offset, indices.handle, indices.offset,
+      gradInput.handle, gradInput.offset);
+  },
+  avgPool2d(g: PoolGeometry, countIncludePad: boolean, out: KernelOperand, x: KernelOperand): void {
+    native.avgPool2d(poolGeometry(g), countIncludePad, x.handle, x.offset, x.strides, out.handle, out.offset);
+  },
+  avgPool2dBackward(g: PoolGeometry, countIncludePad: boolean, gradInput: KernelOperand, gradOutput: KernelOperand): void {
+    native.avgPool2dBackward(poolGeometry(g), countIncludePad, gradOutput.handle, gradOutput.offset,
+      gradInput.handle, gradInput.offset);
+  },
+  adaptiveAvgPool2d(out: KernelOperand, x: KernelOperand): void {
+    native.adaptiveAvgPool2d([...x.shape, out.shape[2], out.shape[3]], x.handle, x.offset, x.strides, out.handle, out.offset);
+  },
+  adaptiveAvgPool2dBackward(gradInput: KernelOperand, gradOutput: KernelOperand): void {
+    native.adaptiveAvgPool2dBackward([...gradInput.shape, gradOutput.shape[2], gradOutput.shape[3]],
+      gradOutput.handle, gradOutput.offset, gradInput.handle, gradInput.offset);
   },
 
   gemm(c: GemmCall): void {

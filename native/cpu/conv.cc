@@ -1,0 +1,504 @@
+// conv2d forward and backward as im2col + sgemm over column chunks.
+//
+// Chunks: the output positions (n, oy, ox) of the batch are cut into chunks of `cols` columns.
+// When one image has at least a chunk's worth of positions, a chunk is a run of positions inside
+// one image, and the GEMM reads and writes the NCHW tensors in place (row stride OH·OW). Smaller
+// images are grouped whole, `imagesPerChunk` at a time, through a gathered/scattered buffer, so
+// the GEMM's n stays wide (the MNIST 3×3 layer has 9 positions per image).
+//
+// Threads: with at least as many images as threads, each thread owns a contiguous range of
+// images and runs its chunks with single-threaded GEMMs (sgemm runs inline inside a parallel
+// region); no two threads touch the same image, so the input gradient's col2im scatter needs no
+// locks. With fewer images, forward and weight-gradient chunks are spread over the threads
+// instead, and the input gradient runs its chunks in order with a threaded GEMM and a col2im
+// split by channel. The weight gradient sums per-thread partial GEMM results at the end.
+#include "cpu/conv.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/parallel.h"
+#include "cpu/gemm.h"
+
+namespace kd {
+namespace {
+
+// One col block of at most this many floats (512 KiB) stays within Zen 3's L2 beside the GEMM's
+// own packed panels.
+constexpr int64_t kColBudgetElems = 131072;
+constexpr int64_t kMinChunkCols = 16;
+constexpr int64_t kMaxChunkCols = 4096;
+
+// A 64-byte-aligned float buffer that only grows; one of each kind per thread, kept for the
+// thread's lifetime, so steady-state calls allocate nothing.
+class ScratchBuffer {
+ public:
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  ~ScratchBuffer() { std::free(data_); }
+
+  float* reserve(int64_t elems) {
+    if (static_cast<size_t>(elems) > capacityElems_) {
+      std::free(data_);
+      size_t bytes = (static_cast<size_t>(elems) * sizeof(float) + 63) / 64 * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data_) {
+        capacityElems_ = 0;
+        throw std::bad_alloc();
+      }
+      capacityElems_ = static_cast<size_t>(elems);
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacityElems_ = 0;
+};
+
+struct ThreadScratch {
+  ScratchBuffer col, tmp;
+};
+
+ThreadScratch& threadScratch() {
+  thread_local ThreadScratch scratch;
+  return scratch;
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The sizes every pass derives from the geometry.
+struct Dims {
+  int64_t cg, kg;     // channels per group in and out
+  int64_t ckk;        // rows of col per group: cg·kh·kw
+  int64_t outPlane;   // oh·ow
+  int64_t inPlane;    // h·w
+};
+
+Dims dimsOf(const ConvGeometry& g) {
+  Dims d;
+  d.cg = g.c / g.groups;
+  d.kg = g.k / g.groups;
+  d.ckk = d.cg * g.kh * g.kw;
+  d.outPlane = g.oh * g.ow;
+  d.inPlane = g.h * g.w;
+  return d;
+}
+
+// 1×1, stride 1, no padding, and the input's (y, x) plane is one contiguous run: col is the input.
+bool isPointwise(const ConvGeometry& g, const ConvInput& x) {
+  return g.kh == 1 && g.kw == 1 && g.strideH == 1 && g.strideW == 1 && g.padH == 0 && g.padW == 0 &&
+         g.oh == g.h && g.ow == g.w && x.sw == 1 && (x.sh == g.w || g.h == 1);
+}
+
+// A chunk: positions [q0, q0 + cols) of image n when images == 1, else `images` whole images
+// from n on (q0 = 0, cols = images·oh·ow).
+struct Chunk {
+  int64_t n, images, q0, cols;
+};
+
+struct ChunkPlan {
+  int64_t outPlane;
+  int64_t segmentsPerImage, segmentCols;  // images split into segments (imagesPerChunk == 1)
+  int64_t imagesPerChunk;                 // > 1: whole images grouped
+  int64_t maxCols;
+
+  int64_t count(int64_t images) const {
+    return imagesPerChunk > 1 ? ceilDiv(images, imagesPerChunk) : images * segmentsPerImage;
+  }
+  // Chunk i of the images [n0, n1).
+  Chunk at(int64_t n0, int64_t n1, int64_t i) const {
+    if (imagesPerChunk > 1) {
+      const int64_t n = n0 + i * imagesPerChunk, images = std::min(imagesPerChunk, n1 - n);
+      return {n, images, 0, images * outPlane};
+    }
+    const int64_t q0 = (i % segmentsPerImage) * segmentCols;
+    return {n0 + i / segmentsPerImage, 1, q0, std::min(segmentCols, outPlane - q0)};
+  }
+};
+
+// Chunks of about `targetCols` columns (at most the col budget), segments balanced in length.
+ChunkPlan makePlan(const Dims& d, int64_t targetCols) {
+  int64_t cols = std::clamp(kColBudgetElems / std::max<int64_t>(d.ckk, 1), kMinChunkCols, kMaxChunkCols);
+  cols = std::max(kMinChunkCols, std::min(cols, targetCols));
+  ChunkPlan p;
+  p.outPlane = d.outPlane;
+  if (cols / d.outPlane <= 1) {
+    p.imagesPerChunk = 1;
+    p.segmentsPerImage = ceilDiv(d.outPlane, cols);
+    p.segmentCols = ceilDiv(d.outPlane, p.segmentsPerImage);
+    p.maxCols = p.segmentCols;
+  } else {
+    p.imagesPerChunk = cols / d.outPlane;
+    p.segmentsPerImage = 1;
+    p.segmentCols = d.outPlane;
+    p.maxCols = p.imagesPerChunk * d.outPlane;
+  }
+  return p;
+}
+
+// Image-parallel when every thread gets about the same number of images.
+bool imageParallel(const ConvGeometry& g, int threads) {
+  return threads <= 1 || (g.n >= threads && (g.n % threads == 0 || g.n >= 4 * threads));
+}
+
+// Runs body(threadIndex, chunk) for every chunk of the batch. Image-parallel: thread t owns a
+// contiguous range of images. Otherwise chunks are cut so every thread gets some and dealt out in
+// contiguous ranges. Returns the number of threads that ran.
+template <class Body>
+int forEachChunkParallel(const ConvGeometry& g, const Dims& d, Body&& body) {
+  const int threads = numThreads();
+  int used = 1;
+  if (imageParallel(g, threads)) {
+    const ChunkPlan plan = makePlan(d, kMaxChunkCols);
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+      if (t == 0) used = count;
+      const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
+      for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) body(t, plan.at(n0, n1, i));
+    });
+  } else {
+    const ChunkPlan plan = makePlan(d, ceilDiv(g.n * d.outPlane, threads));
+    const int64_t chunks = plan.count(g.n);
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, chunks)), [&](int t, int count) {
+      if (t == 0) used = count;
+      for (int64_t i = chunks * t / count, end = chunks * (t + 1) / count; i < end; ++i) body(t, plan.at(0, g.n, i));
+    });
+  }
+  return used;
+}
+
+// Outputs o in [lo, hi) (clamped to [0, outSize)) for which 0 <= o*stride + offset < inSize.
+void validOutputs(int64_t outSize, int64_t stride, int64_t offset, int64_t inSize, int64_t& lo, int64_t& hi) {
+  lo = offset >= 0 ? 0 : ceilDiv(-offset, stride);
+  hi = inSize - offset <= 0 ? 0 : ceilDiv(inSize - offset, stride);
+  lo = std::min(lo, outSize);
+  hi = std::clamp(hi, lo, outSize);
+}
+
+// Calls run(n, oy, ox0, ox1, colOffset) for each output-row run of the chunk, in column order.
+template <class Run>
+void forEachRowRun(const ConvGeometry& g, const Chunk& ch, Run&& run) {
+  int64_t col = 0;
+  for (int64_t img = 0; img < ch.images; ++img) {
+    const int64_t n = ch.n + img;
+    const int64_t qEnd = ch.images == 1 ? ch.q0 + ch.cols : g.oh * g.ow;
+    for (int64_t q = ch.images == 1 ? ch.q0 : 0; q < qEnd;) {
+      const int64_t oy = q / g.ow, ox0 = q % g.ow, ox1 = std::min(g.ow, ox0 + (qEnd - q));
+      run(n, oy, ox0, ox1, col);
+      col += ox1 - ox0;
+      q += ox1 - ox0;
+    }
+  }
+}
+
+// col rows [cBegin·kh·kw, cEnd·kh·kw) of group `group` for the chunk; row r = (c, ky, kx) holds
+// the input pixel each output position reads at that kernel tap, 0 in the padding.
+void im2col(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
+            int64_t ld) {
+  for (int64_t c = 0; c < d.cg; ++c) {
+    const float* plane = x.p + (group * d.cg + c) * x.sc;
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        float* dst = col + ((c * g.kh + ky) * g.kw + kx) * ld;
+        const int64_t xOffset = kx * g.dilationW - g.padW;
+        int64_t oxLo, oxHi;
+        validOutputs(g.ow, g.strideW, xOffset, g.w, oxLo, oxHi);
+        forEachRowRun(g, ch, [&](int64_t n, int64_t oy, int64_t ox0, int64_t ox1, int64_t at) {
+          float* out = dst + at - ox0;
+          const int64_t iy = oy * g.strideH - g.padH + ky * g.dilationH;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(out + ox0, out + ox1, 0.0f);
+            return;
+          }
+          const float* row = plane + n * x.sn + iy * x.sh;
+          const int64_t lo = std::clamp(oxLo, ox0, ox1), hi = std::clamp(oxHi, lo, ox1);
+          std::fill(out + ox0, out + lo, 0.0f);
+          if (g.strideW == 1 && x.sw == 1) {
+            std::memcpy(out + lo, row + lo + xOffset, static_cast<size_t>(hi - lo) * sizeof(float));
+          } else {
+            const int64_t step = g.strideW * x.sw;
+            const float* src = row + (lo * g.strideW + xOffset) * x.sw;
+            for (int64_t ox = lo; ox < hi; ++ox, src += step) out[ox] = *src;
+          }
+          std::fill(out + hi, out + ox1, 0.0f);
+        });
+      }
+  }
+}
+
+// The adjoint of im2col: adds col rows of channels [cBegin, cEnd) of group `group` into gradInput
+// (contiguous NCHW).
+void col2imAdd(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group, const Chunk& ch,
+               int64_t cBegin, int64_t cEnd, float* gradInput) {
+  for (int64_t c = cBegin; c < cEnd; ++c) {
+    float* plane = gradInput + (group * d.cg + c) * d.inPlane;
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const float* src = col + ((c * g.kh + ky) * g.kw + kx) * ld;
+        const int64_t xOffset = kx * g.dilationW - g.padW;
+        int64_t oxLo, oxHi;
+        validOutputs(g.ow, g.strideW, xOffset, g.w, oxLo, oxHi);
+        forEachRowRun(g, ch, [&](int64_t n, int64_t oy, int64_t ox0, int64_t ox1, int64_t at) {
+          const int64_t iy = oy * g.strideH - g.padH + ky * g.dilationH;
+          if (iy < 0 || iy >= g.h) return;
+          const float* in = src + at - ox0;
+          float* row = plane + n * g.c * d.inPlane + iy * g.w + xOffset;
+          const int64_t lo = std::clamp(oxLo, ox0, ox1), hi = std::clamp(oxHi, lo, ox1);
+          if (g.strideW == 1) {
+            for (int64_t ox = lo; ox < hi; ++ox) row[ox] += in[ox];
+          } else {
+            for (int64_t ox = lo; ox < hi; ++ox) row[ox * g.strideW] += in[ox];
+          }
+        });
+      }
+  }
+}
+
+GemmArgs gemmArgs(int64_t m, int64_t n, int64_t k, const float* a, int64_t aRow, int64_t aCol, const float* b,
+                  int64_t bRow, int64_t bCol, float* c, int64_t cRow, float beta) {
+  GemmArgs args{};
+  args.m = m; args.n = n; args.k = k; args.batch = 1;
+  args.a = a; args.aRowStride = aRow; args.aColStride = aCol;
+  args.b = b; args.bRowStride = bRow; args.bColStride = bCol;
+  args.c = c; args.cRowStride = cRow; args.cColStride = 1;
+  args.alpha = 1.0f; args.beta = beta;
+  return args;
+}
+
+// Copies the chunk's rows [k0, k0 + kg) of an NCHW tensor with `channels` channels into a dense
+// kg × cols block (gather) or back (scatter, adding bias when given).
+void gatherRows(const Dims& d, const Chunk& ch, const float* src, int64_t channels, int64_t k0, int64_t kg,
+                float* dst) {
+  for (int64_t img = 0; img < ch.images; ++img)
+    for (int64_t k = 0; k < kg; ++k)
+      std::memcpy(dst + k * ch.cols + img * d.outPlane, src + ((ch.n + img) * channels + k0 + k) * d.outPlane,
+                  static_cast<size_t>(d.outPlane) * sizeof(float));
+}
+
+void scatterRows(const Dims& d, const Chunk& ch, const float* src, int64_t channels, int64_t k0, int64_t kg,
+                 const float* bias, float* dst) {
+  for (int64_t img = 0; img < ch.images; ++img)
+    for (int64_t k = 0; k < kg; ++k) {
+      const float* s = src + k * ch.cols + img * d.outPlane;
+      float* o = dst + ((ch.n + img) * channels + k0 + k) * d.outPlane;
+      const float b = bias ? bias[k0 + k] : 0.0f;
+      for (int64_t j = 0; j < d.outPlane; ++j) o[j] = s[j] + b;
+    }
+}
+
+}  // namespace
+
+void checkConvGeometry(const ConvGeometry& g) {
+  const int64_t sizes[] = {g.n, g.c, g.h, g.w, g.k, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.dilationH,
+                           g.dilationW, g.groups};
+  for (int64_t s : sizes)
+    if (s <= 0) throw std::invalid_argument("conv2d: sizes, strides, dilations and groups must be positive");
+  if (g.padH < 0 || g.padW < 0) throw std::invalid_argument("conv2d: padding must be non-negative");
+  if (g.c % g.groups != 0 || g.k % g.groups != 0)
+    throw std::invalid_argument("conv2d: groups must divide the input and output channels");
+}
+
+void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias, float* out) {
+  checkConvGeometry(g);
+  const Dims d = dimsOf(g);
+  const bool pointwise = isPointwise(g, x);
+  forEachChunkParallel(g, d, [&](int, const Chunk& ch) {
+    ThreadScratch& scratch = threadScratch();
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const float* w = weight + grp * d.kg * d.ckk;
+      const float* b;
+      int64_t bRow;
+      if (pointwise && ch.images == 1) {
+        b = x.p + ch.n * x.sn + grp * d.cg * x.sc + ch.q0;
+        bRow = x.sc;
+      } else {
+        float* col = scratch.col.reserve(d.ckk * ch.cols);
+        im2col(g, d, x, grp, ch, col, ch.cols);
+        b = col;
+        bRow = ch.cols;
+      }
+      if (ch.images == 1) {
+        float* c = out + (ch.n * g.k + grp * d.kg) * d.outPlane + ch.q0;
+        sgemm(gemmArgs(d.kg, ch.cols, d.ckk, w, d.ckk, 1, b, bRow, 1, c, d.outPlane, 0.0f));
+        if (bias)
+          for (int64_t k = 0; k < d.kg; ++k) {
+            const float v = bias[grp * d.kg + k];
+            for (float *p = c + k * d.outPlane, *e = p + ch.cols; p < e; ++p) *p += v;
+          }
+      } else {
+        float* tmp = scratch.tmp.reserve(d.kg * ch.cols);
+        sgemm(gemmArgs(d.kg, ch.cols, d.ckk, w, d.ckk, 1, b, bRow, 1, tmp, ch.cols, 0.0f));
+        scatterRows(d, ch, tmp, g.k, grp * d.kg, d.kg, bias, out);
+      }
+    }
+  });
+}
+
+void conv2dInputGrad(const ConvGeometry& g, const float* gradOut, const float* weight, float* gradInput) {
+  checkConvGeometry(g);
+  const Dims d = dimsOf(g);
+  const ConvInput dense{gradInput, g.c * d.inPlane, d.inPlane, g.w, 1};
+  const bool pointwise = isPointwise(g, dense);
+
+  // dcol = W_g^T · gradOut_chunk, then scattered into gradInput (or, pointwise, written directly).
+  auto chunkGrad = [&](const Chunk& ch, bool threadedCol2im) {
+    ThreadScratch& scratch = threadScratch();
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const float* w = weight + grp * d.kg * d.ckk;
+      const float* b;
+      int64_t bRow;
+      if (ch.images == 1) {
+        b = gradOut + (ch.n * g.k + grp * d.kg) * d.outPlane + ch.q0;
+        bRow = d.outPlane;
+      } else {
+        float* tmp = scratch.tmp.reserve(d.kg * ch.cols);
+        gatherRows(d, ch, gradOut, g.k, grp * d.kg, d.kg, tmp);
+        b = tmp;
+        bRow = ch.cols;
+      }
+      if (pointwise && ch.images == 1) {
+        float* c = gradInput + (ch.n * g.c + grp * d.cg) * d.inPlane + ch.q0;
+        sgemm(gemmArgs(d.ckk, ch.cols, d.kg, w, 1, d.ckk, b, bRow, 1, c, d.inPlane, 0.0f));
+        continue;
+      }
+      float* col = scratch.col.reserve(d.ckk * ch.cols);
+      sgemm(gemmArgs(d.ckk, ch.cols, d.kg, w, 1, d.ckk, b, bRow, 1, col, ch.cols, 0.0f));
+      if (threadedCol2im) {
+        parallelFor(d.cg, 1, [&](int64_t c0, int64_t c1) { col2imAdd(g, d, col, ch.cols, grp, ch, c0, c1, gradInput); });
+      } else {
+        col2imAdd(g, d, col, ch.cols, grp, ch, 0, d.cg, gradInput);
+      }
+    }
+  };
+
+  const int threads = numThreads();
+  const ChunkPlan plan = makePlan(d, kMaxChunkCols);
+  // Pointwise chunks inside one image write every element of their columns; all else accumulates.
+  const bool accumulates = !(pointwise && plan.imagesPerChunk == 1);
+  if (imageParallel(g, threads)) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+      const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
+      if (accumulates) std::fill(gradInput + n0 * g.c * d.inPlane, gradInput + n1 * g.c * d.inPlane, 0.0f);
+      for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) chunkGrad(plan.at(n0, n1, i), false);
+    });
+  } else {
+    // Few images: chunks in order (segments of one image overlap in gradInput), each threaded inside.
+    if (accumulates) {
+      const int64_t total = g.n * g.c * d.inPlane;
+      parallelFor(total, 65536, [&](int64_t i0, int64_t i1) { std::fill(gradInput + i0, gradInput + i1, 0.0f); });
+    }
+    for (int64_t i = 0, chunks = plan.count(g.n); i < chunks; ++i) chunkGrad(plan.at(0, g.n, i), true);
+  }
+}
+
+void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, float* gradWeight) {
+  checkConvGeometry(g);
+  const Dims d = dimsOf(g);
+  const bool pointwise = isPointwise(g, x);
+  const int64_t weightElems = g.k * d.ckk;
+  const int threads = numThreads();
+  // Thread 0 accumulates into gradWeight itself, thread t > 0 into partial t - 1.
+  std::vector<float> partials(static_cast<size_t>(std::max(threads - 1, 0) * weightElems));
+  std::vector<char> touched(static_cast<size_t>(threads), 0);
+  auto accumulator = [&](int t) { return t == 0 ? gradWeight : partials.data() + (t - 1) * weightElems; };
+
+  const int used = forEachChunkParallel(g, d, [&](int t, const Chunk& ch) {
+    ThreadScratch& scratch = threadScratch();
+    const float beta = touched[t] ? 1.0f : 0.0f;
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const float* a;
+      int64_t aRow;
+      if (ch.images == 1) {
+        a = gradOut + (ch.n * g.k + grp * d.kg) * d.outPlane + ch.q0;
+        aRow = d.outPlane;
+      } else {
+        float* tmp = scratch.tmp.reserve(d.kg * ch.cols);
+        gatherRows(d, ch, gradOut, g.k, grp * d.kg, d.kg, tmp);
+        a = tmp;
+        aRow = ch.cols;
+      }
+      // B = col^T: element (position j, row r) of col at col[r * ld + j].
+      const float* b;
+      int64_t bCol;
+      if (pointwise && ch.images == 1) {
+        b = x.p + ch.n * x.sn + grp * d.cg * x.sc + ch.q0;
+        bCol = x.sc;
+      } else {
+        float* col = scratch.col.reserve(d.ckk * ch.cols);
+        im2col(g, d, x, grp, ch, col, ch.cols);
+        b = col;
+        bCol = ch.cols;
+      }
+      float* c = accumulator(t) + grp * d.kg * d.ckk;
+      sgemm(gemmArgs(d.kg, d.ckk, ch.cols, a, aRow, 1, b, 1, bCol, c, d.ckk, beta));
+    }
+    touched[t] = 1;
+  });
+
+  if (!touched[0]) std::fill(gradWeight, gradWeight + weightElems, 0.0f);
+  if (used > 1) {
+    parallelFor(weightElems, 4096, [&](int64_t i0, int64_t i1) {
+      for (int t = 1; t < used; ++t) {
+        if (!touched[t]) continue;
+        const float* p = accumulator(t);
+        for (int64_t i = i0; i < i1; ++i) gradWeight[i] += p[i];
+      }
+    });
+  }
+}
+
+void conv2dBiasGrad(const ConvGeometry& g, const float* gradOut, float* gradBias) {
+  checkConvGeometry(g);
+  const int64_t plane = g.oh * g.ow;
+  parallelFor(g.k, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.n * plane)), [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      double total = 0;
+      for (int64_t n = 0; n < g.n; ++n) {
+        // Eight float lanes per row keep the adds independent (vectorisable); rows sum in double.
+        float lanes[8] = {};
+        const float* row = gradOut + (n * g.k + k) * plane;
+        int64_t j = 0;
+        for (; j + 8 <= plane; j += 8)
+          for (int l = 0; l < 8; ++l) lanes[l] += row[j + l];
+        double rowSum = 0;
+        for (int l = 0; l < 8; ++l) rowSum += lanes[l];
+        for (; j < plane; ++j) rowSum += row[j];
+        total += rowSum;
+      }
+      gradBias[k] = static_cast<float>(total);
+    }
+  });
+}
+
+void conv2dForwardRef(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias, float* out) {
+  checkConvGeometry(g);
+  const Dims d = dimsOf(g);
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t k = 0; k < g.k; ++k) {
+      const int64_t grp = k / d.kg;
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          double sum = bias ? bias[k] : 0.0;
+          for (int64_t c = 0; c < d.cg; ++c)
+            for (int64_t ky = 0; ky < g.kh; ++ky) {
+              const int64_t iy = oy * g.strideH - g.padH + ky * g.dilationH;
+              if (iy < 0 || iy >= g.h) continue;
+              for (int64_t kx = 0; kx < g.kw; ++kx) {
+                const int64_t ix = ox * g.strideW - g.padW + kx * g.dilationW;
+                if (ix < 0 || ix >= g.w) continue;
+                sum += static_cast<double>(x.p[n * x.sn + (grp * d.cg + c) * x.sc + iy * x.sh + ix * x.sw]) *
+                       weight[((k * d.cg + c) * g.kh + ky) * g.kw + kx];
+              }
+            }
+          out[((n * g.k + k) * g.oh + oy) * g.ow + ox] = static_cast<float>(sum);
+        }
+    }
+}
+
+}  // namespace kd
