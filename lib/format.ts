@@ -46,7 +46,8 @@ export function formatTensor(t: Tensor): string {
       for (let i = 0; i < n; i++) idx.push(i);
     }
     if (dim === t.ndim - 1) {
-      return `[${idx.map((i) => (i === null ? '...' : pad(strs[base + i]))).join(', ')}]`;
+      // PyTorch marks an elided run inside a row with ' ...' (two spaces after the comma).
+      return `[${idx.map((i) => (i === null ? ' ...' : pad(strs[base + i]))).join(', ')}]`;
     }
     const sep = `,${'\n'.repeat(t.ndim - 1 - dim)}${' '.repeat(indent + 1)}`;
     return `[${idx.map((i) => (i === null ? '...' : render(dim + 1, base + i * strides[dim], indent + 1))).join(sep)}]`;

@@ -5,7 +5,7 @@ import { type AnyTypedArray, type DType, assertDType, dtypeBytes } from '../dtyp
 import { ArgumentError, ShapeError } from '../errors.js';
 import { fillNormal, fillUniform, nextUint32 } from '../random.js';
 import { type NestedArray, Tensor, shapeNumel } from '../tensor.js';
-import { checkShape } from './shape.js';
+import { MAX_NUMEL, checkShape } from './shape.js';
 
 export interface TensorOptions {
   dtype?: DType;
@@ -74,7 +74,7 @@ function flatten(data: unknown, shape: number[], op: string): (number | boolean)
  * kd.tensor(data, { dtype, device, requiresGrad }): data is a number, a boolean, nested arrays
  * of them, or a typed array (1-d). Booleans give bool, whole numbers int32, others float32.
  */
-export function tensor(data: NestedArray | AnyTypedArray | number | boolean, options: TensorOptions = {}): Tensor {
+export function tensor(data: NestedArray | AnyTypedArray | Float64Array | number | boolean, options: TensorOptions = {}): Tensor {
   const device = parseDevice(options.device, 'tensor');
   if (data instanceof Tensor) throw new ArgumentError('tensor: got a Tensor; use t.clone() or t.detach()');
   if (ArrayBuffer.isView(data)) {
@@ -161,7 +161,7 @@ export function arange(a: number, b?: number | TensorOptions, c?: number | Tenso
   if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be a non-zero finite number, got ${step}`);
   if (!Number.isFinite(start) || !Number.isFinite(end)) throw new ArgumentError('arange: bounds must be finite');
   const n = Math.max(0, Math.ceil((end - start) / step));
-  if (n > 2 ** 31) throw new ShapeError(`arange: ${n} elements is too many`);
+  if (n > MAX_NUMEL) throw new ShapeError(`arange: ${n} elements (start ${start}, end ${end}, step ${step}) is more than the ${MAX_NUMEL} a tensor can hold`);
   const dtype: DType = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const values = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
   for (let i = 0; i < n; i++) values[i] = start + i * step;
@@ -170,6 +170,7 @@ export function arange(a: number, b?: number | TensorOptions, c?: number | Tenso
 
 export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
+  checkShape([steps], 'linspace');
   const values = new Float32Array(steps);
   for (let i = 0; i < steps; i++) values[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);
   return finish(fromTypedArray(values, [steps], 'float32', parseDevice(options.device, 'linspace')), options);

@@ -410,7 +410,10 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   }
   const lo = min ?? -Infinity, hi = max ?? Infinity;
   if (Number.isNaN(lo) || Number.isNaN(hi)) throw new ArgumentError(`clamp: bounds must not be NaN, got min ${min}, max ${max}`);
-  if (x.dtype !== 'float32') {
+  if (x.dtype === 'bool') throw new DTypeError(`clamp: not supported on bool tensors (shape ${fmtShape(x.shape)})`);
+  // Integer bounds keep an int32 tensor int32; a fractional bound promotes it to float32, as in PyTorch.
+  const intOnly = [min, max].every((v) => v === undefined || v === null || Number.isInteger(v));
+  if (x.dtype === 'int32' && intOnly) {
     const [ilo, ihi] = intBounds(lo, hi);
     return unaryKernel(UnaryOp.Clamp, x, ilo, ihi);
   }
@@ -421,10 +424,7 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   }, lo, hi);
 }
 
-/**
- * Integer clamp bounds: fractional bounds round inward, infinities saturate to the int32 range,
- * and min > max clamps everything to max (as PyTorch does).
- */
+/** Integer clamp bounds: saturated to the int32 range; min > max clamps everything to max (as PyTorch does). */
 function intBounds(lo: number, hi: number): [number, number] {
   const ilo = Math.min(Math.max(Math.ceil(lo), -2147483648), 2147483647);
   const ihi = Math.min(Math.max(Math.floor(hi), -2147483648), 2147483647);
@@ -598,7 +598,12 @@ export function clampInplace(t: Tensor, min?: number | null, max?: number | null
   let lo = min ?? -Infinity, hi = max ?? Infinity;
   if (Number.isNaN(lo) || Number.isNaN(hi)) throw new ArgumentError(`clamp_: bounds must not be NaN, got min ${min}, max ${max}`);
   if (t.dtype === 'bool') throw new DTypeError(`clamp_: not supported on bool tensors (shape ${fmtShape(t.shape)})`);
-  if (t.dtype === 'int32') [lo, hi] = intBounds(lo, hi);
+  if (t.dtype === 'int32') {
+    if (![min, max].every((v) => v === undefined || v === null || Number.isInteger(v))) {
+      throw new DTypeError(`clamp_: fractional bounds (min ${min}, max ${max}) give a float32 result that cannot be stored in the int32 tensor of shape ${fmtShape(t.shape)}`);
+    }
+    [lo, hi] = intBounds(lo, hi);
+  }
   backendOf(t).unary(UnaryOp.Clamp, lo, hi, t, t);
   t._storage.version++;
 }

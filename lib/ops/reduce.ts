@@ -79,11 +79,20 @@ export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
   if (xin !== x) xin.dispose();
   const inShape = [...x.shape];
   return record('ProdBackward', out, [x], (node) => {
-    const xs = node.save(x), os = node.save(out);
+    const xs = node.save(x);
     return (g) => {
-      // d prod / d x_i = prod / x_i (inputs with zeros are not special-cased).
-      const go = ew.mul(g, os), ge = expandGrad(go, inShape, dims, keepdim), r = ew.div(ge, xs);
-      go.dispose(); ge.dispose();
+      // d prod / d x_i is the product of the other elements. Dividing prod by x_i fails at zeros,
+      // so take the product of the non-zero elements and the zero count per slice: with no zero
+      // it is prodNonZero / x_i; with one, prodNonZero at the zero and 0 elsewhere; with more, 0.
+      const isZero = ew.eq(xs, 0), safe = ew.where(isZero, 1, xs);
+      const prodNonZero = prod(safe, dims.length === 1 ? dims[0] : undefined, true);
+      const zeros = sum(isZero, dims.length === 1 ? dims[0] : undefined, true);
+      const noZero = ew.eq(zeros, 0), oneZero = ew.eq(zeros, 1);
+      const others = ew.div(prodNonZero, safe);
+      const atTheZero = ew.logicalAnd(oneZero, isZero);
+      const t1 = ew.where(atTheZero, prodNonZero, 0), d = ew.where(noZero, others, t1);
+      const ge = expandGrad(g, inShape, dims, keepdim), r = ew.mul(ge, d);
+      for (const t of [isZero, safe, prodNonZero, zeros, noZero, oneZero, others, atTheZero, t1, d, ge]) t.dispose();
       return [r];
     };
   });

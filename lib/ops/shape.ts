@@ -3,8 +3,8 @@
 // through the same view.
 import { backendOf, backendFor } from '../backend/index.js';
 import type { Device } from '../device.js';
-import { dtypeBytes } from '../dtype.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { type DType, dtypeBytes, promoteTypes } from '../dtype.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, contiguousStrides, shapeNumel } from '../tensor.js';
 import { fullLike } from './elementwise.js';
 import { assertTensor, record, sameDevice } from './record.js';
@@ -24,13 +24,21 @@ export function shapeArg(args: number[] | [number[]]): number[] {
   return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as number[])] : (args as number[]);
 }
 
-export function checkShape(shape: readonly number[], op: string): void {
+/**
+ * The most elements one tensor may hold: indices (argmax, gather) are int32 and data() hands out
+ * typed arrays, so 2^31 - 1. Views that allocate nothing (expand) may describe more.
+ */
+export const MAX_NUMEL = 2 ** 31 - 1;
+
+/** Validates a shape; `allocates` (the default) also bounds its element count by MAX_NUMEL. */
+export function checkShape(shape: readonly number[], op: string, allocates = true): void {
   if (!Array.isArray(shape)) throw new ShapeError(`${op}: expected a shape (array of sizes)`);
   if (shape.length > MAX_DIMS) throw new ShapeError(`${op}: at most ${MAX_DIMS} dims are supported, got ${shape.length}`);
   for (const s of shape) {
     if (!Number.isInteger(s) || s < 0) throw new ShapeError(`${op}: invalid size ${s} in shape ${fmtShape(shape)}`);
   }
-  if (shapeNumel(shape) > 2 ** 40) throw new ShapeError(`${op}: shape ${fmtShape(shape)} is too large`);
+  const n = shapeNumel(shape), limit = allocates ? MAX_NUMEL : Number.MAX_SAFE_INTEGER;
+  if (n > limit) throw new ShapeError(`${op}: shape ${fmtShape(shape)} has ${n} elements, more than the ${limit} a tensor can hold`);
 }
 
 function inferShape(t: Tensor, shape: number[], op: string): number[] {
@@ -115,6 +123,13 @@ export function flatten(t: Tensor, startDim = 0, endDim = -1): Tensor {
 export function unflatten(t: Tensor, dim: number, sizes: number[]): Tensor {
   assertTensor(t, 'unflatten', 'input');
   const d = normalizeDim(dim, t.ndim, 'unflatten');
+  if (!Array.isArray(sizes) || sizes.length === 0) throw new ShapeError(`unflatten: expected a non-empty array of sizes, got ${String(sizes)}`);
+  const known = sizes.filter((s) => s !== -1);
+  const product = known.reduce((p, s) => p * s, 1);
+  const fits = sizes.length - known.length > 1 ? false : known.length === sizes.length ? product === t.shape[d] : product > 0 && t.shape[d] % product === 0;
+  if (!fits || known.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new ShapeError(`unflatten: sizes ${fmtShape(sizes)} do not multiply to dim ${d} of size ${t.shape[d]} (input shape ${fmtShape(t.shape)})`);
+  }
   return reshape(t, [...t.shape.slice(0, d), ...sizes, ...t.shape.slice(d + 1)]);
 }
 
@@ -185,9 +200,16 @@ export function expand(t: Tensor, shape: number[]): Tensor {
       throw new ShapeError(`expand: the size of dim ${src} (${t.shape[src]}) must match ${want} or be 1 when expanding ${fmtShape(t.shape)} to ${fmtShape(shape)}`);
     }
   }
-  checkShape(outShape, 'expand');
+  checkShape(outShape, 'expand', false);
   const inShape = [...t.shape];
   return viewOf(t, outShape, strides, t.offset, 'ExpandBackward', (g) => sumToShape(g, inShape));
+}
+
+/** A fresh contiguous copy that stays in the graph (gradient passes through unchanged). */
+function contiguousCopy(t: Tensor): Tensor {
+  const out = Tensor._empty(t.shape, t.dtype, t.device);
+  backendOf(t).cast(out, t);
+  return record('CloneBackward', out, [t], () => (g) => [g]);
 }
 
 /** Always a new tensor object: a view when t is already contiguous, else a copy. */
@@ -282,6 +304,8 @@ export function flip(t: Tensor, dims: number | number[]): Tensor {
   assertTensor(t, 'flip', 'input');
   // A negative-stride view would need every kernel to accept negative strides; copy instead.
   const list = (Array.isArray(dims) ? dims : [dims]).map((d) => normalizeDim(d, t.ndim, 'flip'));
+  if (new Set(list).size !== list.length) throw new ArgumentError(`flip: dim appears more than once in ${fmtShape(Array.isArray(dims) ? dims : [dims])}`);
+  if (t.ndim === 0) return contiguousCopy(t);
   let offset = t.offset;
   const strides = [...t.strides];
   for (const d of list) {
@@ -301,9 +325,9 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const parts = tensors.filter((t) => !(t.ndim === 1 && t.shape[0] === 0));
   const ref = parts[0] ?? tensors[0];
   const d = normalizeDim(dim, ref.ndim, 'cat');
-  const dtype = ref.dtype;
+  // Mixed dtypes promote as in arithmetic (bool < int32 < float32); the cast kernel converts.
+  const dtype = parts.reduce<DType>((dt, t) => promoteTypes(dt, t.dtype), ref.dtype);
   for (const t of parts) {
-    if (t.dtype !== dtype) throw new DTypeError(`cat: expected all tensors to have dtype ${dtype}, got ${t.dtype}`);
     if (t.ndim !== ref.ndim || t.shape.some((s, k) => k !== d && s !== ref.shape[k])) {
       throw new ShapeError(`cat: shapes ${parts.map((p) => fmtShape(p.shape)).join(', ')} differ outside dim ${d}`);
     }

@@ -28,6 +28,9 @@ Napi::Value binary(const Napi::CallbackInfo& info) {
   if (code < 0 || code >= static_cast<int64_t>(BinaryOp::Count)) throw Napi::RangeError::New(info.Env(), "binary: unknown op");
   BinaryOp op = static_cast<BinaryOp>(code);
   DType dtype = readDType(info[1], name);
+  // The arithmetic kernels read 4-byte elements; a 1-byte bool operand would be overrun.
+  if (dtype == DType::Bool && !isComparison(op) && !isLogical(op))
+    throw Napi::TypeError::New(info.Env(), "binary: arithmetic on bool operands is not supported");
   Dims shape = readDims(info[2], name);
   StridedArg out = readStrided(info, 3, shape, binaryOutType(op, dtype), name);
   StridedArg a = readStrided(info, 6, shape, dtype, name);

@@ -142,6 +142,13 @@ void reduceTyped(const ReduceArgs& a) {
   const bool isSum = a.op == ReduceOp::Sum || a.op == ReduceOp::Mean;
   const double scale = (a.op == ReduceOp::Mean && n > 0) ? 1.0 / static_cast<double>(n) : 1.0;
 
+  if (a.op == ReduceOp::Mean && n == 0) {  // the mean of nothing is 0/0, as in PyTorch
+    for (int64_t o = 0; o < outputs; ++o)
+      storeResult<T>(a, a.out.data + offsetOf(outRaw, o) * static_cast<int64_t>(outBytes),
+                     std::numeric_limits<double>::quiet_NaN(), 0, T{});
+    return;
+  }
+
   // Column-wise: one reduced dim, one kept dim with unit input stride -> sum rows of a matrix.
   if constexpr (std::is_same_v<T, float>) {
     if (isSum && red.ndim == 1 && kept.ndim == 1 && kept.strides[0] == 1 && outputs >= 8) {

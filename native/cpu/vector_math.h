@@ -12,6 +12,7 @@ KD_SIMD_VARIANT sinf(float) noexcept;
 KD_SIMD_VARIANT cosf(float) noexcept;
 KD_SIMD_VARIANT tanhf(float) noexcept;
 KD_SIMD_VARIANT erff(float) noexcept;
+KD_SIMD_VARIANT erfcf(float) noexcept;
 KD_SIMD_VARIANT log1pf(float) noexcept;
 KD_SIMD_VARIANT expm1f(float) noexcept;
 #undef KD_SIMD_VARIANT
