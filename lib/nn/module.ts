@@ -28,6 +28,24 @@ export function snakeCase(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
 }
 
+/** A number as Python's repr writes a float: 1e-05, 0.001, 1.0, None for null. */
+export function reprFloat(v: number | null): string {
+  if (v === null) return 'None';
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e16)) {
+    const [mant, exp] = v.toExponential().split('e');
+    const e = Number(exp);
+    return `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  }
+  return String(v);
+}
+
+/** A shape or size pair as Python's tuple repr: (8,) or (4, 8). */
+export function reprTuple(v: readonly number[]): string {
+  return v.length === 1 ? `(${v[0]},)` : `(${v.join(', ')})`;
+}
+
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
@@ -64,14 +82,29 @@ export abstract class Module {
     return this._keyOverrides.get(field) ?? snakeCase(field);
   }
 
-  private fields(): [string, unknown][] {
+  /** The module's state-holding fields in order (own enumerable fields; `_`-prefixed ones are internal). */
+  protected fields(): [string, unknown][] {
     return Object.entries(this).filter(([k]) => !k.startsWith('_'));
+  }
+
+  /**
+   * Every child slot in order, a module held twice listed twice: PyTorch's `_modules.items()`,
+   * which Sequential runs, state dicts walk and repr prints.
+   */
+  protected *childSlots(): Generator<[string, Module]> {
+    for (const [field, value] of this.fields()) if (value instanceof Module) yield [this.keyOf(field), value];
   }
 
   // ---- traversal ----------------------------------------------------------------------------
 
+  /** Direct children, each module once (as PyTorch's named_children). */
   *namedChildren(): Generator<[string, Module]> {
-    for (const [field, value] of this.fields()) if (value instanceof Module) yield [this.keyOf(field), value];
+    const seen = new Set<Module>();
+    for (const [name, m] of this.childSlots()) {
+      if (seen.has(m)) continue;
+      seen.add(m);
+      yield [name, m];
+    }
   }
 
   children(): Module[] {
@@ -142,7 +175,7 @@ export abstract class Module {
     const visit = (m: Module, prefix: string) => {
       for (const [name, t] of m.ownParameters()) out[prefix + name] = t.detach();
       for (const [name, t] of m.ownBuffers(true)) out[prefix + name] = t.detach();
-      for (const [name, child] of m.namedChildren()) visit(child, `${prefix}${name}.`);
+      for (const [name, child] of m.childSlots()) visit(child, `${prefix}${name}.`);
     };
     visit(this, '');
     return out;
@@ -155,7 +188,7 @@ export abstract class Module {
     const visit = (m: Module, prefix: string) => {
       for (const [name, t] of m.ownParameters()) targets.set(prefix + name, t);
       for (const [name, t] of m.ownBuffers(true)) targets.set(prefix + name, t);
-      for (const [name, child] of m.namedChildren()) visit(child, `${prefix}${name}.`);
+      for (const [name, child] of m.childSlots()) visit(child, `${prefix}${name}.`);
     };
     visit(this, '');
     const missingKeys = [...targets.keys()].filter((k) => !(k in state));
@@ -168,8 +201,9 @@ export abstract class Module {
       );
     }
     for (const [key, target] of targets) {
+      if (!(key in state)) continue;
       const src = state[key];
-      if (!(src instanceof Tensor)) continue;
+      if (!(src instanceof Tensor)) throw new ArgumentError(`loadStateDict: value for ${key} is not a Tensor`);
       if (src.shape.join(',') !== target.shape.join(',')) {
         throw new ShapeError(`loadStateDict: size mismatch for ${key}: checkpoint has ${fmtShape(src.shape)}, the module has ${fmtShape(target.shape)}`);
       }
@@ -230,7 +264,7 @@ export abstract class Module {
   }
 
   toString(): string {
-    const children = [...this.namedChildren()];
+    const children = [...this.childSlots()];
     const name = this.constructor.name;
     if (children.length === 0) return `${name}(${this.extraRepr()})`;
     const lines = children.map(([k, m]) => `  (${k}): ${m.toString().replace(/\n/g, '\n  ')}`);

@@ -1,7 +1,7 @@
 // Activation layers: thin modules over the functional forms.
 import type { Tensor } from '../../tensor.js';
 import * as F from '../functional/basic.js';
-import { Module } from '../module.js';
+import { Module, reprFloat } from '../module.js';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return F.relu(x); }
@@ -34,12 +34,13 @@ export class Tanh extends Module {
 export class ELU extends Module {
   constructor(readonly alpha = 1) { super(); }
   forward(x: Tensor): Tensor { return F.elu(x, this.alpha); }
-  override extraRepr(): string { return `alpha=${this.alpha}`; }
+  override extraRepr(): string { return `alpha=${reprFloat(this.alpha)}`; }
 }
 
 export class Softplus extends Module {
   constructor(readonly beta = 1, readonly threshold = 20) { super(); }
   forward(x: Tensor): Tensor { return F.softplus(x, this.beta, this.threshold); }
+  override extraRepr(): string { return `beta=${reprFloat(this.beta)}, threshold=${reprFloat(this.threshold)}`; }
 }
 
 export class Softmax extends Module {

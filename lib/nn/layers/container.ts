@@ -1,5 +1,6 @@
 // Containers: Sequential runs its children in order; ModuleList and ModuleDict hold modules
-// whose parameters are found like any field's. Keys are "0", "1", ... as in PyTorch.
+// whose parameters are found like any field's. Keys are "0", "1", ... as in PyTorch. A module
+// placed twice occupies two slots (Sequential runs it twice, as PyTorch's _modules).
 import { ArgumentError } from '../../errors.js';
 import { Module } from '../module.js';
 
@@ -17,11 +18,11 @@ export class Sequential extends Module {
   }
 
   get length(): number {
-    return this.children().length;
+    return [...this.childSlots()].length;
   }
 
   at(i: number): Module {
-    const list = this.children();
+    const list = this.slotModules();
     const m = list[i < 0 ? i + list.length : i];
     if (!m) throw new ArgumentError(`Sequential: index ${i} is out of range for ${list.length} modules`);
     return m;
@@ -32,14 +33,18 @@ export class Sequential extends Module {
     return this;
   }
 
+  private slotModules(): Module[] {
+    return [...this.childSlots()].map(([, m]) => m);
+  }
+
   forward(input: unknown): unknown {
     let x = input;
-    for (const m of this.children()) x = m.forward(x);
+    for (const m of this.slotModules()) x = m.forward(x);
     return x;
   }
 
   [Symbol.iterator](): Iterator<Module> {
-    return this.children()[Symbol.iterator]();
+    return this.slotModules()[Symbol.iterator]();
   }
 }
 
@@ -52,11 +57,11 @@ export class ModuleList extends Module {
   }
 
   get length(): number {
-    return this.children().length;
+    return [...this.childSlots()].length;
   }
 
   at(i: number): Module {
-    const list = this.children();
+    const list = this.slotModules();
     const m = list[i < 0 ? i + list.length : i];
     if (!m) throw new ArgumentError(`ModuleList: index ${i} is out of range for ${list.length} modules`);
     return m;
@@ -72,23 +77,40 @@ export class ModuleList extends Module {
     throw new ArgumentError('ModuleList has no forward(); call its modules');
   }
 
+  private slotModules(): Module[] {
+    return [...this.childSlots()].map(([, m]) => m);
+  }
+
   [Symbol.iterator](): Iterator<Module> {
-    return this.children()[Symbol.iterator]();
+    return this.slotModules()[Symbol.iterator]();
   }
 }
 
 export class ModuleDict extends Module {
-  constructor(modules: Record<string, Module> = {}) {
+  /** Keys in insertion order: object properties would list integer-like keys ("10") first. */
+  private _order: string[] = [];
+
+  constructor(modules: Record<string, Module> | Iterable<[string, Module]> = {}) {
     super();
-    for (const [k, m] of Object.entries(modules)) this.set(k, m);
+    const entries = Symbol.iterator in modules ? (modules as Iterable<[string, Module]>) : Object.entries(modules);
+    for (const [k, m] of entries) this.set(k, m);
   }
 
   set(key: string, m: Module): this {
     if (!(m instanceof Module)) throw new ArgumentError(`ModuleDict: value for '${key}' is not a Module`);
-    if (key.startsWith('_') || key in Module.prototype || key === 'training') throw new ArgumentError(`ModuleDict: '${key}' is not allowed as a key`);
+    if (typeof key !== 'string' || key === '' || key.includes('.') || key.startsWith('_') || key in this) {
+      if (!(typeof key === 'string' && this._order.includes(key))) throw new ArgumentError(`ModuleDict: '${key}' is not allowed as a key`);
+    }
     (this as unknown as Record<string, Module>)[key] = m;
+    if (!this._order.includes(key)) this._order.push(key);
     this.setStateKey(key, key);
     return this;
+  }
+
+  protected override fields(): [string, unknown][] {
+    const self = this as unknown as Record<string, unknown>;
+    const rest = super.fields().filter(([k]) => !this._order.includes(k));
+    return [...this._order.map((k): [string, unknown] => [k, self[k]]), ...rest];
   }
 
   get(key: string): Module | undefined {
@@ -97,7 +119,7 @@ export class ModuleDict extends Module {
   }
 
   keys(): string[] {
-    return [...this.namedChildren()].map(([k]) => k);
+    return [...this._order];
   }
 
   forward(): never {

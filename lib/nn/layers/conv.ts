@@ -4,7 +4,7 @@ import { empty } from '../../ops/creation.js';
 import { adaptiveAvgPool2d, avgPool2d, conv1d, conv2d, maxPool2d } from '../../ops/conv.js';
 import type { Tensor } from '../../tensor.js';
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from '../init.js';
-import { Module, Parameter } from '../module.js';
+import { Module, Parameter, reprTuple } from '../module.js';
 
 type Pair = number | [number, number];
 type Padding = Pair | 'same' | 'valid';
@@ -21,8 +21,28 @@ function pair(v: Pair): [number, number] {
   return Array.isArray(v) ? [v[0], v[1]] : [v, v];
 }
 
-function fmtPair(v: Pair | string): string {
-  return typeof v === 'string' ? `'${v}'` : `(${pair(v as Pair).join(', ')})`;
+/** A conv argument as PyTorch prints it: always a tuple of per-dim values; 'same' / 'valid' bare. */
+function reprPerDim(v: number | readonly number[] | string, dims: number): string {
+  if (typeof v === 'string') return v;
+  return reprTuple(typeof v === 'number' ? new Array<number>(dims).fill(v) : v);
+}
+
+/** A pooling argument as given: a number plainly, a pair as a tuple. */
+function reprSize(v: number | readonly number[] | null | undefined, fallback: number | readonly number[]): string {
+  const x = v ?? fallback;
+  return typeof x === 'number' ? String(x) : reprTuple(x);
+}
+
+/** PyTorch's conv extra_repr: padding and dilation only when not the defaults. */
+function convRepr(m: { inChannels: number; outChannels: number; kernelSize: number[]; groups: number; bias: Tensor | null }, stride: number | readonly number[], padding: number | readonly number[] | string, dilation: number | readonly number[]): string {
+  const dims = m.kernelSize.length;
+  const all = (v: number | readonly number[], d: number) => (typeof v === 'number' ? v === d : v.every((x) => x === d));
+  let s = `${m.inChannels}, ${m.outChannels}, kernel_size=${reprTuple(m.kernelSize)}, stride=${reprPerDim(stride, dims)}`;
+  if (typeof padding === 'string' || !all(padding, 0)) s += `, padding=${reprPerDim(padding, dims)}`;
+  if (!all(dilation, 1)) s += `, dilation=${reprPerDim(dilation, dims)}`;
+  if (m.groups !== 1) s += `, groups=${m.groups}`;
+  if (!m.bias) s += ', bias=False';
+  return s;
 }
 
 abstract class ConvNd extends Module {
@@ -76,12 +96,7 @@ export class Conv2d extends ConvNd {
   }
 
   override extraRepr(): string {
-    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${fmtPair(this.kernelSize as [number, number])}, stride=${fmtPair(this.stride)}`;
-    if (this.padding !== 0) s += `, padding=${fmtPair(this.padding)}`;
-    if (this.dilation !== 1) s += `, dilation=${fmtPair(this.dilation)}`;
-    if (this.groups !== 1) s += `, groups=${this.groups}`;
-    if (!this.bias) s += ', bias=False';
-    return s;
+    return convRepr(this, this.stride, this.padding, this.dilation);
   }
 }
 
@@ -102,7 +117,7 @@ export class Conv1d extends ConvNd {
   }
 
   override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize[0]},), stride=(${this.stride},)`;
+    return convRepr(this, this.stride, this.padding, this.dilation);
   }
 }
 
@@ -124,7 +139,7 @@ export class MaxPool2d extends Module {
 
   override extraRepr(): string {
     const o = this.options;
-    return `kernel_size=${this.kernelSize}, stride=${o.stride ?? this.kernelSize}, padding=${o.padding ?? 0}, dilation=${o.dilation ?? 1}, ceil_mode=${o.ceilMode ? 'True' : 'False'}`;
+    return `kernel_size=${reprSize(this.kernelSize, 0)}, stride=${reprSize(o.stride, this.kernelSize)}, padding=${reprSize(o.padding, 0)}, dilation=${reprSize(o.dilation, 1)}, ceil_mode=${o.ceilMode ? 'True' : 'False'}`;
   }
 }
 
@@ -138,7 +153,7 @@ export class AvgPool2d extends Module {
   }
 
   override extraRepr(): string {
-    return `kernel_size=${this.kernelSize}, stride=${this.options.stride ?? this.kernelSize}, padding=${this.options.padding ?? 0}`;
+    return `kernel_size=${reprSize(this.kernelSize, 0)}, stride=${reprSize(this.options.stride, this.kernelSize)}, padding=${reprSize(this.options.padding, 0)}`;
   }
 }
 
@@ -152,6 +167,6 @@ export class AdaptiveAvgPool2d extends Module {
   }
 
   override extraRepr(): string {
-    return `output_size=${this.outputSize}`;
+    return `output_size=${reprSize(this.outputSize, 0)}`;
   }
 }

@@ -5,7 +5,7 @@ import { flatten, unflatten } from '../../ops/shape.js';
 import type { Tensor } from '../../tensor.js';
 import { embedding, linear } from '../functional/basic.js';
 import { calculateFanInAndFanOut, kaimingUniform_, normal_, uniform_ } from '../init.js';
-import { Module, Parameter } from '../module.js';
+import { Module, Parameter, reprTuple } from '../module.js';
 import { noGrad } from '../../autograd/grad_mode.js';
 
 function positiveInt(value: number, what: string, layer: string): number {
@@ -75,6 +75,10 @@ export class Unflatten extends Module {
 
   forward(input: Tensor): Tensor {
     return unflatten(input, this.dim, this.unflattenedSize);
+  }
+
+  override extraRepr(): string {
+    return `dim=${this.dim}, unflattened_size=${reprTuple(this.unflattenedSize)}`;
   }
 }
 

@@ -3,7 +3,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { full, ones, zeros } from '../../ops/creation.js';
 import type { Tensor } from '../../tensor.js';
 import { batchNorm, dropout, layerNorm, rmsNorm } from '../functional/basic.js';
-import { Module, Parameter } from '../module.js';
+import { Module, Parameter, reprFloat, reprTuple } from '../module.js';
 import { noGrad } from '../../autograd/grad_mode.js';
 
 export interface BatchNormOptions {
@@ -71,7 +71,7 @@ abstract class BatchNormBase extends Module {
   }
 
   override extraRepr(): string {
-    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine ? 'True' : 'False'}, track_running_stats=${this.trackRunningStats ? 'True' : 'False'}`;
+    return `${this.numFeatures}, eps=${reprFloat(this.eps)}, momentum=${reprFloat(this.momentum)}, affine=${this.affine ? 'True' : 'False'}, track_running_stats=${this.trackRunningStats ? 'True' : 'False'}`;
   }
 }
 
@@ -83,19 +83,28 @@ export class BatchNorm2d extends BatchNormBase {
   protected readonly expectedDims = [4];
 }
 
+function normalizedShapeOf(shape: number | number[], layer: string): number[] {
+  const dims = Array.isArray(shape) ? [...shape] : [shape];
+  if (dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new ArgumentError(`${layer}: normalized_shape must be positive integers, got ${JSON.stringify(shape)}`);
+  }
+  return dims;
+}
+
 export class LayerNorm extends Module {
   readonly normalizedShape: number[];
   readonly eps: number;
+  readonly elementwiseAffine: boolean;
   weight: Tensor | null;
   bias: Tensor | null;
 
   constructor(normalizedShape: number | number[], options: { eps?: number; elementwiseAffine?: boolean; bias?: boolean } = {}) {
     super();
-    this.normalizedShape = Array.isArray(normalizedShape) ? [...normalizedShape] : [normalizedShape];
+    this.normalizedShape = normalizedShapeOf(normalizedShape, 'LayerNorm');
     this.eps = options.eps ?? 1e-5;
-    const affine = options.elementwiseAffine ?? true;
-    this.weight = affine ? Parameter(ones(this.normalizedShape)) : null;
-    this.bias = affine && (options.bias ?? true) ? Parameter(zeros(this.normalizedShape)) : null;
+    this.elementwiseAffine = options.elementwiseAffine ?? true;
+    this.weight = this.elementwiseAffine ? Parameter(ones(this.normalizedShape)) : null;
+    this.bias = this.elementwiseAffine && (options.bias ?? true) ? Parameter(zeros(this.normalizedShape)) : null;
   }
 
   forward(input: Tensor): Tensor {
@@ -103,7 +112,7 @@ export class LayerNorm extends Module {
   }
 
   override extraRepr(): string {
-    return `(${this.normalizedShape.join(', ')},), eps=${this.eps}, elementwise_affine=${this.weight ? 'True' : 'False'}`;
+    return `${reprTuple(this.normalizedShape)}, eps=${reprFloat(this.eps)}, elementwise_affine=${this.elementwiseAffine ? 'True' : 'False'}`;
   }
 }
 
@@ -114,13 +123,17 @@ export class RMSNorm extends Module {
 
   constructor(normalizedShape: number | number[], options: { eps?: number | null; elementwiseAffine?: boolean } = {}) {
     super();
-    this.normalizedShape = Array.isArray(normalizedShape) ? [...normalizedShape] : [normalizedShape];
+    this.normalizedShape = normalizedShapeOf(normalizedShape, 'RMSNorm');
     this.eps = options.eps ?? null;
     this.weight = options.elementwiseAffine ?? true ? Parameter(ones(this.normalizedShape)) : null;
   }
 
   forward(input: Tensor): Tensor {
     return rmsNorm(input, this.normalizedShape, this.weight, this.eps);
+  }
+
+  override extraRepr(): string {
+    return `${reprTuple(this.normalizedShape)}, eps=${reprFloat(this.eps)}, elementwise_affine=${this.weight ? 'True' : 'False'}`;
   }
 }
 
