@@ -1,0 +1,324 @@
+// kd.nn layers against float64 references and PyTorch's documented semantics: default
+// initialisation, Linear, Embedding, Dropout, Flatten/Unflatten, activations, shape errors.
+import { describe, expect, it } from 'vitest';
+
+import * as kd from '../../lib/index.js';
+import type { Tensor } from '../../lib/index.js';
+import { expectClose, freshSeed, gradcheck, makeRng, numel, randomTensor } from '../helpers.js';
+
+const { nn } = kd;
+
+const f64 = (t: Tensor) => Float64Array.from(t.data() as Float32Array);
+
+function moments(v: ArrayLike<number>): { mean: number; variance: number; min: number; max: number } {
+  let s = 0, min = Infinity, max = -Infinity;
+  for (let i = 0; i < v.length; i++) { s += v[i]; min = Math.min(min, v[i]); max = Math.max(max, v[i]); }
+  const mean = s / v.length;
+  let q = 0;
+  for (let i = 0; i < v.length; i++) q += (v[i] - mean) ** 2;
+  return { mean, variance: q / v.length, min, max };
+}
+
+/** y[..., o] = Σ_i x[..., i] W[o, i] + b[o] in float64. */
+function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, rows: number, inF: number, outF: number): Float64Array {
+  const y = new Float64Array(rows * outF);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outF; o++) {
+      let acc = b ? b[o] : 0;
+      for (let i = 0; i < inF; i++) acc += x[r * inF + i] * w[o * inF + i];
+      y[r * outF + o] = acc;
+    }
+  }
+  return y;
+}
+
+/** erf to ~1e-15 for |x| <= 4 (Taylor series; float64 cancellation costs under 5 digits there). */
+function erf(x: number): number {
+  if (Math.abs(x) > 4) return Math.sign(x);
+  let term = x, sum = x;
+  for (let n = 1; n < 200; n++) {
+    term *= (-x * x) / n;
+    const add = term / (2 * n + 1);
+    sum += add;
+    if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+describe('default initialisation matches PyTorch\'s distributions', () => {
+  it('Linear: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)), variance bound^2/3', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const lin = new nn.Linear(400, 500);
+    const bound = 1 / Math.sqrt(400);
+    const w = moments(f64(lin.weight));
+    expect(w.min, `seed ${seed}`).toBeGreaterThanOrEqual(-bound);
+    expect(w.max, `seed ${seed}`).toBeLessThanOrEqual(bound);
+    expect(w.max, `seed ${seed}: the whole range is used`).toBeGreaterThan(0.99 * bound);
+    expect(Math.abs(w.mean), `seed ${seed}`).toBeLessThan(0.01 * bound);
+    expect(w.variance / (bound * bound / 3), `seed ${seed}`).toBeCloseTo(1, 1);
+    const b = moments(f64(lin.bias!));
+    expect(b.min).toBeGreaterThanOrEqual(-bound);
+    expect(b.max).toBeLessThanOrEqual(bound);
+    expect(b.max - b.min, `seed ${seed}: bias spread like U(±1/sqrt(400))`).toBeGreaterThan(1.5 * bound);
+    expect(lin.weight.requiresGrad && lin.bias!.requiresGrad).toBe(true);
+    expect(lin.weight.shape).toEqual([500, 400]);
+  });
+
+  it('Conv2d: U(±1/sqrt(fan_in)) with fan_in = in/groups * kh * kw', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const conv = new nn.Conv2d(8, 256, [5, 3], { groups: 2 });
+    expect(conv.weight.shape).toEqual([256, 4, 5, 3]);
+    const bound = 1 / Math.sqrt(4 * 5 * 3);
+    const w = moments(f64(conv.weight));
+    expect(w.min).toBeGreaterThanOrEqual(-bound);
+    expect(w.max).toBeLessThanOrEqual(bound);
+    expect(w.max).toBeGreaterThan(0.99 * bound);
+    expect(w.variance / (bound * bound / 3), `seed ${seed}`).toBeCloseTo(1, 1);
+    const b = moments(f64(conv.bias!));
+    expect(b.min).toBeGreaterThanOrEqual(-bound);
+    expect(b.max).toBeLessThanOrEqual(bound);
+    expect(b.max - b.min, `seed ${seed}`).toBeGreaterThan(1.5 * bound);
+  });
+
+  it('Embedding: N(0, 1) with the padding row zero (negative padding_idx counts from the end)', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const emb = new nn.Embedding(2000, 64, { paddingIdx: -3 });
+    expect(emb.paddingIdx).toBe(1997);
+    const v = f64(emb.weight);
+    const others = v.filter((_, i) => Math.floor(i / 64) !== 1997);
+    const m = moments(others);
+    expect(Math.abs(m.mean), `seed ${seed}`).toBeLessThan(0.02);
+    expect(m.variance, `seed ${seed}`).toBeCloseTo(1, 1);
+    expect(Array.from(v.subarray(1997 * 64, 1998 * 64))).toEqual(new Array(64).fill(0));
+    expect(emb.weight.requiresGrad).toBe(true);
+    expect(() => new nn.Embedding(5, 2, { paddingIdx: 5 })).toThrowError(kd.ArgumentError);
+  });
+
+  it('LayerNorm and BatchNorm start at weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0', () => {
+    const ln = new nn.LayerNorm([2, 3]);
+    expect(Array.from(ln.weight!.data())).toEqual(new Array(6).fill(1));
+    expect(Array.from(ln.bias!.data())).toEqual(new Array(6).fill(0));
+    expect(ln.weight!.shape).toEqual([2, 3]);
+    const bn = new nn.BatchNorm2d(4);
+    expect(Array.from(bn.weight!.data())).toEqual([1, 1, 1, 1]);
+    expect(Array.from(bn.bias!.data())).toEqual([0, 0, 0, 0]);
+    expect(Array.from(bn.runningMean!.data())).toEqual([0, 0, 0, 0]);
+    expect(Array.from(bn.runningVar!.data())).toEqual([1, 1, 1, 1]);
+    expect(bn.numBatchesTracked!.shape).toEqual([]);
+    expect(bn.numBatchesTracked!.item()).toBe(0);
+    expect(bn.runningMean!.requiresGrad).toBe(false);
+    const rms = new nn.RMSNorm(5);
+    expect(Array.from(rms.weight!.data())).toEqual([1, 1, 1, 1, 1]);
+  });
+});
+
+describe('Linear', () => {
+  const cases: [string, number[]][] = [['1-d', [7]], ['2-d', [5, 7]], ['3-d', [2, 3, 7]], ['size-1 batch', [1, 1, 7]]];
+  for (const [name, shape] of cases) {
+    for (const bias of [true, false]) {
+      it(`on a ${name} input ${JSON.stringify(shape)} (bias=${bias}) matches float64`, () => {
+        const seed = freshSeed();
+        kd.manualSeed(seed);
+        const rng = makeRng(seed);
+        const lin = new nn.Linear(7, 9, { bias });
+        const { t: x, ref } = randomTensor(rng, shape);
+        const y = lin.forward(x);
+        expect(y.shape).toEqual([...shape.slice(0, -1), 9]);
+        const want = linearRef(ref, f64(lin.weight), bias ? f64(lin.bias!) : null, numel(shape) / 7, 7, 9);
+        expectClose(f64(y), want, 1e-5, `seed ${seed}`);
+      });
+    }
+  }
+
+  it('on a transposed (non-contiguous) input matches float64, and its gradients match finite differences', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const rng = makeRng(seed);
+    const lin = new nn.Linear(4, 3);
+    const { t: xt } = randomTensor(rng, [4, 5]);
+    const x = xt.transpose(0, 1);
+    const xc = f64(x.contiguous());
+    expectClose(f64(lin.forward(x)), linearRef(xc, f64(lin.weight), f64(lin.bias!), 5, 4, 3), 1e-5, `seed ${seed}`);
+    const { t: xs } = randomTensor(rng, [2, 4], -1, 1, true);
+    const r = randomTensor(rng, [2, 3]).t;
+    gradcheck((a, w, b) => kd.nn.functional.linear(a, w, b).mul(r).sum(), [xs, lin.weight, lin.bias!], { context: `seed ${seed}` });
+  });
+
+  it('wrong in_features is a ShapeError naming linear and both shapes', () => {
+    const lin = new nn.Linear(4, 3);
+    expect(() => lin.forward(kd.zeros([2, 5]))).toThrowError(kd.ShapeError);
+    expect(() => lin.forward(kd.zeros([2, 5]))).toThrowError(/linear.*\[2,5\].*\[3,4\]/i);
+    expect(() => lin.forward(kd.zeros([]))).toThrowError(kd.ShapeError);
+    expect(() => lin.forward(kd.zeros([2, 4], { dtype: 'int32' }))).toThrowError(kd.KindlingError);
+    expect(() => new nn.Linear(0, 3)).toThrowError(kd.ArgumentError);
+    expect(() => new nn.Linear(2.5, 3)).toThrowError(kd.ArgumentError);
+  });
+});
+
+describe('Embedding', () => {
+  for (const shape of [[], [5], [2, 3], [2, 1, 4]]) {
+    it(`looks up rows for indices of shape ${JSON.stringify(shape)}`, () => {
+      const seed = freshSeed();
+      kd.manualSeed(seed);
+      const rng = makeRng(seed);
+      const emb = new nn.Embedding(10, 3);
+      const idx = Array.from({ length: numel(shape) }, () => Math.floor(rng() * 10));
+      const ids = kd.tensor(idx, { dtype: 'int32' }).reshape(shape);
+      const out = emb.forward(ids);
+      expect(out.shape).toEqual([...shape, 3]);
+      const w = f64(emb.weight);
+      const want = idx.flatMap((i) => [w[3 * i], w[3 * i + 1], w[3 * i + 2]]);
+      expect(Array.from(f64(out)), `seed ${seed}`).toEqual(want);
+    });
+  }
+
+  it('accumulates gradients of repeated indices and gives the padding row none', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const rng = makeRng(seed);
+    const emb = new nn.Embedding(6, 2, { paddingIdx: 2 });
+    const idx = [2, 0, 2, 4, 0, 0, 5, 2];
+    const ids = kd.tensor(idx, { dtype: 'int32' }).reshape([2, 4]);
+    const { t: r, ref: rr } = randomTensor(rng, [2, 4, 2]);
+    const out = emb.forward(ids);
+    expect(Array.from(f64(out).subarray(0, 2))).toEqual([0, 0]);
+    out.mul(r).sum().backward();
+    const want = new Float64Array(12);
+    idx.forEach((i, k) => {
+      if (i === 2) return;
+      want[2 * i] += rr[2 * k];
+      want[2 * i + 1] += rr[2 * k + 1];
+    });
+    expectClose(f64(emb.weight.grad!), want, 1e-6, `seed ${seed}`);
+    expect(Array.from(f64(emb.weight.grad!).subarray(4, 6))).toEqual([0, 0]);
+  });
+
+  it('refuses out-of-range and negative indices and float indices', () => {
+    const emb = new nn.Embedding(10, 3);
+    expect(() => emb.forward(kd.tensor([1, 10], { dtype: 'int32' }))).toThrowError(kd.KindlingError);
+    expect(() => emb.forward(kd.tensor([-1], { dtype: 'int32' }))).toThrowError(kd.KindlingError);
+    expect(() => emb.forward(kd.tensor([1.5, 2]))).toThrowError(kd.DTypeError);
+  });
+});
+
+describe('Dropout', () => {
+  it('in training zeroes a fraction p of 1e5 elements and scales survivors by 1/(1-p); eval is the identity', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    for (const p of [0.1, 0.5, 0.8]) {
+      const drop = new nn.Dropout(p);
+      const x = kd.full([100, 1000], 3);
+      const y = f64(drop.forward(x));
+      let zeros = 0, wrong = 0;
+      for (const v of y) {
+        if (v === 0) zeros++;
+        else if (Math.abs(v - 3 / (1 - p)) > 1e-5) wrong++;
+      }
+      expect(wrong, `survivors not scaled to 3/(1-p), seed ${seed} p ${p}`).toBe(0);
+      // ±5 standard deviations of a binomial fraction over 1e5 draws.
+      expect(Math.abs(zeros / 1e5 - p), `seed ${seed} p ${p}`).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / 1e5));
+      drop.eval();
+      const z = drop.forward(x);
+      expect(z).not.toBe(x);
+      expect(f64(z).every((v) => v === 3)).toBe(true);
+    }
+  });
+
+  it('passes the same mask back in the gradient; p=0 and p=1 are exact', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const x = kd.ones([50, 40], { requiresGrad: true });
+    const y = new nn.Dropout(0.3).forward(x);
+    y.sum().backward();
+    expect(Array.from(f64(x.grad!))).toEqual(Array.from(f64(y)));
+    expect(f64(new nn.Dropout(0).forward(x)).every((v) => v === 1)).toBe(true);
+    expect(f64(new nn.Dropout(1).forward(x)).every((v) => v === 0)).toBe(true);
+    expect(() => new nn.Dropout(1.5)).toThrowError(kd.ArgumentError);
+    expect(() => new nn.Dropout(-0.1)).toThrowError(kd.ArgumentError);
+  });
+});
+
+describe('Flatten, Unflatten, Identity', () => {
+  it('reshape without changing values, as PyTorch', () => {
+    const seed = freshSeed();
+    const { t: x, ref } = randomTensor(makeRng(seed), [2, 3, 4, 5]);
+    const a = new nn.Flatten().forward(x);
+    expect(a.shape).toEqual([2, 60]);
+    expect(Array.from(f64(a))).toEqual(Array.from(ref));
+    expect(new nn.Flatten(0, 2).forward(x).shape).toEqual([24, 5]);
+    expect(new nn.Flatten(-2).forward(x).shape).toEqual([2, 3, 20]);
+    const u = new nn.Unflatten(1, [3, 4]).forward(kd.zeros([2, 12, 5]));
+    expect(u.shape).toEqual([2, 3, 4, 5]);
+    const v = new nn.Unflatten(-1, [2, -1]).forward(kd.zeros([3, 8]));
+    expect(v.shape).toEqual([3, 2, 4]);
+    expect(() => new nn.Unflatten(1, [5, 3]).forward(kd.zeros([2, 12]))).toThrowError(kd.KindlingError);
+    const xt = x.transpose(1, 3);
+    const ft = new nn.Flatten().forward(xt);
+    expect(ft.shape).toEqual([2, 60]);
+    expect(Array.from(f64(ft))).toEqual(Array.from(f64(xt.contiguous())));
+    const id = new nn.Identity().forward(x);
+    expect(Array.from(f64(id))).toEqual(Array.from(ref));
+  });
+});
+
+describe('activation modules match float64', () => {
+  const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+  const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+  const softplus = (beta: number, threshold: number) => (x: number) => (beta * x > threshold ? x : Math.log1p(Math.exp(beta * x)) / beta);
+  const elementwise: [string, kd.nn.Module, (x: number) => number][] = [
+    ['ReLU', new nn.ReLU(), (x) => Math.max(x, 0)],
+    ['LeakyReLU(0.2)', new nn.LeakyReLU(0.2), (x) => (x > 0 ? x : 0.2 * x)],
+    ['GELU', new nn.GELU(), gelu],
+    ['GELU(tanh)', new nn.GELU('tanh'), geluTanh],
+    ['SiLU', new nn.SiLU(), (x) => x / (1 + Math.exp(-x))],
+    ['Sigmoid', new nn.Sigmoid(), (x) => 1 / (1 + Math.exp(-x))],
+    ['Tanh', new nn.Tanh(), Math.tanh],
+    ['ELU(0.7)', new nn.ELU(0.7), (x) => (x > 0 ? x : 0.7 * Math.expm1(x))],
+    ['Softplus', new nn.Softplus(), softplus(1, 20)],
+    ['Softplus(beta=2, threshold=3)', new nn.Softplus(2, 3), softplus(2, 3)],
+  ];
+  for (const [name, m, ref] of elementwise) {
+    it(`${name} on a [3,5,7] input in [-4, 4]`, () => {
+      const seed = freshSeed();
+      const { t: x, ref: xr } = randomTensor(makeRng(seed), [3, 5, 7], -4, 4);
+      const y = (m.forward as (t: Tensor) => Tensor)(x);
+      expect(y.shape).toEqual([3, 5, 7]);
+      expectClose(f64(y), xr.map(ref), 1e-5, `${name} seed ${seed}`);
+    });
+  }
+
+  for (const dim of [1, -1]) {
+    it(`Softmax and LogSoftmax over dim ${dim} of a [4,6,3] input`, () => {
+      const seed = freshSeed();
+      const shape = [4, 6, 3];
+      const { t: x, ref: xr } = randomTensor(makeRng(seed), shape, -3, 3);
+      const d = dim < 0 ? dim + 3 : dim;
+      const stride = d === 1 ? 3 : 1, n = shape[d];
+      const soft = new Float64Array(xr.length), logSoft = new Float64Array(xr.length);
+      for (let i = 0; i < xr.length; i++) {
+        const base = i - (Math.floor(i / stride) % n) * stride;
+        let mx = -Infinity;
+        for (let k = 0; k < n; k++) mx = Math.max(mx, xr[base + k * stride]);
+        let s = 0;
+        for (let k = 0; k < n; k++) s += Math.exp(xr[base + k * stride] - mx);
+        logSoft[i] = xr[i] - mx - Math.log(s);
+        soft[i] = Math.exp(logSoft[i]);
+      }
+      expectClose(f64(new nn.Softmax(dim).forward(x)), soft, 1e-5, `seed ${seed}`);
+      expectClose(f64(new nn.LogSoftmax(dim).forward(x)), logSoft, 1e-5, `seed ${seed}`);
+    });
+  }
+
+  it('GELU and SiLU backward match finite differences', () => {
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    for (const m of [new nn.GELU(), new nn.SiLU(), new nn.ELU(), new nn.Softplus()]) {
+      const { t: x } = randomTensor(rng, [9], -2, 2, true);
+      const { t: r } = randomTensor(rng, [9]);
+      gradcheck((a) => (m.forward as (t: Tensor) => Tensor)(a).mul(r).sum(), [x], { eps: 1e-2, tol: 1e-2, context: `${m} seed ${seed}` });
+    }
+  });
+});
