@@ -322,3 +322,104 @@ describe('activation modules match float64', () => {
     }
   });
 });
+
+/** Direct float64 cross-correlation over [N, C, H, W] (PyTorch's conv2d), zero padding. */
+function conv2dRef(x: Float64Array, xs: number[], w: Float64Array, ws: number[], b: Float64Array | null,
+  stride: [number, number], pad: [number, number], dil: [number, number], groups: number): { out: Float64Array; shape: number[] } {
+  const [n, c, h, wd] = xs, [k, cg, kh, kw] = ws;
+  const oh = Math.floor((h + 2 * pad[0] - dil[0] * (kh - 1) - 1) / stride[0]) + 1;
+  const ow = Math.floor((wd + 2 * pad[1] - dil[1] * (kw - 1) - 1) / stride[1]) + 1;
+  const out = new Float64Array(n * k * oh * ow);
+  const kPerGroup = k / groups;
+  for (let ni = 0; ni < n; ni++) for (let ki = 0; ki < k; ki++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
+    let acc = b ? b[ki] : 0;
+    const g = Math.floor(ki / kPerGroup);
+    for (let ci = 0; ci < cg; ci++) for (let a = 0; a < kh; a++) for (let bb = 0; bb < kw; bb++) {
+      const y = i * stride[0] - pad[0] + a * dil[0], xx = j * stride[1] - pad[1] + bb * dil[1];
+      if (y < 0 || y >= h || xx < 0 || xx >= wd) continue;
+      acc += x[((ni * c + g * cg + ci) * h + y) * wd + xx] * w[((ki * cg + ci) * kh + a) * kw + bb];
+    }
+    out[((ni * k + ki) * oh + i) * ow + j] = acc;
+  }
+  return { out, shape: [n, k, oh, ow] };
+}
+
+describe('Conv and pooling layers', () => {
+  it('Conv2d (stride, padding, dilation, groups, no bias) matches a direct float64 convolution', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const rng = makeRng(seed);
+    const configs: [number, number, [number, number], { stride?: number | [number, number]; padding?: number | [number, number]; dilation?: number; groups?: number; bias?: boolean }][] = [
+      [3, 5, [3, 3], {}],
+      [4, 6, [3, 2], { stride: [2, 1], padding: [1, 0], groups: 2 }],
+      [2, 3, [2, 2], { dilation: 2, padding: 1, bias: false }],
+    ];
+    for (const [cin, cout, ks, opts] of configs) {
+      const conv = new nn.Conv2d(cin, cout, ks, opts);
+      const xs = [2, cin, 7, 6];
+      const { t: x, ref } = randomTensor(rng, xs);
+      const pr = (v: number | [number, number] | undefined, d: number): [number, number] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v);
+      const want = conv2dRef(ref, xs, f64(conv.weight), conv.weight.shape, conv.bias ? f64(conv.bias) : null,
+        pr(opts.stride, 1), pr(opts.padding, 0), pr(opts.dilation, 1), opts.groups ?? 1);
+      const y = conv.forward(x);
+      expect(y.shape).toEqual(want.shape);
+      expectClose(f64(y), want.out, 1e-4, `seed ${seed} ${conv}`);
+    }
+  });
+
+  it('Conv1d matches Conv2d on a height-1 input', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const rng = makeRng(seed);
+    const c1 = new nn.Conv1d(3, 4, 3, { padding: 1, stride: 2 });
+    const { t: x, ref } = randomTensor(rng, [2, 3, 9]);
+    const want = conv2dRef(ref, [2, 3, 1, 9], f64(c1.weight), [4, 3, 1, 3], f64(c1.bias!), [1, 2], [0, 1], [1, 1], 1);
+    const y = c1.forward(x);
+    expect(y.shape).toEqual([2, 4, 5]);
+    expectClose(f64(y), want.out, 1e-4, `seed ${seed}`);
+  });
+
+  it('the Keras MNIST CNN maps [2,1,28,28] to [2,10] and trains (every parameter gets a gradient)', () => {
+    const seed = freshSeed();
+    kd.manualSeed(seed);
+    const cnn = new nn.Sequential(
+      new nn.Conv2d(1, 32, 3), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Conv2d(32, 64, 3), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Conv2d(64, 64, 3), new nn.ReLU(),
+      new nn.Flatten(), new nn.Linear(576, 64), new nn.ReLU(), new nn.Linear(64, 10),
+    );
+    const y = cnn.forward(kd.randn([2, 1, 28, 28])) as Tensor;
+    expect(y.shape).toEqual([2, 10]);
+    y.sum().backward();
+    for (const [k, p] of cnn.namedParameters()) {
+      expect(p.grad, k).not.toBeNull();
+      expect(f64(p.grad!).some((v) => v !== 0), k).toBe(true);
+    }
+  });
+
+  it('MaxPool2d / AvgPool2d / AdaptiveAvgPool2d layers match float64 windows', () => {
+    const seed = freshSeed();
+    const { t: x, ref } = randomTensor(makeRng(seed), [1, 2, 4, 6]);
+    const at = (c: number, i: number, j: number) => ref[(c * 4 + i) * 6 + j];
+    const maxWant: number[] = [], avgWant: number[] = [];
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
+      const win = [at(c, 2 * i, 2 * j), at(c, 2 * i, 2 * j + 1), at(c, 2 * i + 1, 2 * j), at(c, 2 * i + 1, 2 * j + 1)];
+      maxWant.push(Math.max(...win));
+      avgWant.push(win.reduce((a, v) => a + v, 0) / 4);
+    }
+    expectClose(f64(new nn.MaxPool2d(2).forward(x)), maxWant, 1e-6, `seed ${seed}`);
+    expectClose(f64(new nn.AvgPool2d(2).forward(x)), avgWant, 1e-6, `seed ${seed}`);
+    const gap = new nn.AdaptiveAvgPool2d(1).forward(x);
+    expect(gap.shape).toEqual([1, 2, 1, 1]);
+    expectClose(f64(gap), [0, 1].map((c) => ref.slice(c * 24, (c + 1) * 24).reduce((a, v) => a + v, 0) / 24), 1e-6);
+  });
+
+  it('wrong channel counts and bad arguments are KindlingErrors naming conv2d', () => {
+    const conv = new nn.Conv2d(3, 4, 3);
+    expect(() => conv.forward(kd.zeros([1, 2, 5, 5]))).toThrowError(kd.ShapeError);
+    expect(() => conv.forward(kd.zeros([1, 2, 5, 5]))).toThrowError(/conv2d/);
+    expect(() => conv.forward(kd.zeros([1, 3, 2, 2]))).toThrowError(kd.ShapeError);
+    expect(() => new nn.Conv2d(3, 4, 3, { groups: 2 })).toThrowError(kd.ArgumentError);
+    expect(() => new nn.Conv2d(0, 4, 3)).toThrowError(kd.ArgumentError);
+  });
+});
