@@ -4,7 +4,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { isKept, keep, tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
-import { withGradMode } from './grad_mode.js';
+import { isGradEnabled, withGradMode } from './grad_mode.js';
 import type { GradNode } from './node.js';
 
 export interface BackwardOptions {
@@ -43,6 +43,11 @@ function accumulateLeaf(leaf: Tensor, grad: Tensor, shared: boolean): void {
   if (leaf.grad === null) {
     const exclusive = !shared && grad.isContiguous() && grad._ownsStorageAlone();
     leaf.grad = keep(exclusive ? grad : grad.clone());
+  } else if (isGradEnabled()) {
+    // createGraph: the accumulated gradient is itself in the graph, so add out of place.
+    const previous = leaf.grad;
+    leaf.grad = keep(previous.add(grad));
+    previous.dispose();
   } else {
     leaf.grad.add_(grad);
   }

@@ -31,6 +31,9 @@ export class GradNode {
   /** Registers a tensor the backward function will read; returns the alias to capture. */
   save(t: Tensor): Tensor {
     const alias = t._alias();
+    // With createGraph, backward formulas run inside the recorded graph and read saved tensors:
+    // the alias must lead back to t, so it gets an identity node whose one edge is t.
+    if (t.requiresGrad) alias._setGradFn(new GradNode('SavedTensorBackward', [t], (g) => [g]));
     this.saved.push({ alias, version: t._storage.version, source: t });
     return alias;
   }
