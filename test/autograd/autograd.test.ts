@@ -387,6 +387,17 @@ describe('engine rules', () => {
     expectClose(Array.from(x.grad!.data()), [1.0001 ** 10_000], 1e-3);
   });
 
+  it('createGraph: the gradient is differentiable again, also when a leaf gets gradient from two paths', () => {
+    const x = kd.tensor([1, 2, 3], { dtype: 'float32', requiresGrad: true });
+    x.mul(x).mul(x).sum().backward(undefined, { createGraph: true });
+    const g = x.grad!;
+    expect(g.toArray()).toEqual([3, 12, 27]); // 3x^2
+    expect(g.requiresGrad).toBe(true);
+    x.grad = null;
+    g.sum().backward();
+    expect(x.grad!.toArray()).toEqual([6, 12, 18]); // 6x
+  });
+
   it('backward on a tensor that does not require grad is an ArgumentError', () => {
     expect(() => kd.ones([1]).backward()).toThrow(kd.ArgumentError);
   });
