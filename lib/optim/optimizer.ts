@@ -76,11 +76,11 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
   constructor(name: string, params: ParamsInput<O>, defaults: O) {
     this.name = name;
     this.defaults = defaults;
-    if (params === null || params === undefined || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new ArgumentError(`${name}: params must be an iterable of tensors or of parameter groups { params, ... }`);
-    }
     if (params instanceof Tensor) {
       throw new ArgumentError(`${name}: params must be an iterable of tensors, got a single Tensor (wrap it in an array)`);
+    }
+    if (params === null || params === undefined || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new ArgumentError(`${name}: params must be an iterable of tensors or of parameter groups { params, ... }`);
     }
     const items = [...(params as Iterable<unknown>)];
     if (items.length === 0) throw new ArgumentError(`${name}: got an empty parameter list`);
@@ -248,15 +248,16 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
       return options;
     });
     groups.forEach((options, gi) => Object.assign(this.paramGroups[gi], options));
-    this.disposeState();
+    // Copy before freeing the old buffers: the dict may hold this optimizer's own tensors.
     noGrad(() => {
       for (const [p, s] of newState) {
         for (const [name, value] of Object.entries(s)) {
           if (value instanceof Tensor) s[name] = keep(tidy(() => value.to({ device: p.device, dtype: 'float32' }).clone()));
         }
-        this.state.set(p, s);
       }
     });
+    this.disposeState();
+    for (const [p, s] of newState) this.state.set(p, s);
   }
 
   private disposeState(): void {

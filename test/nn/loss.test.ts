@@ -158,7 +158,7 @@ describe('crossEntropy with class indices', () => {
   });
 
   it('extreme logits (±1e4) give the exact finite loss and a finite gradient', () => {
-    const x = kd.tensor([[1e4, -1e4, 0], [-1e4, -1e4, 1e4], [5e3, 5e3, -1e4]], { requiresGrad: true });
+    const x = kd.tensor([[1e4, -1e4, 0], [-1e4, -1e4, 1e4], [5e3, 5e3, -1e4]], { dtype: 'float32', requiresGrad: true });
     const target = kd.tensor([1, 2, 0]);
     const out = F.crossEntropy(x, target, { reduction: 'none' });
     expectClose(out.data(), [2e4, 0, Math.log(2)], 1e-6, 'extreme losses');
@@ -259,7 +259,7 @@ describe('binary cross entropy', () => {
   });
 
   it('bceLoss clamps the logs at -100: saturated predictions give 100 and finite gradients', () => {
-    const p = kd.tensor([0, 1, 0, 1], { requiresGrad: true });
+    const p = kd.tensor([0, 1, 0, 1], { dtype: 'float32', requiresGrad: true });
     const t = kd.tensor([1, 0, 0, 1], { dtype: 'float32' });
     expectClose(F.bceLoss(p, t, { reduction: 'none' }).data(), [100, 100, 0, 0], 1e-7, 'clamped');
     F.bceLoss(p, t).backward();
@@ -285,7 +285,7 @@ describe('binary cross entropy', () => {
   });
 
   it('bceWithLogitsLoss is exact and has finite gradients at logits ±1e4', () => {
-    const x = kd.tensor([1e4, -1e4, 1e4, -1e4], { requiresGrad: true });
+    const x = kd.tensor([1e4, -1e4, 1e4, -1e4], { dtype: 'float32', requiresGrad: true });
     const t = kd.tensor([1, 0, 0, 1], { dtype: 'float32' });
     expectClose(F.bceWithLogitsLoss(x, t, { reduction: 'none' }).data(), [0, 0, 1e4, 1e4], 1e-7, 'extreme');
     F.bceWithLogitsLoss(x, t, { reduction: 'sum' }).backward();

@@ -238,7 +238,8 @@ describe('optimizers match float64 transcriptions of torch.optim', () => {
       const opt = kind.make([{ params: problem.params.slice(0, 2), lr: 0.2 } as never, { params: [problem.params[2]], ...special } as never], kind.cases[1]);
       expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.2, 0.03]);
       const g0 = { ...kind.defaults, ...kind.cases[1], lr: 0.2 } as RefGroup;
-      const g1 = { ...kind.defaults, ...special } as RefGroup;
+      // The constructor's options are the defaults of every group.
+      const g1 = { ...kind.defaults, ...kind.cases[1], ...special } as RefGroup;
       runAgainstRef(kind, opt, problem, [g0, g0, g1], kind.ref(), 5, 0, `groups seed ${seed}`);
     });
 
@@ -316,6 +317,11 @@ describe('optimizer state dicts', () => {
     const wrongShape = { param_groups: sd.param_groups, state: { 0: { ...sd.state[0], exp_avg: kd.zeros([2]) } } };
     expect(() => other.loadStateDict(wrongShape)).toThrow(/exp_avg.*shape \[2\]/);
     expect(() => other.loadStateDict({ param_groups: [], state: {} })).toThrow(kd.ArgumentError);
+    // Loading its own state dict (the same tensors) must not free what it copies.
+    const before = (opt.stateDict().state[0].exp_avg as Tensor).toArray();
+    opt.loadStateDict(opt.stateDict());
+    expect((opt.stateDict().state[0].exp_avg as Tensor).toArray()).toEqual(before);
+    opt.step();
     const twoGroups = new Adam([{ params: [params[0]] }, { params: [params[1], params[2]] }]);
     expect(() => twoGroups.loadStateDict(sd)).toThrow(/1 parameter groups/);
   });
