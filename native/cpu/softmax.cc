@@ -1,7 +1,9 @@
 // The portable build of the softmax kernels, and the dispatch between it and the AVX2 build
 // (AVX-512 machines use the AVX2 one: these loops are memory- and exp-bound).
 #define KD_ISA_NS isa_scalar
+#define KD_SOFTMAX_VECTOR_BYTES 16
 #include "cpu/softmax_impl.h"
+#undef KD_SOFTMAX_VECTOR_BYTES
 #undef KD_ISA_NS
 
 #include "common/isa.h"

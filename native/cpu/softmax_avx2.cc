@@ -1,3 +1,4 @@
 // Softmax kernels compiled for the avx2 instruction set (flags from CMakeLists.txt).
 #define KD_ISA_NS isa_avx2
+#define KD_SOFTMAX_VECTOR_BYTES 32
 #include "cpu/softmax_impl.h"

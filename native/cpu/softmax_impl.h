@@ -1,8 +1,7 @@
-// The softmax kernels, written over 8-lane GCC vectors that compile to the ISA of the including
-// file (softmax.cc: portable SSE2, softmax_avx2.cc: AVX2+FMA). exp is a polynomial in plain
+// The softmax kernels, written over GCC vectors that compile to the ISA of the including file
+// (softmax.cc: portable SSE2, softmax_avx2.cc: AVX2+FMA). exp is a polynomial in plain
 // arithmetic, so no libm call and no -ffast-math is needed.
-// Include only from those files, with KD_ISA_NS defined.
-#pragma GCC diagnostic ignored "-Wpsabi"  // F8 values stay inside this translation unit
+// Include only from those files, with KD_ISA_NS and KD_SOFTMAX_VECTOR_BYTES defined.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -22,55 +21,60 @@ constexpr int64_t kColumnWidth = 64;  // columns handled together when rows are 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// Eight float lanes as a GCC vector: AVX2 registers in softmax_avx2.cc, SSE pairs elsewhere.
-typedef float F8 __attribute__((vector_size(32)));
-typedef int32_t I8 __attribute__((vector_size(32)));
+// kW float lanes as a GCC vector: 8 (an AVX2 register) in softmax_avx2.cc, 4 (SSE) elsewhere.
+constexpr int kW = KD_SOFTMAX_VECTOR_BYTES / 4;
+typedef float FV __attribute__((vector_size(KD_SOFTMAX_VECTOR_BYTES)));
+typedef int32_t IV __attribute__((vector_size(KD_SOFTMAX_VECTOR_BYTES)));
 
-inline F8 splat(float v) { return F8{} + v; }
-inline F8 load8(const float* p) {
-  F8 v;
+inline FV splat(float v) { return FV{} + v; }
+inline FV loadV(const float* p) {
+  FV v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store8(float* p, F8 v) { std::memcpy(p, &v, sizeof v); }
+inline void storeV(float* p, FV v) { std::memcpy(p, &v, sizeof v); }
 // The first n (< 8) elements of p, the other lanes set to `fill`.
-inline F8 loadPart(const float* p, int64_t n, float fill) {
-  float t[8];
-  for (int i = 0; i < 8; ++i) t[i] = i < n ? p[i] : fill;
-  return load8(t);
+inline FV loadPart(const float* p, int64_t n, float fill) {
+  float t[kW];
+  for (int i = 0; i < kW; ++i) t[i] = i < n ? p[i] : fill;
+  return loadV(t);
 }
-inline void storePart(float* p, F8 v, int64_t n) {
-  float t[8];
-  store8(t, v);
+inline void storePart(float* p, FV v, int64_t n) {
+  float t[kW];
+  storeV(t, v);
   for (int64_t i = 0; i < n; ++i) p[i] = t[i];
 }
-inline F8 vmax(const F8& a, const F8& b) { return a > b ? a : b; }  // NaN in a is skipped
-inline float hsum(F8 v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
-inline float hmax(F8 v) {
+inline FV vmax(const FV& a, const FV& b) { return a > b ? a : b; }  // NaN in a is skipped
+inline float hsum(FV v) {
+  float s = v[0];
+  for (int i = 1; i < kW; ++i) s += v[i];
+  return s;
+}
+inline float hmax(FV v) {
   float m = v[0];
-  for (int i = 1; i < 8; ++i) m = v[i] > m ? v[i] : m;
+  for (int i = 1; i < kW; ++i) m = v[i] > m ? v[i] : m;
   return m;
 }
 
 // exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln2 / 2, exp(r) by a degree-7 polynomial
 // (relative error ~1e-7). Below the normal range the result is 0; NaN stays NaN.
-inline F8 vexp(F8 x) {
-  const F8 lo = splat(-87.3365448f), hi = splat(88.3762626f), round = splat(12582912.0f);  // 1.5 * 2^23
-  F8 xc = x < lo ? lo : x;
+inline FV vexp(FV x) {
+  const FV lo = splat(-87.3365448f), hi = splat(88.3762626f), round = splat(12582912.0f);  // 1.5 * 2^23
+  FV xc = x < lo ? lo : x;
   xc = xc > hi ? hi : xc;
-  F8 t = xc * 1.44269504088896341f + round;
-  F8 n = t - round;
-  I8 ni = __builtin_bit_cast(I8, t) - __builtin_bit_cast(I8, round);
-  F8 r = xc - n * 0.693359375f;
+  FV t = xc * 1.44269504088896341f + round;
+  FV n = t - round;
+  IV ni = __builtin_bit_cast(IV, t) - __builtin_bit_cast(IV, round);
+  FV r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  F8 p = splat(1.9875691500e-4f);
+  FV p = splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  F8 y = p * __builtin_bit_cast(F8, (ni + 127) << 23);
+  FV y = p * __builtin_bit_cast(FV, (ni + 127) << 23);
   y = x < lo ? splat(0.0f) : y;
   y = x > 88.7228394f ? splat(kInf) : y;
   return x != x ? x : y;
@@ -78,24 +82,24 @@ inline F8 vexp(F8 x) {
 
 // NaN is skipped here; it reaches the output through the sum of exp.
 float rowMax(const float* x, int64_t n) {
-  F8 m = splat(kNegInf);
+  FV m = splat(kNegInf);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) m = vmax(load8(x + i), m);
+  for (; i + kW <= n; i += kW) m = vmax(loadV(x + i), m);
   if (i < n) m = vmax(loadPart(x + i, n - i, kNegInf), m);
   return hmax(m);
 }
 
 // y = exp(x - m); returns sum(y).
 float rowExp(const float* x, float m, float* y, int64_t n) {
-  F8 s = splat(0.0f), mv = splat(m);
+  FV s = splat(0.0f), mv = splat(m);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    F8 e = vexp(load8(x + i) - mv);
-    store8(y + i, e);
+  for (; i + kW <= n; i += kW) {
+    FV e = vexp(loadV(x + i) - mv);
+    storeV(y + i, e);
     s += e;
   }
   if (i < n) {
-    F8 e = vexp(loadPart(x + i, n - i, kNegInf) - mv);  // padding lanes give exp(-inf) = 0
+    FV e = vexp(loadPart(x + i, n - i, kNegInf) - mv);  // padding lanes give exp(-inf) = 0
     storePart(y + i, e, n - i);
     s += e;
   }
@@ -104,9 +108,9 @@ float rowExp(const float* x, float m, float* y, int64_t n) {
 
 // sum(a * b), or sum(a) when b is null.
 float rowDot(const float* a, const float* b, int64_t n) {
-  F8 s = splat(0.0f);
+  FV s = splat(0.0f);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) s += b ? load8(a + i) * load8(b + i) : load8(a + i);
+  for (; i + kW <= n; i += kW) s += b ? loadV(a + i) * loadV(b + i) : loadV(a + i);
   if (i < n) s += b ? loadPart(a + i, n - i, 0.0f) * loadPart(b + i, n - i, 0.0f) : loadPart(a + i, n - i, 0.0f);
   return hsum(s);
 }
@@ -126,9 +130,9 @@ void forwardRow(bool log, float* y, const float* x, int64_t n) {
 
 void backwardRow(bool log, float* dx, const float* y, const float* g, int64_t n) {
   if (log) {
-    const F8 s = splat(rowDot(g, nullptr, n));
+    const FV s = splat(rowDot(g, nullptr, n));
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) store8(dx + i, load8(g + i) - vexp(load8(y + i)) * s);
+    for (; i + kW <= n; i += kW) storeV(dx + i, loadV(g + i) - vexp(loadV(y + i)) * s);
     if (i < n) storePart(dx + i, loadPart(g + i, n - i, 0.0f) - vexp(loadPart(y + i, n - i, 0.0f)) * s, n - i);
   } else {
     const float s = rowDot(g, y, n);
@@ -137,41 +141,56 @@ void backwardRow(bool log, float* dx, const float* y, const float* g, int64_t n)
 }
 
 // w <= kColumnWidth adjacent columns (contiguous in memory), each a row of n elements with
-// stride ys / xs along dim; handled eight columns at a time.
+// stride ys / xs along dim. Each pass walks the rows once, kW columns per vector, so the
+// w columns' running max and sum stay in registers.
+struct ColumnBlock {
+  int64_t groups, tail;  // vectors of kW columns; the last holds `tail` (1..kW)
+  explicit ColumnBlock(int64_t w) : groups((w + kW - 1) / kW), tail(w - ((w + kW - 1) / kW - 1) * kW) {}
+  FV load(const float* p, int64_t g, float fill) const {
+    return g + 1 < groups || tail == kW ? loadV(p + kW * g) : loadPart(p + kW * g, tail, fill);
+  }
+  void store(float* p, int64_t g, FV v) const {
+    if (g + 1 < groups || tail == kW) storeV(p + kW * g, v); else storePart(p + kW * g, v, tail);
+  }
+};
+
 void forwardColumns(bool log, float* y, int64_t ys, const float* x, int64_t xs, int64_t n, int64_t w) {
-  for (int64_t k = 0; k < w; k += 8) {
-    const int64_t c = std::min<int64_t>(8, w - k);
-    auto load = [&](const float* p) { return c == 8 ? load8(p) : loadPart(p, c, kNegInf); };
-    auto store = [&](float* p, F8 v) { c == 8 ? store8(p, v) : storePart(p, v, c); };
-    F8 m = splat(kNegInf), s = splat(0.0f);
-    for (int64_t j = 0; j < n; ++j) m = vmax(load(x + j * xs + k), m);
-    for (int64_t j = 0; j < n; ++j) {
-      F8 e = vexp(load(x + j * xs + k) - m);
-      if (!log) store(y + j * ys + k, e);
-      s += e;
+  const ColumnBlock cb(w);
+  FV m[kColumnWidth / kW], s[kColumnWidth / kW];
+  for (int64_t g = 0; g < cb.groups; ++g) m[g] = splat(kNegInf), s[g] = splat(0.0f);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t g = 0; g < cb.groups; ++g) m[g] = vmax(cb.load(x + j * xs, g, kNegInf), m[g]);
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t g = 0; g < cb.groups; ++g) {
+      const FV e = vexp(cb.load(x + j * xs, g, kNegInf) - m[g]);
+      if (!log) cb.store(y + j * ys, g, e);
+      s[g] += e;
     }
-    if (log) {
-      F8 lse;
-      for (int i = 0; i < 8; ++i) lse[i] = std::log(s[i]);
-      for (int64_t j = 0; j < n; ++j) store(y + j * ys + k, (load(x + j * xs + k) - m) - lse);
-    } else {
-      const F8 inv = 1.0f / s;
-      for (int64_t j = 0; j < n; ++j) store(y + j * ys + k, load(y + j * ys + k) * inv);
-    }
+  }
+  if (log) {
+    for (int64_t g = 0; g < cb.groups; ++g)
+      for (int i = 0; i < kW; ++i) s[g][i] = std::log(s[g][i]);
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t g = 0; g < cb.groups; ++g) cb.store(y + j * ys, g, (cb.load(x + j * xs, g, 0.0f) - m[g]) - s[g]);
+  } else {
+    for (int64_t g = 0; g < cb.groups; ++g) s[g] = 1.0f / s[g];
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t g = 0; g < cb.groups; ++g) cb.store(y + j * ys, g, cb.load(y + j * ys, g, 0.0f) * s[g]);
   }
 }
 
 void backwardColumns(bool log, float* dx, int64_t ds, const float* y, int64_t ys, const float* g, int64_t gs,
                      int64_t n, int64_t w) {
-  for (int64_t k = 0; k < w; k += 8) {
-    const int64_t c = std::min<int64_t>(8, w - k);
-    auto load = [&](const float* p) { return c == 8 ? load8(p) : loadPart(p, c, 0.0f); };
-    F8 s = splat(0.0f);
-    for (int64_t j = 0; j < n; ++j) s += log ? load(g + j * gs + k) : load(g + j * gs + k) * load(y + j * ys + k);
-    for (int64_t j = 0; j < n; ++j) {
-      const F8 gv = load(g + j * gs + k), yv = load(y + j * ys + k);
-      const F8 d = log ? gv - vexp(yv) * s : yv * (gv - s);
-      if (c == 8) store8(dx + j * ds + k, d); else storePart(dx + j * ds + k, d, c);
+  const ColumnBlock cb(w);
+  FV s[kColumnWidth / kW];
+  for (int64_t v = 0; v < cb.groups; ++v) s[v] = splat(0.0f);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t v = 0; v < cb.groups; ++v)
+      s[v] += log ? cb.load(g + j * gs, v, 0.0f) : cb.load(g + j * gs, v, 0.0f) * cb.load(y + j * ys, v, 0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t v = 0; v < cb.groups; ++v) {
+      const FV gv = cb.load(g + j * gs, v, 0.0f), yv = cb.load(y + j * ys, v, 0.0f);
+      cb.store(dx + j * ds, v, log ? gv - vexp(yv) * s[v] : yv * (gv - s[v]));
     }
   }
 }
