@@ -10,7 +10,7 @@ abstract class Loss extends Module {
 
   constructor(options: F.ReductionOptions = {}) {
     super();
-    this.reduction = options.reduction ?? 'mean';
+    this.reduction = F.reductionOf(new.target.name, options);
   }
 
   abstract override forward(input: Tensor, target: Tensor): Tensor;

@@ -351,6 +351,7 @@ describe('penalties and modules', () => {
     const bce = new BCEWithLogitsLoss({ posWeight: kd.tensor([2], { dtype: 'float32' }) });
     expect(Object.keys(bce.stateDict())).toEqual(['pos_weight']);
     expect(ce.parameters()).toEqual([]);
+    expect(() => new MSELoss({ reduction: 'avg' as never })).toThrow(/MSELoss: reduction must be/);
   });
 
   it('does not leave intermediate tensors to a surrounding tidy: the result survives, the inputs too', () => {

@@ -49,7 +49,8 @@ export interface BCEWithLogitsOptions extends BCELossOptions {
 
 // ---- validation -----------------------------------------------------------------------------
 
-function reductionOf(op: string, options: ReductionOptions): Reduction {
+/** @internal The reduction option, checked ('mean' when unset); the loss modules share it. */
+export function reductionOf(op: string, options: ReductionOptions): Reduction {
   const r = options.reduction ?? 'mean';
   if (r !== 'mean' && r !== 'sum' && r !== 'none') {
     throw new ArgumentError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
