@@ -1,7 +1,7 @@
 // kd.nn.functional: linear, dropout, embedding, normalisation and the activations, written
 // over the tensor ops (autograd comes from them).
 import { noGrad } from '../../autograd/grad_mode.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
+import { ArgumentError, DTypeError, KindlingError, ShapeError, fmtShape } from '../../errors.js';
 import { rand } from '../../ops/creation.js';
 import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
@@ -55,8 +55,16 @@ export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | n
   if (input.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${input.dtype}`);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-d [num, dim], got ${fmtShape(weight.shape)}`);
   const flat = reshape(input, [input.numel]);
-  let rows = indexSelect(weight, 0, flat);
-  flat.dispose();
+  let rows: Tensor;
+  try {
+    rows = indexSelect(weight, 0, flat);
+  } catch (e) {
+    // Name this op and the table size, as PyTorch's "index out of range in self".
+    if (e instanceof KindlingError) throw new (e.constructor as new (m: string) => KindlingError)(`embedding: indices ${fmtShape(input.shape)} into a table of ${weight.shape[0]} rows: ${e.message}`);
+    throw e;
+  } finally {
+    flat.dispose();
+  }
   if (paddingIdx !== undefined && paddingIdx !== null && weight.requiresGrad) {
     // The padding row gets no gradient: rows * keep + detached(rows) * drop has the same value.
     const [keep, drop] = noGrad(() => {
