@@ -36,10 +36,14 @@ class TinyNet extends nn.Module {
   batchNorm = new nn.BatchNorm1d(16);
   outProj = new nn.Linear(16, 5);
 
+  // Intermediates are freed by tidy; the graph's saved tensors outlive it, so backward() still
+  // works on the returned output.
   forward(ids: Tensor): Tensor {
-    const x = this.act.forward(this.preNorm.forward(this.inProj.forward(this.tokenEmbed.forward(ids))));
-    const y = this.batchNorm.forward(x.transpose(1, 2)).transpose(1, 2);
-    return this.outProj.forward(y);
+    return kd.tidy(() => {
+      const x = this.act.forward(this.preNorm.forward(this.inProj.forward(this.tokenEmbed.forward(ids))));
+      const y = this.batchNorm.forward(x.transpose(1, 2)).transpose(1, 2);
+      return this.outProj.forward(y);
+    });
   }
 }
 
