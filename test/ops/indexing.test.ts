@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
+import { native } from '../../lib/native.js';
 import type { Tensor } from '../../lib/index.js';
 import { expectClose, forEachIndex, freshSeed, gradcheck, makeRng, numel, randomTensor, stridesOf } from '../helpers.js';
 
@@ -350,5 +351,22 @@ describe(`indexSelect (seed ${seed})`, () => {
     expectThrowsKind(() => x.indexSelect(0, kd.zeros([2, 2], { dtype: 'int32' })), kd.ShapeError, 'indexSelect', '[2,2]');
     expectThrowsKind(() => x.indexSelect(0, kd.tensor([1, 4, 2], { dtype: 'int32' })), kd.ArgumentError, 'indexSelect', 'index 4', 'size 4');
     expectThrowsKind(() => x.indexSelect(1, kd.tensor([0, -1, 9], { dtype: 'int32' })), kd.ArgumentError, 'indexSelect', 'index -1', 'size 3');
+  });
+});
+
+describe('index bindings', () => {
+  it('refuse operands and indices that reach outside their storage, whatever JavaScript passes', () => {
+    const x = kd.zeros(3), out = kd.zeros(2), idx = kd.tensor([0, 1], { dtype: 'int32' });
+    // x's view [3] with stride 5 reaches element 10 of a 3-element buffer.
+    expect(() => native.gather(0, 0, [2], out.handle, 0, [1], idx.handle, 0, [1], [3], x.handle, 0, [5])).toThrow(/outside/);
+    // The index shape may not exceed x off the gathered dim.
+    expect(() => native.gather(0, 1, [2, 2], kd.zeros(2, 2).handle, 0, [2, 1], kd.zeros([2, 2], { dtype: 'int32' }).handle, 0, [2, 1],
+      [1, 3], x.handle, 0, [3, 1])).toThrow(/larger/);
+    // A 1-d index claiming more elements than its buffer holds.
+    expect(() => native.indexSelect(0, 0, [3], x.handle, 0, [1], idx.handle, 0, 1, 9, kd.zeros(9).handle, 0, [1])).toThrow(/outside/);
+    // Values are checked by the kernel: a bad one is skipped and comes back as [position, value].
+    const bad = kd.tensor([1, 7], { dtype: 'int32' });
+    expect(native.scatterAdd(0, 0, [3], x.handle, 0, [1], [2], bad.handle, 0, [1], kd.ones(2).handle, 0, [1])).toEqual([1, 7]);
+    expect(native.indexAdd(0, 0, [3], x.handle, 0, [1], bad.handle, 0, 1, 2, kd.ones(2).handle, 0, [1])).toEqual([1, 7]);
   });
 });
