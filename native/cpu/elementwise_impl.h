@@ -31,8 +31,9 @@ inline float unaryF(float x, float p0, float p1) {
   else if constexpr (OP == UnaryOp::Relu) return x > 0.0f ? x : (x != x ? x : 0.0f);
   // x * Phi(x) with Phi written through erfc: 1 + erf(z) cancels catastrophically for z << 0.
   else if constexpr (OP == UnaryOp::Gelu) return 0.5f * x * std::erfc(-x * kInvSqrt2);
+  // 0.5 * (1 + tanh(u)) == sigmoid(2u); the sigmoid form does not cancel for u << 0.
   else if constexpr (OP == UnaryOp::GeluTanh)
-    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+    return x / (1.0f + std::exp(-2.0f * kSqrt2OverPi * (x + 0.044715f * x * x * x)));
   else if constexpr (OP == UnaryOp::Sigmoid) return 1.0f / (1.0f + std::exp(-x));
   else if constexpr (OP == UnaryOp::Tanh) return std::tanh(x);
   else if constexpr (OP == UnaryOp::Silu) return x / (1.0f + std::exp(-x));
@@ -173,10 +174,11 @@ inline float binaryF(float x, float y) {
     return x * (cdf + y * normalPdf(y));
   }
   else if constexpr (OP == BinaryOp::GeluTanhBackward) {
+    // With s = sigmoid(2u) = (1 + tanh(u)) / 2: d/dy [y s] = s + y * 2 s (1 - s) * du/dy.
     float inner = kSqrt2OverPi * (y + 0.044715f * y * y * y);
-    float t = std::tanh(inner);
+    float s = 1.0f / (1.0f + std::exp(-2.0f * inner));
     float dInner = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * y * y);
-    return x * (0.5f * (1.0f + t) + 0.5f * y * (1.0f - t * t) * dInner);
+    return x * (s + 2.0f * y * s * (1.0f - s) * dInner);
   }
   else if constexpr (OP == BinaryOp::SigmoidBackward) return x * y * (1.0f - y);
   else if constexpr (OP == BinaryOp::TanhBackward) return x * (1.0f - y * y);
