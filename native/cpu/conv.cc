@@ -197,9 +197,9 @@ void forEachRowRun(const ConvGeometry& g, const Chunk& ch, Run&& run) {
   }
 }
 
-// col rows [cBegin·kh·kw, cEnd·kh·kw) of group `group` for the chunk; row r = (c, ky, kx) holds
-// the input pixel each output position reads at that kernel tap, 0 in the padding.
-void im2col(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
+// col for group `group` and the chunk: row r = (c, ky, kx) holds the input pixel each output
+// position reads at that kernel tap, 0 in the padding. Walks output rows: for wide outputs.
+void im2colRows(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
             int64_t ld) {
   for (int64_t c = 0; c < d.cg; ++c) {
     const float* plane = x.p + (group * d.cg + c) * x.sc;
@@ -233,8 +233,8 @@ void im2col(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t gr
 }
 
 // The adjoint of im2col: adds col rows of channels [cBegin, cEnd) of group `group` into gradInput
-// (contiguous NCHW).
-void col2imAdd(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group, const Chunk& ch,
+// (contiguous NCHW). Walks output rows: for wide outputs.
+void col2imAddRows(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group, const Chunk& ch,
                int64_t cBegin, int64_t cEnd, float* gradInput) {
   for (int64_t c = cBegin; c < cEnd; ++c) {
     float* plane = gradInput + (group * d.cg + c) * d.inPlane;
@@ -259,6 +259,118 @@ void col2imAdd(const ConvGeometry& g, const Dims& d, const float* col, int64_t l
       }
   }
 }
+
+// For narrow outputs (the MNIST layers' rows are 3 to 26 wide) per-row setup dominates; these
+// walk each col row in one loop over the chunk's columns through per-column tables instead.
+struct ColumnTable {
+  std::vector<int64_t> inputBase, gradBase;  // offsets of the window origin (oy·sH − pH, ox·sW − pW)
+  std::vector<int64_t> y0, x0;
+};
+
+ColumnTable& columnTable(const ConvGeometry& g, const ConvInput& x, const Chunk& ch) {
+  thread_local ColumnTable t;
+  t.inputBase.resize(static_cast<size_t>(ch.cols));
+  t.gradBase.resize(static_cast<size_t>(ch.cols));
+  t.y0.resize(static_cast<size_t>(ch.cols));
+  t.x0.resize(static_cast<size_t>(ch.cols));
+  forEachRowRun(g, ch, [&](int64_t n, int64_t oy, int64_t ox0, int64_t ox1, int64_t at) {
+    const int64_t iy = oy * g.strideH - g.padH;
+    for (int64_t ox = ox0; ox < ox1; ++ox) {
+      const size_t j = static_cast<size_t>(at + ox - ox0);
+      const int64_t ix = ox * g.strideW - g.padW;
+      t.y0[j] = iy;
+      t.x0[j] = ix;
+      t.inputBase[j] = n * x.sn + iy * x.sh + ix * x.sw;
+      t.gradBase[j] = (n * g.c * g.h + iy) * g.w + ix;
+    }
+  });
+  return t;
+}
+
+void im2colTable(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
+                 int64_t ld) {
+  const ColumnTable& t = columnTable(g, x, ch);
+  const int64_t* base = t.inputBase.data();
+  const bool unpadded = g.padH == 0 && g.padW == 0;  // then every window lies inside the input
+  for (int64_t c = 0; c < d.cg; ++c)
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        float* dst = col + ((c * g.kh + ky) * g.kw + kx) * ld;
+        const int64_t dy = ky * g.dilationH, dx = kx * g.dilationW;
+        const float* src = x.p + (group * d.cg + c) * x.sc + dy * x.sh + dx * x.sw;
+        if (unpadded) {
+          for (int64_t j = 0; j < ch.cols; ++j) dst[j] = src[base[j]];
+        } else {
+          for (int64_t j = 0; j < ch.cols; ++j) {
+            const int64_t iy = t.y0[j] + dy, ix = t.x0[j] + dx;
+            dst[j] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? src[base[j]] : 0.0f;
+          }
+        }
+      }
+}
+
+void col2imAddTable(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group,
+                    const Chunk& ch, int64_t cBegin, int64_t cEnd, float* gradInput) {
+  const ConvInput dense{gradInput, g.c * d.inPlane, d.inPlane, g.w, 1};
+  const ColumnTable& t = columnTable(g, dense, ch);
+  const int64_t* base = t.gradBase.data();
+  const bool unpadded = g.padH == 0 && g.padW == 0;
+  for (int64_t c = cBegin; c < cEnd; ++c)
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const float* src = col + ((c * g.kh + ky) * g.kw + kx) * ld;
+        const int64_t dy = ky * g.dilationH, dx = kx * g.dilationW;
+        float* dst = gradInput + (group * d.cg + c) * d.inPlane + dy * g.w + dx;
+        // Within one col row no two columns reach the same input pixel, so the adds are independent.
+        if (unpadded) {
+          for (int64_t j = 0; j < ch.cols; ++j) dst[base[j]] += src[j];
+        } else {
+          for (int64_t j = 0; j < ch.cols; ++j) {
+            const int64_t iy = t.y0[j] + dy, ix = t.x0[j] + dx;
+            if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) dst[base[j]] += src[j];
+          }
+        }
+      }
+}
+
+// Row runs shorter than this go through the column tables.
+constexpr int64_t kMinRowRun = 32;
+
+void im2col(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
+            int64_t ld) {
+  if (g.ow < kMinRowRun) im2colTable(g, d, x, group, ch, col, ld);
+  else im2colRows(g, d, x, group, ch, col, ld);
+}
+
+void col2imAdd(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group, const Chunk& ch,
+               int64_t cBegin, int64_t cEnd, float* gradInput) {
+  if (g.ow < kMinRowRun) col2imAddTable(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
+  else col2imAddRows(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
+}
+
+// C (kg × ckk) (+)= A (kg × cols) · col^T for tiny ckk (a single input channel: 9 rows), where a
+// GEMM would spend most of its register tile on padding: one dot product per element of C.
+__attribute__((target_clones("arch=haswell", "default")))
+void weightGradDots(int64_t kg, int64_t ckk, int64_t cols, const float* a, int64_t aRow, const float* col,
+                    int64_t colRow, float* c, bool accumulate) {
+  constexpr int kLanes = 16;
+  for (int64_t k = 0; k < kg; ++k)
+    for (int64_t r = 0; r < ckk; ++r) {
+      const float* x = a + k * aRow;
+      const float* y = col + r * colRow;
+      float lanes[kLanes] = {};
+      int64_t j = 0;
+      for (; j + kLanes <= cols; j += kLanes)
+        for (int l = 0; l < kLanes; ++l) lanes[l] += x[j + l] * y[j + l];
+      float sum = 0.0f;
+      for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+      for (; j < cols; ++j) sum += x[j] * y[j];
+      c[k * ckk + r] = accumulate ? c[k * ckk + r] + sum : sum;
+    }
+}
+
+// Below this many col rows the weight gradient uses weightGradDots instead of sgemm.
+constexpr int64_t kMinGemmWeightRows = 16;
 
 GemmArgs gemmArgs(int64_t m, int64_t n, int64_t k, const float* a, int64_t aRow, int64_t aCol, const float* b,
                   int64_t bRow, int64_t bCol, float* c, int64_t cRow, float beta) {
@@ -436,7 +548,8 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
         bCol = ch.cols;
       }
       float* c = accumulator(t) + grp * d.kg * d.ckk;
-      sgemm(gemmArgs(d.kg, d.ckk, ch.cols, a, aRow, 1, b, 1, bCol, c, d.ckk, beta));
+      if (d.ckk < kMinGemmWeightRows) weightGradDots(d.kg, d.ckk, ch.cols, a, aRow, b, bCol, c, beta != 0.0f);
+      else sgemm(gemmArgs(d.kg, d.ckk, ch.cols, a, aRow, 1, b, 1, bCol, c, d.ckk, beta));
     }
     touched[t] = 1;
   });
