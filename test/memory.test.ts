@@ -32,13 +32,18 @@ describe('memory', () => {
         b.grad = null;
         return loss.item();
       });
-    for (let i = 0; i < 2000; i++) step();
+    for (let i = 0; i < 5000; i++) step();
     settle();
     const warm = rssMiB();
+    const readings: number[] = [];
     let last = 0;
-    for (let i = 0; i < 20000; i++) last = step();
-    settle();
-    const after = rssMiB();
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 5000; i++) last = step();
+      settle();
+      readings.push(rssMiB());
+    }
+    const after = readings[readings.length - 1];
+    console.log(`RSS after warm-up ${warm.toFixed(1)} MiB, then per 5,000 steps: ${readings.map((r) => r.toFixed(1)).join(', ')}`);
     expect(Number.isFinite(last)).toBe(true);
     expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
   });

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "binding/registry.h"
 
@@ -12,32 +13,49 @@ namespace {
 constexpr size_t kAlignBytes = 64;
 
 struct HostBlock {
-  char* data;        // null once freed
-  size_t bytes;      // requested size (what views expose)
-  size_t reserved;   // allocated size (what V8 is told about)
-  napi_ref view;     // weak reference to the cached zero-copy ArrayBuffer, if one was made
+  char* data = nullptr;      // null while the slot is free
+  size_t bytes = 0;          // requested size (what views expose)
+  size_t reserved = 0;       // allocated size (what V8 is told about)
+  napi_ref view = nullptr;   // weak reference to the cached zero-copy ArrayBuffer, if one was made
+  uint32_t generation = 0;   // bumped on every free, so a stale handle never matches a reused slot
 };
+
+// Handles are plain numbers: slot + generation * kSlotSpan. An N-API object per allocation would
+// carry a finalizer, and Node runs those only when the event loop turns, which a synchronous
+// training loop never lets happen; plain numbers cost nothing to drop. JavaScript frees what it
+// forgot through a FinalizationRegistry (lib/backend/storage.ts).
+constexpr double kSlotSpan = 16777216.0;  // 2^24 slots
+std::vector<HostBlock> gSlots;
+std::vector<uint32_t> gFreeSlots;
 
 bool gPoison = false;  // fill new blocks with 0xff (NaN for float32) so unwritten outputs show
 
-void freeData(napi_env env, HostBlock* block) {
-  if (!block->data) return;
-  std::free(block->data);
-  block->data = nullptr;
-  int64_t ignored;
-  napi_adjust_external_memory(env, -static_cast<int64_t>(block->reserved), &ignored);
+void releaseView(napi_env env, HostBlock* block) {
+  if (!block->view) return;
+  napi_value view;
+  if (napi_get_reference_value(env, block->view, &view) == napi_ok && view != nullptr) napi_detach_arraybuffer(env, view);
+  napi_delete_reference(env, block->view);
+  block->view = nullptr;
 }
 
-void finalizeBlock(napi_env env, void* data, void* /*hint*/) {
-  auto* block = static_cast<HostBlock*>(data);
-  freeData(env, block);
-  if (block->view) napi_delete_reference(env, block->view);
-  delete block;
+// The block a handle names, or null when the handle is malformed, stale or already freed.
+HostBlock* lookup(const Napi::Value& value) {
+  if (!value.IsNumber()) return nullptr;
+  double h = value.As<Napi::Number>().DoubleValue();
+  if (!(h >= 0) || h != static_cast<double>(static_cast<int64_t>(h))) return nullptr;
+  int64_t handle = static_cast<int64_t>(h);
+  size_t slot = static_cast<size_t>(handle % static_cast<int64_t>(kSlotSpan));
+  uint32_t generation = static_cast<uint32_t>(handle / static_cast<int64_t>(kSlotSpan));
+  if (slot >= gSlots.size()) return nullptr;
+  HostBlock* block = &gSlots[slot];
+  if (block->generation != generation || !block->data) return nullptr;
+  return block;
 }
 
 HostBlock* blockOf(const Napi::Value& value, const char* op) {
-  if (!value.IsExternal()) throw Napi::TypeError::New(value.Env(), std::string(op) + ": expected a CPU storage handle");
-  return value.As<Napi::External<HostBlock>>().Data();
+  HostBlock* block = lookup(value);
+  if (!block) throw Napi::Error::New(value.Env(), std::string(op) + ": not a live CPU storage (disposed, or not a kindling handle)");
+  return block;
 }
 
 Napi::Value alloc(const Napi::CallbackInfo& info) {
@@ -51,23 +69,39 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   char* data = static_cast<char*>(std::aligned_alloc(kAlignBytes, reserved));
   if (!data) throw Napi::RangeError::New(env, "alloc: out of memory allocating " + std::to_string(bytes) + " bytes");
   if (gPoison) std::memset(data, 0xff, reserved);
-  auto* block = new HostBlock{data, bytes, reserved, nullptr};
+  uint32_t slot;
+  if (!gFreeSlots.empty()) {
+    slot = gFreeSlots.back();
+    gFreeSlots.pop_back();
+  } else {
+    if (gSlots.size() >= static_cast<size_t>(kSlotSpan)) {
+      std::free(data);
+      throw Napi::RangeError::New(env, "alloc: too many live storages");
+    }
+    slot = static_cast<uint32_t>(gSlots.size());
+    gSlots.emplace_back();
+  }
+  HostBlock& block = gSlots[slot];
+  block.data = data;
+  block.bytes = bytes;
+  block.reserved = reserved;
   int64_t ignored;
   napi_adjust_external_memory(env, static_cast<int64_t>(reserved), &ignored);
-  return Napi::External<HostBlock>::New(env, block, [](Napi::Env e, HostBlock* b) { finalizeBlock(e, b, nullptr); });
+  return Napi::Number::New(env, static_cast<double>(block.generation) * kSlotSpan + slot);
 }
 
+// Frees a storage; a stale or repeated handle is ignored (dispose is idempotent).
 Napi::Value dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  HostBlock* block = blockOf(info[0], "dispose");
-  if (block->view) {
-    napi_value view;
-    if (napi_get_reference_value(env, block->view, &view) == napi_ok && view != nullptr)
-      napi_detach_arraybuffer(env, view);
-    napi_delete_reference(env, block->view);
-    block->view = nullptr;
-  }
-  freeData(env, block);
+  HostBlock* block = lookup(info[0]);
+  if (!block) return env.Undefined();
+  releaseView(env, block);
+  std::free(block->data);
+  block->data = nullptr;
+  int64_t ignored;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(block->reserved), &ignored);
+  block->generation = (block->generation + 1) % (1u << 28);
+  gFreeSlots.push_back(static_cast<uint32_t>(block - gSlots.data()));
   return env.Undefined();
 }
 

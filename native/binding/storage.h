@@ -1,9 +1,7 @@
-// CPU storage as JavaScript sees it: an opaque External that owns a 64-byte-aligned native
-// block. dispose() frees the block at once; the External's finalizer frees whatever dispose did
-// not, never twice. Zero-copy typed-array views (hostView) are made only on request, cached
+// CPU storage as JavaScript sees it: a numeric handle naming a 64-byte-aligned native block in
+// a slot table. dispose() frees the block at once; stale handles are recognised by a generation
+// count and rejected. Zero-copy typed-array views (hostView) are made only on request, cached
 // per block, and detached on dispose so a stale view reads as empty instead of freed memory.
-// (An external ArrayBuffer per allocation would hold memory until the event loop turns, which
-// a synchronous training loop never lets happen.)
 #pragma once
 #include <napi.h>
 
