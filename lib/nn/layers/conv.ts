@@ -3,7 +3,7 @@ import { ArgumentError } from '../../errors.js';
 import { empty } from '../../ops/creation.js';
 import { adaptiveAvgPool2d, avgPool2d, conv1d, conv2d, maxPool2d } from '../../ops/conv.js';
 import type { Tensor } from '../../tensor.js';
-import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from '../init.js';
+import { resetAffine } from './linear.js';
 import { Module, Parameter, reprTuple } from '../module.js';
 
 type Pair = number | [number, number];
@@ -68,14 +68,8 @@ abstract class ConvNd extends Module {
     this.resetParameters();
   }
 
-  /** PyTorch's default: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias. */
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const { fanIn } = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound);
-    }
+    resetAffine(this.weight, this.bias);
   }
 }
 

@@ -13,6 +13,19 @@ function positiveInt(value: number, what: string, layer: string): number {
   return value;
 }
 
+/**
+ * PyTorch's default for Linear and ConvNd: kaiming_uniform_(a=√5) for the weight (so
+ * U(±1/√fan_in)), and U(±1/√fan_in) for the bias.
+ */
+export function resetAffine(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const { fanIn } = calculateFanInAndFanOut(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform_(bias, -bound, bound);
+  }
+}
+
 export class Linear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
@@ -28,14 +41,8 @@ export class Linear extends Module {
     this.resetParameters();
   }
 
-  /** PyTorch's default: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias. */
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const { fanIn } = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound);
-    }
+    resetAffine(this.weight, this.bias);
   }
 
   forward(input: Tensor): Tensor {
