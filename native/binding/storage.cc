@@ -1,8 +1,10 @@
 #include "binding/storage.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "binding/registry.h"
@@ -58,15 +60,58 @@ HostBlock* blockOf(const Napi::Value& value, const char* op) {
   return block;
 }
 
+// Freed blocks are kept in per-size-class lists and handed out again: a fresh multi-megabyte
+// block costs page faults on first touch (several times the cost of the kernel that fills it)
+// and, reported to V8, extra garbage collections. V8 is told only about memory taken from or
+// returned to the system. The cache is capped; beyond it blocks go back to the system.
+constexpr size_t kCacheCapBytes = size_t(1) << 30;
+std::unordered_map<size_t, std::vector<char*>> gFreeBlocks;
+size_t gCachedBytes = 0;
+
+// The reserved size for a request: 64-byte granules up to 64 KiB, then four classes per power
+// of two (at most 25% slack), so blocks of similar tensors are interchangeable.
+size_t sizeClass(size_t bytes) {
+  if (bytes <= 65536) return std::max<size_t>(kAlignBytes, ((bytes + kAlignBytes - 1) / kAlignBytes) * kAlignBytes);
+  size_t top = size_t(1) << (63 - __builtin_clzll(bytes - 1));  // largest power of two below bytes
+  size_t step = top / 4;
+  return ((bytes + step - 1) / step) * step;
+}
+
+char* takeBlock(napi_env env, size_t reserved) {
+  auto it = gFreeBlocks.find(reserved);
+  if (it != gFreeBlocks.end() && !it->second.empty()) {
+    char* data = it->second.back();
+    it->second.pop_back();
+    gCachedBytes -= reserved;
+    return data;
+  }
+  char* data = static_cast<char*>(std::aligned_alloc(kAlignBytes, reserved));
+  if (data) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, static_cast<int64_t>(reserved), &ignored);
+  }
+  return data;
+}
+
+void returnBlock(napi_env env, char* data, size_t reserved) {
+  if (gCachedBytes + reserved <= kCacheCapBytes) {
+    gFreeBlocks[reserved].push_back(data);
+    gCachedBytes += reserved;
+    return;
+  }
+  std::free(data);
+  int64_t ignored;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(reserved), &ignored);
+}
+
 Napi::Value alloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double requested = info[0].As<Napi::Number>().DoubleValue();
   if (!(requested >= 0) || requested > 1e15)
     throw Napi::RangeError::New(env, "alloc: invalid size " + std::to_string(requested) + " bytes");
   size_t bytes = static_cast<size_t>(requested);
-  size_t reserved = ((bytes + kAlignBytes - 1) / kAlignBytes) * kAlignBytes;
-  if (reserved == 0) reserved = kAlignBytes;
-  char* data = static_cast<char*>(std::aligned_alloc(kAlignBytes, reserved));
+  size_t reserved = sizeClass(bytes);
+  char* data = takeBlock(env, reserved);
   if (!data) throw Napi::RangeError::New(env, "alloc: out of memory allocating " + std::to_string(bytes) + " bytes");
   if (gPoison) std::memset(data, 0xff, reserved);
   uint32_t slot;
@@ -75,7 +120,7 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
     gFreeSlots.pop_back();
   } else {
     if (gSlots.size() >= static_cast<size_t>(kSlotSpan)) {
-      std::free(data);
+      returnBlock(env, data, reserved);
       throw Napi::RangeError::New(env, "alloc: too many live storages");
     }
     slot = static_cast<uint32_t>(gSlots.size());
@@ -85,9 +130,20 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   block.data = data;
   block.bytes = bytes;
   block.reserved = reserved;
-  int64_t ignored;
-  napi_adjust_external_memory(env, static_cast<int64_t>(reserved), &ignored);
   return Napi::Number::New(env, static_cast<double>(block.generation) * kSlotSpan + slot);
+}
+
+// Returns every cached free block to the system.
+Napi::Value emptyCache(const Napi::CallbackInfo& info) {
+  int64_t released = 0, ignored;
+  for (auto& [reserved, blocks] : gFreeBlocks) {
+    for (char* data : blocks) std::free(data);
+    released += static_cast<int64_t>(reserved * blocks.size());
+    blocks.clear();
+  }
+  gCachedBytes = 0;
+  napi_adjust_external_memory(info.Env(), -released, &ignored);
+  return info.Env().Undefined();
 }
 
 // Frees a storage; a stale or repeated handle is ignored (dispose is idempotent).
@@ -96,10 +152,8 @@ Napi::Value dispose(const Napi::CallbackInfo& info) {
   HostBlock* block = lookup(info[0]);
   if (!block) return env.Undefined();
   releaseView(env, block);
-  std::free(block->data);
+  returnBlock(env, block->data, block->reserved);
   block->data = nullptr;
-  int64_t ignored;
-  napi_adjust_external_memory(env, -static_cast<int64_t>(block->reserved), &ignored);
   block->generation = (block->generation + 1) % (1u << 28);
   gFreeSlots.push_back(static_cast<uint32_t>(block - gSlots.data()));
   return env.Undefined();
@@ -201,6 +255,7 @@ void checkSpan(const HostView& view, int64_t offset, int ndim, const int64_t* sh
 void registerStorage(Napi::Env env, Napi::Object exports) {
   exports.Set("alloc", Napi::Function::New(env, alloc, "alloc"));
   exports.Set("dispose", Napi::Function::New(env, dispose, "dispose"));
+  exports.Set("emptyCache", Napi::Function::New(env, emptyCache, "emptyCache"));
   exports.Set("hostView", Napi::Function::New(env, hostView, "hostView"));
   exports.Set("readBytes", Napi::Function::New(env, readBytes, "readBytes"));
   exports.Set("writeBytes", Napi::Function::New(env, writeBytes, "writeBytes"));

@@ -50,8 +50,47 @@ void checkPoolGeometry(const PoolGeometry& g) {
     throw std::invalid_argument("pool2d: padding must be at most half the kernel size");
 }
 
+// The common case (no padding, no dilation, rows contiguous): every window lies inside the
+// input, so the loop needs no bounds checks and walks rows by pointer. Same tie and NaN rules.
+void maxPool2dDenseWindows(const PoolGeometry& g, PoolInput x, float* out, int32_t* indices) {
+  const int64_t outPlane = g.oh * g.ow;
+  parallelFor(g.n * g.c, planeGrain(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* plane = x.p + (p / g.c) * x.sn + (p % g.c) * x.sc;
+      float* o = out + p * outPlane;
+      int32_t* idx = indices + p * outPlane;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        const int64_t y0 = oy * g.strideH;
+        const float* windowRow = plane + y0 * x.sh;
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const int64_t x0 = ox * g.strideW;
+          float best = windowRow[x0];
+          int64_t bestAt = y0 * g.w + x0;
+          for (int64_t i = 0; i < g.kh; ++i) {
+            const float* r = windowRow + i * x.sh + x0;
+            for (int64_t j = (i == 0 ? 1 : 0); j < g.kw; ++j) {
+              const float v = r[j];
+              if (v > best || v != v) {
+                best = v;
+                bestAt = (y0 + i) * g.w + x0 + j;
+              }
+            }
+          }
+          o[oy * g.ow + ox] = best;
+          idx[oy * g.ow + ox] = static_cast<int32_t>(bestAt);
+        }
+      }
+    }
+  });
+}
+
 void maxPool2dForward(const PoolGeometry& g, PoolInput x, float* out, int32_t* indices) {
   checkPoolGeometry(g);
+  if (g.padH == 0 && g.padW == 0 && g.dilationH == 1 && g.dilationW == 1 && x.sw == 1 &&
+      (g.oh - 1) * g.strideH + g.kh <= g.h && (g.ow - 1) * g.strideW + g.kw <= g.w) {
+    maxPool2dDenseWindows(g, x, out, indices);
+    return;
+  }
   const int64_t outPlane = g.oh * g.ow;
   parallelFor(g.n * g.c, planeGrain(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
