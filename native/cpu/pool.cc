@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -69,11 +71,17 @@ void maxPool2dDenseWindows(const PoolGeometry& g, PoolInput x, float* out, int32
           for (int64_t i = 0; i < g.kh; ++i) {
             const float* r = windowRow + i * x.sh + x0;
             for (int64_t j = (i == 0 ? 1 : 0); j < g.kw; ++j) {
+              // Selects rather than a branch: on real activations "v > best" is a coin flip,
+              // and mispredictions cost more than the loads.
               const float v = r[j];
-              if (v > best || v != v) {
-                best = v;
-                bestAt = (y0 + i) * g.w + x0 + j;
-              }
+              const uint32_t take = 0u - static_cast<uint32_t>((v > best) | (v != v));
+              uint32_t vb, bb;
+              std::memcpy(&vb, &v, 4);
+              std::memcpy(&bb, &best, 4);
+              bb = (vb & take) | (bb & ~take);
+              std::memcpy(&best, &bb, 4);
+              const int64_t wide = static_cast<int64_t>(static_cast<int32_t>(take));
+              bestAt = (((y0 + i) * g.w + x0 + j) & wide) | (bestAt & ~wide);
             }
           }
           o[oy * g.ow + ox] = best;
