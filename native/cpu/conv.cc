@@ -24,6 +24,7 @@
 
 #include "common/parallel.h"
 #include "cpu/gemm.h"
+#include "common/scratch.h"
 
 namespace kd {
 namespace {
@@ -34,33 +35,6 @@ constexpr int64_t kColBudgetElems = 131072;
 constexpr int64_t kMinChunkCols = 16;
 constexpr int64_t kMaxChunkCols = 4096;
 
-// A 64-byte-aligned float buffer that only grows; one of each kind per thread, kept for the
-// thread's lifetime, so steady-state calls allocate nothing.
-class ScratchBuffer {
- public:
-  ScratchBuffer() = default;
-  ScratchBuffer(const ScratchBuffer&) = delete;
-  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
-  ~ScratchBuffer() { std::free(data_); }
-
-  float* reserve(int64_t elems) {
-    if (static_cast<size_t>(elems) > capacityElems_) {
-      std::free(data_);
-      size_t bytes = (static_cast<size_t>(elems) * sizeof(float) + 63) / 64 * 64;
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data_) {
-        capacityElems_ = 0;
-        throw std::bad_alloc();
-      }
-      capacityElems_ = static_cast<size_t>(elems);
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  size_t capacityElems_ = 0;
-};
 
 struct ThreadScratch {
   ScratchBuffer col, tmp;

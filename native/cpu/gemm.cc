@@ -26,6 +26,7 @@
 
 #include "common/isa.h"
 #include "common/parallel.h"
+#include "common/scratch.h"
 
 namespace kd {
 namespace {
@@ -49,36 +50,9 @@ struct Mat {
   Mat at(int64_t i, int64_t j) const { return {p + i * rs + j * cs, rs, cs}; }
 };
 
-// A 64-byte-aligned float buffer that only grows; one per thread for A and one for B, kept for
-// the thread's lifetime so steady-state calls allocate nothing.
-class PackBuffer {
- public:
-  PackBuffer() = default;
-  PackBuffer(const PackBuffer&) = delete;
-  PackBuffer& operator=(const PackBuffer&) = delete;
-  ~PackBuffer() { std::free(data_); }
-
-  float* reserve(size_t elems) {
-    if (elems > capacityElems_) {
-      std::free(data_);
-      size_t bytes = (elems * sizeof(float) + 63) / 64 * 64;
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data_) {
-        capacityElems_ = 0;
-        throw std::bad_alloc();
-      }
-      capacityElems_ = elems;
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  size_t capacityElems_ = 0;
-};
 
 struct PackBuffers {
-  PackBuffer a, b;
+  ScratchBuffer a, b;  // packed panels of A and of B, one pair per thread
 };
 
 PackBuffers& threadPackBuffers() {
@@ -217,8 +191,8 @@ void gemmSerial(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Cons
   const int64_t kcMax = balancedBlock(k, kernel.kc, 1);
   const int64_t ncMax = balancedBlock(n, kernel.nc, NR);
   PackBuffers& buffers = threadPackBuffers();
-  float* packedA = buffers.a.reserve(static_cast<size_t>(mcMax * kcMax));
-  float* packedB = buffers.b.reserve(static_cast<size_t>(ncMax * kcMax));
+  float* packedA = buffers.a.reserve(mcMax * kcMax);
+  float* packedB = buffers.b.reserve(ncMax * kcMax);
 
   for (int64_t jc = 0; jc < n; jc += ncMax) {
     const int64_t nc = std::min(ncMax, n - jc);
