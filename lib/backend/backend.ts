@@ -130,7 +130,36 @@ export interface PoolKernels {
   adaptiveAvgPool2dBackward(gradInput: KernelOperand, gradOutput: KernelOperand): void;
 }
 
+/** Hyperparameters of one Adam/AdamW step (torch.optim's update order and bias correction). */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: p <- p (1 - lr wd) first; Adam: grad + wd p. */
+  decoupled: boolean;
+  maximize: boolean;
+}
+
+/** One parameter's tensors for a fused Adam step: all float32, contiguous, of the parameter's size. */
+export interface AdamTensors {
+  param: KernelOperand;
+  grad: KernelOperand;
+  expAvg: KernelOperand;
+  expAvgSq: KernelOperand;
+  /** AMSGrad's running maximum of expAvgSq, or null. */
+  maxExpAvgSq: KernelOperand | null;
+  /** The step number after this update (1 on the first), for the bias corrections. */
+  step: number;
+}
+
+export interface OptimKernels {
+  /** Updates every listed parameter and its moments in place (one launch per call where the device can). */
+  adam(h: AdamHyper, tensors: readonly AdamTensors[]): void;
+}
+
 export interface Backend extends StorageKernels, ElementwiseKernels, ReduceKernels, GemmKernels, IndexKernels, SoftmaxKernels,
-  ConvKernels, PoolKernels {
+  ConvKernels, PoolKernels, OptimKernels {
   readonly device: Device;
 }

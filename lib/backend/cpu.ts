@@ -3,7 +3,7 @@
 import { DTYPE_CODE, type DType } from '../dtype.js';
 import { ArgumentError, KindlingError } from '../errors.js';
 import { native as rawNative, type NativeAddon } from '../native.js';
-import type { Backend, ConvGeometry, PoolGeometry, BadIndex, GemmCall, KernelOperand } from './backend.js';
+import type { AdamHyper, AdamTensors, Backend, ConvGeometry, PoolGeometry, BadIndex, GemmCall, KernelOperand } from './backend.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from './opcodes.js';
 
 /**
@@ -162,6 +162,15 @@ export const cpuBackend: Backend = {
   adaptiveAvgPool2dBackward(gradInput: KernelOperand, gradOutput: KernelOperand): void {
     native.adaptiveAvgPool2dBackward([...gradInput.shape, gradOutput.shape[2], gradOutput.shape[3]],
       gradOutput.handle, gradOutput.offset, gradInput.handle, gradInput.offset);
+  },
+
+  adam(h: AdamHyper, tensors: readonly AdamTensors[]): void {
+    for (const t of tensors) {
+      const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0, t.step];
+      const n = t.param.shape.reduce((a, b) => a * b, 1);
+      native.adam(hyper, n, t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
+        t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0);
+    }
   },
 
   gemm(c: GemmCall): void {

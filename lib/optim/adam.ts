@@ -1,5 +1,6 @@
 // Adam (L2 weight decay folded into the gradient) and AdamW (decoupled weight decay), in
 // torch.optim's update order, with the AMSGrad variant and maximize.
+import { backendOf } from '../backend/index.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import {
@@ -38,13 +39,14 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     }
     const step = (state.step as number) + 1;
     state.step = step;
+    if (this.fusedStep(p, grad0, state, g, step)) return;
     let grad = g.maximize ? grad0.neg() : grad0;
     if (g.weightDecay !== 0) {
       if (this.decoupled) p.mul_(1 - g.lr * g.weightDecay);
       else grad = grad.add(p, g.weightDecay);
     }
     const expAvg = state.expAvg as Tensor, expAvgSq = state.expAvgSq as Tensor;
-    expAvg.mul_(beta1).add_(grad, 1 - beta1);
+    expAvg.add_(grad.sub(expAvg), 1 - beta1);  // torch: exp_avg.lerp_(grad, 1 - beta1)
     expAvgSq.mul_(beta2).add_(grad.square(), 1 - beta2);
     const biasCorrection1 = 1 - beta1 ** step;
     const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
@@ -59,6 +61,25 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     }
     const denom = second.sqrt().div(biasCorrection2Sqrt).add(g.eps);
     p.add_(expAvg.div(denom), -g.lr / biasCorrection1);
+  }
+
+  /**
+   * The whole update in one kernel pass (the backend's adam) when every tensor is a dense run;
+   * returns false to take the op-by-op path above (views, or an AMSGrad buffer added late).
+   */
+  private fusedStep(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>, step: number): boolean {
+    const expAvg = state.expAvg as Tensor, expAvgSq = state.expAvgSq as Tensor;
+    const maxSq = g.amsgrad ? (state.maxExpAvgSq as Tensor | undefined) : null;
+    if (maxSq === undefined) return false;
+    const all = maxSq ? [p, grad, expAvg, expAvgSq, maxSq] : [p, grad, expAvg, expAvgSq];
+    if (!all.every((t) => t.isContiguous() && t.device === p.device && t.dtype === 'float32')) return false;
+    backendOf(p).adam(
+      { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, decoupled: this.decoupled, maximize: g.maximize },
+      [{ param: p, grad, expAvg, expAvgSq, maxExpAvgSq: maxSq, step }],
+    );
+    for (const t of [p, expAvg, expAvgSq]) t._storage.version++;
+    if (maxSq) maxSq._storage.version++;
+    return true;
   }
 }
 

@@ -15,6 +15,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerGemm(env, exports);
   registerSoftmax(env, exports);
   registerConv(env, exports);
+  registerOptim(env, exports);
   registerCuda(env, exports);
   return exports;
 }
