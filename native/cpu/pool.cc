@@ -10,7 +10,9 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/isa.h"
 #include "common/parallel.h"
+#include "cpu/pool_rows.h"
 
 namespace kd {
 namespace {
@@ -54,8 +56,15 @@ void checkPoolGeometry(const PoolGeometry& g) {
 
 // The common case (no padding, no dilation, rows contiguous): every window lies inside the
 // input, so the loop needs no bounds checks and walks rows by pointer. Same tie and NaN rules.
+// 2×2 windows at stride 2, where the vectorised rows (cpu/pool_rows.h) apply.
+bool isPool2x2Stride2(const PoolGeometry& g) {
+  return g.kh == 2 && g.kw == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0 &&
+         g.dilationH == 1 && g.dilationW == 1 && activeIsa() != CpuIsa::Scalar;
+}
+
 void maxPool2dDenseWindows(const PoolGeometry& g, PoolInput x, float* out, int32_t* indices) {
   const int64_t outPlane = g.oh * g.ow;
+  const bool rows2x2 = isPool2x2Stride2(g);
   parallelFor(g.n * g.c, planeGrain(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* plane = x.p + (p / g.c) * x.sn + (p % g.c) * x.sc;
@@ -64,6 +73,11 @@ void maxPool2dDenseWindows(const PoolGeometry& g, PoolInput x, float* out, int32
       for (int64_t oy = 0; oy < g.oh; ++oy) {
         const int64_t y0 = oy * g.strideH;
         const float* windowRow = plane + y0 * x.sh;
+        if (rows2x2) {
+          pool_rows::maxPool2x2RowAvx2(windowRow, windowRow + x.sh, g.ow, static_cast<int32_t>(y0 * g.w),
+                                       static_cast<int32_t>(g.w), o + oy * g.ow, idx + oy * g.ow);
+          continue;
+        }
         for (int64_t ox = 0; ox < g.ow; ++ox) {
           const int64_t x0 = ox * g.strideW;
           float best = windowRow[x0];
@@ -132,13 +146,34 @@ void maxPool2dForward(const PoolGeometry& g, PoolInput x, float* out, int32_t* i
   });
 }
 
+// One plane of the 2×2 stride-2 backward written densely (each input element stored once, no
+// zero fill first). Returns false, leaving the plane to the general scatter, when an index lies
+// outside its own window (indices that did not come from the forward).
+bool maxPool2x2BackwardPlane(const PoolGeometry& g, const float* go, const int32_t* idx, float* gi) {
+  const int64_t w = g.w;
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    float* row0 = gi + 2 * oy * w;
+    float* row1 = row0 + w;
+    const int64_t base = 2 * oy * w;
+    if (!pool_rows::maxPool2x2BackwardRowAvx2(go + oy * g.ow, idx + oy * g.ow, g.ow, static_cast<int32_t>(base),
+                                              static_cast<int32_t>(w), row0, row1))
+      return false;
+    std::fill(row0 + 2 * g.ow, row0 + w, 0.0f);
+    std::fill(row1 + 2 * g.ow, row1 + w, 0.0f);
+  }
+  std::fill(gi + 2 * g.oh * w, gi + g.h * w, 0.0f);
+  return true;
+}
+
 void maxPool2dBackward(const PoolGeometry& g, const float* gradOut, const int32_t* indices, float* gradInput) {
   checkPoolGeometry(g);
   const int64_t outPlane = g.oh * g.ow, inPlane = g.h * g.w;
+  const bool rows2x2 = isPool2x2Stride2(g) && 2 * g.oh <= g.h && 2 * g.ow <= g.w;  // no window past the input
   std::atomic<bool> bad{false};
   parallelFor(g.n * g.c, planeGrain(inPlane + outPlane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* gi = gradInput + p * inPlane;
+      if (rows2x2 && maxPool2x2BackwardPlane(g, gradOut + p * outPlane, indices + p * outPlane, gi)) continue;
       std::fill(gi, gi + inPlane, 0.0f);
       const float* go = gradOut + p * outPlane;
       const int32_t* idx = indices + p * outPlane;

@@ -111,6 +111,9 @@ function input(seed: number, shape: number[], view: 'contiguous' | 'transposed',
 interface MaxCase { name: string; shape: number[]; k: number | Pair; o: MaxPool2dOptions }
 const MAX_CASES: MaxCase[] = [
   { name: '2x2', shape: [3, 4, 8, 10], k: 2, o: {} },
+  { name: '2x2, rows of 13 (a full group of 8 and a masked tail), odd width', shape: [2, 3, 26, 27], k: 2, o: {} },
+  { name: '2x2, odd height and width (last row and column unused)', shape: [2, 3, 11, 11], k: 2, o: {} },
+  { name: '2x2 ceil mode (a window past the input)', shape: [1, 2, 7, 9], k: 2, o: { ceilMode: true } },
   { name: '3x3 stride 2 padding 1', shape: [1, 3, 9, 7], k: 3, o: { stride: 2, padding: 1 } },
   { name: '3x3 stride 2 ceil mode', shape: [3, 2, 8, 11], k: 3, o: { stride: 2, ceilMode: true } },
   { name: 'non-square kernel, dilation [2,1], padding [1,0]', shape: [3, 2, 11, 9], k: [3, 2], o: { stride: [2, 1], padding: [1, 0], dilation: [2, 1] } },
