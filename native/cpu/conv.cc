@@ -23,7 +23,9 @@
 #include <vector>
 
 #include "common/parallel.h"
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
+#include "common/isa.h"
 #include "common/scratch.h"
 
 namespace kd {
@@ -392,6 +394,10 @@ void checkConvGeometry(const ConvGeometry& g) {
 
 void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias, float* out) {
   checkConvGeometry(g);
+  if (activeIsa() != CpuIsa::Scalar && conv_direct::applies(g, x)) {
+    parallelFor(g.n, 1, [&](int64_t n0, int64_t n1) { conv_direct::forwardAvx2(g, x, weight, bias, out, n0, n1); });
+    return;
+  }
   const Dims d = dimsOf(g);
   const bool pointwise = isPointwise(g, x);
   forEachChunkParallel(g, d, [&](int, const Chunk& ch) {
@@ -485,6 +491,10 @@ void conv2dInputGrad(const ConvGeometry& g, const float* gradOut, const float* w
 
 void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, float* gradWeight) {
   checkConvGeometry(g);
+  if (activeIsa() != CpuIsa::Scalar && conv_direct::applies(g, x)) {
+    parallelFor(g.k, 1, [&](int64_t k0, int64_t k1) { conv_direct::weightGradAvx2(g, x, gradOut, gradWeight, k0, k1); });
+    return;
+  }
   const Dims d = dimsOf(g);
   const bool pointwise = isPointwise(g, x);
   const int64_t weightElems = g.k * d.ckk;

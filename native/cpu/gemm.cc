@@ -16,8 +16,6 @@
 // of small matrices are split across threads by batch item instead.
 #include "cpu/gemm.h"
 
-#include <xmmintrin.h>  // SSE, part of the x86-64 baseline: used only for packing
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -26,187 +24,26 @@
 
 #include "common/isa.h"
 #include "common/parallel.h"
-#include "common/scratch.h"
+#include "cpu/gemm_blocked.h"
 
 namespace kd {
 namespace {
 
-using gemm_detail::MicroKernel;
+using namespace gemm_detail;
 
 // Below this many flops per thread, waking another thread costs more than it saves.
 constexpr double kMinFlopsPerThread = 2.0 * 96 * 96 * 96;
 // Batch items at least this large are each split across threads rather than run one per thread.
 constexpr double kLargeItemFlops = 2.0 * 384 * 384 * 384;
 
-struct ConstMat {
-  const float* p;
-  int64_t rs, cs;
-  ConstMat at(int64_t i, int64_t j) const { return {p + i * rs + j * cs, rs, cs}; }
-};
-
-struct Mat {
-  float* p;
-  int64_t rs, cs;
-  Mat at(int64_t i, int64_t j) const { return {p + i * rs + j * cs, rs, cs}; }
-};
-
-
-struct PackBuffers {
-  ScratchBuffer a, b;  // packed panels of A and of B, one pair per thread
-};
-
-PackBuffers& threadPackBuffers() {
-  thread_local PackBuffers buffers;
-  return buffers;
-}
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t unit) { return ceilDiv(a, unit) * unit; }
-
-// The block size for `total` items split into the fewest blocks of at most maxBlock, made as
-// even as possible (so k = 257 runs as 129 + 128, not 256 + 1), rounded up to `unit`.
-int64_t balancedBlock(int64_t total, int64_t maxBlock, int64_t unit) {
-  int64_t blocks = ceilDiv(total, maxBlock);
-  return roundUp(ceilDiv(total, blocks), unit);
-}
-
-// Copies MR rows × kc columns of a row-major A (rows `rs` apart) into one k-major panel
-// (dst[p*MR + i]): 4×4 SSE transposes for each group of 4 rows, unpacks for a final pair.
-template <int MR>
-void packRowMajorPanelA(int64_t kc, const float* src, int64_t rs, float* dst) {
-  static_assert(MR % 2 == 0, "packRowMajorPanelA handles rows in fours and a final pair");
-  int64_t p = 0;
-  for (; p + 4 <= kc; p += 4) {
-    int i = 0;
-    for (; i + 4 <= MR; i += 4) {
-      __m128 r0 = _mm_loadu_ps(src + (i + 0) * rs + p), r1 = _mm_loadu_ps(src + (i + 1) * rs + p);
-      __m128 r2 = _mm_loadu_ps(src + (i + 2) * rs + p), r3 = _mm_loadu_ps(src + (i + 3) * rs + p);
-      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r<q> holds rows i..i+3 at column p+q
-      _mm_storeu_ps(dst + (p + 0) * MR + i, r0);
-      _mm_storeu_ps(dst + (p + 1) * MR + i, r1);
-      _mm_storeu_ps(dst + (p + 2) * MR + i, r2);
-      _mm_storeu_ps(dst + (p + 3) * MR + i, r3);
-    }
-    if (i < MR) {  // two rows left: interleave them column by column
-      const __m128 r0 = _mm_loadu_ps(src + i * rs + p), r1 = _mm_loadu_ps(src + (i + 1) * rs + p);
-      const __m128 lo = _mm_unpacklo_ps(r0, r1), hi = _mm_unpackhi_ps(r0, r1);
-      _mm_storel_pi(reinterpret_cast<__m64*>(dst + (p + 0) * MR + i), lo);
-      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (p + 1) * MR + i), lo);
-      _mm_storel_pi(reinterpret_cast<__m64*>(dst + (p + 2) * MR + i), hi);
-      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (p + 3) * MR + i), hi);
-    }
-  }
-  for (; p < kc; ++p)
-    for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
-}
-
-// Packs the mc×kc block of A into ceil(mc/MR) panels, each kc×MR k-major (dst[p*MR + i]), rows
-// past mc zero-filled.
-template <int MR>
-void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
-    const float* src = a.p + i0 * a.rs;
-    const int64_t rows = std::min<int64_t>(MR, mc - i0);
-    if (rows == MR && a.rs == 1) {  // A transposed: the MR rows of one k are contiguous
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * a.cs + i];
-    } else if (rows == MR && a.cs == 1) {
-      packRowMajorPanelA<MR>(kc, src, a.rs, dst);
-    } else {
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < MR; ++i) dst[p * MR + i] = i < rows ? src[i * a.rs + p * a.cs] : 0.0f;
-    }
-  }
-}
-
-// Packs the kc×nc block of B into ceil(nc/NR) panels, each kc×NR k-major (dst[p*NR + j]),
-// columns past nc zero-filled.
-template <int NR>
-void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
-  // B row-major: copy full panels walking each row of B across a strip of panels, so reads run
-  // along rows (kStripPanels*NR floats at a time) instead of striding down a 64-byte column.
-  constexpr int64_t kStripPanels = 8;
-  const int64_t rowMajorPanels = b.cs == 1 ? nc / NR : 0;
-  for (int64_t q0 = 0; q0 < rowMajorPanels; q0 += kStripPanels) {
-    const int64_t panels = std::min(kStripPanels, rowMajorPanels - q0);
-    for (int64_t p = 0; p < kc; ++p) {
-      const float* row = b.p + p * b.rs + q0 * NR;
-      for (int64_t q = 0; q < panels; ++q)
-        std::memcpy(dst + (q0 + q) * NR * kc + p * NR, row + q * NR, NR * sizeof(float));
-    }
-  }
-  int64_t j0 = rowMajorPanels * NR;
-  for (dst += j0 * kc; j0 < nc; j0 += NR, dst += NR * kc) {
-    const float* src = b.p + j0 * b.cs;
-    const int64_t cols = std::min<int64_t>(NR, nc - j0);
-    if (cols == NR && b.rs == 1) {  // B transposed: read each column contiguously
-      for (int j = 0; j < NR; ++j) {
-        const float* col = src + j * b.cs;
-        for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = col[p];
-      }
-    } else {
-      for (int64_t p = 0; p < kc; ++p)
-        for (int j = 0; j < NR; ++j) dst[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : 0.0f;
-    }
-  }
-}
-
-// C = alpha * tile + beta * C for a rows×cols corner of a full MR×NR tile.
-void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta) {
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      float& out = c.p[i * c.rs + j * c.cs];
-      float v = alpha * tile[i * ldTile + j];
-      out = beta == 0.0f ? v : v + beta * out;
-    }
-}
-
-// Multiplies one packed A block (mc×kc) by one packed B block (kc×nc) into C.
-template <int MR, int NR>
-void macroKernel(const MicroKernel& kernel, int64_t mc, int64_t nc, int64_t kc, const float* packedA,
-                 const float* packedB, Mat c, float alpha, float beta) {
-  alignas(64) float tile[MR * NR];
-  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-    const int64_t cols = std::min<int64_t>(NR, nc - j0);
-    const float* pb = packedB + j0 * kc;
-    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
-      const int64_t rows = std::min<int64_t>(MR, mc - i0);
-      const float* pa = packedA + i0 * kc;
-      Mat cij = c.at(i0, j0);
-      if (rows == MR && cols == NR && c.cs == 1) {
-        kernel.fn(kc, pa, pb, cij.p, c.rs, alpha, beta);
-      } else {
-        kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f);
-        mergeTile(rows, cols, tile, NR, cij, alpha, beta);
-      }
-    }
-  }
-}
-
-// One thread's whole m×n×k problem (k > 0) with its own packing buffers.
+// One thread's whole m×n×k problem (k > 0) on strided matrices.
 template <int MR, int NR>
 void gemmSerial(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c,
                 float alpha, float beta) {
-  const int64_t mcMax = balancedBlock(m, kernel.mc, MR);
-  const int64_t kcMax = balancedBlock(k, kernel.kc, 1);
-  const int64_t ncMax = balancedBlock(n, kernel.nc, NR);
-  PackBuffers& buffers = threadPackBuffers();
-  float* packedA = buffers.a.reserve(mcMax * kcMax);
-  float* packedB = buffers.b.reserve(ncMax * kcMax);
-
-  for (int64_t jc = 0; jc < n; jc += ncMax) {
-    const int64_t nc = std::min(ncMax, n - jc);
-    for (int64_t pc = 0; pc < k; pc += kcMax) {
-      const int64_t kc = std::min(kcMax, k - pc);
-      const float betaNow = pc == 0 ? beta : 1.0f;
-      packB<NR>(kc, nc, b.at(pc, jc), packedB);
-      for (int64_t ic = 0; ic < m; ic += mcMax) {
-        const int64_t mc = std::min(mcMax, m - ic);
-        packA<MR>(mc, kc, a.at(ic, pc), packedA);
-        macroKernel<MR, NR>(kernel, mc, nc, kc, packedA, packedB, c.at(ic, jc), alpha, betaNow);
-      }
-    }
-  }
+  gemmBlocked<MR, NR>(
+      kernel, m, n, k, [&](int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* dst) { packA<MR>(mc, kc, a.at(ic, pc), dst); },
+      [&](int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* dst) { packB<NR>(kc, nc, b.at(pc, jc), dst); },
+      MatSink{c, alpha, beta});
 }
 
 struct Grid {

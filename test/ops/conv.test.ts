@@ -98,6 +98,8 @@ const CASES: Case[] = [
   { name: 'pointwise 1x1, batch 4 (image-parallel)', x: [4, 6, 5, 9], w: [7, 6, 1, 1], o: {} },
   { name: 'batch 4 (image-parallel), padding 2', x: [4, 3, 10, 9], w: [5, 3, 5, 3], o: { padding: 2 } },
   { name: 'kernel as large as the padded input', x: [1, 2, 3, 4], w: [3, 2, 5, 6], o: { padding: 1 } },
+  { name: 'one input channel 3x3 (direct kernel), 9 output channels, rows of 26 (masked tail)', x: [3, 1, 28, 28], w: [9, 1, 3, 3], o: {} },
+  { name: 'one input channel 5x5 (direct kernel), rows of 13', x: [2, 1, 12, 17], w: [5, 1, 5, 5], o: {} },
   { name: 'large padding, stride 3', x: [3, 2, 5, 5], w: [2, 2, 2, 2], o: { padding: 4, stride: 3 } },
 ];
 

@@ -1,0 +1,210 @@
+// The blocked GEMM loop nest shared by sgemm (cpu/gemm.cc) and the implicit-GEMM convolution
+// (cpu/conv.cc): BLIS order, with where A and B come from and where C's tiles go left to the
+// caller. sgemm packs strided matrices and writes C in place; conv packs image patches straight
+// into B's panels (no im2col buffer) and scatters finished tiles into NCHW tensors.
+//
+//   for jc in n step NC:            B block kc×nc packed once, reused by every A block (L3)
+//     for pc in k step KC:          the first pc block writes C, later ones accumulate
+//       packB(pc, jc, kc, nc)       NR-wide panels, k-major, columns past nc zero
+//       for ic in m step MC:        packA(ic, pc, mc, kc): MR-high panels (L2), rows past mc zero
+//         for jr in nc step NR:     B micro-panel kc×NR stays in L1
+//           for ir in mc step MR:   micro-kernel: MR×NR tile of C in registers
+#pragma once
+#include <xmmintrin.h>  // SSE, part of the x86-64 baseline: used only for packing
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "common/scratch.h"
+#include "cpu/gemm.h"
+
+namespace kd::gemm_detail {
+
+struct ConstMat {
+  const float* p;
+  int64_t rs, cs;
+  ConstMat at(int64_t i, int64_t j) const { return {p + i * rs + j * cs, rs, cs}; }
+};
+
+struct Mat {
+  float* p;
+  int64_t rs, cs;
+  Mat at(int64_t i, int64_t j) const { return {p + i * rs + j * cs, rs, cs}; }
+};
+
+
+struct PackBuffers {
+  ScratchBuffer a, b;  // packed panels of A and of B, one pair per thread
+};
+
+inline PackBuffers& threadPackBuffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t roundUp(int64_t a, int64_t unit) { return ceilDiv(a, unit) * unit; }
+
+// The block size for `total` items split into the fewest blocks of at most maxBlock, made as
+// even as possible (so k = 257 runs as 129 + 128, not 256 + 1), rounded up to `unit`.
+inline int64_t balancedBlock(int64_t total, int64_t maxBlock, int64_t unit) {
+  int64_t blocks = ceilDiv(total, maxBlock);
+  return roundUp(ceilDiv(total, blocks), unit);
+}
+
+// Copies MR rows × kc columns of a row-major A (rows `rs` apart) into one k-major panel
+// (dst[p*MR + i]): 4×4 SSE transposes for each group of 4 rows, unpacks for a final pair.
+template <int MR>
+void packRowMajorPanelA(int64_t kc, const float* src, int64_t rs, float* dst) {
+  static_assert(MR % 2 == 0, "packRowMajorPanelA handles rows in fours and a final pair");
+  int64_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    int i = 0;
+    for (; i + 4 <= MR; i += 4) {
+      __m128 r0 = _mm_loadu_ps(src + (i + 0) * rs + p), r1 = _mm_loadu_ps(src + (i + 1) * rs + p);
+      __m128 r2 = _mm_loadu_ps(src + (i + 2) * rs + p), r3 = _mm_loadu_ps(src + (i + 3) * rs + p);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r<q> holds rows i..i+3 at column p+q
+      _mm_storeu_ps(dst + (p + 0) * MR + i, r0);
+      _mm_storeu_ps(dst + (p + 1) * MR + i, r1);
+      _mm_storeu_ps(dst + (p + 2) * MR + i, r2);
+      _mm_storeu_ps(dst + (p + 3) * MR + i, r3);
+    }
+    if (i < MR) {  // two rows left: interleave them column by column
+      const __m128 r0 = _mm_loadu_ps(src + i * rs + p), r1 = _mm_loadu_ps(src + (i + 1) * rs + p);
+      const __m128 lo = _mm_unpacklo_ps(r0, r1), hi = _mm_unpackhi_ps(r0, r1);
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + (p + 0) * MR + i), lo);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (p + 1) * MR + i), lo);
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + (p + 2) * MR + i), hi);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + (p + 3) * MR + i), hi);
+    }
+  }
+  for (; p < kc; ++p)
+    for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
+}
+
+// Packs the mc×kc block of A into ceil(mc/MR) panels, each kc×MR k-major (dst[p*MR + i]), rows
+// past mc zero-filled.
+template <int MR>
+void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    const float* src = a.p + i0 * a.rs;
+    const int64_t rows = std::min<int64_t>(MR, mc - i0);
+    if (rows == MR && a.rs == 1) {  // A transposed: the MR rows of one k are contiguous
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * a.cs + i];
+    } else if (rows == MR && a.cs == 1) {
+      packRowMajorPanelA<MR>(kc, src, a.rs, dst);
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = i < rows ? src[i * a.rs + p * a.cs] : 0.0f;
+    }
+  }
+}
+
+// Packs the kc×nc block of B into ceil(nc/NR) panels, each kc×NR k-major (dst[p*NR + j]),
+// columns past nc zero-filled.
+template <int NR>
+void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
+  // B row-major: copy full panels walking each row of B across a strip of panels, so reads run
+  // along rows (kStripPanels*NR floats at a time) instead of striding down a 64-byte column.
+  constexpr int64_t kStripPanels = 8;
+  const int64_t rowMajorPanels = b.cs == 1 ? nc / NR : 0;
+  for (int64_t q0 = 0; q0 < rowMajorPanels; q0 += kStripPanels) {
+    const int64_t panels = std::min(kStripPanels, rowMajorPanels - q0);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* row = b.p + p * b.rs + q0 * NR;
+      for (int64_t q = 0; q < panels; ++q)
+        std::memcpy(dst + (q0 + q) * NR * kc + p * NR, row + q * NR, NR * sizeof(float));
+    }
+  }
+  int64_t j0 = rowMajorPanels * NR;
+  for (dst += j0 * kc; j0 < nc; j0 += NR, dst += NR * kc) {
+    const float* src = b.p + j0 * b.cs;
+    const int64_t cols = std::min<int64_t>(NR, nc - j0);
+    if (cols == NR && b.rs == 1) {  // B transposed: read each column contiguously
+      for (int j = 0; j < NR; ++j) {
+        const float* col = src + j * b.cs;
+        for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = col[p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int j = 0; j < NR; ++j) dst[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : 0.0f;
+    }
+  }
+}
+
+// C = alpha * tile + beta * C for a rows×cols corner of a full MR×NR tile.
+inline void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float& out = c.p[i * c.rs + j * c.cs];
+      float v = alpha * tile[i * ldTile + j];
+      out = beta == 0.0f ? v : v + beta * out;
+    }
+}
+
+// Where the driver puts C's tiles: C itself. A full tile with unit column stride is written in
+// place by the micro-kernel; edge tiles go through a buffer and mergeTile.
+struct MatSink {
+  Mat c;
+  float alpha, beta;
+  // In-place destination of the full tile at (i, j), or null.
+  float* direct(int64_t i, int64_t j, int64_t& ld) const {
+    if (c.cs != 1) return nullptr;
+    ld = c.rs;
+    return c.p + i * c.rs + j;
+  }
+  float scale() const { return alpha; }
+  float betaFor(bool accumulate) const { return accumulate ? 1.0f : beta; }
+  void store(int64_t i, int64_t j, int64_t rows, int64_t cols, const float* tile, int64_t ldTile, bool accumulate) const {
+    mergeTile(rows, cols, tile, ldTile, c.at(i, j), alpha, accumulate ? 1.0f : beta);
+  }
+};
+
+// The loop nest above for one thread, with its own packing buffers. PackA(ic, pc, mc, kc, dst)
+// and PackB(pc, jc, kc, nc, dst) fill zero-padded panels; Sink is MatSink or any type with the
+// same members (direct may always return null; store then receives every tile, computed with
+// alpha 1, and `accumulate` false for the first k block).
+template <int MR, int NR, class PackA, class PackB, class Sink>
+void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, PackA&& packA, PackB&& packB,
+                 const Sink& sink) {
+  const int64_t mcMax = balancedBlock(m, kernel.mc, MR);
+  const int64_t kcMax = balancedBlock(k, kernel.kc, 1);
+  const int64_t ncMax = balancedBlock(n, kernel.nc, NR);
+  PackBuffers& buffers = threadPackBuffers();
+  float* packedA = buffers.a.reserve(mcMax * kcMax);
+  float* packedB = buffers.b.reserve(ncMax * kcMax);
+  alignas(64) float tile[MR * NR];
+
+  for (int64_t jc = 0; jc < n; jc += ncMax) {
+    const int64_t nc = std::min(ncMax, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kcMax) {
+      const int64_t kc = std::min(kcMax, k - pc);
+      const bool accumulate = pc > 0;
+      packB(pc, jc, kc, nc, packedB);
+      for (int64_t ic = 0; ic < m; ic += mcMax) {
+        const int64_t mc = std::min(mcMax, m - ic);
+        packA(ic, pc, mc, kc, packedA);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t cols = std::min<int64_t>(NR, nc - jr);
+          const float* pb = packedB + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t rows = std::min<int64_t>(MR, mc - ir);
+            const float* pa = packedA + ir * kc;
+            int64_t ld = 0;
+            float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
+            if (c) {
+              kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate));
+            } else {
+              kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f);
+              sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace kd::gemm_detail
