@@ -8,7 +8,7 @@ import { type DType, promoteTypes } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, type TensorOrScalar } from '../tensor.js';
 import {
-  assertTensor, broadcastOperand, broadcastShapes, record, sameDevice, scalarTensor,
+  assertTensor, broadcastOperand, broadcastShapes, needsGrad, record, sameDevice, scalarTensor,
 } from './record.js';
 import { sumToShape } from './reduce.js';
 
@@ -317,9 +317,24 @@ export const rsqrt = (x: Tensor) => floatUnary('RsqrtBackward', UnaryOp.Rsqrt, x
   o3.dispose();
   return times(g, d);
 });
-export const sigmoid = (x: Tensor) => floatUnary('SigmoidBackward', UnaryOp.Sigmoid, x, (g, _x, out) => binaryKernel(BinaryOp.SigmoidBackward, g, out, 'float32'), 0, 0, 'out');
-export const tanh = (x: Tensor) => floatUnary('TanhBackward', UnaryOp.Tanh, x, (g, _x, out) => binaryKernel(BinaryOp.TanhBackward, g, out, 'float32'), 0, 0, 'out');
-export const silu = (x: Tensor) => floatUnary('SiluBackward', UnaryOp.Silu, x, (g, xs) => binaryKernel(BinaryOp.SiluBackward, g, xs, 'float32'), 0, 0, 'x');
+/**
+ * A backward that one fused kernel computes from g and a saved tensor, unless the backward is
+ * itself being recorded (createGraph): then the same formula written in ops, so it can be
+ * differentiated again.
+ */
+function fusedBackward(op: BinaryOp, g: Tensor, saved: Tensor, inOps: () => Tensor): Tensor {
+  return needsGrad(g, saved) ? inOps() : binaryKernel(op, g, saved, 'float32');
+}
+
+export const sigmoid = (x: Tensor) => floatUnary('SigmoidBackward', UnaryOp.Sigmoid, x, (g, _x, out) =>
+  fusedBackward(BinaryOp.SigmoidBackward, g, out, () => mul(g, mul(out, add(neg(out), 1)))), 0, 0, 'out');
+export const tanh = (x: Tensor) => floatUnary('TanhBackward', UnaryOp.Tanh, x, (g, _x, out) =>
+  fusedBackward(BinaryOp.TanhBackward, g, out, () => mul(g, add(neg(mul(out, out)), 1))), 0, 0, 'out');
+export const silu = (x: Tensor) => floatUnary('SiluBackward', UnaryOp.Silu, x, (g, xs) =>
+  fusedBackward(BinaryOp.SiluBackward, g, xs, () => {
+    const s = sigmoid(xs);
+    return mul(g, mul(s, add(mul(xs, add(neg(s), 1)), 1)));
+  }), 0, 0, 'x');
 export const sin = (x: Tensor) => floatUnary('SinBackward', UnaryOp.Sin, x, (g, xs) => times(g, cos(xs)));
 export const cos = (x: Tensor) => floatUnary('CosBackward', UnaryOp.Cos, x, (g, xs) => { const s = sin(xs); const n = neg(s); s.dispose(); return times(g, n); });
 export const reciprocal = (x: Tensor) => floatUnary('ReciprocalBackward', UnaryOp.Reciprocal, x, (g, _x, out) => { const o2 = mul(out, out); const n = neg(o2); o2.dispose(); return times(g, n); });
@@ -335,14 +350,28 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   if (approximate !== 'none' && approximate !== 'tanh') throw new ArgumentError(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
   const tanhForm = approximate === 'tanh';
   return floatUnary('GeluBackward', tanhForm ? UnaryOp.GeluTanh : UnaryOp.Gelu, x, (g, xs) =>
-    binaryKernel(tanhForm ? BinaryOp.GeluTanhBackward : BinaryOp.GeluBackward, g, xs, 'float32'), 0, 0, 'x');
+    fusedBackward(tanhForm ? BinaryOp.GeluTanhBackward : BinaryOp.GeluBackward, g, xs, () => {
+      if (tanhForm) {
+        // d/dx 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+        const k = Math.sqrt(2 / Math.PI), x2 = mul(xs, xs);
+        const t = tanh(mul(add(mul(mul(x2, xs), 0.044715), xs), k));
+        const du = mul(add(mul(x2, 3 * 0.044715), 1), k);
+        return mul(g, add(mul(add(t, 1), 0.5), mul(mul(mul(xs, 0.5), add(neg(mul(t, t)), 1)), du)));
+      }
+      // Phi(x) + x phi(x)
+      const cdf = mul(add(erf(mul(xs, Math.SQRT1_2)), 1), 0.5);
+      const pdf = mul(exp(mul(mul(xs, xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+      return mul(g, add(cdf, mul(xs, pdf)));
+    }), 0, 0, 'x');
 }
 
 export function relu(x: Tensor): Tensor {
   assertTensor(x, 'relu', 'input');
   if (x.dtype === 'int32') return unaryKernel(UnaryOp.Relu, x);
   if (x.dtype === 'bool') throw new DTypeError('relu: not defined for bool tensors');
-  return floatUnary('ReluBackward', UnaryOp.Relu, x, (g, xs) => binaryKernel(BinaryOp.ReluBackward, g, xs, 'float32'), 0, 0, 'x');
+  return floatUnary('ReluBackward', UnaryOp.Relu, x, (g, xs) =>
+    // sign(relu(x)) is the step function, differentiable (to zero) like torch's threshold_backward.
+    fusedBackward(BinaryOp.ReluBackward, g, xs, () => mul(g, sign(relu(xs)))), 0, 0, 'x');
 }
 
 export function abs(x: Tensor): Tensor {

@@ -28,8 +28,10 @@ export function record(
   if (!needsGrad(...inputs)) return out;
   let backward: ((g: Tensor) => (Tensor | null | undefined)[]) | null = null;
   const node = new GradNode(name, inputs.map((t) => t ?? null), (g) => backward!(g));
-  backward = makeBackward(node);
+  // out joins the graph first, so an op that saves its own output (exp, softmax) saves a tensor
+  // that requires grad, and a createGraph backward differentiates through it.
   out._setGradFn(node);
+  backward = makeBackward(node);
   return out;
 }
 

@@ -398,6 +398,72 @@ describe('engine rules', () => {
     expect(x.grad!.toArray()).toEqual([6, 12, 18]); // 6x
   });
 
+  it('createGraph: second derivatives through ops that save their own output (exp, softmax) and through fused-kernel activation backwards', () => {
+    const x = kd.tensor([0.5, -1, 2], { requiresGrad: true });
+    x.exp().sum().backward(undefined, { createGraph: true });
+    const g = x.grad!; // exp(x)
+    x.grad = null;
+    g.sum().backward();
+    expectClose(Array.from(x.grad!.data()), [0.5, -1, 2].map(Math.exp), 1e-6, 'd2/dx2 exp');
+
+    // Activations whose backward is one fused kernel: the second derivative vs central differences
+    // of the analytic first derivative.
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    const phi = (v: number) => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+    const erfApprox = (v: number) => { // Abramowitz-Stegun 7.1.26 is too coarse; integrate instead
+      let sum = 0;
+      const n = 2000;
+      for (let i = 0; i < n; i++) { const t = (i + 0.5) * v / n; sum += Math.exp(-t * t); }
+      return (2 / Math.sqrt(Math.PI)) * sum * v / n;
+    };
+    const k = Math.sqrt(2 / Math.PI);
+    const derivatives: [string, (t: kd.Tensor) => kd.Tensor, (v: number) => number][] = [
+      ['sigmoid', (t) => t.sigmoid(), (v) => sig(v) * (1 - sig(v))],
+      ['tanh', (t) => t.tanh(), (v) => 1 - Math.tanh(v) ** 2],
+      ['silu', (t) => kd.nn.functional.silu(t), (v) => sig(v) * (1 + v * (1 - sig(v)))],
+      ['gelu', (t) => t.gelu(), (v) => 0.5 * (1 + erfApprox(v / Math.SQRT2)) + v * phi(v)],
+      ['gelu tanh', (t) => kd.nn.functional.gelu(t, 'tanh'), (v) => {
+        const th = Math.tanh(k * (v + 0.044715 * v ** 3));
+        return 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * k * (1 + 3 * 0.044715 * v * v);
+      }],
+      ['relu', (t) => t.relu(), (v) => (v > 0 ? 1 : 0)],
+    ];
+    for (const [name, f, d1] of derivatives) {
+      const v0 = [0.3, -0.7, 1.4];
+      const t = kd.tensor(v0, { requiresGrad: true });
+      f(t).sum().backward(undefined, { createGraph: true });
+      const first = t.grad!;
+      expectClose(Array.from(first.data()), v0.map(d1), 1e-5, `${name} first derivative`);
+      expect(first.requiresGrad, name).toBe(true);
+      t.grad = null;
+      first.sum().backward();
+      const h = 1e-3;
+      expectClose(Array.from(t.grad!.data()), v0.map((v) => (d1(v + h) - d1(v - h)) / (2 * h)), 1e-3, `${name} second derivative`);
+    }
+
+    // d/dx of sum_i w_i * dL/dx_i where L = sum_j c_j softmax(x)_j, checked by finite differences.
+    const c = [1, -2, 0.5], w = [0.7, 0.2, -1.3], x0 = [0.1, 0.4, -0.3];
+    const firstGrad = (v: number[]): number[] => {
+      const e = v.map(Math.exp), z = e.reduce((a, b) => a + b), p = e.map((t) => t / z);
+      const dot = p.reduce((a, pi, i) => a + pi * c[i], 0);
+      return p.map((pi, i) => pi * (c[i] - dot));
+    };
+    const objective = (v: number[]) => firstGrad(v).reduce((a, gi, i) => a + gi * w[i], 0);
+    const sx = kd.tensor(x0, { requiresGrad: true });
+    sx.softmax(0).mul(kd.tensor(c)).sum().backward(undefined, { createGraph: true });
+    const gsx = sx.grad!;
+    sx.grad = null;
+    gsx.mul(kd.tensor(w)).sum().backward();
+    const h = 1e-4;
+    const fd = x0.map((_, i) => {
+      const up = [...x0], down = [...x0];
+      up[i] += h;
+      down[i] -= h;
+      return (objective(up) - objective(down)) / (2 * h);
+    });
+    expectClose(Array.from(sx.grad!.data()), fd, 1e-3, 'd2 softmax vs finite differences');
+  });
+
   it('backward on a tensor that does not require grad is an ArgumentError', () => {
     expect(() => kd.ones([1]).backward()).toThrow(kd.ArgumentError);
   });
