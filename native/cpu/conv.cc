@@ -20,6 +20,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel.h"
@@ -27,9 +28,12 @@
 #include "cpu/gemm.h"
 #include "common/isa.h"
 #include "common/scratch.h"
+#include "cpu/gemm_blocked.h"
 
 namespace kd {
 namespace {
+
+using gemm_detail::MicroKernel;
 
 // One col block of at most this many floats (512 KiB) stays within Zen 3's L2 beside the GEMM's
 // own packed panels.
@@ -309,18 +313,58 @@ void col2imAddTable(const ConvGeometry& g, const Dims& d, const float* col, int6
       }
 }
 
-// Row runs shorter than this go through the column tables.
+// Every window inside the input and unit column steps (stride 1, x.sw 1): each output-row run
+// of a col row is one contiguous input run, copied with no bounds logic at all.
+bool unpaddedUnitSteps(const ConvGeometry& g, const ConvInput& x) {
+  return g.padH == 0 && g.padW == 0 && g.strideW == 1 && x.sw == 1 &&
+         (g.oh - 1) * g.strideH + (g.kh - 1) * g.dilationH < g.h && g.ow - 1 + (g.kw - 1) * g.dilationW < g.w;
+}
+
+void im2colRuns(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
+                int64_t ld) {
+  for (int64_t c = 0; c < d.cg; ++c)
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        float* dst = col + ((c * g.kh + ky) * g.kw + kx) * ld;
+        const float* tap = x.p + (group * d.cg + c) * x.sc + ky * g.dilationH * x.sh + kx * g.dilationW;
+        forEachRowRun(g, ch, [&](int64_t n, int64_t oy, int64_t ox0, int64_t ox1, int64_t at) {
+          const float* __restrict src = tap + n * x.sn + oy * g.strideH * x.sh + ox0;
+          float* __restrict out = dst + at;
+          for (int64_t i = 0; i < ox1 - ox0; ++i) out[i] = src[i];
+        });
+      }
+}
+
+void col2imAddRuns(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group, const Chunk& ch,
+                   int64_t cBegin, int64_t cEnd, float* gradInput) {
+  for (int64_t c = cBegin; c < cEnd; ++c)
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const float* src = col + ((c * g.kh + ky) * g.kw + kx) * ld;
+        float* tap = gradInput + (group * d.cg + c) * d.inPlane + ky * g.dilationH * g.w + kx * g.dilationW;
+        forEachRowRun(g, ch, [&](int64_t n, int64_t oy, int64_t ox0, int64_t ox1, int64_t at) {
+          float* __restrict out = tap + n * g.c * d.inPlane + oy * g.strideH * g.w + ox0;
+          const float* __restrict in = src + at;
+          for (int64_t i = 0; i < ox1 - ox0; ++i) out[i] += in[i];
+        });
+      }
+}
+
+// Row runs shorter than this go through the column tables (when the windows reach the padding).
 constexpr int64_t kMinRowRun = 32;
 
 void im2col(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
             int64_t ld) {
-  if (g.ow < kMinRowRun) im2colTable(g, d, x, group, ch, col, ld);
+  if (unpaddedUnitSteps(g, x)) im2colRuns(g, d, x, group, ch, col, ld);
+  else if (g.ow < kMinRowRun) im2colTable(g, d, x, group, ch, col, ld);
   else im2colRows(g, d, x, group, ch, col, ld);
 }
 
 void col2imAdd(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group, const Chunk& ch,
                int64_t cBegin, int64_t cEnd, float* gradInput) {
-  if (g.ow < kMinRowRun) col2imAddTable(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
+  const ConvInput dense{gradInput, g.c * d.inPlane, d.inPlane, g.w, 1};
+  if (unpaddedUnitSteps(g, dense)) col2imAddRuns(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
+  else if (g.ow < kMinRowRun) col2imAddTable(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
   else col2imAddRows(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
 }
 
@@ -380,6 +424,189 @@ void scatterRows(const Dims& d, const Chunk& ch, const float* src, int64_t chann
     }
 }
 
+// ---- wide rows --------------------------------------------------------------------------------
+// A stride-1, unpadded, undilated convolution computed over "wide" output rows: positions
+// (oy, ox) for ox in [0, w) instead of [0, ow). Then the patch row of tap (c, ky, kx) is the
+// input image itself read from offset c·h·w + ky·w + kx, so the GEMM packs B straight from the
+// input with no im2col buffer. The w − ow extra columns of each row are computed and dropped
+// (forward) or meet a zero gradient (weight gradient; a non-finite input pixel there would leak
+// a NaN into the weight gradient, where the exact path would not). Reads past an image's last
+// element, which only junk columns make, are replaced by zeros. Worth it while ow/w >= 0.8.
+constexpr int64_t kWideChunkCols = 576;
+
+bool wideApplies(const ConvGeometry& g, const Dims& d, const ConvInput& x) {
+  return g.groups == 1 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1 && g.padH == 0 &&
+         g.padW == 0 && g.oh == g.h - g.kh + 1 && g.ow == g.w - g.kw + 1 && x.sw == 1 && x.sh == g.w &&
+         x.sc == d.inPlane && d.ckk >= 16 && 5 * g.ow >= 4 * g.w && g.kw > 1 && g.oh * g.w >= 64;
+}
+
+// Runs of consecutive wide positions inside one image: a GEMM k block (at most the micro-kernel's
+// kc, 512) or an NR panel spans at most this many images of at least 64 positions.
+struct WideRuns {
+  static constexpr int kMax = 10;
+  int count = 0;
+  int64_t image[kMax], q[kMax], length[kMax];
+};
+
+struct WideGeometry {
+  int64_t rowPositions;  // oh·w wide positions per image
+  int64_t imageElems;    // c·h·w
+  int64_t imagesPerChunk;
+  std::vector<int64_t> tapOffset;  // c·h·w-plane offset of tap (c, ky, kx): c·h·w + ky·w + kx
+
+  WideGeometry(const ConvGeometry& g, const Dims& d) {
+    rowPositions = g.oh * g.w;
+    imageElems = g.c * d.inPlane;
+    imagesPerChunk = std::max<int64_t>(1, kWideChunkCols / rowPositions);
+    for (int64_t c = 0; c < g.c; ++c)
+      for (int64_t ky = 0; ky < g.kh; ++ky)
+        for (int64_t kx = 0; kx < g.kw; ++kx) tapOffset.push_back(c * d.inPlane + ky * g.w + kx);
+  }
+
+  // Positions [j, j + count) of a chunk cut at image boundaries.
+  WideRuns runsOf(int64_t j, int64_t count) const {
+    WideRuns runs;
+    for (int64_t done = 0; done < count; ++runs.count) {
+      const int64_t q = (j + done) % rowPositions;
+      runs.image[runs.count] = (j + done) / rowPositions;
+      runs.q[runs.count] = q;
+      runs.length[runs.count] = std::min(count - done, rowPositions - q);
+      done += runs.length[runs.count];
+    }
+    return runs;
+  }
+  // How many of `length` elements from image offset `offset + q` lie inside the image.
+  int64_t inside(int64_t offset, int64_t q, int64_t length) const {
+    return std::clamp<int64_t>(imageElems - (offset + q), 0, length);
+  }
+};
+
+template <int MR, int NR>
+void wideForward(const MicroKernel& kernel, const ConvGeometry& g, const Dims& d, const WideGeometry& wg,
+                 const ConvInput& x, const float* weight, const float* bias, float* out, int64_t n0, int64_t n1) {
+  ScratchBuffer& tmp = threadScratch().tmp;
+  for (int64_t c0 = n0; c0 < n1; c0 += wg.imagesPerChunk) {
+    const int64_t images = std::min(wg.imagesPerChunk, n1 - c0), cols = images * wg.rowPositions;
+    float* c = tmp.reserve(g.k * cols);
+    gemm_detail::gemmBlocked<MR, NR>(
+        kernel, g.k, cols, d.ckk,
+        [&](int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* dst) {
+          gemm_detail::packA<MR>(mc, kc, gemm_detail::ConstMat{weight + ic * d.ckk + pc, d.ckk, 1}, dst);
+        },
+        [&](int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* dst) {
+          for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+            const WideRuns runs = wg.runsOf(jc + jr, std::min<int64_t>(NR, nc - jr));
+            if (runs.count == 1 && runs.length[0] == NR && wg.inside(wg.tapOffset[pc + kc - 1], runs.q[0], NR) == NR) {
+              // The common case: one full run inside the image for every tap of the block.
+              const float* image = x.p + (c0 + runs.image[0]) * x.sn + runs.q[0];
+              for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, image + wg.tapOffset[pc + p], NR * sizeof(float));
+              continue;
+            }
+            for (int64_t p = 0; p < kc; ++p) {
+              float* row = dst + p * NR;
+              const int64_t offset = wg.tapOffset[pc + p];
+              int64_t done = 0;
+              for (int r = 0; r < runs.count; ++r) {
+                const int64_t inside = wg.inside(offset, runs.q[r], runs.length[r]);
+                const float* __restrict src = x.p + (c0 + runs.image[r]) * x.sn + offset + runs.q[r];
+                float* __restrict out = row + done;
+                for (int64_t i = 0; i < inside; ++i) out[i] = src[i];
+                for (int64_t i = inside; i < runs.length[r]; ++i) out[i] = 0.0f;
+                done += runs.length[r];
+              }
+              for (int64_t i = done; i < NR; ++i) row[i] = 0.0f;
+            }
+          }
+        },
+        gemm_detail::MatSink{gemm_detail::Mat{c, cols, 1}, 1.0f, 0.0f});
+    // Keep the ow real columns of each wide row, plus the bias.
+    for (int64_t img = 0; img < images; ++img)
+      for (int64_t k = 0; k < g.k; ++k) {
+        const float b = bias ? bias[k] : 0.0f;
+        const float* src = c + k * cols + img * wg.rowPositions;
+        float* dst = out + ((c0 + img) * g.k + k) * d.outPlane;
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+          for (int64_t ox = 0; ox < g.ow; ++ox) dst[oy * g.ow + ox] = src[oy * g.w + ox] + b;
+      }
+  }
+}
+
+template <int MR, int NR>
+void wideWeightGrad(const MicroKernel& kernel, const ConvGeometry& g, const Dims& d, const WideGeometry& wg,
+                    const ConvInput& x, const float* gradOut, float* gradWeight, bool accumulate, int64_t n0,
+                    int64_t n1) {
+  ScratchBuffer& tmp = threadScratch().tmp;
+  for (int64_t c0 = n0; c0 < n1; c0 += wg.imagesPerChunk) {
+    const int64_t images = std::min(wg.imagesPerChunk, n1 - c0), cols = images * wg.rowPositions;
+    // gradOut over wide rows, zero in the extra columns.
+    float* a = tmp.reserve(g.k * cols);
+    for (int64_t k = 0; k < g.k; ++k)
+      for (int64_t img = 0; img < images; ++img) {
+        const float* src = gradOut + ((c0 + img) * g.k + k) * d.outPlane;
+        float* dst = a + k * cols + img * wg.rowPositions;
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+          for (int64_t ox = 0; ox < g.w; ++ox) dst[oy * g.w + ox] = ox < g.ow ? src[oy * g.ow + ox] : 0.0f;
+      }
+    gemm_detail::gemmBlocked<MR, NR>(
+        kernel, g.k, d.ckk, cols,
+        [&](int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* dst) {
+          gemm_detail::packA<MR>(mc, kc, gemm_detail::ConstMat{a + ic * cols + pc, cols, 1}, dst);
+        },
+        [&](int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* dst) {
+          // Panel of NR taps × kc wide positions: each tap's column is a contiguous input run, so
+          // the panel is NR rows transposed into k-major order, one run of positions at a time.
+          const WideRuns runs = wg.runsOf(pc, kc);
+          for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+            int64_t done = 0;
+            for (int r = 0; r < runs.count; ++r) {
+              const float* rows[NR];
+              bool allInside = true;
+              for (int t = 0; t < NR; ++t) {
+                const int64_t offset = jr + t < nc ? wg.tapOffset[jc + jr + t] : -1;
+                rows[t] = offset < 0 ? nullptr : x.p + (c0 + runs.image[r]) * x.sn + offset + runs.q[r];
+                if (offset < 0 || wg.inside(offset, runs.q[r], runs.length[r]) < runs.length[r]) allInside = false;
+              }
+              float* out = dst + done * NR;
+              if (allInside) {
+                gemm_detail::packRowPointersPanel<NR>(runs.length[r], rows, out);
+              } else {
+                for (int t = 0; t < NR; ++t) {
+                  const int64_t inside = rows[t] ? wg.inside(wg.tapOffset[jc + jr + t], runs.q[r], runs.length[r]) : 0;
+                  for (int64_t i = 0; i < runs.length[r]; ++i) out[i * NR + t] = i < inside ? rows[t][i] : 0.0f;
+                }
+              }
+              done += runs.length[r];
+            }
+          }
+        },
+        gemm_detail::MatSink{gemm_detail::Mat{gradWeight, d.ckk, 1}, 1.0f, accumulate || c0 > n0 ? 1.0f : 0.0f});
+  }
+}
+
+template <int N>
+using Int = std::integral_constant<int, N>;
+
+// Calls run(kernel, Int<MR>, Int<NR>) with the active ISA's micro-kernel and its tile.
+template <class Run>
+void withMicroKernel(Run&& run) {
+  switch (activeIsa()) {
+    case CpuIsa::Avx512: run(gemm_detail::microKernelAvx512(), Int<14>{}, Int<32>{}); break;
+    case CpuIsa::Avx2: run(gemm_detail::microKernelAvx2(), Int<6>{}, Int<16>{}); break;
+    default: run(gemm_detail::microKernelScalar(), Int<4>{}, Int<8>{}); break;
+  }
+}
+
+// Runs body(t, n0, n1) on threads that own contiguous, even ranges of images.
+template <class Body>
+int forEachImageRange(int64_t images, Body&& body) {
+  int used = 1;
+  parallelRun(static_cast<int>(std::min<int64_t>(numThreads(), images)), [&](int t, int count) {
+    if (t == 0) used = count;
+    body(t, images * t / count, images * (t + 1) / count);
+  });
+  return used;
+}
+
 }  // namespace
 
 void checkConvGeometry(const ConvGeometry& g) {
@@ -399,6 +626,15 @@ void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, cons
     return;
   }
   const Dims d = dimsOf(g);
+  if (wideApplies(g, d, x)) {
+    const WideGeometry wg(g, d);
+    withMicroKernel([&](const MicroKernel& kernel, auto mr, auto nr) {
+      forEachImageRange(g.n, [&](int, int64_t n0, int64_t n1) {
+        wideForward<decltype(mr)::value, decltype(nr)::value>(kernel, g, d, wg, x, weight, bias, out, n0, n1);
+      });
+    });
+    return;
+  }
   const bool pointwise = isPointwise(g, x);
   forEachChunkParallel(g, d, [&](int, const Chunk& ch) {
     ThreadScratch& scratch = threadScratch();
@@ -504,7 +740,16 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
   std::vector<char> touched(static_cast<size_t>(threads), 0);
   auto accumulator = [&](int t) { return t == 0 ? gradWeight : partials.data() + (t - 1) * weightElems; };
 
-  const int used = forEachChunkParallel(g, d, [&](int t, const Chunk& ch) {
+  int used = 1;
+  if (wideApplies(g, d, x)) {
+    const WideGeometry wg(g, d);
+    withMicroKernel([&](const MicroKernel& kernel, auto mr, auto nr) {
+      used = forEachImageRange(g.n, [&](int t, int64_t n0, int64_t n1) {
+        wideWeightGrad<decltype(mr)::value, decltype(nr)::value>(kernel, g, d, wg, x, gradOut, accumulator(t), false, n0, n1);
+        touched[t] = n1 > n0;
+      });
+    });
+  } else used = forEachChunkParallel(g, d, [&](int t, const Chunk& ch) {
     ThreadScratch& scratch = threadScratch();
     const float beta = touched[t] ? 1.0f : 0.0f;
     for (int64_t grp = 0; grp < g.groups; ++grp) {

@@ -83,6 +83,31 @@ void packRowMajorPanelA(int64_t kc, const float* src, int64_t rs, float* dst) {
     for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
 }
 
+// Packs NR rows given by pointers (each `kc` contiguous floats) into one k-major panel
+// (dst[p*NR + j] = rows[j][p]); 4×4 SSE transposes, null rows give zeros.
+template <int NR>
+void packRowPointersPanel(int64_t kc, const float* const* rows, float* dst) {
+  static_assert(NR % 4 == 0, "packRowPointersPanel handles rows in fours");
+  static const float kZeros[4] = {0, 0, 0, 0};
+  for (int j = 0; j < NR; j += 4) {
+    const float* r[4];
+    for (int i = 0; i < 4; ++i) r[i] = rows[j + i];
+    int64_t p = 0;
+    if (r[0] && r[1] && r[2] && r[3]) {
+      for (; p + 4 <= kc; p += 4) {
+        __m128 a = _mm_loadu_ps(r[0] + p), b = _mm_loadu_ps(r[1] + p), c = _mm_loadu_ps(r[2] + p), d = _mm_loadu_ps(r[3] + p);
+        _MM_TRANSPOSE4_PS(a, b, c, d);
+        _mm_storeu_ps(dst + (p + 0) * NR + j, a);
+        _mm_storeu_ps(dst + (p + 1) * NR + j, b);
+        _mm_storeu_ps(dst + (p + 2) * NR + j, c);
+        _mm_storeu_ps(dst + (p + 3) * NR + j, d);
+      }
+    }
+    for (; p < kc; ++p)
+      for (int i = 0; i < 4; ++i) dst[p * NR + j + i] = r[i] ? r[i][p] : kZeros[0];
+  }
+}
+
 // Packs the mc×kc block of A into ceil(mc/MR) panels, each kc×MR k-major (dst[p*MR + i]), rows
 // past mc zero-filled.
 template <int MR>
