@@ -350,12 +350,14 @@ void col2imAddRuns(const ConvGeometry& g, const Dims& d, const float* col, int64
       }
 }
 
-// Row runs shorter than this go through the column tables (when the windows reach the padding).
+// Row runs shorter than this go through the column tables (when the windows reach the padding);
+// unpadded runs are copied whole from this length on.
 constexpr int64_t kMinRowRun = 32;
+constexpr int64_t kMinCopyRun = 8;
 
 void im2col(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
             int64_t ld) {
-  if (unpaddedUnitSteps(g, x)) im2colRuns(g, d, x, group, ch, col, ld);
+  if (unpaddedUnitSteps(g, x) && g.ow >= kMinCopyRun) im2colRuns(g, d, x, group, ch, col, ld);
   else if (g.ow < kMinRowRun) im2colTable(g, d, x, group, ch, col, ld);
   else im2colRows(g, d, x, group, ch, col, ld);
 }
@@ -363,7 +365,7 @@ void im2col(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t gr
 void col2imAdd(const ConvGeometry& g, const Dims& d, const float* col, int64_t ld, int64_t group, const Chunk& ch,
                int64_t cBegin, int64_t cEnd, float* gradInput) {
   const ConvInput dense{gradInput, g.c * d.inPlane, d.inPlane, g.w, 1};
-  if (unpaddedUnitSteps(g, dense)) col2imAddRuns(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
+  if (unpaddedUnitSteps(g, dense) && g.ow >= kMinCopyRun) col2imAddRuns(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
   else if (g.ow < kMinRowRun) col2imAddTable(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
   else col2imAddRows(g, d, col, ld, group, ch, cBegin, cEnd, gradInput);
 }
