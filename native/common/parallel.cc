@@ -1,6 +1,9 @@
 #include "common/parallel.h"
 
+#include <immintrin.h>  // _mm_pause (SSE2, x86-64 baseline)
+
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -22,9 +25,10 @@ class ThreadPool {
   void resize(int threads) {
     if (threads < 1) threads = 1;
     stopWorkers();
-    generation_ = 0;  // new workers start from seen = 0; a stale generation would run a dead task
+    generation_.store(0);  // new workers start from seen = 0; a stale generation would run a dead task
     size_ = threads;
     stop_ = false;
+    stopRequested_.store(false);
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
   }
 
@@ -36,7 +40,7 @@ class ThreadPool {
       task_ = &task;
       taskCount_ = count;
       pending_.store(count - 1);
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     tInsideRegion = true;
@@ -59,11 +63,18 @@ class ThreadPool {
     for (;;) {
       const std::function<void(int, int)>* task;
       int count;
+      // A training step runs dozens of short parallel regions back to back: poll for the next one
+      // for a little while before sleeping, since a futex wake-up costs tens of microseconds.
+      const auto spinUntil = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+      while (generation_.load(std::memory_order_acquire) == seen && !stopRequested_.load(std::memory_order_relaxed) &&
+             std::chrono::steady_clock::now() < spinUntil) {
+        for (int i = 0; i < 16; ++i) _mm_pause();
+      }
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
         if (stop_) return;
-        seen = generation_;
+        seen = generation_.load();
         task = task_;
         count = taskCount_;
       }
@@ -83,6 +94,7 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
+      stopRequested_.store(true);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -95,8 +107,10 @@ class ThreadPool {
   const std::function<void(int, int)>* task_ = nullptr;
   int taskCount_ = 0;
   std::atomic<int> pending_{0};
-  uint64_t generation_ = 0;
+  static constexpr std::chrono::microseconds kSpinBeforeSleep{200};
+  std::atomic<uint64_t> generation_{0};
   bool stop_ = false;
+  std::atomic<bool> stopRequested_{false};  // stop_ for the lock-free spin
   int size_ = 1;
 };
 
