@@ -103,7 +103,7 @@ const CASES: Case[] = [
   { name: 'large padding, stride 3', x: [3, 2, 5, 5], w: [2, 2, 2, 2], o: { padding: 4, stride: 3 } },
 ];
 
-function runCase(cs: Case, seed: number, threads: number, xView: 'contiguous' | 'permuted' | 'sliced' = 'contiguous') {
+function runCase(cs: Case, seed: number, threads: number, xView: 'contiguous' | 'permuted' | 'sliced' | 'channels' = 'contiguous') {
   kd.setNumThreads(threads);
   const rng = makeRng(seed);
   const [n, c, h, w] = cs.x;
@@ -114,6 +114,12 @@ function runCase(cs: Case, seed: number, threads: number, xView: 'contiguous' | 
     // Stored [n, h, c, w], seen as [n, c, h, w].
     const base = randomTensor(rng, [n, h, c, w]);
     x = base.t.permute(0, 2, 1, 3).detach();
+    x.requiresGrad = true;
+    xRef = f32(x.contiguous());
+  } else if (xView === 'channels') {
+    // Channels 2 .. c+1 of a tensor with c + 5: dense images, batch stride larger than an image.
+    const base = randomTensor(rng, [n, c + 5, h, w]);
+    x = base.t.slice(1, 2, c + 2).detach();
     x.requiresGrad = true;
     xRef = f32(x.contiguous());
   } else {
@@ -152,10 +158,11 @@ describe('conv2d vs float64 direct convolution', () => {
     }
   }
 
-  for (const view of ['permuted', 'sliced'] as const) {
+  const MNIST_LAYER2: Case = { name: 'MNIST layer 2 (wide rows)', x: [3, 32, 13, 13], w: [8, 32, 3, 3], o: {} };
+  for (const view of ['permuted', 'sliced', 'channels'] as const) {
     const seed = freshSeed();
     it(`a ${view} (non-contiguous) input view matches (seed ${seed})`, () => {
-      for (const cs of [CASES[1], CASES[7], CASES[9]]) {
+      for (const cs of [CASES[1], CASES[7], CASES[9], MNIST_LAYER2]) {
         const r = runCase(cs, seed, 2, view);
         expect(r.x.isContiguous()).toBe(false);
         expectClose(r.outData, r.ref.out, 1e-4, `${cs.name} ${view} seed ${seed} forward`);
