@@ -233,6 +233,8 @@ Napi::Value setPoison(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+bool poisonNewBlocks() { return gPoison; }
+
 HostView hostBuffer(const Napi::Value& value, const char* op) {
   HostBlock* block = blockOf(value, op);
   if (!block->data) throw Napi::Error::New(value.Env(), std::string(op) + ": tensor storage was disposed");
