@@ -266,8 +266,9 @@ Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// gemmRaw(m, n, k, inType, a, b, c, tf32): C (float32, m x n) = A (m x k) @ B (k x n), dense
-// row-major, A and B of inType (0 float32, 1 bf16, 2 fp16). Bench-only: lets bench/gpu.ts time
+// gemmRaw(m, n, k, inType, a, b, c, tf32, transB): C (float32, m x n) = A (m x k) @ B, dense
+// row-major, B stored k x n or (transB) n x k like a Linear weight, A and B of inType (0 float32,
+// 1 bf16, 2 fp16). Bench-only: lets bench/gpu.ts time
 // the 16-bit tensor-core paths, which no tensor dtype reaches.
 Napi::Value gemmRaw(const Napi::CallbackInfo& info) {
   const char* op = "gemmRaw";
@@ -283,7 +284,8 @@ Napi::Value gemmRaw(const Napi::CallbackInfo& info) {
   if (a.bytes < size_t(g.m) * g.k * inBytes || b.bytes < size_t(g.k) * g.n * inBytes || c.bytes < size_t(g.m) * g.n * 4)
     throw Napi::RangeError::New(info.Env(), "gemmRaw: a buffer is too small");
   g.a = a.data, g.b = b.data, g.c = c.data;
-  g.lda = g.k, g.ldb = g.n, g.ldc = g.n;
+  g.transB = info[8].ToBoolean();
+  g.lda = g.k, g.ldb = g.transB ? g.k : g.n, g.ldc = g.n;
   g.math = info[7].ToBoolean() ? cuda::MathMode::TF32 : cuda::MathMode::ExactF32;
   cuda::gemm(g, stream());
   return info.Env().Undefined();
