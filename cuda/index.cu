@@ -67,9 +67,12 @@ struct CheckFn {
   }
 };
 
-template <class T>
-struct GatherFn {
-  int64_t dimSize, xDimBytes;
+// Gather copies x[.. index ..] into out; scatter-add adds src into out[.. index ..]. Operands:
+// p[0] out, p[1] index, p[2] x (gather) or src (scatter-add); `dimBytes` is the stride along
+// dim of the indexed one (x, or out).
+template <class T, bool SCATTER>
+struct IndexedFn {
+  int64_t dimSize, dimBytes;
   unsigned long long* fault;
   __device__ void operator()(char* (&p)[3], int64_t i) const {
     const int32_t v = *reinterpret_cast<const int32_t*>(p[1]);
@@ -77,21 +80,8 @@ struct GatherFn {
       atomicMin(fault, (unsigned long long)i);
       return;
     }
-    *reinterpret_cast<T*>(p[0]) = *reinterpret_cast<const T*>(p[2] + v * xDimBytes);
-  }
-};
-
-template <class T>
-struct ScatterAddFn {
-  int64_t dimSize, outDimBytes;
-  unsigned long long* fault;
-  __device__ void operator()(char* (&p)[3], int64_t i) const {
-    const int32_t v = *reinterpret_cast<const int32_t*>(p[1]);
-    if (outOfRange(v, dimSize)) {
-      atomicMin(fault, (unsigned long long)i);
-      return;
-    }
-    atomicAdd(reinterpret_cast<T*>(p[0] + v * outDimBytes), *reinterpret_cast<const T*>(p[2]));
+    if constexpr (SCATTER) atomicAdd(reinterpret_cast<T*>(p[0] + v * dimBytes), *reinterpret_cast<const T*>(p[2]));
+    else *reinterpret_cast<T*>(p[0]) = *reinterpret_cast<const T*>(p[2] + v * dimBytes);
   }
 };
 
@@ -131,8 +121,8 @@ BadIndex gather(kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_
   const int bytes[3] = {es, 4, es};
   const auto walk = makeWalk<3>(ndim, shape, ops, bytes);
   cudaStream_t s = static_cast<cudaStream_t>(stream());
-  if (es == 4) launchMap(walk, GatherFn<uint32_t>{dimSize, x.strides[dim] * 4, fault}, s, "gather");
-  else launchMap(walk, GatherFn<uint8_t>{dimSize, x.strides[dim], fault}, s, "gather");
+  if (es == 4) launchMap(walk, IndexedFn<uint32_t, false>{dimSize, x.strides[dim] * 4, fault}, s, "gather");
+  else launchMap(walk, IndexedFn<uint8_t, false>{dimSize, x.strides[dim], fault}, s, "gather");
   return readFault(fault, ndim, shape, index);
 }
 
@@ -145,8 +135,8 @@ BadIndex scatterAdd(kd::DType dtype, int ndim, const int64_t* shape, int dim, in
   const int bytes[3] = {4, 4, 4};
   const auto walk = makeWalk<3>(ndim, shape, ops, bytes);
   cudaStream_t s = static_cast<cudaStream_t>(stream());
-  if (dtype == kd::DType::Float32) launchMap(walk, ScatterAddFn<float>{dimSize, out.strides[dim] * 4, fault}, s, "scatterAdd");
-  else launchMap(walk, ScatterAddFn<int>{dimSize, out.strides[dim] * 4, fault}, s, "scatterAdd");
+  if (dtype == kd::DType::Float32) launchMap(walk, IndexedFn<float, true>{dimSize, out.strides[dim] * 4, fault}, s, "scatterAdd");
+  else launchMap(walk, IndexedFn<int, true>{dimSize, out.strides[dim] * 4, fault}, s, "scatterAdd");
   return readFault(fault, ndim, shape, index);
 }
 

@@ -102,22 +102,20 @@ void matmul(int64_t m, int64_t n, int64_t k, int64_t batch, StridedMatrix a, Str
   g.math = tf32 ? MathMode::TF32 : MathMode::ExactF32;
   g.alpha = alpha;
   g.beta = beta;
+  // An input with no unit stride is copied into a dense temporary first.
+  auto pitchedInput = [&](int64_t rows, int64_t cols, const StridedMatrix& x, int64_t& ld, bool& trans,
+                          std::unique_ptr<DeviceTemp>& temp) {
+    if (asPitched(rows, cols, x, ld, trans)) return x;
+    temp = std::make_unique<DeviceTemp>(size_t(batch * rows * cols) * sizeof(float));
+    const StridedMatrix dense = denseLayout(static_cast<float*>(temp->data), rows, cols);
+    copyMatrix(batch, rows, cols, x, dense);
+    ld = cols;
+    trans = false;
+    return dense;
+  };
   std::unique_ptr<DeviceTemp> aTemp, bTemp;
-  StridedMatrix aIn = a, bIn = b;
-  if (!asPitched(m, k, a, g.lda, g.transA)) {
-    aTemp = std::make_unique<DeviceTemp>(size_t(batch * m * k) * sizeof(float));
-    aIn = denseLayout(static_cast<float*>(aTemp->data), m, k);
-    copyMatrix(batch, m, k, a, aIn);
-    g.lda = k;
-    g.transA = false;
-  }
-  if (!asPitched(k, n, b, g.ldb, g.transB)) {
-    bTemp = std::make_unique<DeviceTemp>(size_t(batch * k * n) * sizeof(float));
-    bIn = denseLayout(static_cast<float*>(bTemp->data), k, n);
-    copyMatrix(batch, k, n, b, bIn);
-    g.ldb = n;
-    g.transB = false;
-  }
+  const StridedMatrix aIn = pitchedInput(m, k, a, g.lda, g.transA, aTemp);
+  const StridedMatrix bIn = pitchedInput(k, n, b, g.ldb, g.transB, bTemp);
   g.ldc = ldc;
   g.strideA = batch == 1 ? 0 : aIn.batchStride;
   g.strideB = batch == 1 ? 0 : bIn.batchStride;
