@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "binding/args.h"
+#include "binding/handles.h"
 #include "binding/registry.h"
 #include "runtime.h"
 
@@ -20,20 +21,14 @@ struct DeviceBlock {
   uint32_t generation = 0;  // bumped on every free, so a stale handle never matches a reused slot
 };
 
-// Handle = -(1 + slot + generation * kSlotSpan): negative, so CPU lookups reject it.
-constexpr double kSlotSpan = 16777216.0;  // 2^24 slots
 std::vector<DeviceBlock> gSlots;
 std::vector<uint32_t> gFreeSlots;
 bool gAllowTf32 = true;
 
 DeviceBlock* lookup(const Napi::Value& value) {
-  if (!value.IsNumber()) return nullptr;
-  const double h = -value.As<Napi::Number>().DoubleValue() - 1.0;
-  if (!(h >= 0) || h != static_cast<double>(static_cast<int64_t>(h))) return nullptr;
-  const int64_t handle = static_cast<int64_t>(h);
-  const size_t slot = static_cast<size_t>(handle % static_cast<int64_t>(kSlotSpan));
-  const uint32_t generation = static_cast<uint32_t>(handle / static_cast<int64_t>(kSlotSpan));
-  if (slot >= gSlots.size()) return nullptr;
+  size_t slot;
+  uint32_t generation;
+  if (!decodeHandle(HandleSpace::Device, value, &slot, &generation) || slot >= gSlots.size()) return nullptr;
   DeviceBlock* block = &gSlots[slot];
   if (block->generation != generation || !block->data) return nullptr;
   return block;
@@ -74,7 +69,7 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   block.data = data;
   block.bytes = bytes;
   block.reserved = reserved;
-  return Napi::Number::New(env, -(static_cast<double>(block.generation) * kSlotSpan + slot) - 1.0);
+  return Napi::Number::New(env, encodeHandle(HandleSpace::Device, slot, block.generation));
 }
 
 // Frees a storage; a stale or repeated handle is ignored (dispose is idempotent).
@@ -83,7 +78,7 @@ Napi::Value dispose(const Napi::CallbackInfo& info) {
   if (!block) return info.Env().Undefined();
   cuda::deviceFree(block->data, block->reserved);
   block->data = nullptr;
-  block->generation = (block->generation + 1) % (1u << 28);
+  block->generation = (block->generation + 1) % kGenerations;
   gFreeSlots.push_back(static_cast<uint32_t>(block - gSlots.data()));
   return info.Env().Undefined();
 }
