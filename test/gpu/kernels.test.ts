@@ -161,7 +161,7 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA d
         ['amax', (t: Tensor) => t.amax(dims)],
         ['amin', (t: Tensor) => t.amin(dims)],
       ] as const) {
-        const r = onBoth([base], (x) => values(f(x.permute([3, 1, 0, 2]).permute([2, 1, 3, 0]))));
+        const r = onBoth([base], (x) => values(f(x.transpose(0, 3)))); // [9, 1, 35, 6], strided
         expectClose(r.gpu, r.cpu, 1e-6, `${label} over ${dims}`);
       }
     }
@@ -255,7 +255,7 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA d
     const cases: [number[], number[], (a: Tensor) => Tensor, (b: Tensor) => Tensor][] = [
       [[37, 53], [53, 29], (a) => a, (b) => b],
       [[53, 37], [29, 53], (a) => a.transpose(0, 1), (b) => b.transpose(0, 1)],
-      [[37, 107], [53, 29], (a) => a.slice(1, 0, null, 2), (b) => b],
+      [[37, 105], [53, 29], (a) => a.slice(1, 0, null, 2), (b) => b],
       [[3, 17, 33], [33, 5], (a) => a, (b) => b],
       [[1, 17, 33], [4, 33, 130], (a) => a.expand([4, 17, 33]), (b) => b],
       [[200, 300], [300, 1], (a) => a, (b) => b],
@@ -345,7 +345,7 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA d
     const t = random([4, 6]);
     const g = t.to('cuda');
     expect(g.device).toBe('cuda');
-    expect(g.slice(1, 2, 3).item()).toBe(t.slice(1, 2, 3).item());
+    expect(g.slice(0, 1, 2).slice(1, 2, 3).item()).toBe(t.slice(0, 1, 2).slice(1, 2, 3).item());
     expect(g.transpose(0, 1).toArray()).toEqual(t.transpose(0, 1).toArray());
     expect(Array.from(g.data() as Float32Array)).toEqual(Array.from(t.data() as Float32Array));
   });
