@@ -1,9 +1,11 @@
 // Reductions: a group of G threads owns one output (G = 32, one warp, for short reductions; G =
-// 256, the whole block, for long ones). Each thread folds the reduced elements j = lane, lane+G,
+// 256, the whole block, for long ones; few outputs with long reductions are split into chunks
+// whose partial accumulators a second kernel merges). Each thread folds the reduced elements j = lane, lane+G,
 // ... in increasing order into an accumulator, then the group merges accumulators with warp
 // shuffles (and shared memory across the block's warps). Merging keeps the CPU's order-free
 // rules: ties and NaN resolve to the smallest index, so results match the CPU bit for bit
 // for max/min/arg* and to double rounding for sums.
+#include <algorithm>
 #include <cstdint>
 
 #include "reduce.h"
@@ -94,22 +96,28 @@ __device__ void store(char* out, ReduceOp op, const Acc<T>& a, long long n, doub
 constexpr int kThreads = 256;
 
 // kept: operands (out, in) over the kept dims; red: the input's reduced dims (offsets only).
+// Task t = (output t / chunks, chunk t % chunks) folds reduced elements [chunk * chunkLen, + chunkLen).
+// With one chunk the group stores its output; with several it writes its accumulator to
+// partial[t] and finishKernel merges each output's chunks (few outputs, long reductions: one
+// block per output would leave the GPU idle).
 template <class T, int G>
 __global__ void __launch_bounds__(kThreads) reduceKernel(const Walk<2> kept, const Walk<1> red, ReduceOp op,
-                                                         double scale) {
+                                                         double scale, int64_t chunkLen, int chunks, Acc<T>* partial) {
   constexpr int kPerBlock = kThreads / G;
   __shared__ Acc<T> warpAcc[kThreads / 32];
   const int lane = threadIdx.x % G, slot = threadIdx.x / G;
+  const int64_t tasks = kept.total * chunks;
   // The loop bound is uniform across the group (the whole block when G = kThreads), so the
   // barriers below are reached by every thread or by none.
-  for (int64_t o0 = int64_t(blockIdx.x) * kPerBlock; o0 < kept.total; o0 += int64_t(gridDim.x) * kPerBlock) {
-    const int64_t o = o0 + slot;
-    const bool live = o < kept.total;
+  for (int64_t t0 = int64_t(blockIdx.x) * kPerBlock; t0 < tasks; t0 += int64_t(gridDim.x) * kPerBlock) {
+    const int64_t t = t0 + slot;
+    const bool live = t < tasks;
+    const int64_t o = t / chunks, j0 = (t % chunks) * chunkLen, j1 = min(red.total, j0 + chunkLen);
     char* p[2];
     if (live) kept.at(o, p);
     Acc<T> acc{0.0, 1.0, T(0), -1, 0};
     if (live)
-      for (int64_t j = lane; j < red.total; j += G)
+      for (int64_t j = j0 + lane; j < j1; j += G)
         fold(acc, op, *reinterpret_cast<const T*>(p[1] + red.offset(j)), (long long)j);
     acc = warpMerge(acc, op);
     if constexpr (G == kThreads) {
@@ -121,7 +129,28 @@ __global__ void __launch_bounds__(kThreads) reduceKernel(const Walk<2> kept, con
       }
       __syncthreads();  // warpAcc is rewritten by the next iteration
     }
-    if (live && lane == 0) store(p[0], op, acc, red.total, scale);
+    if (live && lane == 0) {
+      if (partial) partial[t] = acc;
+      else store(p[0], op, acc, red.total, scale);
+    }
+  }
+}
+
+// One warp per output merges its chunks' accumulators and stores the result.
+template <class T>
+__global__ void __launch_bounds__(kThreads) finishKernel(const Walk<2> kept, ReduceOp op, int64_t n, double scale,
+                                                         int chunks, const Acc<T>* partial) {
+  const int lane = threadIdx.x % 32;
+  for (int64_t o = int64_t(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32; o < kept.total;
+       o += int64_t(gridDim.x) * (kThreads / 32)) {
+    Acc<T> acc{0.0, 1.0, T(0), -1, 0};
+    for (int c = lane; c < chunks; c += 32) acc = merge(acc, partial[o * chunks + c], op);
+    acc = warpMerge(acc, op);
+    if (lane == 0) {
+      char* p[2];
+      kept.at(o, p);
+      store(p[0], op, acc, n, scale);
+    }
   }
 }
 
@@ -138,9 +167,24 @@ void reduceTyped(const ReduceArgs& a) {
   const double scale = (a.op == ReduceOp::Mean && red.total > 0) ? 1.0 / double(red.total) : 1.0;
   cudaStream_t s = static_cast<cudaStream_t>(stream());
   if (red.total <= 1024) {
-    reduceKernel<T, 32><<<detail::blocksFor(kept.total, kThreads / 32), kThreads, 0, s>>>(kept, red, a.op, scale);
+    reduceKernel<T, 32><<<detail::blocksFor(kept.total, kThreads / 32), kThreads, 0, s>>>(kept, red, a.op, scale,
+                                                                                         red.total, 1, nullptr);
+  } else if (kept.total >= 256 || red.total <= 65536) {
+    reduceKernel<T, kThreads><<<detail::blocksFor(kept.total, 1), kThreads, 0, s>>>(kept, red, a.op, scale, red.total,
+                                                                                    1, nullptr);
   } else {
-    reduceKernel<T, kThreads><<<detail::blocksFor(kept.total, 1), kThreads, 0, s>>>(kept, red, a.op, scale);
+    const int chunks = int(std::min<int64_t>(1024, (red.total + 16383) / 16384));
+    const int64_t chunkLen = (red.total + chunks - 1) / chunks;
+    size_t reserved = 0;
+    auto* partial = static_cast<Acc<T>*>(deviceAlloc(size_t(kept.total) * chunks * sizeof(Acc<T>), &reserved));
+    reduceKernel<T, kThreads><<<detail::blocksFor(kept.total * chunks, 1), kThreads, 0, s>>>(kept, red, a.op, scale,
+                                                                                             chunkLen, chunks, partial);
+    cudaError_t launched = cudaGetLastError();
+    if (launched == cudaSuccess)
+      finishKernel<T><<<detail::blocksFor(kept.total, kThreads / 32), kThreads, 0, s>>>(kept, a.op, red.total, scale,
+                                                                                          chunks, partial);
+    deviceFree(partial, reserved);  // stream order: the next user of the block runs after finishKernel
+    detail::checkCuda(launched, "cudaLaunchKernel(reduce)");
   }
   detail::checkLaunch("reduce");
 }

@@ -177,6 +177,11 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA d
     const lv = long.data() as Float32Array;
     for (let i = 0; i < lv.length; i++) ref[Math.floor(i / 70001)] += lv[i];
     expectClose(values(long.to('cuda').sum(1)), ref, 1e-6, 'long sum vs float64');
+    const rl = onBoth([long], (x) => [values(x.argmax(1)), values(x.amin(1)), values(x.mean(1)), values(x.argmin())]);
+    expect(rl.gpu[0], 'argmax of long rows (chunked)').toEqual(rl.cpu[0]);
+    expect(rl.gpu[1], 'amin of long rows (chunked)').toEqual(rl.cpu[1]);
+    expectClose(rl.gpu[2], rl.cpu[2], 1e-6, 'mean of long rows (chunked)');
+    expect(rl.gpu[3], 'argmin of everything (chunked)').toEqual(rl.cpu[3]);
     const ints = randomInts([5, 3000], -1000, 1000);
     const ri = onBoth([ints], (x) => [values(x.sum(1)), values(x.amax(1)), values(x.argmax(1))]);
     expect(ri.gpu).toEqual(ri.cpu);
