@@ -1,4 +1,4 @@
-// 2-D convolution and pooling on the GPU, float32 NCHW. Plain C++ (no CUDA types): device
+// 2-D convolution on the GPU, float32 NCHW. Plain C++ (no CUDA types): device
 // pointers, the stream a cudaStream_t as void* (nullptr = default stream). Errors: 
 // std::invalid_argument naming the bad argument, std::runtime_error naming the failed CUDA call.
 //
@@ -21,8 +21,11 @@ struct Conv2dShape {
   int batch = 1, inChannels = 1, inH = 1, inW = 1;
   int outChannels = 1, kernelH = 1, kernelW = 1;
   int strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1, groups = 1;
-  int outH() const { return (inH + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1; }
-  int outW() const { return (inW + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1; }
+  // Output size when given (> 0), else PyTorch's formula for symmetric padding. A larger output
+  // (asymmetric 'same' padding) reads zeros past the bottom/right edge.
+  int outHeight = 0, outWidth = 0;
+  int outH() const { return outHeight > 0 ? outHeight : (inH + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1; }
+  int outW() const { return outWidth > 0 ? outWidth : (inW + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1; }
 };
 
 // x [batch, inC, inH, inW], w [outC, inC/groups, kH, kW], bias [outC] or nullptr,
@@ -32,19 +35,5 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
 void conv2dBackwardData(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* stream);
 // dw (overwritten) from x and dy.
 void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy, float* dw, void* stream);
-
-struct Pool2dShape {
-  int batch = 1, channels = 1, inH = 1, inW = 1;
-  int kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padH = 0, padW = 0;
-  bool countIncludePad = true;  // avg pool only (PyTorch default)
-  int outH() const { return (inH + 2 * padH - kernelH) / strideH + 1; }
-  int outW() const { return (inW + 2 * padW - kernelW) / strideW + 1; }
-};
-
-// indices [batch, C, outH, outW]: argmax as h*inW + w within its input plane (PyTorch's layout).
-void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* indices, void* stream);
-void maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* indices, float* dx, void* stream);
-void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, void* stream);
-void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, void* stream);
 
 }  // namespace kd::cuda

@@ -29,17 +29,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "check.cuh"
+
 namespace kd::cuda::detail {
 
-// ---- host-side error helpers: every failure names the CUDA call ----------------------------
-inline void checkCuda(cudaError_t err, const char* call) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(call) + ": " + cudaGetErrorString(err));
-}
-inline void checkLaunch(const char* kernel) {
-  cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("cudaLaunchKernel(") + kernel + "): " + cudaGetErrorString(err));
-}
 inline int multiprocessorCount() {
   int dev = 0, sms = 0;
   checkCuda(cudaGetDevice(&dev), "cudaGetDevice");

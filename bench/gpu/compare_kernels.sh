@@ -7,7 +7,9 @@ cd "$(dirname "$0")/../.."
 bin="${1:-.devbin/cuda/check_kernels}"
 if [ ! -x "$bin" ]; then
   mkdir -p "$(dirname "$bin")"
-  nvcc -O3 -std=c++17 -arch=sm_90 --use_fast_math -Icuda -o "$bin" test/cuda/check_kernels.cu cuda/gemm.cu cuda/conv.cu
+  nvcc -O3 -std=c++17 -arch=sm_90 -Icuda -Inative -o "$bin" test/cuda/check_kernels.cu cuda/gemm.cu cuda/conv.cu \
+    cuda/pool.cu cuda/runtime.cu cuda/alloc.cu cuda/elementwise.cu cuda/reduce.cu cuda/softmax.cu cuda/index.cu \
+    cuda/optim.cu cuda/matmul.cu
 fi
 ours=$(mktemp) peer=$(mktemp)
 trap 'rm -f "$ours" "$peer"' EXIT

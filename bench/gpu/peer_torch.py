@@ -1,7 +1,11 @@
-"""PyTorch peer for test/cuda/check_kernels.cu: times the same GEMM and conv cases through cuBLAS /
-cuDNN (TF32 allowed for the float32 rows, as kindling's default) and prints the same JSON lines
-{"case", "ms", "tflops"}. Run on a CUDA machine: python3 bench/gpu/peer_torch.py"""
+"""PyTorch peer for test/cuda/check_kernels.cu and bench/gpu.ts: times the same GEMM and conv cases
+through cuBLAS / cuDNN (TF32 allowed for the float32 rows, as kindling's default) and prints JSON
+lines {"case", "ms", "tflops"}; with --train it also prints training steps per second on the GPU
+for the MLP and the Keras MNIST CNN (batch 64) as {"case", "steps_per_s"}.
+Run on a CUDA machine: python3 bench/gpu/peer_torch.py [--train]"""
 import json
+import sys
+import time
 
 import torch
 
@@ -57,6 +61,43 @@ def bench_conv(tag, n, c, hw, oc, pad):
     emit(f"conv_wgrad_{tag}", flops, time_ms(lambda: bwd(dy, x, w, output_mask=[False, True, False], **args)))
 
 
+def bench_train():
+    from torch import nn
+
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+                        nn.Linear(64, 10)).cuda()
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10)).cuda()
+    x = torch.rand(64, 1, 28, 28, device="cuda")
+    y = torch.randint(0, 10, (64,), device="cuda")
+    loss_fn = nn.CrossEntropyLoss()
+    for name, model, opt in (
+        ("train_mlp_b64_sgd", mlp, torch.optim.SGD(mlp.parameters(), lr=0.01, momentum=0.9)),
+        ("train_cnn_b64_adam", cnn, torch.optim.Adam(cnn.parameters())),
+    ):
+        def step():
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+
+        for _ in range(10):
+            step()
+        torch.cuda.synchronize()
+        best = 0.0
+        for _ in range(3):
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < 0.5:
+                step()
+                n += 1
+            torch.cuda.synchronize()
+            best = max(best, n / (time.perf_counter() - t0))
+        print(json.dumps({"case": name, "steps_per_s": round(best, 1)}), flush=True)
+
+
 def main():
     print(f"device: {torch.cuda.get_device_name()} torch {torch.__version__} cudnn {torch.backends.cudnn.version()}")
     for tag, dtype in (("tf32", torch.float32), ("bf16", torch.bfloat16)):
@@ -68,6 +109,8 @@ def main():
     bench_conv("mnist2_64x32x13x13_64", 64, 32, 13, 64, 0)
     bench_conv("mnist3_64x64x5x5_64", 64, 64, 5, 64, 0)
     bench_conv("resnet_64x64x56x56_64", 64, 64, 56, 64, 1)
+    if "--train" in sys.argv:
+        bench_train()
 
 
 if __name__ == "__main__":

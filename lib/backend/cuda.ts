@@ -1,23 +1,62 @@
-// The CUDA backend. Until its kernels land, every call answers with a DeviceError naming the
-// kernel, so nothing silently falls back to the CPU (the candle "dummy backend" pattern).
-import { DeviceError } from '../errors.js';
+// The CUDA backend: the addon's `cuda` table (native/binding: the same entry points and argument
+// checks as the CPU's, over device storages with their own negative handles). What differs from
+// the CPU: no host view (Tensor.data() copies back through `read`), one Adam launch for all
+// parameters of a step, and every call first checks that a device exists, so a machine without
+// one answers with a DeviceError naming the op; nothing ever falls back to the CPU silently.
+import { ArgumentError, DeviceError, KindlingError } from '../errors.js';
 import { native } from '../native.js';
-import type { Backend } from './backend.js';
+import type { AdamHyper, AdamTensors, Backend } from './backend.js';
+import { nativeBackend, withKindlingErrors } from './native_backend.js';
+
+let deviceCountCache: number | undefined;
 
 export function cudaAvailable(): boolean {
-  return native.cudaDeviceCount() > 0;
+  deviceCountCache ??= native.cudaDeviceCount() as number;
+  return deviceCountCache > 0;
 }
 
-function unavailable(kernel: string): never {
-  if (!native.cudaBuilt()) throw new DeviceError(`${kernel}: kindling was built without CUDA`);
-  if (!cudaAvailable()) throw new DeviceError(`${kernel}: no CUDA device is available`);
-  throw new DeviceError(`${kernel}: this op has no CUDA kernel yet`);
+/** Throws the DeviceError a call on this machine gets when it cannot run CUDA kernels. */
+export function requireCuda(op: string): void {
+  if (cudaAvailable()) return;
+  if (!native.cudaBuilt()) throw new DeviceError(`${op}: kindling was built without CUDA`);
+  throw new DeviceError(`${op}: no CUDA device is available`);
 }
 
-export const cudaBackend: Backend = new Proxy({ device: 'cuda' } as Backend, {
-  get(target, key) {
-    if (key === 'device') return 'cuda';
-    if (typeof key !== 'string') return undefined;
-    return () => unavailable(key);
+// Argument checks in the binding throw RangeError / TypeError; everything else that reaches JS
+// from the CUDA table is a failed CUDA call (out of memory included).
+function cudaErrorKind(e: unknown): new (message: string) => KindlingError {
+  return e instanceof RangeError || e instanceof TypeError ? ArgumentError : DeviceError;
+}
+
+const table = withKindlingErrors(native.cuda ?? {}, cudaErrorKind);
+const base = nativeBackend('cuda', table);
+
+const cudaKernels: Backend = {
+  ...base,
+  hostBuffer(): null {
+    return null;
   },
-});
+  adam(h: AdamHyper, tensors: readonly AdamTensors[]): void {
+    const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0];
+    table.adam(hyper, tensors.map((t) => [t.step, t.param.shape.reduce((a, b) => a * b, 1),
+      t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
+      t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0]));
+  },
+};
+
+function guarded(kernels: Backend): Backend {
+  const out: Record<string, unknown> = { device: 'cuda' };
+  for (const [name, fn] of Object.entries(kernels)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = (...args: unknown[]) => {
+      requireCuda(name);
+      return (fn as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  return out as unknown as Backend;
+}
+
+export const cudaBackend: Backend = guarded(cudaKernels);
+
+/** The raw CUDA table (runtime entry points: memory statistics, synchronize, ...), errors wrapped. */
+export const cudaRuntime = table;

@@ -1,5 +1,6 @@
 // Adam (L2 weight decay folded into the gradient) and AdamW (decoupled weight decay), in
 // torch.optim's update order, with the AMSGrad variant and maximize.
+import type { AdamTensors } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
@@ -19,6 +20,8 @@ export interface AdamOptions {
 abstract class AdamBase extends Optimizer<AdamOptions> {
   /** AdamW shrinks the parameter itself; Adam adds the decay to the gradient. */
   protected abstract readonly decoupled: boolean;
+  /** A group's fused updates, run together by endGroup (one launch per step on a GPU). */
+  private pending: AdamTensors[] = [];
 
   protected validateGroup(g: ParamGroup<AdamOptions>): void {
     checkNonNegative(this.name, 'lr', g.lr);
@@ -73,13 +76,20 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     if (maxSq === undefined) return false;
     const all = maxSq ? [p, grad, expAvg, expAvgSq, maxSq] : [p, grad, expAvg, expAvgSq];
     if (!all.every((t) => t.isContiguous() && t.device === p.device && t.dtype === 'float32')) return false;
-    backendOf(p).adam(
-      { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, decoupled: this.decoupled, maximize: g.maximize },
-      [{ param: p, grad, expAvg, expAvgSq, maxExpAvgSq: maxSq, step }],
-    );
+    this.pending.push({ param: p, grad, expAvg, expAvgSq, maxExpAvgSq: maxSq, step });
     for (const t of [p, expAvg, expAvgSq]) t._storage.version++;
     if (maxSq) maxSq._storage.version++;
     return true;
+  }
+
+  protected override endGroup(g: ParamGroup<AdamOptions>): void {
+    const pending = this.pending;
+    this.pending = [];
+    const hyper = { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, decoupled: this.decoupled, maximize: g.maximize };
+    for (const device of new Set(pending.map((t) => (t.param as Tensor).device))) {
+      const onDevice = pending.filter((t) => (t.param as Tensor).device === device);
+      backendOf(onDevice[0].param as Tensor).adam(hyper, onDevice);
+    }
   }
 }
 

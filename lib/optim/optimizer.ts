@@ -120,6 +120,9 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
   /** Updates one parameter whose grad is set; runs under noGrad inside a tidy. */
   protected abstract updateParam(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<O>): void;
 
+  /** Called after every parameter of `group` was updated (where a fused optimizer runs what it batched). */
+  protected endGroup(_group: ParamGroup<O>): void {}
+
   /** State an optimizer creates at construction rather than on the first step (Adagrad's sum). */
   protected initGroupState(_group: ParamGroup<O>): void {}
 
@@ -132,19 +135,23 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
   step(): void {
     noGrad(() => {
       for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          const grad = p.grad;
-          if (grad === null) continue;
-          if (!sameShape(grad.shape, p.shape)) {
-            throw new ShapeError(`${this.name}.step: gradient ${fmtShape(grad.shape)} does not match its parameter ${fmtShape(p.shape)}`);
+        try {
+          for (const p of group.params) {
+            const grad = p.grad;
+            if (grad === null) continue;
+            if (!sameShape(grad.shape, p.shape)) {
+              throw new ShapeError(`${this.name}.step: gradient ${fmtShape(grad.shape)} does not match its parameter ${fmtShape(p.shape)}`);
+            }
+            let state = this.state.get(p);
+            if (!state) {
+              state = {};
+              this.state.set(p, state);
+            }
+            const s = state;
+            tidy(() => this.updateParam(p, grad, s, group));
           }
-          let state = this.state.get(p);
-          if (!state) {
-            state = {};
-            this.state.set(p, state);
-          }
-          const s = state;
-          tidy(() => this.updateParam(p, grad, s, group));
+        } finally {
+          this.endGroup(group);  // the parameters updated before an error stay updated, as unbatched
         }
       }
     });

@@ -17,6 +17,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerConv(env, exports);
   registerOptim(env, exports);
   registerCuda(env, exports);
+  registerCudaStorage(env, exports);
+  registerCudaConv(env, exports);
   return exports;
 }
 

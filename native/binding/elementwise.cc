@@ -1,6 +1,7 @@
 // Entry points for unary, binary, where, cast and fill kernels.
 #include "binding/operand.h"
 #include "binding/registry.h"
+#include "binding/targets.h"
 
 namespace kd::binding {
 namespace {
@@ -8,6 +9,7 @@ namespace {
 DType binaryOutType(BinaryOp op, DType in) { return (isComparison(op) || isLogical(op)) ? DType::Bool : in; }
 
 // unary(op, dtype, p0, p1, shape, out, outOffset, outStrides, in, inOffset, inStrides)
+template <class Target>
 Napi::Value unary(const Napi::CallbackInfo& info) {
   const char* name = "unary";
   int64_t code = readInt(info[0], name);
@@ -15,13 +17,14 @@ Napi::Value unary(const Napi::CallbackInfo& info) {
   DType dtype = readDType(info[1], name);
   double p0 = readDouble(info[2], name), p1 = readDouble(info[3], name);
   Dims shape = readDims(info[4], name);
-  StridedArg out = readStrided(info, 5, shape, dtype, name);
-  StridedArg in = readStrided(info, 8, shape, dtype, name);
-  unaryKernel(static_cast<UnaryOp>(code), dtype, p0, p1, shape.n, shape.v, out.operand, in.operand);
+  StridedArg out = readStrided(info, 5, shape, dtype, name, Target::buffer);
+  StridedArg in = readStrided(info, 8, shape, dtype, name, Target::buffer);
+  Target::unary(static_cast<UnaryOp>(code), dtype, p0, p1, shape.n, shape.v, out.operand, in.operand);
   return info.Env().Undefined();
 }
 
 // binary(op, dtype, shape, out, outOffset, outStrides, a, aOffset, aStrides, b, bOffset, bStrides)
+template <class Target>
 Napi::Value binary(const Napi::CallbackInfo& info) {
   const char* name = "binary";
   int64_t code = readInt(info[0], name);
@@ -32,56 +35,65 @@ Napi::Value binary(const Napi::CallbackInfo& info) {
   if (dtype == DType::Bool && !isComparison(op) && !isLogical(op))
     throw Napi::TypeError::New(info.Env(), "binary: arithmetic on bool operands is not supported");
   Dims shape = readDims(info[2], name);
-  StridedArg out = readStrided(info, 3, shape, binaryOutType(op, dtype), name);
-  StridedArg a = readStrided(info, 6, shape, dtype, name);
-  StridedArg b = readStrided(info, 9, shape, dtype, name);
-  binaryKernel(op, dtype, shape.n, shape.v, out.operand, a.operand, b.operand);
+  StridedArg out = readStrided(info, 3, shape, binaryOutType(op, dtype), name, Target::buffer);
+  StridedArg a = readStrided(info, 6, shape, dtype, name, Target::buffer);
+  StridedArg b = readStrided(info, 9, shape, dtype, name, Target::buffer);
+  Target::binary(op, dtype, shape.n, shape.v, out.operand, a.operand, b.operand);
   return info.Env().Undefined();
 }
 
 // where(dtype, shape, out..., cond..., a..., b...)
+template <class Target>
 Napi::Value where(const Napi::CallbackInfo& info) {
   const char* name = "where";
   DType dtype = readDType(info[0], name);
   Dims shape = readDims(info[1], name);
-  StridedArg out = readStrided(info, 2, shape, dtype, name);
-  StridedArg cond = readStrided(info, 5, shape, DType::Bool, name);
-  StridedArg a = readStrided(info, 8, shape, dtype, name);
-  StridedArg b = readStrided(info, 11, shape, dtype, name);
-  whereKernel(dtype, shape.n, shape.v, out.operand, cond.operand, a.operand, b.operand);
+  StridedArg out = readStrided(info, 2, shape, dtype, name, Target::buffer);
+  StridedArg cond = readStrided(info, 5, shape, DType::Bool, name, Target::buffer);
+  StridedArg a = readStrided(info, 8, shape, dtype, name, Target::buffer);
+  StridedArg b = readStrided(info, 11, shape, dtype, name, Target::buffer);
+  Target::where(dtype, shape.n, shape.v, out.operand, cond.operand, a.operand, b.operand);
   return info.Env().Undefined();
 }
 
 // cast(from, to, shape, out..., in...)
+template <class Target>
 Napi::Value cast(const Napi::CallbackInfo& info) {
   const char* name = "cast";
   DType from = readDType(info[0], name), to = readDType(info[1], name);
   Dims shape = readDims(info[2], name);
-  StridedArg out = readStrided(info, 3, shape, to, name);
-  StridedArg in = readStrided(info, 6, shape, from, name);
-  castKernel(from, to, shape.n, shape.v, out.operand, in.operand);
+  StridedArg out = readStrided(info, 3, shape, to, name, Target::buffer);
+  StridedArg in = readStrided(info, 6, shape, from, name, Target::buffer);
+  Target::cast(from, to, shape.n, shape.v, out.operand, in.operand);
   return info.Env().Undefined();
 }
 
 // fill(dtype, value, shape, out...)
+template <class Target>
 Napi::Value fill(const Napi::CallbackInfo& info) {
   const char* name = "fill";
   DType dtype = readDType(info[0], name);
   double value = readDouble(info[1], name);
   Dims shape = readDims(info[2], name);
-  StridedArg out = readStrided(info, 3, shape, dtype, name);
-  fillKernel(dtype, value, shape.n, shape.v, out.operand);
+  StridedArg out = readStrided(info, 3, shape, dtype, name, Target::buffer);
+  Target::fill(dtype, value, shape.n, shape.v, out.operand);
   return info.Env().Undefined();
+}
+
+template <class Target>
+void registerFor(Napi::Env env, Napi::Object table) {
+  table.Set("unary", Napi::Function::New(env, unary<Target>, "unary"));
+  table.Set("binary", Napi::Function::New(env, binary<Target>, "binary"));
+  table.Set("where", Napi::Function::New(env, where<Target>, "where"));
+  table.Set("cast", Napi::Function::New(env, cast<Target>, "cast"));
+  table.Set("fill", Napi::Function::New(env, fill<Target>, "fill"));
 }
 
 }  // namespace
 
 void registerElementwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("unary", Napi::Function::New(env, unary, "unary"));
-  exports.Set("binary", Napi::Function::New(env, binary, "binary"));
-  exports.Set("where", Napi::Function::New(env, where, "where"));
-  exports.Set("cast", Napi::Function::New(env, cast, "cast"));
-  exports.Set("fill", Napi::Function::New(env, fill, "fill"));
+  registerFor<CpuTarget>(env, exports);
+  registerFor<CudaTarget>(env, cudaTable(env, exports));
 }
 
 }  // namespace kd::binding

@@ -11,8 +11,10 @@
 #include <string>
 
 #include "binding/registry.h"
+#include "binding/cuda_storage.h"
 #include "binding/storage.h"
 #include "cpu/gemm.h"
+#include "matmul.h"  // cuda/
 
 namespace kd::binding {
 namespace {
@@ -46,10 +48,10 @@ struct Operand {
 };
 
 // Reads (buf, offset, rowStride, colStride, batchStride) starting at info[index].
-Operand readOperand(const Napi::CallbackInfo& info, int index, const char* op, const char* name) {
+Operand readOperand(const Napi::CallbackInfo& info, int index, const char* op, const char* name, BufferLookup lookup) {
   const std::string prefix = std::string(name);
   Operand o;
-  o.view = hostBuffer(info[index], op);
+  o.view = lookup(info[index], op);
   o.offset = readInteger(info, index + 1, kMaxOffset, false, op, (prefix + " offset").c_str());
   o.rowStride = readInteger(info, index + 2, kMaxStride, true, op, (prefix + " row stride").c_str());
   o.colStride = readInteger(info, index + 3, kMaxStride, true, op, (prefix + " column stride").c_str());
@@ -75,7 +77,7 @@ void checkOperand(const Napi::Env& env, const Operand& o, int64_t batch, int64_t
 }
 
 // Converts and checks all 21 arguments; returns kernel arguments whose spans are in bounds.
-GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op) {
+GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLookup lookup = hostBuffer) {
   Napi::Env env = info.Env();
   if (info.Length() != kArgCount)
     throw Napi::TypeError::New(env, std::string(op) + ": expected " + std::to_string(kArgCount) + " arguments, got " +
@@ -85,9 +87,9 @@ GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op) {
   g.n = readInteger(info, 1, kMaxSize, false, op, "n");
   g.k = readInteger(info, 2, kMaxSize, false, op, "k");
   g.batch = readInteger(info, 3, kMaxSize, false, op, "batch");
-  const Operand a = readOperand(info, 4, op, "A");
-  const Operand b = readOperand(info, 9, op, "B");
-  const Operand c = readOperand(info, 14, op, "C");
+  const Operand a = readOperand(info, 4, op, "A", lookup);
+  const Operand b = readOperand(info, 9, op, "B", lookup);
+  const Operand c = readOperand(info, 14, op, "C", lookup);
   if (!info[19].IsNumber() || !info[20].IsNumber())
     throw Napi::TypeError::New(env, std::string(op) + ": alpha and beta must be numbers");
   g.alpha = static_cast<float>(info[19].As<Napi::Number>().DoubleValue());
@@ -110,6 +112,18 @@ Napi::Value gemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The same call on CUDA storages (device pointers; bounds checked above on the host).
+Napi::Value cudaGemm(const Napi::CallbackInfo& info) {
+  const GemmArgs g = readGemmArgs(info, "gemm", deviceBuffer);
+  auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
+    return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
+  };
+  cuda::matmul(g.m, g.n, g.k, g.batch, matrix(g.a, g.aRowStride, g.aColStride, g.aBatchStride),
+               matrix(g.b, g.bRowStride, g.bColStride, g.bBatchStride), matrix(g.c, g.cRowStride, g.cColStride, g.cBatchStride),
+               g.alpha, g.beta, allowTf32());
+  return info.Env().Undefined();
+}
+
 Napi::Value gemmRef(const Napi::CallbackInfo& info) {
   sgemmRef(readGemmArgs(info, "gemmRef"));
   return info.Env().Undefined();
@@ -120,6 +134,7 @@ Napi::Value gemmRef(const Napi::CallbackInfo& info) {
 void registerGemm(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, gemm, "gemm"));
   exports.Set("gemmRef", Napi::Function::New(env, gemmRef, "gemmRef"));
+  cudaTable(env, exports).Set("gemm", Napi::Function::New(env, cudaGemm, "gemm"));
 }
 
 }  // namespace kd::binding

@@ -6,7 +6,7 @@
 
 #include "binding/operand.h"
 #include "binding/registry.h"
-#include "cpu/index.h"
+#include "binding/targets.h"
 
 namespace kd::binding {
 namespace {
@@ -39,8 +39,8 @@ struct VectorIndex {
   char* data;
 };
 
-VectorIndex readVectorIndex(const Napi::CallbackInfo& info, size_t at, const char* op) {
-  HostView view = hostBuffer(info[at], op);
+VectorIndex readVectorIndex(const Napi::CallbackInfo& info, size_t at, const char* op, BufferLookup lookup) {
+  HostView view = lookup(info[at], op);
   int64_t offset = readInt(info[at + 1], op);
   VectorIndex vi{readInt(info[at + 3], op), readInt(info[at + 2], op), nullptr};
   checkSpan(view, offset, 1, &vi.length, &vi.stride, sizeof(int32_t), op);
@@ -56,82 +56,92 @@ DType readValueType(const Napi::CallbackInfo& info, bool allowBool, const char* 
 
 // gather(dtype, dim, indexShape, out, outOffset, outStrides, index, indexOffset, indexStrides,
 //        xShape, x, xOffset, xStrides)
+template <class Target>
 Napi::Value gather(const Napi::CallbackInfo& info) {
   const char* name = "gather";
   DType dtype = readValueType(info, true, name);
   Dims shape = readDims(info[2], name);
   int dim = readDim(info[1], shape.n, name);
-  StridedArg out = readStrided(info, 3, shape, dtype, name);
-  StridedArg index = readStrided(info, 6, shape, DType::Int32, name);
+  StridedArg out = readStrided(info, 3, shape, dtype, name, Target::buffer);
+  StridedArg index = readStrided(info, 6, shape, DType::Int32, name, Target::buffer);
   Dims xShape = readDims(info[9], name);
   requireWithin(info.Env(), shape, xShape, dim, name);
-  StridedArg x = readStrided(info, 10, xShape, dtype, name);
-  return report(info.Env(), gatherKernel(dtype, shape.n, shape.v, dim, xShape.v[dim], out.operand, index.operand, x.operand));
+  StridedArg x = readStrided(info, 10, xShape, dtype, name, Target::buffer);
+  return report(info.Env(), Target::gather(dtype, shape.n, shape.v, dim, xShape.v[dim], out.operand, index.operand, x.operand));
 }
 
 // indexSelect(dtype, dim, xShape, x, xOffset, xStrides, index, indexOffset, indexStride,
 //             indexLength, out, outOffset, outStrides); out's shape is x's with dim -> length.
+template <class Target>
 Napi::Value indexSelect(const Napi::CallbackInfo& info) {
   const char* name = "indexSelect";
   DType dtype = readValueType(info, true, name);
   Dims xShape = readDims(info[2], name);
   int dim = readDim(info[1], xShape.n, name);
-  StridedArg x = readStrided(info, 3, xShape, dtype, name);
-  VectorIndex vi = readVectorIndex(info, 6, name);
+  StridedArg x = readStrided(info, 3, xShape, dtype, name, Target::buffer);
+  VectorIndex vi = readVectorIndex(info, 6, name, Target::buffer);
   Dims outShape = xShape;
   outShape.v[dim] = vi.length;
-  StridedArg out = readStrided(info, 10, outShape, dtype, name);
-  BadIndex bad = firstBadIndex(1, &vi.length, Operand{vi.data, &vi.stride}, xShape.v[dim]);
+  StridedArg out = readStrided(info, 10, outShape, dtype, name, Target::buffer);
+  BadIndex bad = Target::firstBadIndex(1, &vi.length, Operand{vi.data, &vi.stride}, xShape.v[dim]);
   if (bad.position >= 0) return report(info.Env(), bad);
   int64_t broadcast[kMaxDims] = {0};
   broadcast[dim] = vi.stride;
-  return report(info.Env(), gatherKernel(dtype, outShape.n, outShape.v, dim, xShape.v[dim], out.operand,
+  return report(info.Env(), Target::gather(dtype, outShape.n, outShape.v, dim, xShape.v[dim], out.operand,
                                          Operand{vi.data, broadcast}, x.operand));
 }
 
 // scatterAdd(dtype, dim, outShape, out, outOffset, outStrides, indexShape, index, indexOffset,
 //            indexStrides, src, srcOffset, srcStrides): out (holding x) += src scattered.
+template <class Target>
 Napi::Value scatterAdd(const Napi::CallbackInfo& info) {
   const char* name = "scatterAdd";
   DType dtype = readValueType(info, false, name);
   Dims outShape = readDims(info[2], name);
   int dim = readDim(info[1], outShape.n, name);
-  StridedArg out = readStrided(info, 3, outShape, dtype, name);
+  StridedArg out = readStrided(info, 3, outShape, dtype, name, Target::buffer);
   Dims shape = readDims(info[6], name);
   requireWithin(info.Env(), shape, outShape, dim, name);
-  StridedArg index = readStrided(info, 7, shape, DType::Int32, name);
-  StridedArg src = readStrided(info, 10, shape, dtype, name);  // only the index-shaped corner is read
-  return report(info.Env(), scatterAddKernel(dtype, shape.n, shape.v, dim, outShape.v[dim], out.operand,
+  StridedArg index = readStrided(info, 7, shape, DType::Int32, name, Target::buffer);
+  StridedArg src = readStrided(info, 10, shape, dtype, name, Target::buffer);  // only the index-shaped corner is read
+  return report(info.Env(), Target::scatterAdd(dtype, shape.n, shape.v, dim, outShape.v[dim], out.operand,
                                              index.operand, src.operand));
 }
 
 // indexAdd(dtype, dim, outShape, out, outOffset, outStrides, index, indexOffset, indexStride,
 //          indexLength, src, srcOffset, srcStrides); src's shape is out's with dim -> length.
+template <class Target>
 Napi::Value indexAdd(const Napi::CallbackInfo& info) {
   const char* name = "indexAdd";
   DType dtype = readValueType(info, false, name);
   Dims outShape = readDims(info[2], name);
   int dim = readDim(info[1], outShape.n, name);
-  StridedArg out = readStrided(info, 3, outShape, dtype, name);
-  VectorIndex vi = readVectorIndex(info, 6, name);
+  StridedArg out = readStrided(info, 3, outShape, dtype, name, Target::buffer);
+  VectorIndex vi = readVectorIndex(info, 6, name, Target::buffer);
   Dims srcShape = outShape;
   srcShape.v[dim] = vi.length;
-  StridedArg src = readStrided(info, 10, srcShape, dtype, name);
-  BadIndex bad = firstBadIndex(1, &vi.length, Operand{vi.data, &vi.stride}, outShape.v[dim]);
+  StridedArg src = readStrided(info, 10, srcShape, dtype, name, Target::buffer);
+  BadIndex bad = Target::firstBadIndex(1, &vi.length, Operand{vi.data, &vi.stride}, outShape.v[dim]);
   if (bad.position >= 0) return report(info.Env(), bad);
   int64_t broadcast[kMaxDims] = {0};
   broadcast[dim] = vi.stride;
-  return report(info.Env(), scatterAddKernel(dtype, srcShape.n, srcShape.v, dim, outShape.v[dim], out.operand,
+  return report(info.Env(), Target::scatterAdd(dtype, srcShape.n, srcShape.v, dim, outShape.v[dim], out.operand,
                                              Operand{vi.data, broadcast}, src.operand));
+}
+
+template <class Target>
+void registerFor(Napi::Env env, Napi::Object table) {
+  table.Set("gather", Napi::Function::New(env, gather<Target>, "gather"));
+  table.Set("indexSelect", Napi::Function::New(env, indexSelect<Target>, "indexSelect"));
+  table.Set("scatterAdd", Napi::Function::New(env, scatterAdd<Target>, "scatterAdd"));
+  table.Set("indexAdd", Napi::Function::New(env, indexAdd<Target>, "indexAdd"));
 }
 
 }  // namespace
 
 void registerIndex(Napi::Env env, Napi::Object exports) {
-  exports.Set("gather", Napi::Function::New(env, gather, "gather"));
-  exports.Set("indexSelect", Napi::Function::New(env, indexSelect, "indexSelect"));
-  exports.Set("scatterAdd", Napi::Function::New(env, scatterAdd, "scatterAdd"));
-  exports.Set("indexAdd", Napi::Function::New(env, indexAdd, "indexAdd"));
+  registerFor<CpuTarget>(env, exports);
+  registerFor<CudaTarget>(env, cudaTable(env, exports));
 }
 
 }  // namespace kd::binding

@@ -14,10 +14,12 @@ struct StridedArg {
   Operand operand;
 };
 
-// info[at] = buffer, info[at+1] = offset (elements), info[at+2] = strides (elements).
-inline StridedArg readStrided(const Napi::CallbackInfo& info, size_t at, const Dims& shape, DType dtype, const char* op) {
+// info[at] = buffer, info[at+1] = offset (elements), info[at+2] = strides (elements). `lookup`
+// resolves the handle: hostBuffer for CPU storages, deviceBuffer (cuda_storage.h) for CUDA ones.
+inline StridedArg readStrided(const Napi::CallbackInfo& info, size_t at, const Dims& shape, DType dtype, const char* op,
+                              BufferLookup lookup = hostBuffer) {
   StridedArg arg;
-  HostView view = hostBuffer(info[at], op);
+  HostView view = lookup(info[at], op);
   int64_t offset = readInt(info[at + 1], op);
   arg.strides = readDims(info[at + 2], op);
   requireSameLength(info.Env(), shape, arg.strides, op);

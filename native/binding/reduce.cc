@@ -1,13 +1,14 @@
 // Entry point for reductions.
 #include "binding/operand.h"
 #include "binding/registry.h"
-#include "cpu/reduce.h"
+#include "binding/targets.h"
 
 namespace kd::binding {
 namespace {
 
 // reduce(op, dtype, keptShape, keptInStrides, reducedShape, reducedInStrides, in, inOffset,
 //        out, outOffset, outStrides)
+template <class Target>
 Napi::Value reduce(const Napi::CallbackInfo& info) {
   const char* name = "reduce";
   int64_t code = readInt(info[0], name);
@@ -26,21 +27,27 @@ Napi::Value reduce(const Napi::CallbackInfo& info) {
   all.n = allStrides.n = keptShape.n + redShape.n;
   for (int i = 0; i < keptShape.n; ++i) { all.v[i] = keptShape.v[i]; allStrides.v[i] = keptStrides.v[i]; }
   for (int i = 0; i < redShape.n; ++i) { all.v[keptShape.n + i] = redShape.v[i]; allStrides.v[keptShape.n + i] = redStrides.v[i]; }
-  HostView inView = hostBuffer(info[6], name);
+  HostView inView = Target::buffer(info[6], name);
   int64_t inOffset = readInt(info[7], name);
   checkSpan(inView, inOffset, all.n, all.v, allStrides.v, dtypeBytes(dtype), name);
   bool argOp = op == ReduceOp::Argmax || op == ReduceOp::Argmin;
-  StridedArg out = readStrided(info, 8, keptShape, argOp ? DType::Int32 : dtype, name);
+  StridedArg out = readStrided(info, 8, keptShape, argOp ? DType::Int32 : dtype, name, Target::buffer);
   ReduceArgs args{op, dtype, keptShape.n, keptShape.v, keptStrides.v, redShape.n, redShape.v, redStrides.v,
                   elementPtr(inView, inOffset, dtypeBytes(dtype)), out.operand};
-  reduceKernel(args);
+  Target::reduce(args);
   return info.Env().Undefined();
+}
+
+template <class Target>
+void registerFor(Napi::Env env, Napi::Object table) {
+  table.Set("reduce", Napi::Function::New(env, reduce<Target>, "reduce"));
 }
 
 }  // namespace
 
 void registerReduce(Napi::Env env, Napi::Object exports) {
-  exports.Set("reduce", Napi::Function::New(env, reduce, "reduce"));
+  registerFor<CpuTarget>(env, exports);
+  registerFor<CudaTarget>(env, cudaTable(env, exports));
 }
 
 }  // namespace kd::binding

@@ -15,5 +15,13 @@ void registerSoftmax(Napi::Env env, Napi::Object exports);
 void registerConv(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerCuda(Napi::Env env, Napi::Object exports);
+void registerCudaStorage(Napi::Env env, Napi::Object exports);
+void registerCudaConv(Napi::Env env, Napi::Object exports);
+
+// exports.cuda: the CUDA backend's entry points, named and called like the CPU ones in exports.
+inline Napi::Object cudaTable(Napi::Env env, Napi::Object exports) {
+  if (!exports.Has("cuda")) exports.Set("cuda", Napi::Object::New(env));
+  return exports.Get("cuda").As<Napi::Object>();
+}
 
 }  // namespace kd::binding

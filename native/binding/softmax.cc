@@ -4,7 +4,7 @@
 
 #include "binding/operand.h"
 #include "binding/registry.h"
-#include "cpu/softmax.h"
+#include "binding/targets.h"
 
 namespace kd::binding {
 namespace {
@@ -16,35 +16,43 @@ int readSoftmaxDim(const Napi::Value& value, const Dims& shape, const char* op) 
 }
 
 // softmax(log, shape, dim, out, outOffset, outStrides, x, xOffset, xStrides)
+template <class Target>
 Napi::Value softmax(const Napi::CallbackInfo& info) {
   const char* name = "softmax";
   bool log = info[0].ToBoolean();
   Dims shape = readDims(info[1], name);
   int dim = readSoftmaxDim(info[2], shape, name);
-  StridedArg out = readStrided(info, 3, shape, DType::Float32, name);
-  StridedArg x = readStrided(info, 6, shape, DType::Float32, name);
-  softmaxKernel(log, shape.n, shape.v, dim, out.operand, x.operand);
+  StridedArg out = readStrided(info, 3, shape, DType::Float32, name, Target::buffer);
+  StridedArg x = readStrided(info, 6, shape, DType::Float32, name, Target::buffer);
+  Target::softmax(log, shape.n, shape.v, dim, out.operand, x.operand);
   return info.Env().Undefined();
 }
 
 // softmaxBackward(log, shape, dim, dx, dxOffset, dxStrides, y, yOffset, yStrides, g, gOffset, gStrides)
+template <class Target>
 Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
   const char* name = "softmaxBackward";
   bool log = info[0].ToBoolean();
   Dims shape = readDims(info[1], name);
   int dim = readSoftmaxDim(info[2], shape, name);
-  StridedArg dx = readStrided(info, 3, shape, DType::Float32, name);
-  StridedArg y = readStrided(info, 6, shape, DType::Float32, name);
-  StridedArg g = readStrided(info, 9, shape, DType::Float32, name);
-  softmaxBackwardKernel(log, shape.n, shape.v, dim, dx.operand, y.operand, g.operand);
+  StridedArg dx = readStrided(info, 3, shape, DType::Float32, name, Target::buffer);
+  StridedArg y = readStrided(info, 6, shape, DType::Float32, name, Target::buffer);
+  StridedArg g = readStrided(info, 9, shape, DType::Float32, name, Target::buffer);
+  Target::softmaxBackward(log, shape.n, shape.v, dim, dx.operand, y.operand, g.operand);
   return info.Env().Undefined();
+}
+
+template <class Target>
+void registerFor(Napi::Env env, Napi::Object table) {
+  table.Set("softmax", Napi::Function::New(env, softmax<Target>, "softmax"));
+  table.Set("softmaxBackward", Napi::Function::New(env, softmaxBackward<Target>, "softmaxBackward"));
 }
 
 }  // namespace
 
 void registerSoftmax(Napi::Env env, Napi::Object exports) {
-  exports.Set("softmax", Napi::Function::New(env, softmax, "softmax"));
-  exports.Set("softmaxBackward", Napi::Function::New(env, softmaxBackward, "softmaxBackward"));
+  registerFor<CpuTarget>(env, exports);
+  registerFor<CudaTarget>(env, cudaTable(env, exports));
 }
 
 }  // namespace kd::binding

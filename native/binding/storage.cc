@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "binding/handles.h"
 #include "binding/registry.h"
 
 namespace kd::binding {
@@ -22,11 +23,10 @@ struct HostBlock {
   uint32_t generation = 0;   // bumped on every free, so a stale handle never matches a reused slot
 };
 
-// Handles are plain numbers: slot + generation * kSlotSpan. An N-API object per allocation would
-// carry a finalizer, and Node runs those only when the event loop turns, which a synchronous
+// Handles are plain numbers naming a slot and its generation (binding/handles.h). An N-API
+// object per allocation would carry a finalizer, and Node runs those only when the event loop turns, which a synchronous
 // training loop never lets happen; plain numbers cost nothing to drop. JavaScript frees what it
 // forgot through a FinalizationRegistry (lib/backend/storage.ts).
-constexpr double kSlotSpan = 16777216.0;  // 2^24 slots
 std::vector<HostBlock> gSlots;
 std::vector<uint32_t> gFreeSlots;
 
@@ -42,13 +42,9 @@ void releaseView(napi_env env, HostBlock* block) {
 
 // The block a handle names, or null when the handle is malformed, stale or already freed.
 HostBlock* lookup(const Napi::Value& value) {
-  if (!value.IsNumber()) return nullptr;
-  double h = value.As<Napi::Number>().DoubleValue();
-  if (!(h >= 0) || h != static_cast<double>(static_cast<int64_t>(h))) return nullptr;
-  int64_t handle = static_cast<int64_t>(h);
-  size_t slot = static_cast<size_t>(handle % static_cast<int64_t>(kSlotSpan));
-  uint32_t generation = static_cast<uint32_t>(handle / static_cast<int64_t>(kSlotSpan));
-  if (slot >= gSlots.size()) return nullptr;
+  size_t slot;
+  uint32_t generation;
+  if (!decodeHandle(HandleSpace::Host, value, &slot, &generation) || slot >= gSlots.size()) return nullptr;
   HostBlock* block = &gSlots[slot];
   if (block->generation != generation || !block->data) return nullptr;
   return block;
@@ -130,7 +126,7 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   block.data = data;
   block.bytes = bytes;
   block.reserved = reserved;
-  return Napi::Number::New(env, static_cast<double>(block.generation) * kSlotSpan + slot);
+  return Napi::Number::New(env, encodeHandle(HandleSpace::Host, slot, block.generation));
 }
 
 // Returns every cached free block to the system.
@@ -154,7 +150,7 @@ Napi::Value dispose(const Napi::CallbackInfo& info) {
   releaseView(env, block);
   returnBlock(env, block->data, block->reserved);
   block->data = nullptr;
-  block->generation = (block->generation + 1) % (1u << 28);
+  block->generation = (block->generation + 1) % kGenerations;
   gFreeSlots.push_back(static_cast<uint32_t>(block - gSlots.data()));
   return env.Undefined();
 }
@@ -232,6 +228,8 @@ Napi::Value setPoison(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool poisonNewBlocks() { return gPoison; }
 
 HostView hostBuffer(const Napi::Value& value, const char* op) {
   HostBlock* block = blockOf(value, op);

@@ -19,6 +19,13 @@ struct HostView {
 // The live block behind a storage handle; throws a JS Error naming `op` if it was disposed.
 HostView hostBuffer(const Napi::Value& value, const char* op);
 
+// Resolves a storage handle of one device (hostBuffer, or deviceBuffer for CUDA storages, whose
+// HostView holds a device pointer the host never dereferences).
+using BufferLookup = HostView (*)(const Napi::Value& value, const char* op);
+
+// Whether new blocks are filled with 0xff (NaN for float32) so unwritten outputs show (tests).
+bool poisonNewBlocks();
+
 // Throws unless every element addressed by (offset, shape, strides) lies inside the buffer.
 // Strides and offset are in elements of `elemBytes` bytes.
 void checkSpan(const HostView& view, int64_t offset, int ndim, const int64_t* shape,

@@ -7,13 +7,9 @@
 
 #include "common/dtype.h"
 #include "common/opcodes.h"
+#include "common/operand.h"
 
 namespace kd {
-
-struct Operand {
-  char* data;              // points at the operand's first element (offset applied)
-  const int64_t* strides;  // elements
-};
 
 void unaryKernel(UnaryOp op, DType dtype, double p0, double p1, int ndim, const int64_t* shape,
                  Operand out, Operand in);

@@ -1,11 +1,13 @@
-// Checks every kernel of cuda/gemm.cu and cuda/conv.cu against a float64 reference on random
-// inputs at odd sizes (outputs poisoned with NaN first), then times them; timings are printed as
+// Checks every kernel of cuda/ (GEMM, convolution, pooling, and the backend's elementwise, reduce,
+// softmax, index, optimizer and strided-matmul kernels) against a float64 reference on random
+// inputs at odd sizes (outputs poisoned with NaN first), then times GEMM and convolution; timings are printed as
 // JSON lines {"case":..., "ms":..., "tflops":...} that bench/gpu/compare_kernels.sh joins with
 // the PyTorch peer (bench/gpu/peer_torch.py).
 //
 // Build (from the repository root):
-//   nvcc -O3 -std=c++17 -arch=sm_90 --use_fast_math -Icuda -o .devbin/cuda/check_kernels \
-//        test/cuda/check_kernels.cu cuda/gemm.cu cuda/conv.cu
+//   nvcc -O3 -std=c++17 -arch=sm_90 -Icuda -Inative -o .devbin/cuda/check_kernels test/cuda/check_kernels.cu \
+//        cuda/gemm.cu cuda/conv.cu cuda/pool.cu cuda/runtime.cu cuda/alloc.cu cuda/elementwise.cu \
+//        cuda/reduce.cu cuda/softmax.cu cuda/index.cu cuda/optim.cu cuda/matmul.cu
 // Run: check_kernels [--check-only | --bench-only]; exit code 1 if any check fails.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -21,7 +23,15 @@
 #include <vector>
 
 #include "conv.h"
+#include "elementwise.h"
 #include "gemm.h"
+#include "index.h"
+#include "matmul.h"
+#include "optim.h"
+#include "pool.h"
+#include "reduce.h"
+#include "runtime.h"
+#include "softmax.h"
 
 using namespace kd::cuda;
 
@@ -420,6 +430,169 @@ static void runChecks() {
   checkPool(pool(2, 3, 14, 11, 3, 2, 1, false), false, "avgpool");
 }
 
+
+// ---------------------------------------------------------------- backend kernels (runtime stream)
+// These enqueue on the runtime's non-blocking stream: synchronize before reading results back.
+static float* uploadF(const std::vector<float>& h) { return static_cast<float*>(upload<float>(h)); }
+static std::vector<double> fetch(const void* d, size_t n) {
+  kd::cuda::synchronize();
+  return download(d, n, DType::F32);
+}
+static float* poisoned(size_t n) {
+  float* d = nullptr;
+  CK(cudaMalloc(&d, std::max<size_t>(n, 1) * 4));
+  CK(cudaMemset(d, 0xFF, n * 4));
+  return d;
+}
+static kd::Operand op(const void* p, const int64_t* strides) { return kd::Operand{(char*)p, strides}; }
+
+static void checkElementwise() {
+  const int R = 37, C = 53;  // x is the transpose of a [C, R] buffer: strides {1, R}
+  auto hx = randomVec(size_t(R) * C), hb = randomVec(C);
+  float *x = uploadF(hx), *b = uploadF(hb), *y = poisoned(size_t(R) * C);
+  const int64_t shape[2] = {R, C}, xs[2] = {1, R}, ys[2] = {C, 1}, bs[2] = {0, 1};
+  struct U { kd::UnaryOp op; const char* name; double (*f)(double); };
+  const U ops[] = {{kd::UnaryOp::Exp, "exp", [](double v) { return std::exp(v); }},
+                   {kd::UnaryOp::Log1p, "log1p", [](double v) { return std::log1p(v); }},
+                   {kd::UnaryOp::GeluTanh, "geluTanh", [](double v) { return v / (1 + std::exp(-2 * 0.7978845608028654 * (v + 0.044715 * v * v * v))); }},
+                   {kd::UnaryOp::Sigmoid, "sigmoid", [](double v) { return 1 / (1 + std::exp(-v)); }}};
+  for (const U& u : ops) {
+    std::vector<float> in = hx;
+    if (u.op == kd::UnaryOp::Log1p) for (float& v : in) v += 1.0f;  // log1p over (0, 2)
+    CK(cudaMemcpy(x, in.data(), in.size() * 4, cudaMemcpyHostToDevice));
+    kd::cuda::unary(u.op, kd::DType::Float32, 0, 0, 2, shape, op(y, ys), op(x, xs));
+    std::vector<double> ref(size_t(R) * C);
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < C; ++j) ref[size_t(i) * C + j] = u.f(in[size_t(j) * R + i]);
+    report(std::string("unary ") + u.name + " transposed 37x53", relErr(fetch(y, ref.size()), ref), 1e-6);
+  }
+  CK(cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
+  kd::cuda::binary(kd::BinaryOp::Atan2, kd::DType::Float32, 2, shape, op(y, ys), op(x, xs), op(b, bs));
+  std::vector<double> ref(size_t(R) * C);
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) ref[size_t(i) * C + j] = std::atan2(double(hx[size_t(j) * R + i]), double(hb[j]));
+  report("binary atan2 transposed x broadcast row", relErr(fetch(y, ref.size()), ref), 1e-6);
+  for (float* p : {x, b, y}) CK(cudaFree(p));
+}
+
+static void checkReduceSoftmax() {
+  const int R = 300, C = 7;  // reduce / softmax along dim 0 (stride C), rows of C
+  auto hx = randomVec(size_t(R) * C);
+  for (float& v : hx) v *= 8.0f;
+  float *x = uploadF(hx), *s = poisoned(C), *y = poisoned(size_t(R) * C), *dx = poisoned(size_t(R) * C);
+  const int64_t kept[1] = {C}, keptStrides[1] = {1}, red[1] = {R}, redStrides[1] = {C}, outStrides[1] = {1};
+  kd::cuda::reduce(kd::ReduceArgs{kd::ReduceOp::Sum, kd::DType::Float32, 1, kept, keptStrides, 1, red, redStrides,
+                                  (const char*)x, op(s, outStrides)});
+  std::vector<double> sums(C, 0.0);
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) sums[j] += hx[size_t(i) * C + j];
+  report("reduce sum over dim 0 of 300x7", relErr(fetch(s, C), sums), 1e-6);
+  const int64_t shape[2] = {R, C}, dense[2] = {C, 1};
+  kd::cuda::softmax(false, 2, shape, 0, op(y, dense), op(x, dense));
+  std::vector<double> ref(size_t(R) * C);
+  for (int j = 0; j < C; ++j) {
+    double m = -INFINITY, z = 0;
+    for (int i = 0; i < R; ++i) m = std::max(m, double(hx[size_t(i) * C + j]));
+    for (int i = 0; i < R; ++i) z += std::exp(hx[size_t(i) * C + j] - m);
+    for (int i = 0; i < R; ++i) ref[size_t(i) * C + j] = std::exp(hx[size_t(i) * C + j] - m) / z;
+  }
+  const std::vector<double> yOut = fetch(y, ref.size());
+  report("softmax along dim 0 of 300x7", relErr(yOut, ref), 1e-6);
+  // Backward with g = x: dx = y * (g - sum(g * y)) along dim 0.
+  kd::cuda::softmaxBackward(false, 2, shape, 0, op(dx, dense), op(y, dense), op(x, dense));
+  std::vector<double> dref(size_t(R) * C);
+  for (int j = 0; j < C; ++j) {
+    double dot = 0;
+    for (int i = 0; i < R; ++i) dot += hx[size_t(i) * C + j] * yOut[size_t(i) * C + j];
+    for (int i = 0; i < R; ++i) dref[size_t(i) * C + j] = yOut[size_t(i) * C + j] * (hx[size_t(i) * C + j] - dot);
+  }
+  report("softmax backward along dim 0 of 300x7", relErr(fetch(dx, dref.size()), dref), 1e-5);
+  for (float* p : {x, s, y, dx}) CK(cudaFree(p));
+}
+
+static void checkIndexAdamMatmulPool() {
+  // gather along dim 1 of x [4, 9] with a [4, 3] index holding one bad value at position 7.
+  std::vector<float> hx = randomVec(36);
+  std::vector<int32_t> hi = {0, 8, 3, 1, 1, 2, 4, 9, 0, 5, 6, 7};
+  float *x = uploadF(hx), *out = poisoned(12);
+  int32_t* idx = nullptr;
+  CK(cudaMalloc(&idx, 48));
+  CK(cudaMemcpy(idx, hi.data(), 48, cudaMemcpyHostToDevice));
+  const int64_t shape[2] = {4, 3}, xs[2] = {9, 1}, is[2] = {3, 1}, os[2] = {3, 1};
+  const kd::cuda::BadIndex bad = kd::cuda::gather(kd::DType::Float32, 2, shape, 1, 9, op(out, os), op(idx, is), op(x, xs));
+  report("gather reports the first bad index (position 7, value 9)", (bad.position == 7 && bad.value == 9) ? 0.0 : 1.0, 0.0);
+
+  // Adam: two tensors in one launch against the CPU's float math transcribed in double.
+  const int n0 = 1000, n1 = 37;
+  std::vector<float> p0 = randomVec(n0), g0 = randomVec(n0), p1 = randomVec(n1), g1 = randomVec(n1);
+  std::vector<float> zeros0(n0, 0.f), zeros1(n1, 0.f);
+  float *dp0 = uploadF(p0), *dg0 = uploadF(g0), *dm0 = uploadF(zeros0), *dv0 = uploadF(zeros0);
+  float *dp1 = uploadF(p1), *dg1 = uploadF(g1), *dm1 = uploadF(zeros1), *dv1 = uploadF(zeros1);
+  const kd::cuda::AdamHyper h{0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, true, false};
+  const kd::cuda::AdamTensor ts[2] = {{dp0, dg0, dm0, dv0, nullptr, n0, 1}, {dp1, dg1, dm1, dv1, nullptr, n1, 1}};
+  kd::cuda::adamStep(h, ts, 2);
+  auto adamRef = [&](const std::vector<float>& p, const std::vector<float>& g) {
+    std::vector<double> r(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      const double pi = p[i] * (1.0 - 0.01 * 0.1), m = 0.1 * g[i], v = 0.001 * g[i] * g[i];
+      r[i] = pi - 0.01 / 0.1 * (m / (std::sqrt(v) / std::sqrt(0.001) + 1e-8));
+    }
+    return r;
+  };
+  report("adamW step, tensor 0 of a 2-tensor launch", relErr(fetch(dp0, n0), adamRef(p0, g0)), 1e-6);
+  report("adamW step, tensor 1 of a 2-tensor launch", relErr(fetch(dp1, n1), adamRef(p1, g1)), 1e-6);
+
+  // Strided matmul: A with neither stride 1 (a dense copy), C transposed (computed as C^T).
+  const int m = 19, k = 23, n = 11;
+  std::vector<float> ha = randomVec(size_t(2 * m) * 2 * k), hb = randomVec(size_t(k) * n);
+  float *da = uploadF(ha), *db = uploadF(hb), *dc = poisoned(size_t(m) * n);
+  kd::cuda::matmul(m, n, k, 1, kd::cuda::StridedMatrix{da, 2 * 2 * k, 2, 0}, kd::cuda::StridedMatrix{db, n, 1, 0},
+                   kd::cuda::StridedMatrix{dc, 1, m, 0}, 1.f, 0.f, false);
+  std::vector<double> cref(size_t(m) * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p) acc += double(ha[size_t(i) * 4 * k + 2 * p]) * hb[size_t(p) * n + j];
+      cref[size_t(j) * m + i] = acc;  // C stored column-major
+    }
+  report("matmul strided A (dense copy), transposed C, exact fp32", relErr(fetch(dc, cref.size()), cref), 1e-5);
+
+  // Max pool with dilation 2 on an input stored with h and w swapped (strides n, c, 1, H).
+  kd::cuda::Pool2dShape ps;
+  ps.batch = 2, ps.channels = 3, ps.inH = 13, ps.inW = 11, ps.kernelH = ps.kernelW = 3, ps.strideH = ps.strideW = 2;
+  ps.padH = ps.padW = 1, ps.dilationH = ps.dilationW = 2;
+  const int P = ps.outH(), Q = ps.outW();
+  ps.xStrides[0] = 3 * 13 * 11, ps.xStrides[1] = 13 * 11, ps.xStrides[2] = 1, ps.xStrides[3] = 13;
+  std::vector<float> hp = randomVec(size_t(2) * 3 * 13 * 11);
+  float *dx = uploadF(hp), *dy = poisoned(size_t(6) * P * Q);
+  int32_t* di = nullptr;
+  CK(cudaMalloc(&di, size_t(6) * P * Q * 4));
+  kd::cuda::maxPool2dForward(ps, dx, dy, di, kd::cuda::stream());
+  std::vector<double> pref(size_t(6) * P * Q);
+  for (int pl = 0; pl < 6; ++pl)
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < Q; ++q) {
+        double best = -INFINITY;
+        for (int r = 0; r < 3; ++r)
+          for (int c = 0; c < 3; ++c) {
+            const int hh = p * 2 - 1 + 2 * r, ww = q * 2 - 1 + 2 * c;
+            if (hh < 0 || hh >= 13 || ww < 0 || ww >= 11) continue;
+            best = std::max(best, double(hp[size_t(pl) * 143 + size_t(ww) * 13 + hh]));
+          }
+        pref[(size_t(pl) * P + p) * Q + q] = best;
+      }
+  report("maxPool2d dilation 2 on an h/w-transposed input", relErr(fetch(dy, pref.size()), pref), 0.0);
+  for (void* p : {(void*)x, (void*)out, (void*)idx, (void*)dp0, (void*)dg0, (void*)dm0, (void*)dv0, (void*)dp1, (void*)dg1,
+                  (void*)dm1, (void*)dv1, (void*)da, (void*)db, (void*)dc, (void*)dx, (void*)dy, (void*)di})
+    CK(cudaFree(p));
+}
+
+static void runBackendChecks() {
+  checkElementwise();
+  checkReduceSoftmax();
+  checkIndexAdamMatmulPool();
+}
+
 // ---------------------------------------------------------------- timing
 static double timeMs(const std::function<void()>& fn) {
   cudaEvent_t a, b;
@@ -522,6 +695,7 @@ int main(int argc, char** argv) {
   std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
   if (!benchOnly) {
     runChecks();
+    runBackendChecks();
     std::printf("checks: %d failed\n", gFailures);
   }
   if (!checkOnly) runBench();

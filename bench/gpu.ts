@@ -1,0 +1,141 @@
+// `npm run bench -- gpu`: kindling's CUDA kernels and training steps beside PyTorch (cuBLAS /
+// cuDNN) on the same GPU, measured in one run: GEMM TFLOP/s in float32 (TF32 tensor cores, as
+// PyTorch with allow_tf32) and BF16 at 1024/4096/8192 cubed and the GPT-2 small Linear shapes,
+// conv2d forward / input-grad / weight-grad for the MNIST CNN layers and a ResNet 3x3 layer
+// (batch 64), and training steps/s for the MLP and the Keras MNIST CNN (batch 64). The peer is
+// bench/gpu/peer_torch.py run with /usr/bin/python3 when it has torch with CUDA; nothing is built
+// or installed. Without a CUDA device it prints one line saying so and exits.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+import * as kd from '../lib/index.js';
+import { Tensor } from '../lib/index.js';
+import { cudaBackend } from '../lib/backend/cuda.js';
+import type { ConvGeometry } from '../lib/backend/backend.js';
+import { kerasMnistCnn, mlp } from '../lib/models.js';
+import { native } from '../lib/native.js';
+import { type Row, makeRow, packageRoot, printTable, timeIt, writeResults } from './common.js';
+
+const PYTHON = '/usr/bin/python3';
+
+interface PeerLine {
+  case: string;
+  tflops?: number;
+  steps_per_s?: number;
+}
+
+function torchPeer(): Map<string, PeerLine> {
+  const result = new Map<string, PeerLine>();
+  try {
+    const out = execFileSync(PYTHON, [join(packageRoot(), 'bench', 'gpu', 'peer_torch.py'), '--train'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
+    for (const line of out.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const parsed = JSON.parse(line) as PeerLine;
+      result.set(parsed.case, parsed);
+    }
+  } catch {
+    // No python3, no torch, or torch without CUDA: rows get no peer.
+  }
+  return result;
+}
+
+/** Seconds per call of fn on the GPU: calls repeated `reps` times between synchronizations. */
+function gpuSeconds(fn: () => void, reps: number): number {
+  const t = timeIt(() => {
+    for (let i = 0; i < reps; i++) fn();
+    kd.cuda.synchronize();
+  }, { warmupRuns: 1, minSeconds: 0.5, minRuns: 3 });
+  return t.bestSeconds / reps;
+}
+
+function gemmRows(peer: Map<string, PeerLine>): Row[] {
+  const rows: Row[] = [];
+  const shapes: [number, number, number, boolean][] = [
+    [1024, 1024, 1024, false], [4096, 4096, 4096, false], [8192, 8192, 8192, false],
+    // GPT-2 small Linear layers at 8192 tokens: y = x W^T with W stored [out, in].
+    [8192, 2304, 768, true], [8192, 768, 768, true], [8192, 3072, 768, true], [8192, 768, 3072, true],
+  ];
+  for (const [tag, type] of [['tf32', 0], ['bf16', 1]] as const) {
+    for (const [m, n, k, tb] of shapes) {
+      const elemBytes = type === 0 ? 4 : 2;
+      // Operands as raw device buffers (float32 tensors of the right byte size; the bf16 rows read
+      // their bits as arbitrary bf16 values, which changes nothing for timing).
+      const a = kd.rand([Math.ceil((m * k * elemBytes) / 4)], { device: 'cuda' });
+      const b = kd.rand([Math.ceil((k * n * elemBytes) / 4)], { device: 'cuda' });
+      const c = kd.empty([m * n], { device: 'cuda' });
+      const seconds = gpuSeconds(() => native.cuda.gemmRaw(m, n, k, type, a.handle, b.handle, c.handle, true, tb), m >= 8192 ? 3 : 10);
+      const name = `gemm_${tag}_${m}x${n}x${k}${tb ? '_nt' : ''}`;
+      rows.push(makeRow(name, 1, 'TFLOP/s', (2 * m * n * k) / seconds / 1e12, 'pytorch', peer.get(name)?.tflops ?? null));
+      for (const t of [a, b, c]) t.dispose();
+    }
+  }
+  return rows;
+}
+
+function convRows(peer: Map<string, PeerLine>): Row[] {
+  const rows: Row[] = [];
+  const cases: [string, number, number, number, number, number][] = [
+    ['mnist1_64x1x28x28_32', 64, 1, 28, 32, 0],
+    ['mnist2_64x32x13x13_64', 64, 32, 13, 64, 0],
+    ['mnist3_64x64x5x5_64', 64, 64, 5, 64, 0],
+    ['resnet_64x64x56x56_64', 64, 64, 56, 64, 1],
+  ];
+  for (const [tag, n, c, hw, k, pad] of cases) {
+    const o = hw + 2 * pad - 2;
+    const g: ConvGeometry = { n, c, h: hw, w: hw, k, kh: 3, kw: 3, oh: o, ow: o, strideH: 1, strideW: 1, padH: pad, padW: pad,
+      dilationH: 1, dilationW: 1, groups: 1 };
+    const x = kd.rand([n, c, hw, hw], { device: 'cuda' }), w = kd.rand([k, c, 3, 3], { device: 'cuda' });
+    const y = Tensor._empty([n, k, o, o], 'float32', 'cuda'), dy = kd.rand([n, k, o, o], { device: 'cuda' });
+    const dx = Tensor._empty(x.shape, 'float32', 'cuda'), dw = Tensor._empty(w.shape, 'float32', 'cuda');
+    const flops = 2 * n * k * o * o * c * 9;
+    const passes: [string, () => void][] = [
+      ['fwd', () => cudaBackend.conv2d(g, y, x, w, null)],
+      ['dgrad', () => cudaBackend.conv2dInputGrad(g, dx, dy, w)],
+      ['wgrad', () => cudaBackend.conv2dWeightGrad(g, dw, x, dy)],
+    ];
+    for (const [pass, fn] of passes) {
+      const name = `conv_${pass}_${tag}`;
+      rows.push(makeRow(name, 1, 'TFLOP/s', flops / gpuSeconds(fn, 20) / 1e12, 'pytorch', peer.get(name)?.tflops ?? null));
+    }
+    for (const t of [x, w, y, dy, dx, dw]) t.dispose();
+  }
+  return rows;
+}
+
+function trainRows(peer: Map<string, PeerLine>): Row[] {
+  kd.manualSeed(0);
+  const x = kd.rand([64, 1, 28, 28], { device: 'cuda' }), y = kd.randint(0, 10, [64]).to('cuda');
+  const rows: Row[] = [];
+  const models: [string, kd.nn.Module, (m: kd.nn.Module) => kd.optim.Optimizer][] = [
+    ['train_mlp_b64_sgd', mlp(), (m) => new kd.optim.SGD(m.parameters(), { lr: 0.01, momentum: 0.9 })],
+    ['train_cnn_b64_adam', kerasMnistCnn(), (m) => new kd.optim.Adam(m.parameters())],
+  ];
+  for (const [name, model, makeOpt] of models) {
+    model.to('cuda');
+    const opt = makeOpt(model);
+    const step = () => kd.tidy(() => {
+      opt.zeroGrad();
+      kd.nn.functional.crossEntropy(model.forward(x) as Tensor, y).backward();
+      opt.step();
+    });
+    const seconds = gpuSeconds(step, 20);
+    rows.push(makeRow(name, 1, 'steps/s', 1 / seconds, 'pytorch', peer.get(name)?.steps_per_s ?? null));
+  }
+  x.dispose();
+  y.dispose();
+  return rows;
+}
+
+export async function main(): Promise<void> {
+  if (!kd.cuda.isAvailable()) {
+    console.log(`gpu bench skipped: no CUDA device (${kd.cuda.isBuilt() ? 'addon built with CUDA, no driver or GPU found' : 'addon built without CUDA'})`);
+    return;
+  }
+  console.log(`device: ${kd.cuda.getDeviceName(0)}`);
+  const peer = torchPeer();
+  if (peer.size === 0) console.log('peer: none (no /usr/bin/python3 with torch and CUDA)');
+  const rows = [...gemmRows(peer), ...convRows(peer), ...trainRows(peer)];
+  printTable(rows);
+  console.log(`wrote ${writeResults('gpu', rows)}`);
+}

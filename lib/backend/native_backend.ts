@@ -1,0 +1,188 @@
+// A backend over one table of native entry points: the addon's top level for the CPU, its `cuda`
+// object for CUDA (the binding registers both under the same names and argument layouts, and
+// bounds-checks every operand against its storage). Each device's file adds what differs.
+import type { Device } from '../device.js';
+import { DTYPE_CODE, type DType } from '../dtype.js';
+import { ArgumentError, KindlingError } from '../errors.js';
+import type { NativeAddon } from '../native.js';
+import type { AdamHyper, AdamTensors, Backend, ConvGeometry, PoolGeometry, BadIndex, GemmCall, KernelOperand } from './backend.js';
+import type { BinaryOp, ReduceOp, UnaryOp } from './opcodes.js';
+
+/**
+ * The table with every function wrapped so that an exception it throws (a bad handle, a freed
+ * storage, a failed allocation) reaches the user as a KindlingError naming the native function:
+ * `kind(e)` picks the subclass.
+ */
+export function withKindlingErrors(addon: NativeAddon,
+  kind: (e: unknown) => new (message: string) => KindlingError = () => ArgumentError): NativeAddon {
+  const wrapped: NativeAddon = {};
+  for (const [name, value] of Object.entries(addon)) {
+    if (typeof value !== 'function') {
+      wrapped[name] = value;
+      continue;
+    }
+    wrapped[name] = (...args: unknown[]) => {
+      try {
+        return value(...args);
+      } catch (e) {
+        if (e instanceof KindlingError) throw e;
+        const message = e instanceof Error ? e.message : String(e);
+        const ErrorKind = kind(e);
+        throw new ErrorKind(message.startsWith(`${name}:`) ? `native ${message}` : `native ${name}: ${message}`);
+      }
+    };
+  }
+  return wrapped;
+}
+
+/** The binding returns null, or [position, value] for the first out-of-range index. */
+function badIndex(result: [number, number] | null): BadIndex | null {
+  return result === null ? null : { position: result[0], value: result[1] };
+}
+
+function convGeometry(g: ConvGeometry): number[] {
+  return [g.n, g.c, g.h, g.w, g.k, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.groups];
+}
+
+function poolGeometry(g: PoolGeometry): number[] {
+  return [g.n, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW];
+}
+
+export function nativeBackend(device: Device, native: NativeAddon): Backend {
+  return {
+    device,
+
+    alloc(bytes: number): unknown {
+      return native.alloc(bytes);
+    },
+    free(handle: unknown): void {
+      native.dispose(handle);
+    },
+    write(handle: unknown, src: Uint8Array, byteOffset = 0): void {
+      native.writeBytes(handle, byteOffset, src);
+    },
+    read(handle: unknown, byteOffset: number, bytes: number): Uint8Array {
+      return new Uint8Array(native.readBytes(handle, byteOffset, bytes));
+    },
+    readScalar(handle: unknown, index: number, dtype: DType): number {
+      return native.readScalar(handle, index, DTYPE_CODE[dtype]);
+    },
+    hostBuffer(handle: unknown): ArrayBuffer {
+      return native.hostView(handle);
+    },
+
+    unary(op: UnaryOp, p0: number, p1: number, out: KernelOperand, x: KernelOperand): void {
+      native.unary(op, DTYPE_CODE[x.dtype], p0, p1, out.shape, out.handle, out.offset, out.strides, x.handle, x.offset, x.strides);
+    },
+    binary(op: BinaryOp, out: KernelOperand, a: KernelOperand, b: KernelOperand): void {
+      native.binary(op, DTYPE_CODE[a.dtype], out.shape, out.handle, out.offset, out.strides,
+        a.handle, a.offset, a.strides, b.handle, b.offset, b.strides);
+    },
+    where(out: KernelOperand, cond: KernelOperand, a: KernelOperand, b: KernelOperand): void {
+      native.where(DTYPE_CODE[out.dtype], out.shape, out.handle, out.offset, out.strides,
+        cond.handle, cond.offset, cond.strides, a.handle, a.offset, a.strides, b.handle, b.offset, b.strides);
+    },
+    cast(out: KernelOperand, x: KernelOperand): void {
+      native.cast(DTYPE_CODE[x.dtype], DTYPE_CODE[out.dtype], out.shape, out.handle, out.offset, out.strides,
+        x.handle, x.offset, x.strides);
+    },
+    fill(out: KernelOperand, value: number): void {
+      native.fill(DTYPE_CODE[out.dtype], value, out.shape, out.handle, out.offset, out.strides);
+    },
+
+    reduce(op: ReduceOp, out: KernelOperand, x: KernelOperand, reduced: readonly number[]): void {
+      const keptShape: number[] = [], keptStrides: number[] = [], redShape: number[] = [], redStrides: number[] = [];
+      for (let d = 0; d < x.shape.length; d++) {
+        if (reduced.includes(d)) {
+          redShape.push(x.shape[d]);
+          redStrides.push(x.strides[d]);
+        } else {
+          keptShape.push(x.shape[d]);
+          keptStrides.push(x.strides[d]);
+        }
+      }
+      native.reduce(op, DTYPE_CODE[x.dtype], keptShape, keptStrides, redShape, redStrides, x.handle, x.offset,
+        out.handle, out.offset, out.strides);
+    },
+
+    gather(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null {
+      return badIndex(native.gather(DTYPE_CODE[x.dtype], dim, index.shape, out.handle, out.offset, out.strides,
+        index.handle, index.offset, index.strides, x.shape, x.handle, x.offset, x.strides));
+    },
+    indexSelect(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null {
+      return badIndex(native.indexSelect(DTYPE_CODE[x.dtype], dim, x.shape, x.handle, x.offset, x.strides,
+        index.handle, index.offset, index.strides[0] ?? 1, index.shape[0] ?? 1, out.handle, out.offset, out.strides));
+    },
+    scatterAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null {
+      return badIndex(native.scatterAdd(DTYPE_CODE[out.dtype], dim, out.shape, out.handle, out.offset, out.strides,
+        index.shape, index.handle, index.offset, index.strides, src.handle, src.offset, src.strides));
+    },
+    indexAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null {
+      return badIndex(native.indexAdd(DTYPE_CODE[out.dtype], dim, out.shape, out.handle, out.offset, out.strides,
+        index.handle, index.offset, index.strides[0] ?? 1, index.shape[0] ?? 1, src.handle, src.offset, src.strides));
+    },
+
+    softmax(log: boolean, out: KernelOperand, x: KernelOperand, dim: number): void {
+      native.softmax(log, x.shape, dim, out.handle, out.offset, out.strides, x.handle, x.offset, x.strides);
+    },
+    softmaxBackward(log: boolean, dx: KernelOperand, y: KernelOperand, g: KernelOperand, dim: number): void {
+      native.softmaxBackward(log, y.shape, dim, dx.handle, dx.offset, dx.strides, y.handle, y.offset, y.strides,
+        g.handle, g.offset, g.strides);
+    },
+
+    conv2d(g: ConvGeometry, out: KernelOperand, x: KernelOperand, weight: KernelOperand, bias: KernelOperand | null): void {
+      native.conv2d(convGeometry(g), x.handle, x.offset, x.strides, weight.handle, weight.offset,
+        bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset);
+    },
+    conv2dInputGrad(g: ConvGeometry, gradInput: KernelOperand, gradOutput: KernelOperand, weight: KernelOperand): void {
+      native.conv2dInputGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, weight.handle, weight.offset,
+        gradInput.handle, gradInput.offset);
+    },
+    conv2dWeightGrad(g: ConvGeometry, gradWeight: KernelOperand, x: KernelOperand, gradOutput: KernelOperand): void {
+      native.conv2dWeightGrad(convGeometry(g), x.handle, x.offset, x.strides, gradOutput.handle, gradOutput.offset,
+        gradWeight.handle, gradWeight.offset);
+    },
+    conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void {
+      native.conv2dBiasGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, gradBias.handle, gradBias.offset);
+    },
+
+    maxPool2d(g: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand): void {
+      native.maxPool2d(poolGeometry(g), x.handle, x.offset, x.strides, out.handle, out.offset, indices.handle, indices.offset);
+    },
+    maxPool2dBackward(g: PoolGeometry, gradInput: KernelOperand, gradOutput: KernelOperand, indices: KernelOperand): void {
+      native.maxPool2dBackward(poolGeometry(g), gradOutput.handle, gradOutput.offset, indices.handle, indices.offset,
+        gradInput.handle, gradInput.offset);
+    },
+    avgPool2d(g: PoolGeometry, countIncludePad: boolean, out: KernelOperand, x: KernelOperand): void {
+      native.avgPool2d(poolGeometry(g), countIncludePad, x.handle, x.offset, x.strides, out.handle, out.offset);
+    },
+    avgPool2dBackward(g: PoolGeometry, countIncludePad: boolean, gradInput: KernelOperand, gradOutput: KernelOperand): void {
+      native.avgPool2dBackward(poolGeometry(g), countIncludePad, gradOutput.handle, gradOutput.offset,
+        gradInput.handle, gradInput.offset);
+    },
+    adaptiveAvgPool2d(out: KernelOperand, x: KernelOperand): void {
+      native.adaptiveAvgPool2d([...x.shape, out.shape[2], out.shape[3]], x.handle, x.offset, x.strides, out.handle, out.offset);
+    },
+    adaptiveAvgPool2dBackward(gradInput: KernelOperand, gradOutput: KernelOperand): void {
+      native.adaptiveAvgPool2dBackward([...gradInput.shape, gradOutput.shape[2], gradOutput.shape[3]],
+        gradOutput.handle, gradOutput.offset, gradInput.handle, gradInput.offset);
+    },
+
+    adam(h: AdamHyper, tensors: readonly AdamTensors[]): void {
+      for (const t of tensors) {
+        const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0, t.step];
+        const n = t.param.shape.reduce((a, b) => a * b, 1);
+        native.adam(hyper, n, t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
+          t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0);
+      }
+    },
+
+    gemm(c: GemmCall): void {
+      native.gemm(c.m, c.n, c.k, c.batch,
+        c.a.handle, c.a.offset, c.a.rowStride, c.a.colStride, c.a.batchStride,
+        c.b.handle, c.b.offset, c.b.rowStride, c.b.colStride, c.b.batchStride,
+        c.c.handle, c.c.offset, c.c.rowStride, c.c.colStride, c.c.batchStride,
+        c.alpha, c.beta);
+    },
+  };
+}
