@@ -214,7 +214,9 @@ function runAgainstRef(kind: Kind, opt: Optimizer, problem: Problem, groupOf: Re
     opt.step();
     ref.step(problem.ref, grads, groupOf);
   }
-  problem.params.forEach((p, i) => expectClose(p.data(), problem.ref[i], 2e-6, `${kind.name} ${context} param ${i}`));
+  // 1e-5: five float32 Adam steps (a sqrt and a division each) drift a few 1e-6 from float64 on
+  // small tensors; a wrong rule is off by 1e-3 or more.
+  problem.params.forEach((p, i) => expectClose(p.data(), problem.ref[i], 1e-5, `${kind.name} ${context} param ${i}`));
 }
 
 afterEach(() => vi.restoreAllMocks());
