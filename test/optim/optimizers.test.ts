@@ -163,6 +163,8 @@ interface Kind {
   defaults: Options;
   ref: () => RefOptimizer;
   cases: Options[];
+  /** Relative tolerance against float64 after the steps (default 1e-5). */
+  tol?: number;
 }
 
 const SGD_DEFAULTS = { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
@@ -198,6 +200,8 @@ const KINDS: Kind[] = [
     name: 'RMSprop', make: (p, o) => new RMSprop(p as Tensor[], o),
     defaults: { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false }, ref: rmspropRef,
     cases: [{}, { momentum: 0.9 }, { centered: true }, { lr: 0.005, alpha: 0.9, centered: true, momentum: 0.5, weightDecay: 0.1 }],
+    // centered: sqrt(v - mean(g)^2) cancels in float32 when the gradient barely varies (seen: 4.6e-5).
+    tol: 1e-4,
   },
   {
     name: 'Adagrad', make: (p, o) => new Adagrad(p as Tensor[], o),
@@ -216,7 +220,7 @@ function runAgainstRef(kind: Kind, opt: Optimizer, problem: Problem, groupOf: Re
   }
   // 1e-5: five float32 Adam steps (a sqrt and a division each) drift a few 1e-6 from float64 on
   // small tensors; a wrong rule is off by 1e-3 or more.
-  problem.params.forEach((p, i) => expectClose(p.data(), problem.ref[i], 1e-5, `${kind.name} ${context} param ${i}`));
+  problem.params.forEach((p, i) => expectClose(p.data(), problem.ref[i], kind.tol ?? 1e-5, `${kind.name} ${context} param ${i}`));
 }
 
 afterEach(() => vi.restoreAllMocks());
