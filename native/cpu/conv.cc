@@ -634,6 +634,43 @@ int forEachImageRange(int64_t images, Body&& body) {
   return used;
 }
 
+// The wide-rows forward with B read in place from each image (conv_direct::gatherGemmAvx2): the
+// weight is packed once per call, and each image's product lands in a per-thread tile of
+// ceil(k/6)·6 rows × ceil(oh·w/16)·16 wide positions before its real columns move to out.
+void wideForwardGather(const ConvGeometry& g, const Dims& d, const WideGeometry& wg, const ConvInput& x,
+                       const float* weight, const float* bias, float* out) {
+  constexpr int MR = conv_direct::kGatherMr, NR = conv_direct::kGatherNr;
+  const int64_t mPanels = (g.k + MR - 1) / MR, nPanels = (wg.rowPositions + NR - 1) / NR, ldc = nPanels * NR;
+  ScratchBuffer packed;
+  float* pa = packed.reserve(mPanels * MR * d.ckk);
+  gemm_detail::packA<MR>(g.k, d.ckk, gemm_detail::ConstMat{weight, d.ckk, 1}, pa);
+  // The kernel reads up to this far past an image's start; images too close to the end of the
+  // batch are first copied into a zero-padded buffer.
+  const int64_t reach = wg.tapOffset.back() + ldc;
+  const int64_t lastEnd = (g.n - 1) * x.sn + wg.imageElems;
+  forEachImageRange(g.n, [&](int, int64_t n0, int64_t n1) {
+    ThreadScratch& scratch = threadScratch();
+    float* c = scratch.tmp.reserve(mPanels * MR * ldc);
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* image = x.p + n * x.sn;
+      if (n * x.sn + reach > lastEnd) {
+        float* copy = scratch.col.reserve(reach);
+        std::memcpy(copy, image, wg.imageElems * sizeof(float));
+        std::memset(copy + wg.imageElems, 0, (reach - wg.imageElems) * sizeof(float));
+        image = copy;
+      }
+      conv_direct::gatherGemmAvx2(mPanels, d.ckk, pa, image, wg.tapOffset.data(), nPanels, c, ldc);
+      for (int64_t k = 0; k < g.k; ++k) {
+        const float b = bias ? bias[k] : 0.0f;
+        const float* src = c + k * ldc;
+        float* dst = out + (n * g.k + k) * d.outPlane;
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+          for (int64_t ox = 0; ox < g.ow; ++ox) dst[oy * g.ow + ox] = src[oy * g.w + ox] + b;
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void checkConvGeometry(const ConvGeometry& g) {
@@ -655,6 +692,10 @@ void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, cons
   const Dims d = dimsOf(g);
   if (wideApplies(g, d, x)) {
     const WideGeometry wg(g, d);
+    if (activeIsa() == CpuIsa::Avx2) {
+      wideForwardGather(g, d, wg, x, weight, bias, out);
+      return;
+    }
     withMicroKernel([&](const MicroKernel& kernel, auto mr, auto nr) {
       forEachImageRange(g.n, [&](int, int64_t n0, int64_t n1) {
         wideForward<decltype(mr)::value, decltype(nr)::value>(kernel, g, d, wg, x, weight, bias, out, n0, n1);

@@ -20,4 +20,12 @@ void forwardAvx2(const ConvGeometry& g, const ConvInput& x, const float* weight,
 void weightGradAvx2(const ConvGeometry& g, const ConvInput& x, const float* gradOut, float* gradWeight, int64_t k0,
                     int64_t k1);
 
+// Panels of 6 rows and 16 columns (AVX2): c[mPanels·6][nPanels·16] (leading dimension ldc) =
+// packedA (mPanels panels of 6×kc, k-major, as gemm_detail::packA<6> writes them) × B, where
+// B[p][j] = image[offset[p] + j]. Reads image[offset[p] + j] for every j < nPanels·16, so the
+// caller makes sure those lie in readable memory (conv_wide_avx2.cc).
+constexpr int kGatherMr = 6, kGatherNr = 16;
+void gatherGemmAvx2(int64_t mPanels, int64_t kc, const float* packedA, const float* image, const int64_t* offset,
+                    int64_t nPanels, float* c, int64_t ldc);
+
 }  // namespace kd::conv_direct

@@ -1,0 +1,73 @@
+// A GEMM whose B operand is read straight out of an image: row p of B is the run of the image
+// starting at offset[p] (a tap's shift). The "wide rows" convolution (conv.cc) is exactly such a
+// product, so it needs no packed copy of B: one image of a mid-sized CNN layer (32 channels of
+// 13×13 is 21 KiB) stays in L1 while every output channel is computed from it. Packing B cost a
+// quarter of the layer's time, because with 64 output channels each packed value is used only
+// 64 times.
+#include <immintrin.h>
+
+#include "cpu/conv_direct.h"
+
+namespace kd::conv_direct {
+namespace {
+
+constexpr int kMr = 6, kNr = 16;
+
+// c[6][16] = sum over p of pa[p·6 + i] · b[offset[p] + j].
+void gatherKernel(int64_t kc, const float* __restrict pa, const float* __restrict b, const int64_t* __restrict offset,
+                  float* __restrict c, int64_t ldc) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+
+#define KD_STEP(p)                                                          \
+  do {                                                                      \
+    const float* row = b + offset[p];                                       \
+    const __m256 b0 = _mm256_loadu_ps(row);                                 \
+    const __m256 b1 = _mm256_loadu_ps(row + 8);                             \
+    __m256 a = _mm256_broadcast_ss(pa + (p) * kMr + 0);                     \
+    c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);   \
+    a = _mm256_broadcast_ss(pa + (p) * kMr + 1);                            \
+    c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);   \
+    a = _mm256_broadcast_ss(pa + (p) * kMr + 2);                            \
+    c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);   \
+    a = _mm256_broadcast_ss(pa + (p) * kMr + 3);                            \
+    c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);   \
+    a = _mm256_broadcast_ss(pa + (p) * kMr + 4);                            \
+    c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);   \
+    a = _mm256_broadcast_ss(pa + (p) * kMr + 5);                            \
+    c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);   \
+  } while (0)
+
+  // One k step per iteration: unrolled, the compiler hoists the next step's B loads and spills
+  // accumulators (15 of the 16 ymm registers are live).
+  for (int64_t p = 0; p < kc; ++p) {
+    KD_STEP(0);
+    pa += kMr;
+    offset += 1;
+  }
+#undef KD_STEP
+
+  _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
+}  // namespace
+
+void gatherGemmAvx2(int64_t mPanels, int64_t kc, const float* packedA, const float* image, const int64_t* offset,
+                    int64_t nPanels, float* c, int64_t ldc) {
+  // Column panels outer: the image stays in L1 while the A panels (kc·6 floats each) stream
+  // from L2.
+  for (int64_t jr = 0; jr < nPanels; ++jr)
+    for (int64_t ir = 0; ir < mPanels; ++ir)
+      gatherKernel(kc, packedA + ir * kMr * kc, image + jr * kNr, offset, c + ir * kMr * ldc + jr * kNr, ldc);
+}
+
+}  // namespace kd::conv_direct
