@@ -399,6 +399,26 @@ describe('Conv and pooling layers', () => {
     }
   });
 
+  it('Sequential(ReLU, MaxPool2d) (run as pool then ReLU) gives the values and gradient of relu then pool, ties and all-negative windows included', () => {
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    // Small integers: many zeros, ties and windows with no positive element.
+    const data = Float32Array.from({ length: 2 * 3 * 7 * 9 }, () => Math.floor(rng() * 7) - 4);
+    const upstream = Float32Array.from({ length: 2 * 3 * 4 * 5 }, () => rng() - 0.5);
+    for (const [k, options] of [[2, {}], [3, { stride: 2, padding: 1 }], [2, { ceilMode: true }]] as const) {
+      const a = kd.tensor(data).reshape([2, 3, 7, 9]).requiresGrad_();
+      const b = kd.tensor(data).reshape([2, 3, 7, 9]).requiresGrad_();
+      const seq = new nn.Sequential(new nn.ReLU(), new nn.MaxPool2d(k, options)).forward(a) as Tensor;
+      const ref = kd.nn.functional.maxPool2d(kd.nn.functional.relu(b), k, { ...options, stride: options.stride ?? k });
+      expect(seq.shape).toEqual(ref.shape);
+      expect(f64(seq)).toEqual(f64(ref));
+      const g = kd.tensor(upstream.subarray(0, ref.numel)).reshape(ref.shape);
+      seq.backward(g);
+      ref.backward(g);
+      expect(f64(a.grad!), `k ${k} ${JSON.stringify(options)} seed ${seed}`).toEqual(f64(b.grad!));
+    }
+  });
+
   it('MaxPool2d / AvgPool2d / AdaptiveAvgPool2d layers match float64 windows', () => {
     const seed = freshSeed();
     const { t: x, ref } = randomTensor(makeRng(seed), [1, 2, 4, 6]);

@@ -3,6 +3,13 @@
 // placed twice occupies two slots (Sequential runs it twice, as PyTorch's _modules).
 import { ArgumentError } from '../../errors.js';
 import { Module } from '../module.js';
+import { ReLU } from './activation.js';
+import { MaxPool2d } from './conv.js';
+
+/** True for an instance of cls itself (a subclass may override forward). */
+function isExactly(m: Module, cls: abstract new (...args: never[]) => Module): boolean {
+  return Object.getPrototypeOf(m) === cls.prototype;
+}
 
 export class Sequential extends Module {
   [index: number]: Module;
@@ -39,7 +46,20 @@ export class Sequential extends Module {
 
   forward(input: unknown): unknown {
     let x = input;
-    for (const m of this.slotModules()) x = m.forward(x);
+    const modules = this.slotModules();
+    for (let i = 0; i < modules.length; i++) {
+      const m: Module = modules[i], next: Module | undefined = modules[i + 1];
+      if (next && isExactly(m, ReLU) && isExactly(next, MaxPool2d)) {
+        // ReLU then max pooling runs as pooling then ReLU: ReLU is monotone, so the maximum of
+        // the rectified window is the rectified maximum and the gradient reaches the same
+        // element (zero wherever the maximum is not positive), while the ReLU and its backward
+        // touch a quarter of the elements.
+        x = m.forward(next.forward(x));
+        i++;
+        continue;
+      }
+      x = m.forward(x);
+    }
     return x;
   }
 
