@@ -659,7 +659,8 @@ void wideForwardGather(const ConvGeometry& g, const Dims& d, const WideGeometry&
         std::memset(copy + wg.imageElems, 0, (reach - wg.imageElems) * sizeof(float));
         image = copy;
       }
-      conv_direct::gatherGemmAvx2(mPanels, d.ckk, pa, image, wg.tapOffset.data(), nPanels, c, ldc);
+      conv_direct::gatherGemmAvx2(mPanels, d.ckk, conv_direct::gatherBlock(g.kh * g.kw, d.inPlane), pa, image,
+                                  wg.tapOffset.data(), nPanels, c, ldc);
       for (int64_t k = 0; k < g.k; ++k) {
         const float b = bias ? bias[k] : 0.0f;
         const float* src = c + k * ldc;

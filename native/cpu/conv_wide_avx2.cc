@@ -6,6 +6,8 @@
 // 64 times.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "cpu/conv_direct.h"
 
 namespace kd::conv_direct {
@@ -13,9 +15,9 @@ namespace {
 
 constexpr int kMr = 6, kNr = 16;
 
-// c[6][16] = sum over p of pa[p·6 + i] · b[offset[p] + j].
+// c[6][16] (+)= sum over p of pa[p·6 + i] · b[offset[p] + j].
 void gatherKernel(int64_t kc, const float* __restrict pa, const float* __restrict b, const int64_t* __restrict offset,
-                  float* __restrict c, int64_t ldc) {
+                  float* __restrict c, int64_t ldc, bool accumulate) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -51,6 +53,14 @@ void gatherKernel(int64_t kc, const float* __restrict pa, const float* __restric
   }
 #undef KD_STEP
 
+  if (accumulate) {
+    c00 = _mm256_add_ps(c00, _mm256_loadu_ps(c + 0 * ldc)); c01 = _mm256_add_ps(c01, _mm256_loadu_ps(c + 0 * ldc + 8));
+    c10 = _mm256_add_ps(c10, _mm256_loadu_ps(c + 1 * ldc)); c11 = _mm256_add_ps(c11, _mm256_loadu_ps(c + 1 * ldc + 8));
+    c20 = _mm256_add_ps(c20, _mm256_loadu_ps(c + 2 * ldc)); c21 = _mm256_add_ps(c21, _mm256_loadu_ps(c + 2 * ldc + 8));
+    c30 = _mm256_add_ps(c30, _mm256_loadu_ps(c + 3 * ldc)); c31 = _mm256_add_ps(c31, _mm256_loadu_ps(c + 3 * ldc + 8));
+    c40 = _mm256_add_ps(c40, _mm256_loadu_ps(c + 4 * ldc)); c41 = _mm256_add_ps(c41, _mm256_loadu_ps(c + 4 * ldc + 8));
+    c50 = _mm256_add_ps(c50, _mm256_loadu_ps(c + 5 * ldc)); c51 = _mm256_add_ps(c51, _mm256_loadu_ps(c + 5 * ldc + 8));
+  }
   _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
   _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
   _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
@@ -61,13 +71,17 @@ void gatherKernel(int64_t kc, const float* __restrict pa, const float* __restric
 
 }  // namespace
 
-void gatherGemmAvx2(int64_t mPanels, int64_t kc, const float* packedA, const float* image, const int64_t* offset,
-                    int64_t nPanels, float* c, int64_t ldc) {
-  // Column panels outer: the image stays in L1 while the A panels (kc·6 floats each) stream
-  // from L2.
-  for (int64_t jr = 0; jr < nPanels; ++jr)
-    for (int64_t ir = 0; ir < mPanels; ++ir)
-      gatherKernel(kc, packedA + ir * kMr * kc, image + jr * kNr, offset, c + ir * kMr * ldc + jr * kNr, ldc);
+void gatherGemmAvx2(int64_t mPanels, int64_t k, int64_t kc, const float* packedA, const float* image,
+                    const int64_t* offset, int64_t nPanels, float* c, int64_t ldc) {
+  // k in blocks of kc (the caller sizes them so that the image rows a block reads fit in L1);
+  // within a block, column panels outer: those rows stay in L1 while the A panels stream from L2.
+  for (int64_t p0 = 0; p0 < k; p0 += kc) {
+    const int64_t kb = std::min(kc, k - p0);
+    for (int64_t jr = 0; jr < nPanels; ++jr)
+      for (int64_t ir = 0; ir < mPanels; ++ir)
+        gatherKernel(kb, packedA + ir * kMr * k + p0 * kMr, image + jr * kNr, offset + p0,
+                     c + ir * kMr * ldc + jr * kNr, ldc, p0 > 0);
+  }
 }
 
 }  // namespace kd::conv_direct
