@@ -672,6 +672,42 @@ void wideForwardGather(const ConvGeometry& g, const Dims& d, const WideGeometry&
   });
 }
 
+// The wide-rows weight gradient as gradWeight^T[tap][k] = sum over q of image[tapOffset + q] ·
+// gradOut[k][q] (conv_direct::rowsGemmAvx2): A read in place from runs of the image, B = gradOut
+// transposed into 16-wide panels, zero at the wide rows' extra columns. Positions stop at the
+// last real one, (oh-1)·w + ow, so no read leaves the image. Overwrites gradWeight with the sum
+// over images [n0, n1).
+void wideWeightGradRows(const ConvGeometry& g, const Dims& d, const WideGeometry& wg, const ConvInput& x,
+                        const float* gradOut, float* gradWeight, int64_t n0, int64_t n1) {
+  constexpr int MR = conv_direct::kGatherMr, NR = conv_direct::kGatherNr;
+  const int64_t kc = (g.oh - 1) * g.w + g.ow, taps = d.ckk;
+  const int64_t nPanels = (g.k + NR - 1) / NR, ldc = nPanels * NR, mRows = (taps + MR - 1) / MR * MR;
+  ThreadScratch& scratch = threadScratch();
+  float* t = scratch.tmp.reserve(mRows * ldc + kc);  // gradWeight^T, then kc zeros for padding rows
+  const float* zeros = t + mRows * ldc;
+  std::fill(t, t + mRows * ldc + kc, 0.0f);
+  float* pb = scratch.col.reserve(nPanels * kc * NR);
+  for (int64_t n = n0; n < n1; ++n) {
+    for (int64_t k = 0; k < ldc; ++k) {
+      float* dst = pb + (k / NR) * kc * NR + k % NR;
+      if (k >= g.k) {
+        for (int64_t q = 0; q < kc; ++q) dst[q * NR] = 0.0f;
+        continue;
+      }
+      const float* src = gradOut + (n * g.k + k) * d.outPlane;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        float* row = dst + oy * g.w * NR;
+        for (int64_t ox = 0; ox < g.ow; ++ox) row[ox * NR] = src[oy * g.ow + ox];
+        if (oy + 1 < g.oh)
+          for (int64_t ox = g.ow; ox < g.w; ++ox) row[ox * NR] = 0.0f;
+      }
+    }
+    conv_direct::rowsGemmAvx2(taps, kc, x.p + n * x.sn, wg.tapOffset.data(), zeros, pb, nPanels, t, ldc);
+  }
+  for (int64_t k = 0; k < g.k; ++k)
+    for (int64_t tap = 0; tap < taps; ++tap) gradWeight[k * taps + tap] = t[tap * ldc + k];
+}
+
 }  // namespace
 
 void checkConvGeometry(const ConvGeometry& g) {
@@ -810,7 +846,13 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
   auto accumulator = [&](int t) { return t == 0 ? gradWeight : partials.data() + (t - 1) * weightElems; };
 
   int used = 1;
-  if (wideApplies(g, d, x)) {
+  if (wideApplies(g, d, x) && activeIsa() == CpuIsa::Avx2) {
+    const WideGeometry wg(g, d);
+    used = forEachImageRange(g.n, [&](int t, int64_t n0, int64_t n1) {
+      wideWeightGradRows(g, d, wg, x, gradOut, accumulator(t), n0, n1);
+      touched[t] = n1 > n0;
+    });
+  } else if (wideApplies(g, d, x)) {
     const WideGeometry wg(g, d);
     withMicroKernel([&](const MicroKernel& kernel, auto mr, auto nr) {
       used = forEachImageRange(g.n, [&](int t, int64_t n0, int64_t n1) {

@@ -28,6 +28,11 @@ constexpr int kGatherMr = 6, kGatherNr = 16;
 void gatherGemmAvx2(int64_t mPanels, int64_t k, int64_t kc, const float* packedA, const float* image,
                     const int64_t* offset, int64_t nPanels, float* c, int64_t ldc);
 
+// c[ceil(rows/6)·6][nPanels·16] += A × packedB, where A[i][p] = image[offset[i] + p] for i < rows
+// (zeros[p], kc floats of zero, past them) and packedB holds nPanels panels of kc×16, k-major.
+void rowsGemmAvx2(int64_t rows, int64_t kc, const float* image, const int64_t* offset, const float* zeros,
+                  const float* packedB, int64_t nPanels, float* c, int64_t ldc);
+
 // The k block for gatherGemmAvx2 over whole channels of `tapsPerChannel` taps whose image plane
 // is planeElems floats: as many channels as fit in about 12 KiB of L1.
 inline int64_t gatherBlock(int64_t tapsPerChannel, int64_t planeElems) {

@@ -69,6 +69,44 @@ void gatherKernel(int64_t kc, const float* __restrict pa, const float* __restric
   _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
+// c[6][16] += sum over p of rows[i][p] · pb[p·16 + j]: A read from six runs of the image.
+void rowsKernel(int64_t kc, const float* const* rows, const float* __restrict pb, float* __restrict c, int64_t ldc) {
+  const float* __restrict a0 = rows[0];
+  const float* __restrict a1 = rows[1];
+  const float* __restrict a2 = rows[2];
+  const float* __restrict a3 = rows[3];
+  const float* __restrict a4 = rows[4];
+  const float* __restrict a5 = rows[5];
+  __m256 c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+  __m256 c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+  __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+  __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+  __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+  __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_load_ps(pb + p * kNr);
+    const __m256 b1 = _mm256_load_ps(pb + p * kNr + 8);
+    __m256 a = _mm256_broadcast_ss(a0 + p);
+    c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(a1 + p);
+    c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(a2 + p);
+    c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(a3 + p);
+    c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(a4 + p);
+    c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(a5 + p);
+    c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
 }  // namespace
 
 void gatherGemmAvx2(int64_t mPanels, int64_t k, int64_t kc, const float* packedA, const float* image,
@@ -82,6 +120,17 @@ void gatherGemmAvx2(int64_t mPanels, int64_t k, int64_t kc, const float* packedA
         gatherKernel(kb, packedA + ir * kMr * k + p0 * kMr, image + jr * kNr, offset + p0,
                      c + ir * kMr * ldc + jr * kNr, ldc, p0 > 0);
   }
+}
+
+void rowsGemmAvx2(int64_t rows, int64_t kc, const float* image, const int64_t* offset, const float* zeros,
+                  const float* packedB, int64_t nPanels, float* c, int64_t ldc) {
+  // B panel outer: it (kc·16 floats) and the image stay in L1 while every row panel passes.
+  for (int64_t jr = 0; jr < nPanels; ++jr)
+    for (int64_t i0 = 0; i0 < rows; i0 += kMr) {
+      const float* a[kMr];
+      for (int i = 0; i < kMr; ++i) a[i] = i0 + i < rows ? image + offset[i0 + i] : zeros;
+      rowsKernel(kc, a, packedB + jr * kc * kNr, c + i0 * ldc + jr * kNr, ldc);
+    }
 }
 
 }  // namespace kd::conv_direct

@@ -101,6 +101,7 @@ const CASES: Case[] = [
   { name: 'one input channel 3x3 (direct kernel), 9 output channels, rows of 26 (masked tail)', x: [3, 1, 28, 28], w: [9, 1, 3, 3], o: {} },
   { name: 'one input channel 5x5 (direct kernel), rows of 13', x: [2, 1, 12, 17], w: [5, 1, 5, 5], o: {} },
   { name: 'large padding, stride 3', x: [3, 2, 5, 5], w: [2, 2, 2, 2], o: { padding: 4, stride: 3 } },
+  { name: 'wide rows (in-place GEMM operands): 27 taps, 7 output channels, rows of 15', x: [3, 3, 14, 15], w: [7, 3, 3, 3], o: {} },
 ];
 
 function runCase(cs: Case, seed: number, threads: number, xView: 'contiguous' | 'permuted' | 'sliced' | 'channels' = 'contiguous') {
@@ -199,7 +200,9 @@ describe('conv2d vs float64 direct convolution', () => {
       const one = runCase(cs, seed, 1), two = runCase(cs, seed, 2);
       expect(Array.from(two.outData), `${cs.name} seed ${seed} forward`).toEqual(Array.from(one.outData));
       expect(Array.from(f32(two.x.grad!)), `${cs.name} seed ${seed} input grad`).toEqual(Array.from(f32(one.x.grad!)));
-      expectClose(f32(two.weight.grad!), f32(one.weight.grad!), 1e-6, `${cs.name} seed ${seed} weight grad`);
+      // Threads split the images and add their partial sums, so the weight gradient's float32
+      // rounding differs (seen: 1.5e-6 over 2,304 positions an image); a race is off by far more.
+      expectClose(f32(two.weight.grad!), f32(one.weight.grad!), 5e-6, `${cs.name} seed ${seed} weight grad`);
     }
   });
 });
