@@ -98,7 +98,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         dA = a.ndim === 1 ? squeeze(r, 0) : r;
         if (dA !== r) r.dispose();
       }
-      if (b.requiresGrad) {
+      if (b.requiresGrad && b.ndim === 2 && a.ndim === 2 && b.strides[0] === 1 && b.strides[1] === b.shape[0] && b.shape[0] > 1) {
+        // b is a transposed matrix (linear's weight.T): compute dB^T = g^T A, contiguous in b's
+        // storage order, so the transpose's backward hands the weight a contiguous gradient.
+        const gt = transpose(gM, 0, 1), full = matmul(gt, aM);
+        gt.dispose();
+        dB = transpose(full, 0, 1);
+        full.dispose();
+      } else if (b.requiresGrad) {
         const at = transpose(aM, -1, -2), full = matmul(at, gM);
         at.dispose();
         const r = sumToShape(full, bM.shape);
