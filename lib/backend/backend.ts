@@ -110,6 +110,16 @@ export interface ConvKernels {
   /** Overwrites gradWeight with the sum over the batch. */
   conv2dWeightGrad(g: ConvGeometry, gradWeight: KernelOperand, x: KernelOperand, gradOutput: KernelOperand): void;
   conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void;
+  /**
+   * The gradients of a convolution followed by max pooling (geometry pool), from the pooled
+   * gradient and the pool's indices (both [n, k, pool.oh, pool.ow], indices oy·ow + ox in the
+   * conv output plane), skipping the zeros of the convolution's output gradient where the
+   * backend has a kernel for that (else through maxPool2dBackward and the conv gradients).
+   * Each target may be null; the others are overwritten.
+   */
+  conv2dPooledBackward(g: ConvGeometry, pool: PoolGeometry, x: KernelOperand, weight: KernelOperand,
+    gradPooled: KernelOperand, indices: KernelOperand, gradInput: KernelOperand | null, gradWeight: KernelOperand | null,
+    gradBias: KernelOperand | null): void;
 }
 
 /** 2-d pooling windows over NCHW float32: `x` may be strided, the rest is contiguous. */

@@ -49,7 +49,7 @@ function poolGeometry(g: PoolGeometry): number[] {
 }
 
 export function nativeBackend(device: Device, native: NativeAddon): Backend {
-  return {
+  const backend: Backend = {
     device,
 
     alloc(bytes: number): unknown {
@@ -145,6 +145,29 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
     conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void {
       native.conv2dBiasGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, gradBias.handle, gradBias.offset);
     },
+    conv2dPooledBackward(g: ConvGeometry, pool: PoolGeometry, x: KernelOperand, weight: KernelOperand, gradPooled: KernelOperand,
+      indices: KernelOperand, gradInput: KernelOperand | null, gradWeight: KernelOperand | null, gradBias: KernelOperand | null): void {
+      if (g.groups === 1 && typeof native.conv2dPooledBackward === 'function') {
+        native.conv2dPooledBackward(convGeometry(g), pool.oh * pool.ow, x.handle, x.offset, x.strides, weight.handle,
+          weight.offset, gradPooled.handle, gradPooled.offset, indices.handle, indices.offset,
+          gradInput ? gradInput.handle : null, gradInput ? gradInput.offset : 0,
+          gradWeight ? gradWeight.handle : null, gradWeight ? gradWeight.offset : 0,
+          gradBias ? gradBias.handle : null, gradBias ? gradBias.offset : 0);
+        return;
+      }
+      // The dense conv-output gradient through the pool's backward, then the conv gradients.
+      const shape = [g.n, g.k, g.oh, g.ow];
+      const handle = backend.alloc(4 * g.n * g.k * g.oh * g.ow);
+      try {
+        const dy: KernelOperand = { handle, offset: 0, shape, strides: [g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1], dtype: 'float32' };
+        backend.maxPool2dBackward(pool, dy, gradPooled, indices);
+        if (gradInput) backend.conv2dInputGrad(g, gradInput, dy, weight);
+        if (gradWeight) backend.conv2dWeightGrad(g, gradWeight, x, dy);
+        if (gradBias) backend.conv2dBiasGrad(g, gradBias, dy);
+      } finally {
+        backend.free(handle);
+      }
+    },
 
     maxPool2d(g: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand): void {
       native.maxPool2d(poolGeometry(g), x.handle, x.offset, x.strides, out.handle, out.offset, indices.handle, indices.offset);
@@ -185,4 +208,5 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
         c.alpha, c.beta);
     },
   };
+  return backend;
 }

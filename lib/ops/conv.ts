@@ -3,7 +3,7 @@
 // Each op validates, allocates, makes one backend call and records a backward that makes one
 // backend call per input gradient. Unbatched (3-d / 2-d) inputs and conv1d are presented to the
 // 4-d kernels as operands with extra size-1 dims, without view tensors.
-import { isGradEnabled } from '../autograd/grad_mode.js';
+import { isGradEnabled, noGrad } from '../autograd/grad_mode.js';
 import type { ConvGeometry, KernelOperand, PoolGeometry } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
@@ -289,6 +289,50 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: MaxPool2dOption
       backendOf(gc).maxPool2dBackward(g, dense(dx, x4), dense(gc, out4), dense(idx, out4));
       gc.dispose();
       return [dx];
+    };
+  });
+  indices.dispose();
+  return result;
+}
+
+/**
+ * maxPool2d(conv2d(x, weight, bias, convOptions), kernelSize, poolOptions) as one autograd node:
+ * the same values, and the same gradients, but the backward goes from the pooled gradient
+ * straight to the convolution's gradients. Only each window's maximum receives a gradient, so
+ * the convolution's output gradient would be mostly zeros; the backend's conv2dPooledBackward
+ * skips them.
+ */
+export function conv2dMaxPool2d(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, convOptions: Conv2dOptions,
+  kernelSize: Size2, poolOptions: MaxPool2dOptions = {}): Tensor {
+  const s = convSpec('conv2d', x, weight, bias, 2, convOptions);
+  const g = s.geom;
+  const y = noGrad(() => runConv(s));
+  const op = 'maxPool2d';
+  const p = poolSpec(op, y, kernelSize, poolOptions.stride, poolOptions.padding ?? 0, poolOptions.dilation ?? 1,
+    poolOptions.ceilMode ?? false);
+  const pg = p.geom;
+  const y4 = [g.n, g.k, g.oh, g.ow], pooled4 = [pg.n, pg.c, pg.oh, pg.ow];
+  const out = Tensor._empty(p.outShape, 'float32', x.device);
+  if (g.n === 0) { y.dispose(); return out; }
+  const indices = Tensor._empty(p.outShape, 'int32', x.device);
+  backendOf(y).maxPool2d(pg, dense(out, pooled4), dense(indices, pooled4), operand(y, y4, p.xStrides));
+  y.dispose();
+  const x4 = [g.n, g.c, g.h, g.w], w4 = [g.k, g.c / g.groups, g.kh, g.kw];
+  const result = record('ConvolutionMaxPoolBackward', out, [x, weight, s.bias], (node) => {
+    const xs = node.save(x), ws = node.save(weight), idx = node.save(indices);
+    return (grad) => {
+      noDoubleBackward('conv2d');
+      const gc = contiguous(grad);
+      const be = backendOf(gc);
+      const dx = x.requiresGrad ? Tensor._empty(x.shape, 'float32', x.device) : null;
+      const dw = weight.requiresGrad ? Tensor._empty(weight.shape, 'float32', weight.device) : null;
+      const db = s.bias?.requiresGrad ? Tensor._empty(s.bias.shape, 'float32', s.bias.device) : null;
+      const wc = contiguous(ws);
+      be.conv2dPooledBackward(g, pg, operand(xs, x4, s.xStrides), dense(wc, w4), dense(gc, pooled4), dense(idx, pooled4),
+        dx && dense(dx, x4), dw && dense(dw, w4), db);
+      wc.dispose();
+      gc.dispose();
+      return [dx, dw, db];
     };
   });
   indices.dispose();

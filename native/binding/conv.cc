@@ -18,12 +18,14 @@
 //   adaptiveAvgPool2dBackward(dims6, gradOut, gOff, gradX, gxOff)
 //     dims6 = [n, c, h, w, oh, ow]
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "binding/storage.h"
 #include "cpu/conv.h"
+#include "cpu/conv_pooled.h"
 #include "cpu/pool.h"
 
 namespace kd::binding {
@@ -176,6 +178,39 @@ Napi::Value conv2dBiasGradEntry(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// conv2dPooledBackward(geom16, pooledPlane, x, xOff, xStrides, weight, wOff, gradPooled, gpOff,
+//                      indices, idxOff, gradX|null, gxOff, gradW|null, gwOff, gradB|null, gbOff)
+Napi::Value conv2dPooledBackwardEntry(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dPooledBackward";
+  const ConvGeometry g = readConvGeometry(info, op);
+  const int64_t pooledPlane = readInt(info[1], op);
+  if (pooledPlane < 1 || pooledPlane > g.oh * g.ow)
+    throw Napi::RangeError::New(info.Env(), std::string(op) + ": pooled plane " + std::to_string(pooledPlane) +
+                                                " does not fit the " + std::to_string(g.oh * g.ow) + "-element output plane");
+  const ConvShapes s = convShapes(g);
+  const int64_t pooled[4] = {g.n, g.k, 1, pooledPlane};
+  const Operand4 x = readOperand4(info, 2, s.x, true, op, "input");
+  const Operand4 w = readOperand4(info, 5, s.weight, false, op, "weight");
+  const Operand4 gp = readOperand4(info, 7, pooled, false, op, "gradPooled");
+  const Operand4 idx = readOperand4(info, 9, pooled, false, op, "indices");
+  auto optional = [&](size_t at, const int64_t* shape, const char* name) -> float* {
+    if (info[at].IsNull() || info[at].IsUndefined()) return nullptr;
+    return reinterpret_cast<float*>(readOperand4(info, at, shape, false, op, name).base);
+  };
+  const int64_t biasShape[4] = {1, 1, 1, g.k};
+  float* gradX = optional(11, s.x, "gradInput");
+  float* gradW = optional(13, s.weight, "gradWeight");
+  float* gradB = optional(15, biasShape, "gradBias");
+  try {
+    conv2dPooledBackward(g, convInput(x), reinterpret_cast<const float*>(w.base),
+                         reinterpret_cast<const float*>(gp.base), reinterpret_cast<const int32_t*>(idx.base), pooledPlane,
+                         gradX, gradW, gradB);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(info.Env(), e.what());
+  }
+  return info.Env().Undefined();
+}
+
 PoolGeometry readPoolGeometry(const Napi::CallbackInfo& info, const char* op) {
   int64_t v[14];
   readGeometry(info, 0, 14, v, op);
@@ -269,6 +304,7 @@ void registerConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dInputGrad", Napi::Function::New(env, conv2dInputGradEntry, "conv2dInputGrad"));
   exports.Set("conv2dWeightGrad", Napi::Function::New(env, conv2dWeightGradEntry, "conv2dWeightGrad"));
   exports.Set("conv2dBiasGrad", Napi::Function::New(env, conv2dBiasGradEntry, "conv2dBiasGrad"));
+  exports.Set("conv2dPooledBackward", Napi::Function::New(env, conv2dPooledBackwardEntry, "conv2dPooledBackward"));
   exports.Set("maxPool2d", Napi::Function::New(env, maxPool2dEntry, "maxPool2d"));
   exports.Set("maxPool2dBackward", Napi::Function::New(env, maxPool2dBackwardEntry, "maxPool2dBackward"));
   exports.Set("avgPool2d", Napi::Function::New(env, avgPool2dEntry, "avgPool2d"));

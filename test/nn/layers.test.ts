@@ -419,6 +419,49 @@ describe('Conv and pooling layers', () => {
     }
   });
 
+  it('Sequential(Conv2d, ReLU, MaxPool2d) (one conv-pool node with a sparse backward) matches the layers run one by one', () => {
+    const seed = freshSeed();
+    const cases: { x: number[]; conv: [number, number, number, Record<string, unknown>]; pool: [number, Record<string, unknown>]; xGrad: boolean }[] = [
+      { x: [3, 1, 12, 12], conv: [1, 5, 3, {}], pool: [2, {}], xGrad: false },
+      { x: [4, 32, 13, 13], conv: [32, 16, 3, {}], pool: [2, {}], xGrad: true },
+      { x: [2, 3, 9, 11], conv: [3, 7, 3, { stride: 2, padding: 1 }], pool: [3, { stride: 2, padding: 1, ceilMode: true }], xGrad: true },
+      { x: [2, 4, 8, 8], conv: [4, 6, 3, { groups: 2, padding: 1, dilation: 2 }], pool: [2, { stride: 1 }], xGrad: true },
+      { x: [3, 10, 10], conv: [3, 4, 3, { bias: false }], pool: [2, {}], xGrad: true },
+      { x: [2, 5, 11, 10], conv: [5, 9, 3, { dilation: 2, padding: 2 }], pool: [2, {}], xGrad: true },
+      { x: [2, 1, 9, 9], conv: [1, 3, 3, { padding: 1 }], pool: [2, {}], xGrad: true },
+      { x: [2, 40, 7, 7], conv: [40, 3, 5, { padding: 2 }], pool: [3, { stride: 2 }], xGrad: true },
+    ];
+    for (const threads of [1, 2]) {
+      kd.setNumThreads(threads);
+      for (const [ci, cs] of cases.entries()) {
+        const context = `case ${ci} threads ${threads} seed ${seed}`;
+        const rng = makeRng(seed + ci);
+        kd.manualSeed(seed + ci);
+        const [cin, cout, k, opts] = cs.conv;
+        const conv = new nn.Conv2d(cin, cout, k, opts);
+        const pool = new nn.MaxPool2d(cs.pool[0], cs.pool[1]);
+        const fused = new nn.Sequential(conv, new nn.ReLU(), pool);
+        const data = Float32Array.from({ length: numel(cs.x) }, () => 2 * rng() - 1);
+        const xa = kd.tensor(data).reshape(cs.x).requiresGrad_(cs.xGrad);
+        const xb = kd.tensor(data).reshape(cs.x).requiresGrad_(cs.xGrad);
+        const ya = fused.forward(xa) as Tensor;
+        const yb = pool.forward(kd.nn.functional.relu(conv.forward(xb)));
+        expect(ya.shape, context).toEqual(yb.shape);
+        expect(f64(ya), context).toEqual(f64(yb));
+        const g = kd.tensor(Float32Array.from({ length: ya.numel }, () => rng() - 0.5)).reshape(ya.shape);
+        ya.backward(g);
+        const fusedGrads = [conv.weight.grad!, conv.bias?.grad].map((t) => (t ? f64(t) : null));
+        conv.zeroGrad();
+        yb.backward(g);
+        expectClose(fusedGrads[0]!, f64(conv.weight.grad!), 1e-5, `weight grad ${context}`);
+        if (conv.bias) expectClose(fusedGrads[1]!, f64(conv.bias.grad!), 1e-5, `bias grad ${context}`);
+        if (cs.xGrad) expectClose(f64(xa.grad!), f64(xb.grad!), 1e-5, `input grad ${context}`);
+        else expect(xa.grad).toBeNull();
+        conv.zeroGrad();
+      }
+    }
+  });
+
   it('MaxPool2d / AvgPool2d / AdaptiveAvgPool2d layers match float64 windows', () => {
     const seed = freshSeed();
     const { t: x, ref } = randomTensor(makeRng(seed), [1, 2, 4, 6]);

@@ -4,7 +4,9 @@
 import { ArgumentError } from '../../errors.js';
 import { Module } from '../module.js';
 import { ReLU } from './activation.js';
-import { MaxPool2d } from './conv.js';
+import { Conv2d, MaxPool2d } from './conv.js';
+import { conv2dMaxPool2d } from '../../ops/conv.js';
+import type { Tensor } from '../../tensor.js';
 
 /** True for an instance of cls itself (a subclass may override forward). */
 function isExactly(m: Module, cls: abstract new (...args: never[]) => Module): boolean {
@@ -48,7 +50,19 @@ export class Sequential extends Module {
     let x = input;
     const modules = this.slotModules();
     for (let i = 0; i < modules.length; i++) {
-      const m: Module = modules[i], next: Module | undefined = modules[i + 1];
+      const m: Module = modules[i], next: Module | undefined = modules[i + 1], third: Module | undefined = modules[i + 2];
+      if (next && third && isExactly(m, Conv2d) && isExactly(next, ReLU) && isExactly(third, MaxPool2d)) {
+        // Conv2d, ReLU, MaxPool2d: the convolution and pooling as one node (its backward skips
+        // the zeros of the conv output gradient), then the ReLU, which commutes with the pool.
+        const conv = m as Conv2d, pool = third as MaxPool2d;
+        const pooled = conv2dMaxPool2d(x as Tensor, conv.weight, conv.bias,
+          { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups },
+          pool.kernelSize, { ...pool.options, stride: pool.options.stride ?? pool.kernelSize });
+        x = next.forward(pooled);
+        pooled.dispose();
+        i += 2;
+        continue;
+      }
       if (next && isExactly(m, ReLU) && isExactly(next, MaxPool2d)) {
         // ReLU then max pooling runs as pooling then ReLU: ReLU is monotone, so the maximum of
         // the rectified window is the rectified maximum and the gradient reaches the same

@@ -1,0 +1,71 @@
+#include "cpu/conv_pooled.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/isa.h"
+#include "common/parallel.h"
+#include "cpu/conv_pooled_impl.h"
+
+namespace kd {
+namespace conv_pooled_detail {
+
+void rangeScalar(const Work& w, int64_t n0, int64_t n1) { pooledRange(w, n0, n1); }
+
+}  // namespace conv_pooled_detail
+
+void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weight, const float* gradPooled,
+                          const int32_t* indices, int64_t pooledPlane, float* gradInput, float* gradWeight,
+                          float* gradBias) {
+  checkConvGeometry(g);
+  if (g.groups != 1) throw std::invalid_argument("conv2dPooledBackward: groups must be 1");
+  const int64_t taps = g.kh * g.kw, weightElems = g.k * taps * g.c, plane = g.h * g.w;
+  const int64_t outPlane = g.oh * g.ow;
+  for (int64_t i = 0, total = g.n * g.k * pooledPlane; i < total; ++i)
+    if (indices[i] < 0 || indices[i] >= outPlane)
+      throw std::invalid_argument("conv2dPooledBackward: index " + std::to_string(indices[i]) + " is outside the " +
+                                  std::to_string(g.oh) + "x" + std::to_string(g.ow) + " output plane");
+  if (gradInput) std::fill(gradInput, gradInput + g.n * g.c * plane, 0.0f);
+  if (g.n == 0 || (!gradInput && !gradWeight && !gradBias)) {
+    if (gradWeight) std::fill(gradWeight, gradWeight + weightElems, 0.0f);
+    if (gradBias) std::fill(gradBias, gradBias + g.k, 0.0f);
+    return;
+  }
+  // The weight as [k, kh, kw, c], for the input gradient's channel vectors.
+  std::vector<float> weightT;
+  if (gradInput) {
+    weightT.resize(weightElems);
+    for (int64_t k = 0; k < g.k; ++k)
+      for (int64_t ci = 0; ci < g.c; ++ci)
+        for (int64_t t = 0; t < taps; ++t) weightT[(k * taps + t) * g.c + ci] = weight[(k * g.c + ci) * taps + t];
+  }
+  const int threads = static_cast<int>(std::min<int64_t>(numThreads(), g.n));
+  // Per thread: weight gradient [k, kh, kw, c], bias gradient, and two images of scratch.
+  const int64_t perThread = weightElems + g.k + 2 * plane * g.c;
+  std::vector<float> scratch(static_cast<size_t>(threads * perThread), 0.0f);
+  const bool avx2 = activeIsa() >= CpuIsa::Avx2;
+  parallelRun(threads, [&](int t, int count) {
+    float* mine = scratch.data() + t * perThread;
+    conv_pooled_detail::Work w{&g, x, gradInput ? weightT.data() : nullptr, gradPooled, indices, pooledPlane, gradInput,
+                               gradWeight ? mine : nullptr, gradBias ? mine + weightElems : nullptr,
+                               mine + weightElems + g.k, mine + weightElems + g.k + plane * g.c};
+    const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
+    if (avx2) conv_pooled_detail::rangeAvx2(w, n0, n1);
+    else conv_pooled_detail::rangeScalar(w, n0, n1);
+  });
+  // Sum the threads' partials and put the weight gradient back in [k, c, kh, kw] order.
+  for (int t = 1; t < threads; ++t) {
+    const float* part = scratch.data() + t * perThread;
+    float* total = scratch.data();
+    for (int64_t i = 0; i < weightElems + g.k; ++i) total[i] += part[i];
+  }
+  if (gradWeight)
+    for (int64_t k = 0; k < g.k; ++k)
+      for (int64_t ci = 0; ci < g.c; ++ci)
+        for (int64_t t = 0; t < taps; ++t) gradWeight[(k * g.c + ci) * taps + t] = scratch[(k * taps + t) * g.c + ci];
+  if (gradBias) std::copy(scratch.begin() + weightElems, scratch.begin() + weightElems + g.k, gradBias);
+}
+
+}  // namespace kd
