@@ -48,6 +48,36 @@ describe('memory', () => {
     expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
   });
 
+  it('stays flat training a small CNN (the fused conv-pool node) with Adam inside tidy', () => {
+    kd.manualSeed(11);
+    const model = new kd.nn.Sequential(
+      new kd.nn.Conv2d(1, 8, 3), new kd.nn.ReLU(), new kd.nn.MaxPool2d(2),
+      new kd.nn.Conv2d(8, 8, 3), new kd.nn.ReLU(), new kd.nn.MaxPool2d(2),
+      new kd.nn.Flatten(), new kd.nn.Linear(8 * 5 * 5, 10),
+    );
+    const opt = new kd.optim.Adam(model.parameters(), { lr: 1e-3 });
+    const lossFn = new kd.nn.CrossEntropyLoss();
+    const x = kd.randn([4, 1, 28, 28]);
+    const y = kd.tensor([1, 3, 5, 7]);
+    const step = () => kd.tidy(() => {
+      opt.zeroGrad();
+      const loss = lossFn.forward(model.forward(x) as kd.Tensor, y);
+      loss.backward();
+      opt.step();
+      return loss.item();
+    });
+    for (let i = 0; i < 300; i++) step();
+    settle();
+    const warm = rssMiB();
+    let last = 0;
+    for (let round = 0; round < 4; round++) for (let i = 0; i < 300; i++) last = step();
+    settle();
+    const after = rssMiB();
+    expect(Number.isFinite(last)).toBe(true);
+    // A leaked pooled activation alone would be 21 KiB a step, 25 MiB over these 1,200 steps.
+    expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
+  });
+
   it('frees storage deterministically: dispose, using, and tidy', () => {
     const t = kd.ones([1000]);
     const v = t.reshape([10, 100]);
