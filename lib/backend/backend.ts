@@ -111,6 +111,13 @@ export interface ConvKernels {
   conv2dWeightGrad(g: ConvGeometry, gradWeight: KernelOperand, x: KernelOperand, gradOutput: KernelOperand): void;
   conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void;
   /**
+   * out and indices ([n, k, pool.oh, pool.ow]) = maxPool2d(conv2d(x, weight) + bias), where pool
+   * describes the convolution's output; the conv output itself is not kept (a backend may pool
+   * each image while it is in cache).
+   */
+  conv2dMaxPool2d(g: ConvGeometry, pool: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand,
+    weight: KernelOperand, bias: KernelOperand | null): void;
+  /**
    * The gradients of a convolution followed by max pooling (geometry pool), from the pooled
    * gradient and the pool's indices (both [n, k, pool.oh, pool.ow], indices oy·ow + ox in the
    * conv output plane), skipping the zeros of the convolution's output gradient where the

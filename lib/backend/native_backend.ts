@@ -145,6 +145,24 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
     conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void {
       native.conv2dBiasGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, gradBias.handle, gradBias.offset);
     },
+    conv2dMaxPool2d(g: ConvGeometry, pool: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand,
+      weight: KernelOperand, bias: KernelOperand | null): void {
+      // Image by image where the addon has it and the batch keeps every thread busy.
+      if (typeof native.conv2dMaxPoolForward === 'function' && g.n >= 2 * (native.numThreads?.() ?? 1)) {
+        native.conv2dMaxPoolForward(convGeometry(g), poolGeometry(pool), x.handle, x.offset, x.strides, weight.handle,
+          weight.offset, bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset, indices.handle, indices.offset);
+        return;
+      }
+      const shape = [g.n, g.k, g.oh, g.ow];
+      const handle = backend.alloc(4 * g.n * g.k * g.oh * g.ow);
+      try {
+        const y: KernelOperand = { handle, offset: 0, shape, strides: [g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1], dtype: 'float32' };
+        backend.conv2d(g, y, x, weight, bias);
+        backend.maxPool2d(pool, out, indices, y);
+      } finally {
+        backend.free(handle);
+      }
+    },
     conv2dPooledBackward(g: ConvGeometry, pool: PoolGeometry, x: KernelOperand, weight: KernelOperand, gradPooled: KernelOperand,
       indices: KernelOperand, gradInput: KernelOperand | null, gradWeight: KernelOperand | null, gradBias: KernelOperand | null): void {
       if (g.groups === 1 && typeof native.conv2dPooledBackward === 'function') {

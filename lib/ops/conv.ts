@@ -249,7 +249,12 @@ function poolOutputSize(inSize: number, k: number, pad: number, stride: number, 
 
 function poolSpec(op: string, x: Tensor, kernelSize: Size2, stride: Size2 | null | undefined, padding: Size2,
   dilation: Size2, ceilMode: boolean): PoolSpec {
-  const d = poolInputDims(op, x);
+  return poolSpecOf(op, poolInputDims(op, x), x.shape, kernelSize, stride, padding, dilation, ceilMode);
+}
+
+/** The pooling of an input with dims d (inputShape for messages). */
+function poolSpecOf(op: string, d: ReturnType<typeof poolInputDims>, inputShape: readonly number[], kernelSize: Size2,
+  stride: Size2 | null | undefined, padding: Size2, dilation: Size2, ceilMode: boolean): PoolSpec {
   const k = positive(kernelSize, 2, op, 'kernelSize');
   const s = stride === null || stride === undefined ? k : positive(stride, 2, op, 'stride');
   const p = nonNegative(padding, 2, op, 'padding');
@@ -260,7 +265,7 @@ function poolSpec(op: string, x: Tensor, kernelSize: Size2, stride: Size2 | null
   const oh = poolOutputSize(d.h, k[0], p[0], s[0], dl[0], ceilMode);
   const ow = poolOutputSize(d.w, k[1], p[1], s[1], dl[1], ceilMode);
   if (oh < 1 || ow < 1) {
-    throw new ShapeError(`${op}: input ${fmtShape(x.shape)} is too small for kernel [${k}] with padding [${p}], ` +
+    throw new ShapeError(`${op}: input ${fmtShape(inputShape)} is too small for kernel [${k}] with padding [${p}], ` +
       `dilation [${dl}]: the output size would be [${oh},${ow}]`);
   }
   const geom: PoolGeometry = {
@@ -306,17 +311,22 @@ export function conv2dMaxPool2d(x: Tensor, weight: Tensor, bias: Tensor | null |
   kernelSize: Size2, poolOptions: MaxPool2dOptions = {}): Tensor {
   const s = convSpec('conv2d', x, weight, bias, 2, convOptions);
   const g = s.geom;
-  const y = noGrad(() => runConv(s));
   const op = 'maxPool2d';
-  const p = poolSpec(op, y, kernelSize, poolOptions.stride, poolOptions.padding ?? 0, poolOptions.dilation ?? 1,
-    poolOptions.ceilMode ?? false);
+  // The pooling geometry over the convolution's output, checked as maxPool2d checks its input.
+  const dims = { n: g.n, c: g.k, h: g.oh, w: g.ow, strides: contiguousStrides([g.n, g.k, g.oh, g.ow]), batched: s.batched };
+  const p = poolSpecOf(op, dims, s.outShape, kernelSize, poolOptions.stride, poolOptions.padding ?? 0,
+    poolOptions.dilation ?? 1, poolOptions.ceilMode ?? false);
   const pg = p.geom;
   const y4 = [g.n, g.k, g.oh, g.ow], pooled4 = [pg.n, pg.c, pg.oh, pg.ow];
   const out = Tensor._empty(p.outShape, 'float32', x.device);
-  if (g.n === 0) { y.dispose(); return out; }
+  if (g.n === 0) return out;
   const indices = Tensor._empty(p.outShape, 'int32', x.device);
-  backendOf(y).maxPool2d(pg, dense(out, pooled4), dense(indices, pooled4), operand(y, y4, p.xStrides));
-  y.dispose();
+  const w = weight.isContiguous() ? weight : contiguous(weight);
+  const b = s.bias && !s.bias.isContiguous() ? contiguous(s.bias) : s.bias;
+  backendOf(x).conv2dMaxPool2d(g, pg, dense(out, pooled4), dense(indices, pooled4), operand(x, [g.n, g.c, g.h, g.w], s.xStrides),
+    dense(w, [g.k, g.c / g.groups, g.kh, g.kw]), b && dense(b, [g.k]));
+  if (w !== weight) w.dispose();
+  if (b !== s.bias) b?.dispose();
   const x4 = [g.n, g.c, g.h, g.w], w4 = [g.k, g.c / g.groups, g.kh, g.kw];
   const result = record('ConvolutionMaxPoolBackward', out, [x, weight, s.bias], (node) => {
     const xs = node.save(x), ws = node.save(weight), idx = node.save(indices);

@@ -251,6 +251,35 @@ Napi::Value maxPool2dBackwardEntry(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// conv2dMaxPoolForward(geom16, poolGeom14, x, xOff, xStrides, weight, wOff, bias|null, bOff, out, outOff,
+//                      indices, idxOff)
+Napi::Value conv2dMaxPoolForwardEntry(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dMaxPoolForward";
+  const ConvGeometry g = readConvGeometry(info, op);
+  int64_t v[14];
+  readGeometry(info, 1, 14, v, op);
+  const PoolGeometry pg{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+  if (pg.n != g.n || pg.c != g.k || pg.h != g.oh || pg.w != g.ow)
+    throw Napi::RangeError::New(info.Env(), std::string(op) + ": pooling input [" + std::to_string(pg.n) + "," +
+                                                std::to_string(pg.c) + "," + std::to_string(pg.h) + "," + std::to_string(pg.w) +
+                                                "] is not the convolution's output");
+  try {
+    checkPoolGeometry(pg);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(info.Env(), e.what());
+  }
+  const ConvShapes s = convShapes(g);
+  const int64_t pooled[4] = {pg.n, pg.c, pg.oh, pg.ow};
+  const Operand4 x = readOperand4(info, 2, s.x, true, op, "input");
+  const Operand4 w = readOperand4(info, 5, s.weight, false, op, "weight");
+  const float* bias = readBias(info, 7, g, op);
+  const Operand4 out = readOperand4(info, 9, pooled, false, op, "output");
+  const Operand4 idx = readOperand4(info, 11, pooled, false, op, "indices");
+  conv2dMaxPoolForward(g, convInput(x), reinterpret_cast<const float*>(w.base), bias, pg,
+                       reinterpret_cast<float*>(out.base), reinterpret_cast<int32_t*>(idx.base));
+  return info.Env().Undefined();
+}
+
 Napi::Value avgPool2dEntry(const Napi::CallbackInfo& info) {
   const char* op = "avgPool2d";
   const PoolGeometry g = readPoolGeometry(info, op);
@@ -304,6 +333,7 @@ void registerConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dInputGrad", Napi::Function::New(env, conv2dInputGradEntry, "conv2dInputGrad"));
   exports.Set("conv2dWeightGrad", Napi::Function::New(env, conv2dWeightGradEntry, "conv2dWeightGrad"));
   exports.Set("conv2dBiasGrad", Napi::Function::New(env, conv2dBiasGradEntry, "conv2dBiasGrad"));
+  exports.Set("conv2dMaxPoolForward", Napi::Function::New(env, conv2dMaxPoolForwardEntry, "conv2dMaxPoolForward"));
   exports.Set("conv2dPooledBackward", Napi::Function::New(env, conv2dPooledBackwardEntry, "conv2dPooledBackward"));
   exports.Set("maxPool2d", Napi::Function::New(env, maxPool2dEntry, "maxPool2d"));
   exports.Set("maxPool2dBackward", Napi::Function::New(env, maxPool2dBackwardEntry, "maxPool2dBackward"));

@@ -68,4 +68,28 @@ void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weigh
   if (gradBias) std::copy(scratch.begin() + weightElems, scratch.begin() + weightElems + g.k, gradBias);
 }
 
+void conv2dMaxPoolForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias,
+                          const PoolGeometry& pool, float* out, int32_t* indices) {
+  checkConvGeometry(g);
+  checkPoolGeometry(pool);
+  if (pool.n != g.n || pool.c != g.k || pool.h != g.oh || pool.w != g.ow)
+    throw std::invalid_argument("conv2dMaxPoolForward: the pooling geometry does not match the convolution's output");
+  // Images in chunks whose convolution output stays within about 256 KiB (L2).
+  const int64_t convImage = g.k * g.oh * g.ow, pooledImage = pool.c * pool.oh * pool.ow;
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{256} * 1024 / 4) / convImage);
+  parallelRun(static_cast<int>(std::min<int64_t>(numThreads(), g.n)), [&](int t, int count) {
+    const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
+    std::vector<float> y(static_cast<size_t>(std::min(chunk, std::max<int64_t>(n1 - n0, 1)) * convImage));
+    for (int64_t c0 = n0; c0 < n1; c0 += chunk) {
+      ConvGeometry part = g;
+      part.n = std::min(chunk, n1 - c0);
+      PoolGeometry partPool = pool;
+      partPool.n = part.n;
+      conv2dForward(part, ConvInput{x.p + c0 * x.sn, x.sn, x.sc, x.sh, x.sw}, weight, bias, y.data());
+      maxPool2dForward(partPool, PoolInput{y.data(), convImage, g.oh * g.ow, g.ow, 1}, out + c0 * pooledImage,
+                       indices + c0 * pooledImage);
+    }
+  });
+}
+
 }  // namespace kd

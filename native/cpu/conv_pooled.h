@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "cpu/conv.h"
+#include "cpu/pool.h"
 
 namespace kd {
 
@@ -18,6 +19,13 @@ namespace kd {
 void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weight, const float* gradPooled,
                           const int32_t* indices, int64_t pooledPlane, float* gradInput, float* gradWeight,
                           float* gradBias);
+
+// out, indices [n, k, pool.oh, pool.ow] = maxPool2d(conv2d(x, weight) + bias) image by image,
+// so each image's convolution output is pooled while it is still in cache and never written
+// out. pool must describe the convolution's output (n, k, oh, ow). Images are split across
+// threads; each runs the single-image convolution and pooling inline.
+void conv2dMaxPoolForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias,
+                          const PoolGeometry& pool, float* out, int32_t* indices);
 
 namespace conv_pooled_detail {
 

@@ -419,7 +419,7 @@ describe('Conv and pooling layers', () => {
     }
   });
 
-  it('Sequential(Conv2d, ReLU, MaxPool2d) (one conv-pool node with a sparse backward) matches the layers run one by one', () => {
+  it('Sequential(Conv2d, ReLU, MaxPool2d) (one conv-pool node: pooled image by image, sparse backward) matches the layers run one by one', () => {
     const seed = freshSeed();
     const cases: { x: number[]; conv: [number, number, number, Record<string, unknown>]; pool: [number, Record<string, unknown>]; xGrad: boolean }[] = [
       { x: [3, 1, 12, 12], conv: [1, 5, 3, {}], pool: [2, {}], xGrad: false },
@@ -430,6 +430,8 @@ describe('Conv and pooling layers', () => {
       { x: [2, 5, 11, 10], conv: [5, 9, 3, { dilation: 2, padding: 2 }], pool: [2, {}], xGrad: true },
       { x: [2, 1, 9, 9], conv: [1, 3, 3, { padding: 1 }], pool: [2, {}], xGrad: true },
       { x: [2, 40, 7, 7], conv: [40, 3, 5, { padding: 2 }], pool: [3, { stride: 2 }], xGrad: true },
+      // 64 KiB floats of conv output an image: the image-by-image forward takes one image a chunk.
+      { x: [5, 2, 66, 66], conv: [2, 16, 3, {}], pool: [2, {}], xGrad: true },
     ];
     for (const threads of [1, 2]) {
       kd.setNumThreads(threads);
