@@ -7,6 +7,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 #include "cpu/conv_pooled.h"
 
 namespace kd::conv_pooled_detail {
@@ -41,6 +45,42 @@ __attribute__((noinline)) void scatterAccumulate(float* __restrict dst, const fl
     float* __restrict d = dst + at[e];
     for (int i = 0; i < B; ++i) d[i] += v * wv[i];
   }
+}
+
+// Both updates of one tap over 32 input channels: dw[i] += value[e] · x[at[e] + i] and
+// dx[at[e] + i] += value[e] · w[i]. Either pointer pair may be null.
+inline void tapAccumulate32(float* __restrict dw, const float* __restrict x, float* __restrict dx,
+                            const float* __restrict w, const float* __restrict value, const int64_t* __restrict at,
+                            int64_t count) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (dw && dx) {
+    __m256 a0 = _mm256_loadu_ps(dw), a1 = _mm256_loadu_ps(dw + 8), a2 = _mm256_loadu_ps(dw + 16),
+           a3 = _mm256_loadu_ps(dw + 24);
+    const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), w2 = _mm256_loadu_ps(w + 16),
+                 w3 = _mm256_loadu_ps(w + 24);
+    for (int64_t e = 0; e < count; ++e) {
+      if (at[e] < 0) continue;
+      const __m256 v = _mm256_broadcast_ss(value + e);
+      const float* xs = x + at[e];
+      float* d = dx + at[e];
+      a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs), a0);
+      a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs + 8), a1);
+      a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs + 16), a2);
+      a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs + 24), a3);
+      _mm256_storeu_ps(d, _mm256_fmadd_ps(v, w0, _mm256_loadu_ps(d)));
+      _mm256_storeu_ps(d + 8, _mm256_fmadd_ps(v, w1, _mm256_loadu_ps(d + 8)));
+      _mm256_storeu_ps(d + 16, _mm256_fmadd_ps(v, w2, _mm256_loadu_ps(d + 16)));
+      _mm256_storeu_ps(d + 24, _mm256_fmadd_ps(v, w3, _mm256_loadu_ps(d + 24)));
+    }
+    _mm256_storeu_ps(dw, a0);
+    _mm256_storeu_ps(dw + 8, a1);
+    _mm256_storeu_ps(dw + 16, a2);
+    _mm256_storeu_ps(dw + 24, a3);
+    return;
+  }
+#endif
+  if (dw) gatherAccumulate<32>(dw, x, value, at, count);
+  if (dx) scatterAccumulate<32>(dx, w, value, at, count);
 }
 
 // One input channel, a KH×KW kernel: every tap's sum in its own register.
@@ -120,16 +160,21 @@ void pooledRange(const Work& w, int64_t n0, int64_t n1) {
             at[e] = iy < 0 || iy >= h || ix < 0 || ix >= wd ? -1 : (iy * wd + ix) * c;
           }
           int64_t c0 = 0;
-          if (w.weightGradT && !weightsDone) {
-            float* dw = w.weightGradT + tap * c;
-            for (; c0 + 32 <= c; c0 += 32) gatherAccumulate<32>(dw + c0, xT + c0, value.data(), at.data(), count);
+          float* dwTap = w.weightGradT && !weightsDone ? w.weightGradT + tap * c : nullptr;
+          const float* wTap = w.gradInput ? w.weightT + tap * c : nullptr;
+          // Blocks of 32 channels: both gradients in one pass over the entries.
+          for (; c0 + 32 <= c; c0 += 32)
+            tapAccumulate32(dwTap ? dwTap + c0 : nullptr, xT + c0, wTap ? dxT + c0 : nullptr, wTap ? wTap + c0 : nullptr,
+                            value.data(), at.data(), count);
+          const int64_t done = c0;
+          if (dwTap) {
+            float* dw = dwTap;
             for (; c0 + 8 <= c; c0 += 8) gatherAccumulate<8>(dw + c0, xT + c0, value.data(), at.data(), count);
             for (; c0 < c; ++c0) gatherAccumulate<1>(dw + c0, xT + c0, value.data(), at.data(), count);
           }
           if (w.gradInput) {
-            const float* wrow = w.weightT + tap * c;
-            c0 = 0;
-            for (; c0 + 32 <= c; c0 += 32) scatterAccumulate<32>(dxT + c0, wrow + c0, value.data(), at.data(), count);
+            const float* wrow = wTap;
+            c0 = done;
             for (; c0 + 8 <= c; c0 += 8) scatterAccumulate<8>(dxT + c0, wrow + c0, value.data(), at.data(), count);
             for (; c0 < c; ++c0) scatterAccumulate<1>(dxT + c0, wrow + c0, value.data(), at.data(), count);
           }
