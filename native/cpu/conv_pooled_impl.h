@@ -131,17 +131,25 @@ void pooledRange(const Work& w, int64_t n0, int64_t n1) {
       const float* gp = w.gradPooled + (n * g.k + k) * pooled;
       const int32_t* idx = w.indices + (n * g.k + k) * pooled;
       int64_t count = 0;
-      float bias = 0.0f;
       // Branch-free compaction (about half the gradients are zero after a ReLU, at random).
       for (int64_t j = 0; j < pooled; ++j) {
         const float v = gp[j];
         value[count] = v;
         row[count] = rowOf[idx[j]];
         col[count] = colOf[idx[j]];
-        bias += v;
         count += v != 0.0f;
       }
-      if (w.biasGrad) w.biasGrad[k] += bias;
+      if (w.biasGrad) {
+        // Eight independent partial sums (one vector), not one serial chain.
+        float part[8] = {};
+        int64_t j = 0;
+        for (; j + 8 <= pooled; j += 8)
+          for (int i = 0; i < 8; ++i) part[i] += gp[j + i];
+        float bias = 0.0f;
+        for (; j < pooled; ++j) bias += gp[j];
+        for (int i = 0; i < 8; ++i) bias += part[i];
+        w.biasGrad[k] += bias;
+      }
       if (count == 0) continue;
       if (w.weightGradT && c == 1 && simpleWindow && ((g.kh == 3 && g.kw == 3) || (g.kh == 5 && g.kw == 5))) {
         for (int64_t e = 0; e < count; ++e) at[e] = row[e] * wd + col[e];
