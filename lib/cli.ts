@@ -36,8 +36,10 @@ export interface TrainArgs {
   valSplit: number;
 }
 
-// 12 epochs of the CNN: ~88.5% test accuracy in under 2 minutes on 2 Zen 3 cores (measured, see README).
+// 12 epochs of the CNN in batches of 32 (Keras's fit default): 88.1-88.7% test accuracy over seeds
+// 1-3, about 40 s on 2 Zen 3 cores (measured, see README). Batches of 64 averaged ~0.4% lower.
 export const DEFAULT_EPOCHS = 12;
+export const DEFAULT_BATCH_SIZE = 32;
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -82,7 +84,7 @@ export function createProgram(io: ProgramIO = {}): Command {
     .description('Train an example model on Fashion-MNIST (default: the CNN on the 20,000/10,000-image subset shipped in data/).')
     .addOption(new Option('--model <name>', 'architecture: cnn (Keras MNIST convnet) or mlp (784-128-64-10)').choices(['cnn', 'mlp']).default('cnn'))
     .option('--epochs <n>', 'epochs to train', positiveInt, DEFAULT_EPOCHS)
-    .option('--batch-size <n>', 'batch size', positiveInt, 64)
+    .option('--batch-size <n>', 'batch size', positiveInt, DEFAULT_BATCH_SIZE)
     .option('--lr <x>', 'Adam learning rate', positiveNumber, 1e-3)
     .option('--data <dir>', "folder with the four Fashion-MNIST IDX files, or 'debian' for /usr/share/... (default: the shipped subset)")
     .option('--val-split <f>', 'fraction of the training images held out for validation', fraction, 0.1)

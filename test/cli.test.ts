@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { CommanderError } from 'commander';
-import { DEFAULT_EPOCHS, createProgram, runTrain, type TrainArgs } from '../lib/cli.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, createProgram, runTrain, type TrainArgs } from '../lib/cli.js';
 import { encodeIdx } from '../lib/data/idx.js';
 import * as kd from '../lib/index.js';
 import { makeRng } from './helpers.js';
@@ -55,7 +55,7 @@ describe('kindling CLI', () => {
   it('defaults: cnn, Adam lr 1e-3, batch 64, cpu, seed 1', async () => {
     const { args, error } = await parse('train');
     expect(error).toBeNull();
-    expect(args).toEqual({ model: 'cnn', epochs: DEFAULT_EPOCHS, batchSize: 64, lr: 1e-3, device: 'cpu', seed: 1, valSplit: 0.1 });
+    expect(args).toEqual({ model: 'cnn', epochs: DEFAULT_EPOCHS, batchSize: DEFAULT_BATCH_SIZE, lr: 1e-3, device: 'cpu', seed: 1, valSplit: 0.1 });
   });
 
   it('parses every option', async () => {
