@@ -3,7 +3,7 @@
 // Each op validates, allocates, makes one backend call and records a backward that makes one
 // backend call per input gradient. Unbatched (3-d / 2-d) inputs and conv1d are presented to the
 // 4-d kernels as operands with extra size-1 dims, without view tensors.
-import { isGradEnabled, noGrad } from '../autograd/grad_mode.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
 import type { ConvGeometry, KernelOperand, PoolGeometry } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
@@ -317,17 +317,16 @@ export function conv2dMaxPool2d(x: Tensor, weight: Tensor, bias: Tensor | null |
   const p = poolSpecOf(op, dims, s.outShape, kernelSize, poolOptions.stride, poolOptions.padding ?? 0,
     poolOptions.dilation ?? 1, poolOptions.ceilMode ?? false);
   const pg = p.geom;
-  const y4 = [g.n, g.k, g.oh, g.ow], pooled4 = [pg.n, pg.c, pg.oh, pg.ow];
+  const x4 = [g.n, g.c, g.h, g.w], w4 = [g.k, g.c / g.groups, g.kh, g.kw], pooled4 = [pg.n, pg.c, pg.oh, pg.ow];
   const out = Tensor._empty(p.outShape, 'float32', x.device);
   if (g.n === 0) return out;
   const indices = Tensor._empty(p.outShape, 'int32', x.device);
   const w = weight.isContiguous() ? weight : contiguous(weight);
   const b = s.bias && !s.bias.isContiguous() ? contiguous(s.bias) : s.bias;
-  backendOf(x).conv2dMaxPool2d(g, pg, dense(out, pooled4), dense(indices, pooled4), operand(x, [g.n, g.c, g.h, g.w], s.xStrides),
-    dense(w, [g.k, g.c / g.groups, g.kh, g.kw]), b && dense(b, [g.k]));
+  backendOf(x).conv2dMaxPool2d(g, pg, dense(out, pooled4), dense(indices, pooled4), operand(x, x4, s.xStrides),
+    dense(w, w4), b && dense(b, [g.k]));
   if (w !== weight) w.dispose();
   if (b !== s.bias) b?.dispose();
-  const x4 = [g.n, g.c, g.h, g.w], w4 = [g.k, g.c / g.groups, g.kh, g.kw];
   const result = record('ConvolutionMaxPoolBackward', out, [x, weight, s.bias], (node) => {
     const xs = node.save(x), ws = node.save(weight), idx = node.save(indices);
     return (grad) => {
