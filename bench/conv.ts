@@ -2,7 +2,11 @@
 // weight-gradient kernels at the Keras MNIST CNN's layers (batch 64) and a ResNet 3×3 layer, on
 // 1 and 2 threads, beside PyTorch's CPU convolution measured in the same run when
 // `/usr/bin/python3 -c "import torch"` works (bench/peers/torch_conv.py). Installs nothing.
-// Every pass counts 2·N·K·OH·OW·C·kh·kw flops.
+// Every pass counts 2·N·K·OH·OW·C·kh·kw flops. The two MNIST layers that a 2×2 max pool follows
+// are also timed as the conv-pool node Sequential builds (conv + pool forward; the input, weight
+// and bias gradients from a pooled gradient that is half zeros, as after a ReLU), credited with
+// the dense flops (1× forward, 2× backward) beside PyTorch's conv2d + max_pool2d and their
+// backward passes.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { native } from '../lib/native.js';
@@ -22,6 +26,9 @@ const CASES: ConvCase[] = [
 ];
 const PASSES = ['forward', 'input grad', 'weight grad'] as const;
 type Pass = (typeof PASSES)[number];
+const POOLED_CASES = CASES.slice(0, 2);
+const POOLED_PASSES = ['+ pool forward', '+ pool backward'] as const;
+type PooledPass = (typeof POOLED_PASSES)[number];
 const THREADS = [1, 2];
 const PYTHON = '/usr/bin/python3';
 
@@ -83,6 +90,28 @@ function kindlingGflops(s: ConvCase): Map<Pass, number> {
   return result;
 }
 
+// Best GFLOP/s (dense-equivalent) of the conv-pool node's forward and backward (2×2 pool).
+function kindlingPooledGflops(s: ConvCase): Map<PooledPass, number> {
+  const [oh, ow] = outSize(s);
+  const ph = Math.floor(oh / 2), pw = Math.floor(ow / 2);
+  const geom = [s.n, s.c, s.h, s.w, s.k, s.kh, s.kw, oh, ow, s.stride, s.stride, s.padding, s.padding, 1, 1, 1];
+  const poolGeom = [s.n, s.k, oh, ow, ph, pw, 2, 2, 2, 2, 0, 0, 1, 1];
+  const xElems = s.n * s.c * s.h * s.w, wElems = s.k * s.c * s.kh * s.kw, pooledElems = s.n * s.k * ph * pw;
+  const x = filled(xElems, 1), w = filled(wElems, 2), b = filled(s.k, 3), gp = filled(pooledElems, 4);
+  const gpData = new Float32Array(native.hostView(gp), 0, pooledElems);
+  for (let i = 0; i < pooledElems; i += 2) gpData[i] = 0;
+  const out = native.alloc(pooledElems * 4), idx = native.alloc(pooledElems * 4);
+  const dx = native.alloc(xElems * 4), dw = native.alloc(wElems * 4), db = native.alloc(s.k * 4);
+  const xStrides = [s.c * s.h * s.w, s.h * s.w, s.w, 1];
+  const forward = () => native.conv2dMaxPoolForward(geom, poolGeom, x, 0, xStrides, w, 0, b, 0, out, 0, idx, 0);
+  const backward = () => native.conv2dPooledBackward(geom, ph * pw, x, 0, xStrides, w, 0, gp, 0, idx, 0, dx, 0, dw, 0, db, 0);
+  const result = new Map<PooledPass, number>();
+  result.set('+ pool forward', flops(s) / timeIt(forward, { minSeconds: 0.3 }).bestSeconds / 1e9);
+  result.set('+ pool backward', (2 * flops(s)) / timeIt(backward, { minSeconds: 0.3 }).bestSeconds / 1e9);
+  for (const h of [x, w, b, gp, out, idx, dx, dw, db]) native.dispose(h);
+  return result;
+}
+
 export async function main(): Promise<void> {
   const originalThreads: number = native.numThreads();
   const hasTorch = torchAvailable();
@@ -97,6 +126,12 @@ export async function main(): Promise<void> {
       for (const s of CASES) {
         const ours = kindlingGflops(s);
         for (const pass of PASSES) {
+          rows.push(makeRow(`${s.name} ${pass}`, threads, 'GFLOP/s', ours.get(pass)!, 'pytorch', peer.get(`${s.name}|${pass}`) ?? null));
+        }
+      }
+      for (const s of POOLED_CASES) {
+        const ours = kindlingPooledGflops(s);
+        for (const pass of POOLED_PASSES) {
           rows.push(makeRow(`${s.name} ${pass}`, threads, 'GFLOP/s', ours.get(pass)!, 'pytorch', peer.get(`${s.name}|${pass}`) ?? null));
         }
       }
