@@ -15,6 +15,17 @@ namespace {
 
 constexpr int kMr = 6, kNr = 16;
 
+// Writes the 6×16 tile held in twelve registers (row r in cr0, cr1) to c.
+inline void storeTile(float* c, int64_t ldc, __m256 c00, __m256 c01, __m256 c10, __m256 c11, __m256 c20, __m256 c21,
+                      __m256 c30, __m256 c31, __m256 c40, __m256 c41, __m256 c50, __m256 c51) {
+  _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
 // c[6][16] (+)= sum over p of pa[p·6 + i] · b[offset[p] + j].
 void gatherKernel(int64_t kc, const float* __restrict pa, const float* __restrict b, const int64_t* __restrict offset,
                   float* __restrict c, int64_t ldc, bool accumulate) {
@@ -61,12 +72,7 @@ void gatherKernel(int64_t kc, const float* __restrict pa, const float* __restric
     c40 = _mm256_add_ps(c40, _mm256_loadu_ps(c + 4 * ldc)); c41 = _mm256_add_ps(c41, _mm256_loadu_ps(c + 4 * ldc + 8));
     c50 = _mm256_add_ps(c50, _mm256_loadu_ps(c + 5 * ldc)); c51 = _mm256_add_ps(c51, _mm256_loadu_ps(c + 5 * ldc + 8));
   }
-  _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
-  _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
-  _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-  _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-  _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-  _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+  storeTile(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
 // c[6][16] += sum over p of rows[i][p] · pb[p·16 + j]: A read from six runs of the image.
@@ -99,12 +105,7 @@ void rowsKernel(int64_t kc, const float* const* rows, const float* __restrict pb
     a = _mm256_broadcast_ss(a5 + p);
     c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
   }
-  _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
-  _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
-  _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-  _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-  _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-  _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+  storeTile(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
 }  // namespace
