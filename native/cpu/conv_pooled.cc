@@ -12,7 +12,7 @@
 namespace kd {
 namespace conv_pooled_detail {
 
-void rangeScalar(const Work& w, int64_t n0, int64_t n1) { pooledRange(w, n0, n1); }
+void rangeScalar(const Work& w, int64_t n0, int64_t n1) { pooledRange<tapAccumulate32Portable>(w, n0, n1); }
 
 }  // namespace conv_pooled_detail
 

@@ -7,10 +7,6 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#endif
-
 #include "cpu/conv_pooled.h"
 
 namespace kd::conv_pooled_detail {
@@ -48,37 +44,13 @@ __attribute__((noinline)) void scatterAccumulate(float* __restrict dst, const fl
 }
 
 // Both updates of one tap over 32 input channels: dw[i] += value[e] · x[at[e] + i] and
-// dx[at[e] + i] += value[e] · w[i]. Either pointer pair may be null.
-inline void tapAccumulate32(float* __restrict dw, const float* __restrict x, float* __restrict dx,
-                            const float* __restrict w, const float* __restrict value, const int64_t* __restrict at,
-                            int64_t count) {
-#if defined(__AVX2__) && defined(__FMA__)
-  if (dw && dx) {
-    __m256 a0 = _mm256_loadu_ps(dw), a1 = _mm256_loadu_ps(dw + 8), a2 = _mm256_loadu_ps(dw + 16),
-           a3 = _mm256_loadu_ps(dw + 24);
-    const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), w2 = _mm256_loadu_ps(w + 16),
-                 w3 = _mm256_loadu_ps(w + 24);
-    for (int64_t e = 0; e < count; ++e) {
-      if (at[e] < 0) continue;
-      const __m256 v = _mm256_broadcast_ss(value + e);
-      const float* xs = x + at[e];
-      float* d = dx + at[e];
-      a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs), a0);
-      a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs + 8), a1);
-      a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs + 16), a2);
-      a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(xs + 24), a3);
-      _mm256_storeu_ps(d, _mm256_fmadd_ps(v, w0, _mm256_loadu_ps(d)));
-      _mm256_storeu_ps(d + 8, _mm256_fmadd_ps(v, w1, _mm256_loadu_ps(d + 8)));
-      _mm256_storeu_ps(d + 16, _mm256_fmadd_ps(v, w2, _mm256_loadu_ps(d + 16)));
-      _mm256_storeu_ps(d + 24, _mm256_fmadd_ps(v, w3, _mm256_loadu_ps(d + 24)));
-    }
-    _mm256_storeu_ps(dw, a0);
-    _mm256_storeu_ps(dw + 8, a1);
-    _mm256_storeu_ps(dw + 16, a2);
-    _mm256_storeu_ps(dw + 24, a3);
-    return;
-  }
-#endif
+// dx[at[e] + i] += value[e] · w[i]; dw or dx (with w) may be null. The portable form; the AVX2
+// file passes pooledRange its own, with the accumulators in registers.
+using TapAccumulate32 = void (*)(float* dw, const float* x, float* dx, const float* w, const float* value,
+                                 const int64_t* at, int64_t count);
+
+inline void tapAccumulate32Portable(float* dw, const float* x, float* dx, const float* w, const float* value,
+                                    const int64_t* at, int64_t count) {
   if (dw) gatherAccumulate<32>(dw, x, value, at, count);
   if (dx) scatterAccumulate<32>(dx, w, value, at, count);
 }
@@ -97,6 +69,7 @@ inline void singleChannelTaps(float* dw, const float* xT, int64_t w, const float
   for (int t = 0; t < KH * KW; ++t) dw[t] += acc[t];
 }
 
+template <TapAccumulate32 tapAccumulate32>
 void pooledRange(const Work& w, int64_t n0, int64_t n1) {
   const ConvGeometry& g = *w.g;
   const int64_t c = g.c, h = g.h, wd = g.w, plane = h * wd, pooled = w.pooledPlane, taps = g.kh * g.kw;

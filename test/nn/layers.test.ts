@@ -433,40 +433,48 @@ describe('Conv and pooling layers', () => {
       // 64 KiB floats of conv output an image: the image-by-image forward takes one image a chunk.
       { x: [5, 2, 66, 66], conv: [2, 16, 3, {}], pool: [2, {}], xGrad: true },
     ];
-    for (const threads of [1, 2]) {
-      kd.setNumThreads(threads);
-      for (const [ci, cs] of cases.entries()) {
-        const context = `case ${ci} threads ${threads} seed ${seed}`;
-        const rng = makeRng(seed + ci);
-        kd.manualSeed(seed + ci);
-        const [cin, cout, k, opts] = cs.conv;
-        const conv = new nn.Conv2d(cin, cout, k, opts);
-        const pool = new nn.MaxPool2d(cs.pool[0], cs.pool[1]);
-        const fused = new nn.Sequential(conv, new nn.ReLU(), pool);
-        const data = Float32Array.from({ length: numel(cs.x) }, () => 2 * rng() - 1);
-        // Batched inputs reach the fused node as a strided view: stored [n, h, c, w], seen as [n, c, h, w].
-        const asView = cs.x.length === 4 && ci % 2 === 1;
-        const xa = asView
-          ? kd.tensor(data).reshape([cs.x[0], cs.x[2], cs.x[1], cs.x[3]]).requiresGrad_(cs.xGrad)
-          : kd.tensor(data).reshape(cs.x).requiresGrad_(cs.xGrad);
-        const xb = kd.tensor(data).reshape(cs.x).requiresGrad_(cs.xGrad);
-        const xin = asView ? xa.permute(0, 2, 1, 3) : xa;
-        if (asView) expect(xin.isContiguous()).toBe(false);
-        const ya = fused.forward(xin) as Tensor;
-        const yb = pool.forward(kd.nn.functional.relu(conv.forward(asView ? xb.reshape([cs.x[0], cs.x[2], cs.x[1], cs.x[3]]).permute(0, 2, 1, 3) : xb)));
-        expect(ya.shape, context).toEqual(yb.shape);
-        expect(f64(ya), context).toEqual(f64(yb));
-        const g = kd.tensor(Float32Array.from({ length: ya.numel }, () => rng() - 0.5)).reshape(ya.shape);
-        ya.backward(g);
-        const fusedGrads = [conv.weight.grad!, conv.bias?.grad].map((t) => (t ? f64(t) : null));
-        conv.zeroGrad();
-        yb.backward(g);
-        expectClose(fusedGrads[0]!, f64(conv.weight.grad!), 1e-5, `weight grad ${context}`);
-        if (conv.bias) expectClose(fusedGrads[1]!, f64(conv.bias.grad!), 1e-5, `bias grad ${context}`);
-        if (cs.xGrad) expectClose(f64(xa.grad!), f64(xb.grad!), 1e-5, `input grad ${context}`);
-        else expect(xa.grad).toBeNull();
-        conv.zeroGrad();
+    // The default ISA on 1 and 2 threads, and the portable (scalar-ISA) kernels on 1.
+    const settings = [{ threads: 1, isa: kd.cpuIsa() }, { threads: 2, isa: kd.cpuIsa() }, { threads: 1, isa: 'scalar' as const }];
+    const originalIsa = kd.cpuIsa();
+    try {
+      for (const { threads, isa } of settings) {
+        kd.setNumThreads(threads);
+        kd.setCpuIsa(isa);
+        for (const [ci, cs] of cases.entries()) {
+          const context = `case ${ci} threads ${threads} isa ${isa} seed ${seed}`;
+          const rng = makeRng(seed + ci);
+          kd.manualSeed(seed + ci);
+          const [cin, cout, k, opts] = cs.conv;
+          const conv = new nn.Conv2d(cin, cout, k, opts);
+          const pool = new nn.MaxPool2d(cs.pool[0], cs.pool[1]);
+          const fused = new nn.Sequential(conv, new nn.ReLU(), pool);
+          const data = Float32Array.from({ length: numel(cs.x) }, () => 2 * rng() - 1);
+          // Batched inputs reach the fused node as a strided view: stored [n, h, c, w], seen as [n, c, h, w].
+          const asView = cs.x.length === 4 && ci % 2 === 1;
+          const xa = asView
+            ? kd.tensor(data).reshape([cs.x[0], cs.x[2], cs.x[1], cs.x[3]]).requiresGrad_(cs.xGrad)
+            : kd.tensor(data).reshape(cs.x).requiresGrad_(cs.xGrad);
+          const xb = kd.tensor(data).reshape(cs.x).requiresGrad_(cs.xGrad);
+          const xin = asView ? xa.permute(0, 2, 1, 3) : xa;
+          if (asView) expect(xin.isContiguous()).toBe(false);
+          const ya = fused.forward(xin) as Tensor;
+          const yb = pool.forward(kd.nn.functional.relu(conv.forward(asView ? xb.reshape([cs.x[0], cs.x[2], cs.x[1], cs.x[3]]).permute(0, 2, 1, 3) : xb)));
+          expect(ya.shape, context).toEqual(yb.shape);
+          expect(f64(ya), context).toEqual(f64(yb));
+          const g = kd.tensor(Float32Array.from({ length: ya.numel }, () => rng() - 0.5)).reshape(ya.shape);
+          ya.backward(g);
+          const fusedGrads = [conv.weight.grad!, conv.bias?.grad].map((t) => (t ? f64(t) : null));
+          conv.zeroGrad();
+          yb.backward(g);
+          expectClose(fusedGrads[0]!, f64(conv.weight.grad!), 1e-5, `weight grad ${context}`);
+          if (conv.bias) expectClose(fusedGrads[1]!, f64(conv.bias.grad!), 1e-5, `bias grad ${context}`);
+          if (cs.xGrad) expectClose(f64(xa.grad!), f64(xb.grad!), 1e-5, `input grad ${context}`);
+          else expect(xa.grad).toBeNull();
+          conv.zeroGrad();
+        }
       }
+    } finally {
+      kd.setCpuIsa(originalIsa);
     }
   });
 
