@@ -112,11 +112,6 @@ export class Tensor implements KernelOperand {
     if (this._disposed) throw new ArgumentError(`${op}: tensor was disposed`);
   }
 
-  /** @internal */
-  _onesLike(): Tensor {
-    return ew.fullLike(this, 1);
-  }
-
   // ---- properties ---------------------------------------------------------------------------
 
   get device(): Device {

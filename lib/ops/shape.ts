@@ -6,7 +6,6 @@ import type { Device } from '../device.js';
 import { type DType, dtypeBytes, promoteTypes } from '../dtype.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, contiguousStrides, shapeNumel } from '../tensor.js';
-import { fullLike } from './elementwise.js';
 import { assertTensor, record, sameDevice } from './record.js';
 import { sumToShape } from './reduce.js';
 
@@ -393,5 +392,3 @@ export function toDevice(t: Tensor, device: Device): Tensor {
   const from = t.device;
   return record('ToCopyBackward', out, [t], () => (g) => [toDevice(g, from)]);
 }
-
-export { fullLike };
