@@ -256,7 +256,8 @@ export function bceLoss(input: Tensor, target: Tensor, options: BCELossOptions =
   const weight = broadcastWeight(op, 'weight', options.weight, x.shape);
   if (x.numel > 0) {
     let lo = 0, hi = 0;
-    scoped(() => { lo = x.amin().item(); hi = x.amax().item(); });
+    // Under noGrad: a recorded amin would save tensors that only a backward would free.
+    noGrad(() => scoped(() => { lo = x.amin().item(); hi = x.amax().item(); }));
     if (!(lo >= 0 && hi <= 1)) throw new ArgumentError(`${op}: input values must be probabilities in [0, 1], got a range [${lo}, ${hi}]`);
   }
   return scoped(() => applyReduction(bceElementwise(x, t, weight), reduction));
