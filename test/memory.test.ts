@@ -113,8 +113,8 @@ describe('memory', () => {
         const text = this.gelu.forward(this.conv1d.forward(this.embed.forward(tokens).transpose(1, 2))).mean(2);
         let h = this.trunk.forward(kd.cat([pictures, text], 1)) as kd.Tensor;
         for (const act of this.activations) h = act.forward(h) as kd.Tensor;
-        const logits = (this.heads.get('cls') as nn.Linear).forward(h);
-        const reg = (this.heads.get('reg') as nn.Sequential).forward(h) as kd.Tensor;
+        const logits = (this.heads.get('cls') as kd.nn.Linear).forward(h);
+        const reg = (this.heads.get('reg') as kd.nn.Sequential).forward(h) as kd.Tensor;
         return { logits, reg, probs: this.softmax.forward(logits), logProbs: this.logSoftmax.forward(logits) };
       }
     }
