@@ -36,20 +36,26 @@ function openScope(): number {
   return start;
 }
 
-/** Closes the innermost scope: frees what it made, except what `returned` says it returns. */
-function closeScope(start: number, returned: (t: Disposable) => boolean): void {
+export type ScopeResult = Disposable | null | undefined | void | readonly (Disposable | null | undefined)[];
+
+function isReturned(t: Disposable, returned: ScopeResult | Set<unknown>): boolean {
+  if (returned instanceof Set) return returned.has(t);
+  if (Array.isArray(returned)) return returned.includes(t);
+  return t === returned;
+}
+
+/** Closes the innermost scope: frees what it made, except what it returned (handed on to the enclosing one). */
+function closeScope(start: number, returned: ScopeResult | Set<unknown>): void {
   frames.pop();
   let handedOn = start;
   const end = made.length;
   for (let i = start; i < end; i++) {
     const t = made[i];
-    if (returned(t)) made[handedOn++] = t;
+    if (isReturned(t, returned)) made[handedOn++] = t;
     else if (!kept.has(t)) t.dispose();
   }
   made.length = frames.length > 0 ? handedOn : 0;
 }
-
-export type ScopeResult = Disposable | null | undefined | void | readonly (Disposable | null | undefined)[];
 
 /**
  * Runs fn and frees every tensor made meanwhile except the one (or the array of them) fn returns,
@@ -63,8 +69,7 @@ export function scoped<T extends ScopeResult>(fn: () => T): T {
     result = fn();
     return result;
   } finally {
-    const r = result as ScopeResult;
-    closeScope(start, Array.isArray(r) ? (t) => r.includes(t) : (t) => t === r);
+    closeScope(start, result);
   }
 }
 
@@ -94,6 +99,6 @@ export function tidy<T>(fn: () => T): T {
     collectReturned(result, returned);
     return result;
   } finally {
-    closeScope(start, (t) => returned.has(t));
+    closeScope(start, returned);
   }
 }
