@@ -1,5 +1,5 @@
 // A GEMM whose B operand is read straight out of an image: row p of B is the run of the image
-// starting at offset[p] (a tap's shift). The "wide rows" convolution (conv.cc) is exactly such a
+// starting at offset[p] (a tap's shift). The "wide rows" convolution (conv_wide.cc) is exactly such a
 // product, so it needs no packed copy of B: one image of a mid-sized CNN layer (32 channels of
 // 13×13 is 21 KiB) stays in L1 while every output channel is computed from it. Packing B cost a
 // quarter of the layer's time, because with 64 output channels each packed value is used only
@@ -8,9 +8,9 @@
 
 #include <algorithm>
 
-#include "cpu/conv_direct.h"
+#include "cpu/conv_wide.h"
 
-namespace kd::conv_direct {
+namespace kd::conv_wide {
 namespace {
 
 constexpr int kMr = 6, kNr = 16;
@@ -134,4 +134,4 @@ void rowsGemmAvx2(int64_t rows, int64_t kc, const float* image, const int64_t* o
     }
 }
 
-}  // namespace kd::conv_direct
+}  // namespace kd::conv_wide
