@@ -14,7 +14,7 @@
 // instead, and the input gradient runs its chunks in order with a threaded GEMM and a col2im
 // split by channel. The weight gradient sums per-thread partial GEMM results at the end.
 //
-// The scalar build of the dot-product weight gradient is compiled here; its AVX2 build lives in
+// The portable build of the dot-product weight gradient is compiled here; its AVX2 build lives in
 // conv_weight_dots_avx2.cc.
 #define KD_ISA_NS isa_scalar
 #include "cpu/conv_weight_dots_impl.h"

@@ -1,5 +1,6 @@
 // The wide-rows engine (cpu/conv_wide.h): the forward and the weight gradient over wide output
-// rows, with B (forward) or A (weight gradient) read from the image in place.
+// rows. AVX2 reads the image in place inside its kernels (conv_wide_avx2.cc); the other ISAs pack
+// runs of the image straight into the blocked GEMM's panels.
 #include "cpu/conv_wide.h"
 
 #include <algorithm>
