@@ -190,14 +190,15 @@ describe('gradients of the common functionals match finite differences', () => {
     gradcheck((a) => loss(F.unfold(T(a), [2, 3], { padding: [1, 1], dilation: [2, 1], stride: [1, 2] })), [x], { context: `seed ${seed}` });
   });
 
-  for (const [label, opts] of [
+  const convTransposeCases: [string, kd.nn.functional.ConvTranspose2dOptions][] = [
     ['stride 2, outputPadding 1', { stride: 2, padding: 1, outputPadding: 1 }],
-    ['groups 2, dilation 2, stride [1, 3]', { groups: 2, dilation: 2, stride: [1, 3] as [number, number], outputPadding: [0, 2] as [number, number] }],
-  ] as const) {
+    ['groups 2, dilation 2, stride [1, 3]', { groups: 2, dilation: 2, stride: [1, 3], outputPadding: [0, 2] }],
+  ];
+  for (const [label, opts] of convTransposeCases) {
     it(`convTranspose2d (input, weight, bias) with ${label} on a transposed view`, () => {
       const seed = freshSeed(), rng = makeRng(seed);
       const [x, T] = transposedLeaf(rng, [2, 4, 3, 5]);
-      const w = leaf(rng, [4, 3, 3, 2]), b = leaf(rng, [3 * ((opts as { groups?: number }).groups ?? 1)]);
+      const w = leaf(rng, [4, 3, 3, 2]), b = leaf(rng, [3 * (opts.groups ?? 1)]);
       const loss = weightedSum(rng);
       gradcheck((a, ww, bb) => loss(F.convTranspose2d(T(a), ww, bb, opts)), [x, w, b], { context: `seed ${seed}` });
     });
