@@ -219,25 +219,50 @@ describe('gradients of the common functionals match finite differences', () => {
 // ---- views and references ---------------------------------------------------------------------
 
 describe('the common functionals against plain references', () => {
-  it('convTranspose2d equals the scatter of each input pixel times the kernel (float64 reference)', () => {
-    const seed = freshSeed(), rng = makeRng(seed);
-    const [n, cin, h, w, cout, kh, kw, s, p, op, dil] = [2, 3, 4, 3, 5, 3, 2, 2, 1, 1, 2];
-    const x = randomTensor(rng, [n, cin, h, w]), wt = randomTensor(rng, [cin, cout, kh, kw]), b = randomTensor(rng, [cout]);
-    const y = F.convTranspose2d(x.t, wt.t, b.t, { stride: s, padding: p, outputPadding: op, dilation: dil });
-    const oh = (h - 1) * s - 2 * p + dil * (kh - 1) + op + 1, ow = (w - 1) * s - 2 * p + dil * (kw - 1) + op + 1;
-    expect(y.shape).toEqual([n, cout, oh, ow]);
-    const ref = new Float64Array(n * cout * oh * ow);
-    for (let i = 0; i < n; i++) for (let o = 0; o < cout; o++) ref.fill(b.ref[o], (i * cout + o) * oh * ow, (i * cout + o + 1) * oh * ow);
-    for (let i = 0; i < n; i++) for (let c = 0; c < cin; c++) for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) {
-      const v = x.ref[((i * cin + c) * h + yy) * w + xx];
-      for (let o = 0; o < cout; o++) for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
-        const Y = yy * s - p + a * dil, X = xx * s - p + e * dil;
-        if (Y < 0 || Y >= oh || X < 0 || X >= ow) continue;
-        ref[((i * cout + o) * oh + Y) * ow + X] += v * wt.ref[((c * cout + o) * kh + a) * kw + e];
+  // [n, inC, h, w, outC, kh, kw, stride, padding, outputPadding, dilation, groups]: odd sizes, batches on
+  // either side of the CPU's per-image threading, output padding past the stride (dilation 3) and
+  // output rows no window reaches (stride 3, padding 0).
+  const geometries = [
+    [2, 3, 4, 3, 5, 3, 2, 2, 1, 1, 2, 1], [5, 4, 6, 7, 6, 3, 3, 1, 1, 0, 1, 2], [1, 2, 3, 3, 3, 2, 2, 3, 0, 2, 1, 1],
+    [3, 4, 5, 4, 2, 2, 3, 1, 2, 2, 3, 2], [6, 8, 9, 9, 16, 3, 3, 2, 1, 1, 1, 1],
+  ];
+  for (const geometry of geometries) {
+    it(`convTranspose2d ${JSON.stringify(geometry)}: output, input, weight and bias gradients match float64 scatter references`, () => {
+      const seed = freshSeed(), rng = makeRng(seed);
+      const [n, cin, h, w, cout, kh, kw, s, p, op, dil, groups] = geometry;
+      const cinG = cin / groups, coutG = cout / groups;
+      const x = randomTensor(rng, [n, cin, h, w], -1, 1, true), wt = randomTensor(rng, [cin, coutG, kh, kw], -1, 1, true);
+      const b = randomTensor(rng, [cout], -1, 1, true);
+      const y = F.convTranspose2d(x.t, wt.t, b.t, { stride: s, padding: p, outputPadding: op, dilation: dil, groups });
+      const oh = (h - 1) * s - 2 * p + dil * (kh - 1) + op + 1, ow = (w - 1) * s - 2 * p + dil * (kw - 1) + op + 1;
+      expect(y.shape).toEqual([n, cout, oh, ow]);
+      const gy = randomTensor(rng, [n, cout, oh, ow]);
+      y.mul(gy.t).sum().backward();
+      const ref = new Float64Array(n * cout * oh * ow), dx = new Float64Array(x.ref.length), dw = new Float64Array(wt.ref.length);
+      const db = new Float64Array(cout);
+      for (let i = 0; i < n; i++) for (let o = 0; o < cout; o++) for (let q = 0; q < oh * ow; q++) {
+        ref[(i * cout + o) * oh * ow + q] = b.ref[o];
+        db[o] += gy.ref[(i * cout + o) * oh * ow + q];
       }
-    }
-    expectClose(y.data() as Float32Array, ref, 1e-5, `seed ${seed}`);
-  });
+      // Input pixel (c, yy, xx) adds x · weight[c, o', a, e] at output (yy·s − p + a·dil, xx·s − p + e·dil) of channel o in c's group.
+      for (let i = 0; i < n; i++) for (let c = 0; c < cin; c++) for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) {
+        const xi = ((i * cin + c) * h + yy) * w + xx;
+        for (let o2 = 0; o2 < coutG; o2++) for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
+          const Y = yy * s - p + a * dil, X = xx * s - p + e * dil;
+          if (Y < 0 || Y >= oh || X < 0 || X >= ow) continue;
+          const o = Math.floor(c / cinG) * coutG + o2, yi = ((i * cout + o) * oh + Y) * ow + X, wi = ((c * coutG + o2) * kh + a) * kw + e;
+          ref[yi] += x.ref[xi] * wt.ref[wi];
+          dx[xi] += gy.ref[yi] * wt.ref[wi];
+          dw[wi] += gy.ref[yi] * x.ref[xi];
+        }
+      }
+      const ctx = `seed ${seed}`;
+      expectClose(y.data() as Float32Array, ref, 1e-5, `output ${ctx}`);
+      expectClose(x.t.grad!.data() as Float32Array, dx, 1e-5, `input gradient ${ctx}`);
+      expectClose(wt.t.grad!.data() as Float32Array, dw, 1e-5, `weight gradient ${ctx}`);
+      expectClose(b.t.grad!.data() as Float32Array, db, 1e-5, `bias gradient ${ctx}`);
+    });
+  }
 
   it('unfold copies the window elements exactly, infinities included, and zeros in the padding', () => {
     const x = kd.tensor([[1, 2, 3], [4, Infinity, 6]]).reshape([1, 1, 2, 3]);
