@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
+import { cpuBackend } from '../../lib/backend/cpu.js';
 import { expectClose, freshSeed, gradcheck, makeRng, randomTensor } from '../helpers.js';
 
 const F = kd.nn.functional;
@@ -317,6 +318,60 @@ describe('the common functionals against plain references', () => {
     expect(F.binaryCrossEntropy).toBe(F.bceLoss);
     expect(F.binaryCrossEntropyWithLogits).toBe(F.bceWithLogitsLoss);
   });
+});
+
+// ---- memory -----------------------------------------------------------------------------------
+
+/** The CPU blocks fn allocates and leaves allocated (counted at the backend, so nothing hides). */
+function blocksLeftBy(fn: () => void): number {
+  const live = new Set<unknown>();
+  const { alloc, free } = cpuBackend;
+  cpuBackend.alloc = (bytes) => { const h = alloc.call(cpuBackend, bytes); live.add(h); return h; };
+  cpuBackend.free = (h) => { live.delete(h); free.call(cpuBackend, h); };
+  try {
+    fn();
+  } finally {
+    cpuBackend.alloc = alloc;
+    cpuBackend.free = free;
+  }
+  return live.size;
+}
+
+describe('the common functionals free their temporaries', () => {
+  const leafOf = (t: Tensor) => { t.requiresGrad = true; return t; };
+  // Inputs are made by the test (leaves get gradients); the op alone runs between them and the checks.
+  const calls: [string, () => Tensor[], (...xs: Tensor[]) => Tensor][] = [
+    ['binaryCrossEntropy', () => [leafOf(kd.full([3, 4], 0.3)), leafOf(kd.rand([3, 4]))], (a, b) => F.binaryCrossEntropy(a, b)],
+    ['binaryCrossEntropyWithLogits', () => [leafOf(kd.randn([3, 4])), leafOf(kd.rand([3, 4])), kd.ones([4])],
+      (a, b, pw) => F.binaryCrossEntropyWithLogits(a, b, { posWeight: pw })],
+    ['klDiv', () => [leafOf(kd.randn([3, 4])), leafOf(kd.rand([3, 4]))], (a, b) => F.klDiv(a, b, { reduction: 'batchmean' })],
+    ['hardtanh', () => [leafOf(kd.randn([3, 4]))], (a) => F.hardtanh(a, -0.5, 0.5)],
+    ['groupNorm', () => [leafOf(kd.randn([2, 4, 3])), leafOf(kd.randn([4])), leafOf(kd.randn([4]))], (a, w, b) => F.groupNorm(a, 2, w, b)],
+    ['interpolate', () => [leafOf(kd.randn([1, 2, 3, 4]))], (a) => F.interpolate(a, { size: [5, 7], mode: 'bilinear' })],
+    ['unfold', () => [leafOf(kd.randn([1, 2, 4, 4]))], (a) => F.unfold(a, 2, { padding: 1 })],
+    ['convTranspose2d', () => [leafOf(kd.randn([1, 2, 3, 3])), leafOf(kd.randn([2, 3, 2, 2])), leafOf(kd.randn([3]))],
+      (a, w, b) => F.convTranspose2d(a, w, b, { stride: 2, outputPadding: 1 })],
+    ['maxPool1d', () => [leafOf(kd.randn([2, 3, 7]))], (a) => F.maxPool1d(a, 2)],
+  ];
+  for (const [name, makeInputs, f] of calls) {
+    it(`${name}: forward, backward and disposing inputs, output and gradients leave no block allocated`, () => {
+      const left = blocksLeftBy(() => {
+        const xs = makeInputs();
+        const y = f(...xs);
+        const loss = y.sum();
+        loss.backward();
+        for (const t of [loss, y]) t.dispose();
+        for (const x of xs) {
+          if (x.requiresGrad) {
+            expect(x.grad, name).not.toBeNull();
+            x.grad!.dispose();
+          }
+          x.dispose();
+        }
+      });
+      expect(left, `${name}: blocks still allocated`).toBe(0);
+    });
+  }
 });
 
 // ---- errors -----------------------------------------------------------------------------------

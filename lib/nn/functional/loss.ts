@@ -255,7 +255,7 @@ export function bceLoss(input: Tensor, target: Tensor, options: BCELossOptions =
   const reduction = reductionOf(op, options);
   const weight = broadcastWeight(op, 'weight', options.weight, x.shape);
   if (x.numel > 0) {
-    const [lo, hi] = tidy(() => [x.amin().item(), x.amax().item()]);
+    const [lo, hi] = noGrad(() => tidy(() => [x.amin().item(), x.amax().item()]));
     if (!(lo >= 0 && hi <= 1)) throw new ArgumentError(`${op}: input values must be probabilities in [0, 1], got a range [${lo}, ${hi}]`);
   }
   return tidy(() => applyReduction(bceElementwise(x, t, weight), reduction));
