@@ -175,6 +175,14 @@ describe('gradients of the common functionals match finite differences', () => {
     });
   }
 
+  it('interpolate linear (1-d) with alignCorners, upsampling and downsampling', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    const [x, T] = transposedLeaf(rng, [2, 6, 3]);
+    const loss = weightedSum(rng), loss2 = weightedSum(rng);
+    gradcheck((a) => loss(F.interpolate(T(a), { size: 11, mode: 'linear', alignCorners: true })), [x], { context: `seed ${seed}` });
+    gradcheck((a) => loss2(F.interpolate(T(a), { scaleFactor: 0.6, mode: 'linear' })), [x], { context: `seed ${seed}` });
+  });
+
   for (const scaleFactor of [1.1, 2.05]) {
     it(`interpolate nearest 1-d with scaleFactor ${scaleFactor}: the gradient is the forward's adjoint`, () => {
       const seed = freshSeed(), rng = makeRng(seed);
@@ -389,6 +397,7 @@ describe('bad arguments to the common functionals raise errors naming the op and
     ['interpolate size and scale', () => F.interpolate(x4(), { size: 3, scaleFactor: 2 }), kd.ArgumentError, /interpolate.*only one/],
     ['interpolate neither', () => F.interpolate(x4(), {}), kd.ArgumentError, /interpolate.*either/],
     ['interpolate bilinear 3-d', () => F.interpolate(kd.zeros([1, 2, 5]), { size: 7, mode: 'bilinear' }), kd.ShapeError, /interpolate.*bilinear.*\[1,2,5\]/],
+    ['interpolate linear 4-d', () => F.interpolate(x4(), { size: 7, mode: 'linear' }), kd.ShapeError, /interpolate.*linear.*\[2,4,5,5\]/],
     ['interpolate alignCorners nearest', () => F.interpolate(x4(), { size: 3, alignCorners: true }), kd.ArgumentError, /interpolate.*alignCorners/],
     ['interpolate size rank', () => F.interpolate(x4(), { size: [3, 4, 5] }), kd.ShapeError, /interpolate.*\[2,4,5,5\].*2 spatial dims/],
     ['interpolate mode', () => F.interpolate(x4(), { size: 3, mode: 'bicubic' as 'nearest' }), kd.ArgumentError, /interpolate.*bicubic/],

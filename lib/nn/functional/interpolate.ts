@@ -1,6 +1,7 @@
 // Resampling of [N, C, L] and [N, C, H, W] inputs, as torch.nn.functional.interpolate: 'nearest'
-// picks one source element per output element (an indexSelect per spatial dim); 'bilinear' is
-// separable, a weighted pair of indexSelects along W and then along H, which is PyTorch's
+// picks one source element per output element (an indexSelect per spatial dim); 'linear' (1-d)
+// is a weighted pair of indexSelects, and 'bilinear' is separable, that along W and then along H,
+// which is PyTorch's
 // λh0·(λw0·x00 + λw1·x01) + λh1·(λw0·x10 + λw1·x11). The source indices and weights are
 // computed on the host in float32 arithmetic (Math.fround), as PyTorch's CPU kernels compute
 // them, so the same elements are picked; autograd differentiates the indexSelects.
@@ -10,7 +11,7 @@ import { assertTensor } from '../../ops/record.js';
 import { tidy } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 
-export type InterpolateMode = 'nearest' | 'bilinear';
+export type InterpolateMode = 'nearest' | 'linear' | 'bilinear';
 
 export interface InterpolateOptions {
   /** The output's spatial size: one number for every spatial dim, or one per dim. */
@@ -20,7 +21,7 @@ export interface InterpolateOptions {
   /** Default 'nearest'. */
   mode?: InterpolateMode;
   /**
-   * Bilinear only: true maps the corner pixels' centres onto each other (source index
+   * 'linear' / 'bilinear' only: true maps the corner pixels' centres onto each other (source index
    * dst·(in−1)/(out−1)); false (the default) maps pixel areas ((dst + 0.5)·scale − 0.5).
    */
   alignCorners?: boolean | null;
@@ -33,20 +34,25 @@ export interface InterpolateOptions {
 
 const f32 = Math.fround;
 
-/** Resizes the spatial dims of x ([N, C, L] for 'nearest'; [N, C, H, W] for both modes). */
+/** Resizes the spatial dims of x: [N, C, L] ('nearest', 'linear') or [N, C, H, W] ('nearest', 'bilinear'). */
 export function interpolate(x: Tensor, options: InterpolateOptions = {}): Tensor {
   const op = 'interpolate';
   assertTensor(x, op, 'input');
   if (x.dtype !== 'float32') throw new DTypeError(`${op}: input must be float32, got ${x.dtype}`);
   const mode = options.mode ?? 'nearest';
-  if (mode !== 'nearest' && mode !== 'bilinear') throw new ArgumentError(`${op}: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`);
+  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'bilinear') {
+    throw new ArgumentError(`${op}: mode must be 'nearest', 'linear' or 'bilinear', got '${String(mode)}'`);
+  }
   const alignCornersGiven = options.alignCorners !== undefined && options.alignCorners !== null;
   if (mode === 'nearest' && alignCornersGiven) {
-    throw new ArgumentError(`${op}: alignCorners can only be set with the interpolating mode 'bilinear', not '${mode}'`);
+    throw new ArgumentError(`${op}: alignCorners can only be set with the interpolating modes 'linear' and 'bilinear', not '${mode}'`);
   }
   const alignCorners = options.alignCorners ?? false;
   if (mode === 'nearest' && x.ndim !== 3 && x.ndim !== 4) {
     throw new ShapeError(`${op}: 'nearest' expects a 3-d [N, C, L] or 4-d [N, C, H, W] input, got ${fmtShape(x.shape)}`);
+  }
+  if (mode === 'linear' && x.ndim !== 3) {
+    throw new ShapeError(`${op}: 'linear' expects a 3-d [N, C, L] input, got ${x.ndim}-d ${fmtShape(x.shape)}`);
   }
   if (mode === 'bilinear' && x.ndim !== 4) {
     throw new ShapeError(`${op}: 'bilinear' expects a 4-d [N, C, H, W] input, got ${x.ndim}-d ${fmtShape(x.shape)}`);
