@@ -304,6 +304,44 @@ export function bceWithLogitsLoss(input: Tensor, target: Tensor, options: BCEWit
   });
 }
 
+/** PyTorch's name for bceLoss (torch.nn.functional.binary_cross_entropy). */
+export const binaryCrossEntropy = bceLoss;
+
+/** PyTorch's name for bceWithLogitsLoss (torch.nn.functional.binary_cross_entropy_with_logits). */
+export const binaryCrossEntropyWithLogits = bceWithLogitsLoss;
+
+// ---- distributions --------------------------------------------------------------------------
+
+export interface KLDivOptions {
+  /**
+   * 'mean' (default) averages over every element, 'batchmean' divides the sum by the batch size
+   * (the KL divergence's true value per sample), 'sum' adds, 'none' returns the elementwise terms.
+   */
+  reduction?: Reduction | 'batchmean';
+  /** The target holds log-probabilities instead of probabilities. Default false. */
+  logTarget?: boolean;
+}
+
+/**
+ * The Kullback-Leibler divergence of the target distribution from the input's, with the input
+ * given as log-probabilities: target · (log target − input) elementwise (0 where target is 0), or
+ * exp(target) · (target − input) when logTarget, as torch.nn.functional.kl_div.
+ */
+export function klDiv(input: Tensor, target: Tensor, options: KLDivOptions = {}): Tensor {
+  const op = 'klDiv';
+  const [x, t] = pointwisePair(op, input, target);
+  const reduction = options.reduction ?? 'mean';
+  if (!['mean', 'batchmean', 'sum', 'none'].includes(reduction)) {
+    throw new ArgumentError(`${op}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got '${String(reduction)}'`);
+  }
+  return tidy(() => {
+    // xlogy(t, t): the 0 · log 0 terms are 0, not NaN (their target gradient stays NaN, as PyTorch's).
+    const loss = options.logTarget ? t.exp().mul(t.sub(x)) : where(t.gt(0), t.mul(t.log()), 0).sub(t.mul(x));
+    if (reduction === 'batchmean') return x.ndim === 0 ? loss.sum() : loss.sum().div(x.shape[0]);
+    return applyReduction(loss, reduction as Reduction);
+  });
+}
+
 // ---- regression -----------------------------------------------------------------------------
 
 /** Mean squared error: (input - target)². */
