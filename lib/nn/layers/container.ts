@@ -6,18 +6,9 @@ import { Module } from '../module.js';
 import { matchFusion } from '../fusion.js';
 import type { Tensor } from '../../tensor.js';
 
-export class Sequential extends Module {
+/** What Sequential and ModuleList share: modules in slots "0", "1", ..., read by index or in order. */
+export abstract class ModuleSequence extends Module {
   [index: number]: Module;
-
-  constructor(...modules: Module[]) {
-    super();
-    modules.forEach((m, i) => this.append(m, i));
-  }
-
-  private append(m: Module, index: number): void {
-    if (!(m instanceof Module)) throw new ArgumentError(`Sequential: item ${index} is not a Module`);
-    (this as unknown as Record<string, Module>)[String(index)] = m;
-  }
 
   get length(): number {
     return [...this.childSlots()].length;
@@ -26,17 +17,29 @@ export class Sequential extends Module {
   at(i: number): Module {
     const list = this.slotModules();
     const m = list[i < 0 ? i + list.length : i];
-    if (!m) throw new ArgumentError(`Sequential: index ${i} is out of range for ${list.length} modules`);
+    if (!m) throw new ArgumentError(`${this.constructor.name}: index ${i} is out of range for ${list.length} modules`);
     return m;
   }
 
   push(m: Module): this {
-    this.append(m, this.length);
+    if (!(m instanceof Module)) throw new ArgumentError(`${this.constructor.name}: item ${this.length} is not a Module`);
+    (this as unknown as Record<string, Module>)[String(this.length)] = m;
     return this;
   }
 
-  private slotModules(): Module[] {
+  protected slotModules(): Module[] {
     return [...this.childSlots()].map(([, m]) => m);
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.slotModules()[Symbol.iterator]();
+  }
+}
+
+export class Sequential extends ModuleSequence {
+  constructor(...modules: Module[]) {
+    super();
+    for (const m of modules) this.push(m);
   }
 
   /**
@@ -58,47 +61,16 @@ export class Sequential extends Module {
     }
     return x;
   }
-
-  [Symbol.iterator](): Iterator<Module> {
-    return this.slotModules()[Symbol.iterator]();
-  }
 }
 
-export class ModuleList extends Module {
-  [index: number]: Module;
-
+export class ModuleList extends ModuleSequence {
   constructor(modules: Iterable<Module> = []) {
     super();
     for (const m of modules) this.push(m);
   }
 
-  get length(): number {
-    return [...this.childSlots()].length;
-  }
-
-  at(i: number): Module {
-    const list = this.slotModules();
-    const m = list[i < 0 ? i + list.length : i];
-    if (!m) throw new ArgumentError(`ModuleList: index ${i} is out of range for ${list.length} modules`);
-    return m;
-  }
-
-  push(m: Module): this {
-    if (!(m instanceof Module)) throw new ArgumentError('ModuleList: expected a Module');
-    (this as unknown as Record<string, Module>)[String(this.length)] = m;
-    return this;
-  }
-
   forward(): never {
     throw new ArgumentError('ModuleList has no forward(); call its modules');
-  }
-
-  private slotModules(): Module[] {
-    return [...this.childSlots()].map(([, m]) => m);
-  }
-
-  [Symbol.iterator](): Iterator<Module> {
-    return this.slotModules()[Symbol.iterator]();
   }
 }
 
