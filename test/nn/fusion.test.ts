@@ -143,6 +143,28 @@ describe('F.conv2dReluMaxPool2d', () => {
     }
   });
 
+  it.skipIf(!kd.cuda.isAvailable())('on a CUDA device gives the values and gradients of the layers run there one by one', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    kd.manualSeed(seed);
+    const conv = new nn.Conv2d(3, 8, 3, { padding: 1 }).to('cuda');
+    const data = Float32Array.from({ length: 4 * 3 * 14 * 14 }, () => 2 * rng() - 1);
+    const xa = kd.tensor(data).reshape([4, 3, 14, 14]).to('cuda').requiresGrad_();
+    const xb = kd.tensor(data).reshape([4, 3, 14, 14]).to('cuda').requiresGrad_();
+    const pool = { kernelSize: 2 };
+    const ya = F.conv2dReluMaxPool2d(xa, conv.weight, conv.bias, { padding: 1 }, pool);
+    const yb = F.maxPool2d(F.relu(F.conv2d(xb, conv.weight, conv.bias, { padding: 1 })), 2);
+    expect(ya.device).toBe('cuda');
+    const host = (t: Tensor) => f64(t.to('cpu'));
+    expectClose(host(ya), host(yb), 1e-5, `values seed ${seed}`);
+    const g = kd.tensor(Float32Array.from({ length: ya.numel }, () => rng() - 0.5)).reshape(ya.shape).to('cuda');
+    ya.backward(g);
+    const fused = [xa.grad!, conv.weight.grad!, conv.bias!.grad!].map(host);
+    conv.zeroGrad();
+    yb.backward(g);
+    const plain = [xb.grad!, conv.weight.grad!, conv.bias!.grad!].map(host);
+    ['input', 'weight', 'bias'].forEach((what, i) => expectClose(fused[i], plain[i], 1e-4, `${what} grad seed ${seed}`));
+  });
+
   it('refuses a missing kernel size and mismatched channels with KindlingErrors naming the op', () => {
     const x = kd.randn([1, 3, 8, 8]), w = kd.randn([4, 3, 3, 3]);
     expect(() => F.conv2dReluMaxPool2d(x, w, null, {}, {} as never)).toThrowError(kd.ArgumentError);
