@@ -10,3 +10,4 @@ export { convTranspose2d, unfold } from './convolution.js';
 export type { ConvTranspose2dOptions, UnfoldOptions } from './convolution.js';
 export { maxPool1d } from './pooling.js';
 export type { MaxPool1dOptions, PooledWithIndices } from './pooling.js';
+export { conv2dReluMaxPool2d, type MaxPool2dArgs } from './fused.js';

@@ -334,7 +334,7 @@ export function klDiv(input: Tensor, target: Tensor, options: KLDivOptions = {})
   if (!['mean', 'batchmean', 'sum', 'none'].includes(reduction)) {
     throw new ArgumentError(`${op}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got '${String(reduction)}'`);
   }
-  return tidy(() => {
+  return scoped(() => {
     // xlogy(t, t): the 0 · log 0 terms are 0, not NaN (their target gradient stays NaN, as PyTorch's).
     const loss = options.logTarget ? t.exp().mul(t.sub(x)) : where(t.gt(0), t.mul(t.log()), 0).sub(t.mul(x));
     if (reduction === 'batchmean') return x.ndim === 0 ? loss.sum() : loss.sum().div(x.shape[0]);
