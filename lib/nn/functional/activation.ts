@@ -4,7 +4,7 @@ import { ArgumentError, DTypeError } from '../../errors.js';
 import { clamp, where } from '../../ops/elementwise.js';
 import { assertTensor, record } from '../../ops/record.js';
 import { noGrad } from '../../autograd/grad_mode.js';
-import { tidy } from '../../scope.js';
+import { scoped } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 
 /** min(max(x, minVal), maxVal); the gradient flows only where minVal < x < maxVal. */
@@ -19,6 +19,6 @@ export function hardtanh(x: Tensor, minVal = -1, maxVal = 1): Tensor {
   const out = noGrad(() => clamp(x, minVal, maxVal));
   return record('HardtanhBackward', out, [x], (node) => {
     const xs = node.save(x);
-    return (g) => tidy(() => [where(xs.gt(minVal).logicalAnd(xs.lt(maxVal)), g, 0)]);
+    return (g) => [where(xs.gt(minVal).logicalAnd(xs.lt(maxVal)), g, 0)];
   });
 }

@@ -13,7 +13,7 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js
 import { fromTypedArray, zeros } from '../../ops/creation.js';
 import { assertTensor, record, sameDevice } from '../../ops/record.js';
 import { cat, contiguous } from '../../ops/shape.js';
-import { tidy } from '../../scope.js';
+import { scoped } from '../../scope.js';
 import { Tensor, contiguousStrides } from '../../tensor.js';
 
 export type Size2 = number | readonly [number, number];
@@ -114,7 +114,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
     dilationH: dilation[0], dilationW: dilation[1], groups,
   };
   const outShape = batched ? [n, outC, ...outSize] : [outC, ...outSize];
-  return tidy(() => {
+  return scoped(() => {
     const y = transposedConv(op, x, weight, g, outShape);
     return b ? y.add(b.reshape([outC, 1, 1])) : y;
   });
@@ -129,7 +129,7 @@ function transposedConv(op: string, x: Tensor, weight: Tensor, g: ConvGeometry, 
   backendOf(x).conv2dInputGrad(g, dense(out, convIn4), dense(contiguous(x), convOut4), dense(contiguous(weight), w4));
   return record('ConvolutionTransposeBackward', out, [x, weight], (node) => {
     const xs = node.save(x), ws = node.save(weight);
-    return (grad) => tidy(() => {
+    return (grad) => {
       noDoubleBackward(op);
       const gc = contiguous(grad);
       let dx: Tensor | null = null, dw: Tensor | null = null;
@@ -142,7 +142,7 @@ function transposedConv(op: string, x: Tensor, weight: Tensor, g: ConvGeometry, 
         backendOf(gc).conv2dWeightGrad(g, dense(dw, w4), dense(gc, convIn4), dense(contiguous(xs), convOut4));
       }
       return [dx, dw];
-    });
+    };
   });
 }
 
@@ -186,7 +186,7 @@ export function unfold(x: Tensor, kernelSize: Size2, options: UnfoldOptions = {}
       }
     }
   }
-  return tidy(() => {
+  return scoped(() => {
     const flat = (batched ? x : x.unsqueeze(0)).reshape([n, c, plane]);
     const withZero = padding[0] > 0 || padding[1] > 0 ? cat([flat, zeros([n, c, 1], { device: x.device })], 2) : flat;
     const cols = withZero.indexSelect(2, fromTypedArray(index, [index.length], 'int32', x.device));

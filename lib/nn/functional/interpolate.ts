@@ -8,7 +8,7 @@
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
 import { fromTypedArray } from '../../ops/creation.js';
 import { assertTensor } from '../../ops/record.js';
-import { tidy } from '../../scope.js';
+import { scoped } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 
 export type InterpolateMode = 'nearest' | 'linear' | 'bilinear';
@@ -59,7 +59,7 @@ export function interpolate(x: Tensor, options: InterpolateOptions = {}): Tensor
   }
   const inSizes = x.shape.slice(2);
   const { outSizes, scaleFactors } = outputSizes(op, x, inSizes, options);
-  return tidy(() => {
+  return scoped(() => {
     let y = x;
     // W before H: PyTorch's bilinear weights the W-interpolated rows by the H weights.
     for (let d = inSizes.length - 1; d >= 0; d--) {

@@ -1,6 +1,6 @@
 // Group normalisation, composed from ops (autograd differentiates it).
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
-import { tidy } from '../../scope.js';
+import { scoped } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 import { floatTensor } from './convolution.js';
 
@@ -28,7 +28,7 @@ export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, 
   }
   // weight and bias broadcast along dim 1 of x.
   const channelShape = [c, ...new Array<number>(x.ndim - 2).fill(1)];
-  return tidy(() => {
+  return scoped(() => {
     const grouped = x.reshape([n, numGroups, perGroup]);
     const mu = grouped.mean(2, true);
     const rstd = grouped.var(2, { correction: 0, keepdim: true }).add(eps).rsqrt();

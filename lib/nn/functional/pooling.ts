@@ -5,7 +5,7 @@ import { backendOf } from '../../backend/index.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { record } from '../../ops/record.js';
 import { contiguous } from '../../ops/shape.js';
-import { tidy } from '../../scope.js';
+import { scoped } from '../../scope.js';
 import { Tensor } from '../../tensor.js';
 import { dense, floatTensor, noDoubleBackward, nonNegativeSizes, positiveSizes } from './convolution.js';
 
@@ -52,7 +52,7 @@ export function maxPool1d(x: Tensor, kernelSize: Size1, options: MaxPool1dOption
   const g: PoolGeometry = { n, c, h: 1, w: len, oh: 1, ow: outLen, kh: 1, kw: k, strideH: 1, strideW: s, padH: 0, padW: p, dilationH: 1, dilationW: d };
   const x4 = [n, c, 1, len], out4 = [n, c, 1, outLen];
   const outShape = batched ? [n, c, outLen] : [c, outLen];
-  return tidy((): Tensor | PooledWithIndices => {
+  return scoped((): Tensor | PooledWithIndices => {
     const out = Tensor._empty(outShape, 'float32', x.device);
     const indices = Tensor._empty(outShape, 'int32', x.device);
     if (n > 0) {
@@ -61,13 +61,13 @@ export function maxPool1d(x: Tensor, kernelSize: Size1, options: MaxPool1dOption
     }
     const values = record('MaxPool1DWithIndicesBackward', out, [x], (node) => {
       const idx = node.save(indices);
-      return (grad) => tidy(() => {
+      return (grad) => {
         noDoubleBackward(op);
         const gc = contiguous(grad);
         const dx = Tensor._empty(x.shape, 'float32', x.device);
         backendOf(gc).maxPool2dBackward(g, dense(dx, x4), dense(gc, out4), dense(idx, out4));
         return [dx];
-      });
+      };
     });
     // Unless returned, the indices live on only in the node's saved alias.
     return options.returnIndices ? [values, indices] : values;
