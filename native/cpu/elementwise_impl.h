@@ -68,7 +68,8 @@ inline float unaryF(float x, float p0, float p1) {
   else if constexpr (OP == UnaryOp::Softplus) return x > p0 ? x : std::log1p(std::exp(x));
   else if constexpr (OP == UnaryOp::Sinh) return std::sinh(x);
   else if constexpr (OP == UnaryOp::Cosh) return std::cosh(x);
-  else if constexpr (OP == UnaryOp::Trunc) return std::trunc(x);
+  // copysign keeps -0 (trunc(-0.5) is -0) where -ffast-math would lose it.
+  else if constexpr (OP == UnaryOp::Trunc) return std::copysign(std::trunc(x), x);
   else return x;
 }
 

@@ -246,7 +246,8 @@ describe('norm', () => {
 
   it('norm backward matches finite differences for p = 2, 1, 3, 0.5 and inf', () => {
     const rng = makeRng(freshSeed());
-    const r = (shape: number[]) => kd.tensor(Array.from({ length: numel(shape) }, () => (rng() - 0.5) * 4)).reshape(shape).requiresGrad_();
+    // Magnitudes in [0.5, 2): away from the kinks at zero that finite differences cannot see through.
+    const r = (shape: number[]) => kd.tensor(Array.from({ length: numel(shape) }, () => (rng() < 0.5 ? -1 : 1) * (0.5 + 1.5 * rng()))).reshape(shape).requiresGrad_();
     for (const p of [2, 1, 3, 0.5, Infinity] as P[]) gradcheck((x) => x.norm(p, 1).square().sum(), [r([3, 4])], { eps: 1e-3, context: `p=${p}` });
     gradcheck((x) => x.norm().mul(2), [r([2, 3])]);
   });
