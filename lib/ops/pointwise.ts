@@ -33,8 +33,7 @@ export function fmod(a: Tensor, b: TensorOrScalar): Tensor {
   } else if (typeof b !== 'number') {
     throw new ArgumentError(`fmod: expected a Tensor or a number as other, got ${typeof b}`);
   }
-  const bIsBool = b instanceof Tensor ? b.dtype === 'bool' : false;
-  if (a.dtype === 'bool' && (bIsBool || !(b instanceof Tensor))) {
+  if (a.dtype === 'bool' && b instanceof Tensor && b.dtype === 'bool') {
     throw new DTypeError(`fmod: not implemented for bool tensors (shapes ${fmtShape(a.shape)} and ${b instanceof Tensor ? fmtShape(b.shape) : 'scalar'})`);
   }
   const intResult = a.dtype !== 'float32' && (b instanceof Tensor ? b.dtype !== 'float32' : Number.isInteger(b));

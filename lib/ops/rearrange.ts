@@ -55,18 +55,15 @@ export function tile(x: Tensor, dims: number[]): Tensor {
 export function repeatInterleave(x: Tensor, repeats?: number | Tensor | null, dim?: number | null): Tensor {
   assertTensor(x, 'repeatInterleave', 'input');
   if (repeats === undefined || repeats === null) return repeatIndices(x);
-  const src = dim === undefined || dim === null ? reshape(x, [x.numel]) : x;
-  const d = dim === undefined || dim === null ? 0 : normalizeDim(dim, x.ndim, 'repeatInterleave');
-  const size = src.ndim === 0 ? 1 : src.shape[d];
-  const counts = repeatCounts(repeats, size);
+  const flat = dim === undefined || dim === null || x.ndim === 0;
+  const d = flat ? 0 : normalizeDim(dim, x.ndim, 'repeatInterleave');
+  const counts = repeatCounts(repeats, flat ? x.numel : x.shape[d]);
   let total = 0;
   for (const c of counts) total += c;
   const index = new Int32Array(total);
   let at = 0;
   counts.forEach((c, i) => index.fill(i, at, (at += c)));
-  const out = tidy(() => indexSelect(src.ndim === 0 ? reshape(src, [1]) : src, d, fromTypedArray(index, [total], 'int32', x.device)));
-  if (src !== x) src.dispose();
-  return out;
+  return tidy(() => indexSelect(flat ? reshape(x, [x.numel]) : x, d, fromTypedArray(index, [total], 'int32', x.device)));
 }
 
 /** The per-slice counts: one number for all, or a 1-d (or one-element) int32 tensor. */
@@ -156,9 +153,10 @@ export function diagonal(x: Tensor, offset = 0, dim1 = 0, dim2 = 1): Tensor {
 function diagonalIntoZeros(g: Tensor, shape: number[], offset: number, d1: number, d2: number): Tensor {
   const z = Tensor._empty(shape, g.dtype, g.device);
   backendOf(z).fill(z, 0);
-  const region = diagonalView(z, offset, d1, d2);
-  if (region.numel > 0) backendOf(z).cast(region, g);
-  region.dispose();
+  tidy(() => {
+    const region = diagonalView(z, offset, d1, d2);
+    if (region.numel > 0) backendOf(z).cast(region, g);
+  });
   return z;
 }
 

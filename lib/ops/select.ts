@@ -176,14 +176,13 @@ export function median(x: Tensor, dim?: number, keepdim = false): Tensor | { val
       picks[o * inner + i] = Math.floor((lowerMedian(values, positions) - o * n * inner - i) / inner);
     }
   }
-  const keptIndices = int32Tensor(picks, keptShape, x);
-  if (x.ndim === 0) return { values: ew.clone(x), indices: keptIndices };
-  const keptValues = gather(x, d, keptIndices);
-  if (keepdim) return { values: keptValues, indices: keptIndices };
-  const out = { values: squeeze(keptValues, d), indices: squeeze(keptIndices, d) };
-  keptValues.dispose();
-  keptIndices.dispose();
-  return out;
+  return tidy(() => {
+    const keptIndices = int32Tensor(picks, keptShape, x);
+    if (x.ndim === 0) return { values: ew.clone(x), indices: keptIndices };
+    const keptValues = gather(x, d, keptIndices);
+    if (keepdim) return { values: keptValues, indices: keptIndices };
+    return { values: squeeze(keptValues, d), indices: squeeze(keptIndices, d) };
+  });
 }
 
 function globalMedian(x: Tensor): Tensor {
@@ -271,12 +270,8 @@ export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor | num
     if (srcT) return scatterAdd(x, d, index, srcT);
     return tidy(() => scatterAdd(x, d, index, ew.fullLike(index, src as number, x.dtype)));
   }
-  const hit = fromTypedArray(Uint8Array.from(plan.writer, (w) => (w >= 0 ? 1 : 0)), [...x.shape], 'bool', x.device);
-  if (!srcT) {
-    const filled = ew.maskedFill(x, hit, src as number);
-    hit.dispose();
-    return filled;
-  }
+  const written = () => fromTypedArray(Uint8Array.from(plan.writer, (w) => (w >= 0 ? 1 : 0)), [...x.shape], 'bool', x.device);
+  if (!srcT) return tidy(() => ew.maskedFill(x, written(), src as number));
   // Each output element's source: the src element at the index position that wrote it last.
   const srcStrides = contiguousStrides(srcT.shape), idxStrides = contiguousStrides(index.shape);
   const from = Int32Array.from(plan.writer, (p) => {
@@ -285,17 +280,18 @@ export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor | num
     for (let k = 0; k < index.ndim; k++) at += (Math.floor(p / idxStrides[k]) % index.shape[k]) * srcStrides[k];
     return at;
   });
-  const out = noGrad(() => tidy(() => {
-    const picked = reshape(indexSelect(reshape(srcT, [srcT.numel]), 0, int32Tensor(from, [from.length], x)), [...x.shape]);
-    return ew.where(hit, picked, x);
-  }));
   const srcShape = [...srcT.shape];
-  const result = record('ScatterBackward', out, [x, index, srcT], (node) => {
-    const hs = node.save(hit), is = node.save(index);
-    return (g) => [ew.where(hs, 0, g), null, padTo(gather(g, d, is), srcShape)];
+  return tidy(() => {
+    const hit = written();
+    const out = noGrad(() => {
+      const picked = reshape(indexSelect(reshape(srcT, [srcT.numel]), 0, int32Tensor(from, [from.length], x)), [...x.shape]);
+      return ew.where(hit, picked, x);
+    });
+    return record('ScatterBackward', out, [x, index, srcT], (node) => {
+      const hs = node.save(hit), is = node.save(index);
+      return (g) => [ew.where(hs, 0, g), null, padTo(gather(g, d, is), srcShape)];
+    });
   });
-  hit.dispose();
-  return result;
 }
 
 /** t in the leading corner of zeros(shape) (src may be larger than index). */
@@ -337,7 +333,5 @@ export function scatterInplace(x: Tensor, dim: number, index: Tensor, src: Tenso
   if (isGradEnabled() && x.requiresGrad) {
     throw new ArgumentError('scatter_: a tensor that requires grad cannot be modified in place while gradients are recorded; wrap the update in kd.noGrad()');
   }
-  const result = noGrad(() => scatter(x, dim, index, src, options));
-  ew.copyInplace(x, result);
-  result.dispose();
+  tidy(() => ew.copyInplace(x, noGrad(() => scatter(x, dim, index, src, options))));
 }

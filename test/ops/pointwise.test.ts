@@ -99,6 +99,7 @@ describe('fmod', () => {
     expect(() => kd.fmod(kd.tensor([5, -5]), kd.tensor([0, 3]))).toThrow(kd.ArgumentError);
     expect(() => kd.fmod(kd.tensor([5, -5]), 0)).toThrow(/fmod.*zero/);
     expect(() => kd.fmod(kd.tensor([true]), kd.tensor([true]))).toThrow(kd.DTypeError);
+    expect(kd.fmod(kd.tensor([true, false]), 2).toArray()).toEqual([1, 0]);
     expect(() => kd.fmod(kd.ones([2, 3]), kd.ones([4]))).toThrow(/fmod.*\[2, ?3\]/);
     out.dispose(); a.free(); b.free();
   });
@@ -199,5 +200,32 @@ describe('numel', () => {
     expect(kd.numel(u)).toBe(10);
     expect(u.numel).toBe(10);
     expect(kd.numel(kd.tensor(3))).toBe(1);
+  });
+});
+
+describe.skipIf(!kd.cuda.isAvailable())('on a CUDA device (skipped without one)', () => {
+  const onCuda = (t: Tensor) => t.to('cuda');
+  const back = (t: Tensor) => values(t.to('cpu'));
+
+  it('sinh, cosh and trunc on a transposed CUDA view match the CPU', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    const x = kd.tensor(Array.from({ length: 63 }, () => rng() * 12 - 6), { dtype: 'float32' }).reshape([7, 9]);
+    for (const op of ['sinh', 'cosh', 'trunc'] as const) {
+      const cpu = x.T[op](), gpu = onCuda(x).T[op]();
+      expect(gpu.device).toBe('cuda');
+      expectClose(back(gpu), values(cpu), TOL, `seed ${seed} ${op} on CUDA`);
+    }
+    expect(back(kd.trunc(onCuda(kd.tensor([5, -5]))))).toEqual(Float64Array.from([5, -5]));
+  });
+
+  it('float and int32 fmod with a broadcast divisor match the CPU, and a zero int divisor throws', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    const a = kd.tensor(Array.from({ length: 35 }, () => (rng() - 0.5) * 20), { dtype: 'float32' }).reshape([5, 7]);
+    const b = kd.tensor(Array.from({ length: 7 }, () => (rng() < 0.5 ? -1 : 1) * (0.5 + rng() * 3)), { dtype: 'float32' });
+    expectSpecial(back(onCuda(a).fmod(onCuda(b))), values(a.fmod(b)), 1e-6, `seed ${seed} float fmod on CUDA`);
+    const ai = kd.tensor(Array.from({ length: 35 }, () => Math.floor((rng() - 0.5) * 200))).reshape([5, 7]);
+    const bi = kd.tensor(Array.from({ length: 7 }, () => (rng() < 0.5 ? -1 : 1) * (1 + Math.floor(rng() * 9))));
+    expect(back(onCuda(ai).fmod(onCuda(bi)))).toEqual(values(ai.fmod(bi)));
+    expect(() => onCuda(ai).fmod(0)).toThrow(kd.ArgumentError);
   });
 });

@@ -237,3 +237,26 @@ describe('scatter', () => {
     gradcheck((a, b) => a.scatter(0, index, b).mul(w).sum(), [randomLeaf(rng, [3, 3]), randomLeaf(rng, [2, 4])]);
   });
 });
+
+describe.skipIf(!kd.cuda.isAvailable())('on a CUDA device (skipped without one)', () => {
+  it('maskedSelect, nonzero, unique, median and scatter give the CPU results for CUDA tensors', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    const x = kd.tensor(Array.from({ length: 24 }, () => Math.floor(rng() * 5))).reshape([4, 6]);
+    const g = x.to('cuda');
+    const same = (a: kd.Tensor, b: kd.Tensor) => {
+      expect(b.device).toBe('cuda');
+      expect(b.to('cpu').toArray(), `seed ${seed}`).toEqual(a.toArray());
+    };
+    const mask = x.gt(2);
+    same(x.maskedSelect(mask), g.maskedSelect(mask.to('cuda')));
+    same(x.T.nonzero(), g.T.nonzero());
+    const [u, inv, counts] = x.unique({ returnInverse: true, returnCounts: true });
+    const [gu, ginv, gcounts] = g.unique({ returnInverse: true, returnCounts: true });
+    same(u, gu); same(inv, ginv); same(counts, gcounts);
+    same(x.median(1).values, g.median(1).values);
+    same(x.median(), g.median());
+    const index = kd.tensor([[0, 3, 1, 2, 3, 0]]);
+    same(x.scatter(0, index, 9), g.scatter(0, index.to('cuda'), 9));
+    same(x.scatter(0, index, x.add(10)), g.scatter(0, index.to('cuda'), g.add(10)));
+  });
+});
