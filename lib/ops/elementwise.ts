@@ -32,7 +32,7 @@ type UnaryBackward = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
  * A float unary op: ints and bools are promoted to float32 first, as in PyTorch. `saves` names
  * what backward reads: the input x, the output, or both.
  */
-function floatUnary(name: string, op: UnaryOp, input: Tensor, backward: UnaryBackward | null, p0 = 0, p1 = 0, saves: 'x' | 'out' | 'both' = 'both'): Tensor {
+export function floatUnary(name: string, op: UnaryOp, input: Tensor, backward: UnaryBackward | null, p0 = 0, p1 = 0, saves: 'x' | 'out' | 'both' = 'both'): Tensor {
   const x0 = assertTensor(input, name, 'input');
   return scoped(() => {
     const out = unaryKernel(op, toFloat(x0), p0, p1);
@@ -92,7 +92,7 @@ function operands(name: string, a: Tensor, b: TensorOrScalar, dtype: DType): [Te
 type BinaryBackward = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
 
 /** `saves` lists what backward reads: 'a', 'b', 'out' (unsaved ones arrive as the originals). */
-function arithmetic(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar, backward: BinaryBackward | null, forceFloat = false, saves = 'a,b,out'): Tensor {
+export function arithmetic(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar, backward: BinaryBackward | null, forceFloat = false, saves = 'a,b,out'): Tensor {
   assertTensor(a0, opName(op), 'input');
   let dtype = resultType(a0, b0);
   if (forceFloat) dtype = 'float32';
