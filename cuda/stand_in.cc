@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "conv.h"
+#include "conv_pooled.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "index.h"
@@ -61,15 +62,26 @@ void matmul(int64_t, int64_t, int64_t, int64_t, StridedMatrix, StridedMatrix, St
   notBuilt();
 }
 
-void conv2dForward(const Conv2dShape&, const float*, const float*, const float*, float*, void*) { notBuilt(); }
-void conv2dBackwardData(const Conv2dShape&, const float*, const float*, float*, void*) { notBuilt(); }
-void conv2dBackwardWeight(const Conv2dShape&, const float*, const float*, float*, void*) { notBuilt(); }
+void conv2dForward(const ConvGeometry&, ConvInput, const float*, const float*, float*) { notBuilt(); }
+void conv2dInputGrad(const ConvGeometry&, const float*, const float*, float*) { notBuilt(); }
+void conv2dWeightGrad(const ConvGeometry&, ConvInput, const float*, float*) { notBuilt(); }
+void conv2dBiasGrad(const ConvGeometry&, const float*, float*) { notBuilt(); }
+void conv2dMaxPoolForward(const ConvGeometry&, ConvInput, const float*, const float*, const PoolGeometry&, float*,
+                          int32_t*) {
+  notBuilt();
+}
+void conv2dPooledBackward(const ConvGeometry&, const PoolGeometry&, ConvInput, const float*, const float*,
+                          const int32_t*, float*, float*, float*) {
+  notBuilt();
+}
 
-void maxPool2dForward(const Pool2dShape&, const float*, float*, int32_t*, void*) { notBuilt(); }
-void maxPool2dBackward(const Pool2dShape&, const float*, const int32_t*, float*, void*) { notBuilt(); }
-void avgPool2dForward(const Pool2dShape&, const float*, float*, void*) { notBuilt(); }
-void avgPool2dBackward(const Pool2dShape&, const float*, float*, void*) { notBuilt(); }
-void adaptiveAvgPool2dForward(const Pool2dShape&, const float*, float*, void*) { notBuilt(); }
-void adaptiveAvgPool2dBackward(const Pool2dShape&, const float*, float*, void*) { notBuilt(); }
+void maxPool2dForward(const PoolGeometry&, PoolInput, float*, int32_t*) { notBuilt(); }
+void maxPool2dBackward(const PoolGeometry&, const float*, const int32_t*, float*) { notBuilt(); }
+void avgPool2dForward(const PoolGeometry&, bool, PoolInput, float*) { notBuilt(); }
+void avgPool2dBackward(const PoolGeometry&, bool, const float*, float*) { notBuilt(); }
+void adaptiveAvgPool2dForward(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, PoolInput, float*) { notBuilt(); }
+void adaptiveAvgPool2dBackward(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const float*, float*) {
+  notBuilt();
+}
 
 }  // namespace kd::cuda

@@ -40,4 +40,6 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("setCpuIsa", Napi::Function::New(env, setCpuIsa, "setCpuIsa"));
 }
 
+KD_REGISTER(registerRuntime);
+
 }  // namespace kd::binding
