@@ -1,6 +1,7 @@
 // A backend over one table of native entry points: the addon's top level for the CPU, its `cuda`
 // object for CUDA (the binding registers both under the same names and argument layouts, and
-// bounds-checks every operand against its storage). Each device's file adds what differs.
+// bounds-checks every operand against its storage). Each member is one native call: which
+// algorithm runs is the kernels' choice, made in native code.
 import type { Device } from '../device.js';
 import { DTYPE_CODE, type DType } from '../dtype.js';
 import { ArgumentError, KindlingError } from '../errors.js';
@@ -49,7 +50,7 @@ function poolGeometry(g: PoolGeometry): number[] {
 }
 
 export function nativeBackend(device: Device, native: NativeAddon): Backend {
-  const backend: Backend = {
+  return {
     device,
 
     alloc(bytes: number): unknown {
@@ -67,7 +68,7 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
     readScalar(handle: unknown, index: number, dtype: DType): number {
       return native.readScalar(handle, index, DTYPE_CODE[dtype]);
     },
-    hostBuffer(handle: unknown): ArrayBuffer {
+    hostBuffer(handle: unknown): ArrayBuffer | null {
       return native.hostView(handle);
     },
 
@@ -147,44 +148,16 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
     },
     conv2dMaxPool2d(g: ConvGeometry, pool: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand,
       weight: KernelOperand, bias: KernelOperand | null): void {
-      // Image by image where the addon has it and the batch keeps every thread busy.
-      if (typeof native.conv2dMaxPoolForward === 'function' && g.n >= 2 * (native.numThreads?.() ?? 1)) {
-        native.conv2dMaxPoolForward(convGeometry(g), poolGeometry(pool), x.handle, x.offset, x.strides, weight.handle,
-          weight.offset, bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset, indices.handle, indices.offset);
-        return;
-      }
-      const shape = [g.n, g.k, g.oh, g.ow];
-      const handle = backend.alloc(4 * g.n * g.k * g.oh * g.ow);
-      try {
-        const y: KernelOperand = { handle, offset: 0, shape, strides: [g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1], dtype: 'float32' };
-        backend.conv2d(g, y, x, weight, bias);
-        backend.maxPool2d(pool, out, indices, y);
-      } finally {
-        backend.free(handle);
-      }
+      native.conv2dMaxPool2d(convGeometry(g), poolGeometry(pool), x.handle, x.offset, x.strides, weight.handle,
+        weight.offset, bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset, indices.handle, indices.offset);
     },
     conv2dPooledBackward(g: ConvGeometry, pool: PoolGeometry, x: KernelOperand, weight: KernelOperand, gradPooled: KernelOperand,
       indices: KernelOperand, gradInput: KernelOperand | null, gradWeight: KernelOperand | null, gradBias: KernelOperand | null): void {
-      if (g.groups === 1 && typeof native.conv2dPooledBackward === 'function') {
-        native.conv2dPooledBackward(convGeometry(g), pool.oh * pool.ow, x.handle, x.offset, x.strides, weight.handle,
-          weight.offset, gradPooled.handle, gradPooled.offset, indices.handle, indices.offset,
-          gradInput ? gradInput.handle : null, gradInput ? gradInput.offset : 0,
-          gradWeight ? gradWeight.handle : null, gradWeight ? gradWeight.offset : 0,
-          gradBias ? gradBias.handle : null, gradBias ? gradBias.offset : 0);
-        return;
-      }
-      // The dense conv-output gradient through the pool's backward, then the conv gradients.
-      const shape = [g.n, g.k, g.oh, g.ow];
-      const handle = backend.alloc(4 * g.n * g.k * g.oh * g.ow);
-      try {
-        const dy: KernelOperand = { handle, offset: 0, shape, strides: [g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1], dtype: 'float32' };
-        backend.maxPool2dBackward(pool, dy, gradPooled, indices);
-        if (gradInput) backend.conv2dInputGrad(g, gradInput, dy, weight);
-        if (gradWeight) backend.conv2dWeightGrad(g, gradWeight, x, dy);
-        if (gradBias) backend.conv2dBiasGrad(g, gradBias, dy);
-      } finally {
-        backend.free(handle);
-      }
+      native.conv2dPooledBackward(convGeometry(g), poolGeometry(pool), x.handle, x.offset, x.strides, weight.handle,
+        weight.offset, gradPooled.handle, gradPooled.offset, indices.handle, indices.offset,
+        gradInput ? gradInput.handle : null, gradInput ? gradInput.offset : 0,
+        gradWeight ? gradWeight.handle : null, gradWeight ? gradWeight.offset : 0,
+        gradBias ? gradBias.handle : null, gradBias ? gradBias.offset : 0);
     },
 
     maxPool2d(g: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand): void {
@@ -210,12 +183,10 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
     },
 
     adam(h: AdamHyper, tensors: readonly AdamTensors[]): void {
-      for (const t of tensors) {
-        const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0, t.step];
-        const n = t.param.shape.reduce((a, b) => a * b, 1);
-        native.adam(hyper, n, t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
-          t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0);
-      }
+      const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0];
+      native.adam(hyper, tensors.map((t) => [t.step, t.param.shape.reduce((a, b) => a * b, 1),
+        t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
+        t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0]));
     },
 
     gemm(c: GemmCall): void {
@@ -226,5 +197,4 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
         c.alpha, c.beta);
     },
   };
-  return backend;
 }
