@@ -397,8 +397,9 @@ void registerFor(Napi::Env env, Napi::Object table) {
 }
 
 void registerConv(Napi::Env env, Napi::Object exports) {
-  registerFor<CpuKernels>(env, exports);
-  registerFor<CudaKernels>(env, cudaTable(env, exports));
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
   exports.Set("conv2dRef", Napi::Function::New(env, conv2dRef, "conv2dRef"));
 }
 

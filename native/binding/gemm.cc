@@ -9,6 +9,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "binding/args.h"
 #include "binding/registry.h"
@@ -109,22 +110,22 @@ GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLook
   return g;
 }
 
-// The CUDA GEMM takes the same strided batches as cuda::StridedMatrix (device pointers).
-void cudaGemm(const GemmArgs& g) {
-  auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
-    return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
-  };
-  cuda::matmul(g.m, g.n, g.k, g.batch, matrix(g.a, g.aRowStride, g.aColStride, g.aBatchStride),
-               matrix(g.b, g.bRowStride, g.bColStride, g.bBatchStride), matrix(g.c, g.cRowStride, g.cColStride, g.cBatchStride),
-               g.alpha, g.beta, allowTf32());
-}
-
 struct CpuKernels : CpuTarget {
   static constexpr auto gemm = sgemm;
 };
 
 struct CudaKernels : CudaTarget {
-  static constexpr auto gemm = cudaGemm;
+  // The same strided batches as cuda::StridedMatrix (device pointers).
+  static void gemm(const GemmArgs& g) {
+    auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
+      return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
+    };
+    cuda::matmul(g.m, g.n, g.k, g.batch, matrix(g.a, g.aRowStride, g.aColStride, g.aBatchStride),
+                 matrix(g.b, g.bRowStride, g.bColStride, g.bBatchStride),
+                 matrix(g.c, g.cRowStride, g.cColStride, g.cBatchStride), g.alpha, g.beta, allowTf32());
+  }
+  static constexpr auto rawGemm = cuda::gemm;
+  static void* stream() { return cuda::stream(); }
 };
 
 template <class Target>
@@ -139,10 +140,11 @@ Napi::Value gemmRef(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// CUDA only: gemmRaw(m, n, k, inType, a, b, c, tf32, transB): C (float32, m x n) = A (m x k) @ B,
+// CUDA only (in a build with CUDA): gemmRaw(m, n, k, inType, a, b, c, tf32, transB): C (float32, m x n) = A (m x k) @ B,
 // dense row-major, B stored k x n or (transB) n x k like a Linear weight, A and B of inType
 // (0 float32, 1 bf16, 2 fp16). Bench-only: lets bench/gpu.ts time the 16-bit tensor-core paths,
 // which no tensor dtype reaches.
+template <class Target>
 Napi::Value gemmRaw(const Napi::CallbackInfo& info) {
   const char* op = "gemmRaw";
   cuda::GemmArgs g;
@@ -153,23 +155,28 @@ Napi::Value gemmRaw(const Napi::CallbackInfo& info) {
   if (g.m < 1 || g.n < 1 || g.k < 1 || type < 0 || type > 2) throw Napi::RangeError::New(info.Env(), "gemmRaw: bad sizes or type");
   g.inType = static_cast<cuda::DType>(type);
   const size_t inBytes = type == 0 ? 4 : 2;
-  const HostView a = deviceBuffer(info[4], op), b = deviceBuffer(info[5], op), c = deviceBuffer(info[6], op);
+  const HostView a = Target::buffer(info[4], op), b = Target::buffer(info[5], op), c = Target::buffer(info[6], op);
   if (a.bytes < size_t(g.m) * g.k * inBytes || b.bytes < size_t(g.k) * g.n * inBytes || c.bytes < size_t(g.m) * g.n * 4)
     throw Napi::RangeError::New(info.Env(), "gemmRaw: a buffer is too small");
   g.a = a.data, g.b = b.data, g.c = c.data;
   g.transB = info[8].ToBoolean();
   g.lda = g.k, g.ldb = g.transB ? g.k : g.n, g.ldc = g.n;
   g.math = info[7].ToBoolean() ? cuda::MathMode::TF32 : cuda::MathMode::ExactF32;
-  cuda::gemm(g, cuda::stream());
+  Target::rawGemm(g, Target::stream());
   return info.Env().Undefined();
 }
 
+template <class Target>
+void registerFor(Napi::Env env, Napi::Object table) {
+  table.Set("gemm", Napi::Function::New(env, gemm<Target>, "gemm"));
+  if constexpr (std::is_same_v<Target, CudaKernels>) table.Set("gemmRaw", Napi::Function::New(env, gemmRaw<Target>, "gemmRaw"));
+}
+
 void registerGemm(Napi::Env env, Napi::Object exports) {
-  Napi::Object cudaExports = cudaTable(env, exports);
-  exports.Set("gemm", Napi::Function::New(env, gemm<CpuKernels>, "gemm"));
-  cudaExports.Set("gemm", Napi::Function::New(env, gemm<CudaKernels>, "gemm"));
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
   exports.Set("gemmRef", Napi::Function::New(env, gemmRef, "gemmRef"));
-  cudaExports.Set("gemmRaw", Napi::Function::New(env, gemmRaw, "gemmRaw"));
 }
 
 }  // namespace

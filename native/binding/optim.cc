@@ -78,8 +78,9 @@ Napi::Value adam(const Napi::CallbackInfo& info) {
 }
 
 void registerOptim(Napi::Env env, Napi::Object exports) {
-  exports.Set("adam", Napi::Function::New(env, adam<CpuKernels>, "adam"));
-  cudaTable(env, exports).Set("adam", Napi::Function::New(env, adam<CudaKernels>, "adam"));
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    table.Set("adam", Napi::Function::New(e, adam<decltype(target)>, "adam"));
+  });
 }
 
 }  // namespace

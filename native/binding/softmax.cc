@@ -61,8 +61,9 @@ void registerFor(Napi::Env env, Napi::Object table) {
 }
 
 void registerSoftmax(Napi::Env env, Napi::Object exports) {
-  registerFor<CpuKernels>(env, exports);
-  registerFor<CudaKernels>(env, cudaTable(env, exports));
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
 }
 
 }  // namespace

@@ -130,10 +130,17 @@ describe('the CUDA storage table (binding checks that need no device)', () => {
     expect(() => table.dispose(42)).not.toThrow();
   });
 
-  it('kernel entry points check their arguments before touching a device', () => {
+  it.runIf(kd.cuda.isBuilt())('kernel entry points check their arguments before touching a device', () => {
     expect(() => table.unary(999, 0, 0, 0, [2], -1, 0, [1], -1, 0, [1])).toThrow(/unary: unknown op/);
     expect(() => table.reduce(0, 2, [], [], [], [], -1, 0, -1, 0, [])).toThrow(/bool input must be cast first/);
     expect(() => table.conv2d([1, 2, 3], -1, 0, [1, 1, 1, 1])).toThrow(/expected 16 geometry values/);
     expect(() => table.adam([1, 2, 3], [])).toThrow(/expected 7 hyperparameters/);
+  });
+
+  it.skipIf(kd.cuda.isBuilt())('in a build without CUDA every kernel entry point has the CPU name and says so', () => {
+    const kernels = Object.keys(native).filter((name) => typeof native[name] === 'function' && name in table);
+    expect(kernels).toContain('conv2dMaxPool2d');
+    for (const name of ['unary', 'reduce', 'gemm', 'softmax', 'gather', 'conv2d', 'maxPool2d', 'adam'])
+      expect(() => table[name](), name).toThrow(new RegExp(`^${name}: kindling was built without CUDA`));
   });
 });
