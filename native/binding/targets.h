@@ -32,13 +32,11 @@ inline constexpr bool kBuiltWithCuda = false;
 #endif
 
 struct CpuTarget {
-  static constexpr const char* kDevice = "cpu";
   // Resolves a storage handle of this device to its memory (host pointer here).
   static HostView buffer(const Napi::Value& v, const char* op) { return hostBuffer(v, op); }
 };
 
 struct CudaTarget {
-  static constexpr const char* kDevice = "cuda";
   // A device pointer the binding never dereferences; spans are checked on the host.
   static HostView buffer(const Napi::Value& v, const char* op) { return deviceBuffer(v, op); }
 };
