@@ -112,11 +112,6 @@ export class Tensor implements KernelOperand {
     if (this._disposed) throw new ArgumentError(`${op}: tensor was disposed`);
   }
 
-  /** @internal */
-  _onesLike(): Tensor {
-    return ew.fullLike(this, 1);
-  }
-
   // ---- properties ---------------------------------------------------------------------------
 
   get device(): Device {
@@ -318,6 +313,7 @@ export class Tensor implements KernelOperand {
   ge(other: TensorOrScalar): Tensor { return ew.ge(this, other); }
   logicalAnd(other: TensorOrScalar): Tensor { return ew.logicalAnd(this, other); }
   logicalOr(other: TensorOrScalar): Tensor { return ew.logicalOr(this, other); }
+  logicalXor(other: TensorOrScalar): Tensor { return ew.logicalXor(this, other); }
   logicalNot(): Tensor { return ew.logicalNot(this); }
   where(condition: Tensor, other: TensorOrScalar): Tensor { return ew.where(condition, this, other); }
   maskedFill(mask: Tensor, value: number): Tensor { return ew.maskedFill(this, mask, value); }
