@@ -66,17 +66,16 @@ void forEachRow(const StridedLoop<K>& loop, char* const base[K], Row row) {
   const int64_t inner = loop.innerLength(), rows = loop.rowCount();
   int64_t innerStrides[K];
   for (int k = 0; k < K; ++k) innerStrides[k] = loop.strides[k][loop.ndim - 1];
-  constexpr int64_t kGrainElems = 1 << 15;
+  const Cost elemCost = bytesCost(4.0 * K);  // about a float read or written per operand
   if (rows == 1) {  // one long row: split it
-    parallelFor(inner, kGrainElems, [&](int64_t b, int64_t e) {
+    parallelFor(inner, elemCost, [&](int64_t b, int64_t e) {
       char* p[K];
       for (int k = 0; k < K; ++k) p[k] = base[k] + b * innerStrides[k];
       row(p, innerStrides, e - b);
     });
     return;
   }
-  int64_t grainRows = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(inner, 1));
-  parallelFor(rows, grainRows, [&](int64_t b, int64_t e) {
+  parallelFor(rows, elemCost * static_cast<double>(inner), [&](int64_t b, int64_t e) {
     int64_t off[K];
     char* p[K];
     for (int64_t r = b; r < e; ++r) {

@@ -54,6 +54,11 @@ ThreadScratch& threadScratch() {
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Any of the three passes: 2·n·k·(c/groups)·kh·kw·oh·ow flops.
+Cost convCost(const ConvGeometry& g) {
+  return flopsCost(2.0 * static_cast<double>(g.n * g.k * (g.c / g.groups) * g.kh * g.kw) * static_cast<double>(g.oh * g.ow));
+}
+
 // The sizes every pass derives from the geometry.
 struct Dims {
   int64_t cg, kg;     // channels per group in and out
@@ -134,11 +139,11 @@ bool imageParallel(const ConvGeometry& g, int threads) {
 // contiguous ranges. Returns the number of threads that ran.
 template <class Body>
 int forEachChunkParallel(const ConvGeometry& g, const Dims& d, Body&& body) {
-  const int threads = numThreads();
+  const int threads = threadsForCost(convCost(g));
   int used = 1;
   if (imageParallel(g, threads)) {
     const ChunkPlan plan = makePlan(d, kMaxChunkCols);
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), convCost(g), [&](int t, int count) {
       if (t == 0) used = count;
       const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
       for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) body(t, plan.at(n0, n1, i));
@@ -146,7 +151,7 @@ int forEachChunkParallel(const ConvGeometry& g, const Dims& d, Body&& body) {
   } else {
     const ChunkPlan plan = makePlan(d, ceilDiv(g.n * d.outPlane, threads));
     const int64_t chunks = plan.count(g.n);
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, chunks)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, chunks)), convCost(g), [&](int t, int count) {
       if (t == 0) used = count;
       for (int64_t i = chunks * t / count, end = chunks * (t + 1) / count; i < end; ++i) body(t, plan.at(0, g.n, i));
     });
@@ -623,13 +628,13 @@ void withMicroKernel(Run&& run) {
   }
 }
 
-// Runs body(t, n0, n1) on threads that own contiguous, even ranges of images.
+// Runs body(t, n0, n1) on parts that own contiguous, even ranges of the batch's images.
 template <class Body>
-int forEachImageRange(int64_t images, Body&& body) {
+int forEachImageRange(const ConvGeometry& g, Body&& body) {
   int used = 1;
-  parallelRun(static_cast<int>(std::min<int64_t>(numThreads(), images)), [&](int t, int count) {
+  parallelRun(static_cast<int>(std::min<int64_t>(kMaxThreads, g.n)), convCost(g), [&](int t, int count) {
     if (t == 0) used = count;
-    body(t, images * t / count, images * (t + 1) / count);
+    body(t, g.n * t / count, g.n * (t + 1) / count);
   });
   return used;
 }
@@ -648,7 +653,7 @@ void wideForwardGather(const ConvGeometry& g, const Dims& d, const WideGeometry&
   // batch are first copied into a zero-padded buffer.
   const int64_t reach = wg.tapOffset.back() + ldc;
   const int64_t lastEnd = (g.n - 1) * x.sn + wg.imageElems;
-  forEachImageRange(g.n, [&](int, int64_t n0, int64_t n1) {
+  forEachImageRange(g, [&](int, int64_t n0, int64_t n1) {
     ThreadScratch& scratch = threadScratch();
     float* c = scratch.tmp.reserve(mPanels * MR * ldc);
     for (int64_t n = n0; n < n1; ++n) {
@@ -723,7 +728,7 @@ void checkConvGeometry(const ConvGeometry& g) {
 void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias, float* out) {
   checkConvGeometry(g);
   if (activeIsa() != CpuIsa::Scalar && conv_direct::applies(g, x)) {
-    parallelFor(g.n, 1, [&](int64_t n0, int64_t n1) { conv_direct::forwardAvx2(g, x, weight, bias, out, n0, n1); });
+    parallelFor(g.n, convCost(g) * (1.0 / g.n), [&](int64_t n0, int64_t n1) { conv_direct::forwardAvx2(g, x, weight, bias, out, n0, n1); });
     return;
   }
   const Dims d = dimsOf(g);
@@ -734,7 +739,7 @@ void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, cons
       return;
     }
     withMicroKernel([&](const MicroKernel& kernel, auto mr, auto nr) {
-      forEachImageRange(g.n, [&](int, int64_t n0, int64_t n1) {
+      forEachImageRange(g, [&](int, int64_t n0, int64_t n1) {
         wideForward<decltype(mr)::value, decltype(nr)::value>(kernel, g, d, wg, x, weight, bias, out, n0, n1);
       });
     });
@@ -803,19 +808,19 @@ void conv2dInputGrad(const ConvGeometry& g, const float* gradOut, const float* w
       float* col = scratch.col.reserve(d.ckk * ch.cols);
       sgemm(gemmArgs(d.ckk, ch.cols, d.kg, w, 1, d.ckk, b, bRow, 1, col, ch.cols, 0.0f));
       if (threadedCol2im) {
-        parallelFor(d.cg, 1, [&](int64_t c0, int64_t c1) { col2imAdd(g, d, col, ch.cols, grp, ch, c0, c1, gradInput); });
+        parallelFor(d.cg, bytesCost(8.0 * g.kh * g.kw * ch.cols), [&](int64_t c0, int64_t c1) { col2imAdd(g, d, col, ch.cols, grp, ch, c0, c1, gradInput); });
       } else {
         col2imAdd(g, d, col, ch.cols, grp, ch, 0, d.cg, gradInput);
       }
     }
   };
 
-  const int threads = numThreads();
+  const int threads = threadsForCost(convCost(g));
   const ChunkPlan plan = makePlan(d, kMaxChunkCols);
   // Pointwise chunks inside one image write every element of their columns; all else accumulates.
   const bool accumulates = !(pointwise && plan.imagesPerChunk == 1);
   if (imageParallel(g, threads)) {
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), convCost(g), [&](int t, int count) {
       const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
       if (accumulates) std::fill(gradInput + n0 * g.c * d.inPlane, gradInput + n1 * g.c * d.inPlane, 0.0f);
       for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) chunkGrad(plan.at(n0, n1, i), false);
@@ -824,7 +829,7 @@ void conv2dInputGrad(const ConvGeometry& g, const float* gradOut, const float* w
     // Few images: chunks in order (segments of one image overlap in gradInput), each threaded inside.
     if (accumulates) {
       const int64_t total = g.n * g.c * d.inPlane;
-      parallelFor(total, 65536, [&](int64_t i0, int64_t i1) { std::fill(gradInput + i0, gradInput + i1, 0.0f); });
+      parallelFor(total, bytesCost(4), [&](int64_t i0, int64_t i1) { std::fill(gradInput + i0, gradInput + i1, 0.0f); });
     }
     for (int64_t i = 0, chunks = plan.count(g.n); i < chunks; ++i) chunkGrad(plan.at(0, g.n, i), true);
   }
@@ -833,13 +838,13 @@ void conv2dInputGrad(const ConvGeometry& g, const float* gradOut, const float* w
 void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, float* gradWeight) {
   checkConvGeometry(g);
   if (activeIsa() != CpuIsa::Scalar && conv_direct::applies(g, x)) {
-    parallelFor(g.k, 1, [&](int64_t k0, int64_t k1) { conv_direct::weightGradAvx2(g, x, gradOut, gradWeight, k0, k1); });
+    parallelFor(g.k, convCost(g) * (1.0 / g.k), [&](int64_t k0, int64_t k1) { conv_direct::weightGradAvx2(g, x, gradOut, gradWeight, k0, k1); });
     return;
   }
   const Dims d = dimsOf(g);
   const bool pointwise = isPointwise(g, x);
   const int64_t weightElems = g.k * d.ckk;
-  const int threads = numThreads();
+  const int threads = threadsForCost(convCost(g));
   // Thread 0 accumulates into gradWeight itself, thread t > 0 into partial t - 1.
   std::vector<float> partials(static_cast<size_t>(std::max(threads - 1, 0) * weightElems));
   std::vector<char> touched(static_cast<size_t>(threads), 0);
@@ -848,14 +853,14 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
   int used = 1;
   if (wideApplies(g, d, x) && activeIsa() == CpuIsa::Avx2) {
     const WideGeometry wg(g, d);
-    used = forEachImageRange(g.n, [&](int t, int64_t n0, int64_t n1) {
+    used = forEachImageRange(g, [&](int t, int64_t n0, int64_t n1) {
       wideWeightGradRows(g, d, wg, x, gradOut, accumulator(t), n0, n1);
       touched[t] = n1 > n0;
     });
   } else if (wideApplies(g, d, x)) {
     const WideGeometry wg(g, d);
     withMicroKernel([&](const MicroKernel& kernel, auto mr, auto nr) {
-      used = forEachImageRange(g.n, [&](int t, int64_t n0, int64_t n1) {
+      used = forEachImageRange(g, [&](int t, int64_t n0, int64_t n1) {
         wideWeightGrad<decltype(mr)::value, decltype(nr)::value>(kernel, g, d, wg, x, gradOut, accumulator(t), false, n0, n1);
         touched[t] = n1 > n0;
       });
@@ -896,7 +901,7 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
 
   if (!touched[0]) std::fill(gradWeight, gradWeight + weightElems, 0.0f);
   if (used > 1) {
-    parallelFor(weightElems, 4096, [&](int64_t i0, int64_t i1) {
+    parallelFor(weightElems, bytesCost(8.0 * used), [&](int64_t i0, int64_t i1) {
       for (int t = 1; t < used; ++t) {
         if (!touched[t]) continue;
         const float* p = accumulator(t);
@@ -909,7 +914,7 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
 void conv2dBiasGrad(const ConvGeometry& g, const float* gradOut, float* gradBias) {
   checkConvGeometry(g);
   const int64_t plane = g.oh * g.ow;
-  parallelFor(g.k, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.n * plane)), [&](int64_t k0, int64_t k1) {
+  parallelFor(g.k, bytesCost(4.0 * g.n * plane), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       double total = 0;
       for (int64_t n = 0; n < g.n; ++n) {
