@@ -9,6 +9,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   using namespace kd::binding;
   registerStorage(env, exports);
   registerRuntime(env, exports);
+  registerPeak(env, exports);
   registerElementwise(env, exports);
   registerReduce(env, exports);
   registerIndex(env, exports);

@@ -7,6 +7,7 @@ namespace kd::binding {
 
 void registerStorage(Napi::Env env, Napi::Object exports);
 void registerRuntime(Napi::Env env, Napi::Object exports);
+void registerPeak(Napi::Env env, Napi::Object exports);
 void registerElementwise(Napi::Env env, Napi::Object exports);
 void registerReduce(Napi::Env env, Napi::Object exports);
 void registerIndex(Napi::Env env, Napi::Object exports);

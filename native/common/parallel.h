@@ -24,7 +24,7 @@ struct Cost {
   Cost operator+(Cost other) const { return {ns + other.ns}; }
 };
 constexpr double kFlopsPerNs = 64;  // a packed FMA kernel (AVX-512 ~100 GFLOP/s, AVX2 ~50)
-constexpr double kBytesPerNs = 16;  // a loop streaming data through L2/L3
+constexpr double kBytesPerNs = 32;  // a loop streaming data (L2 ~100, DRAM ~15)
 constexpr Cost flopsCost(double flops) { return {flops / kFlopsPerNs}; }
 constexpr Cost bytesCost(double bytes) { return {bytes / kBytesPerNs}; }
 // Each thread a region uses gets at least this much work.
