@@ -9,7 +9,8 @@
 
 namespace kd {
 
-// GFLOP/s of `threads` threads each running the FMA loop for `isa` at once (best of five runs of
+// GFLOP/s of `threads` threads each running the FMA loop for `isa` at once, each over its own CPU
+// time so that load from other processes does not lower it (best of five runs of
 // about 10 ms). Throws std::invalid_argument when the processor lacks `isa` or threads < 1.
 double measurePeakGflops(CpuIsa isa, int threads);
 
