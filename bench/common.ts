@@ -14,6 +14,7 @@ export interface Row {
   peer: string | null;
   peerValue: number | null;
   ratio: number | null; // kindling / peerValue
+  ofPeak?: number | null; // kindling / the measured FMA peak, where a bench measures one (gemm)
 }
 
 export interface Timing {
@@ -57,12 +58,14 @@ function formatNumber(x: number | null, digits: number): string {
   return x === null ? '-' : x.toFixed(digits);
 }
 
-// Prints rows as an aligned text table with the fixed column order.
+// Prints rows as an aligned text table with the fixed column order (and 'of peak' when a row has it).
 export function printTable(rows: Row[]): void {
-  const header = ['case', 'threads', 'unit', 'kindling', 'peer', 'peerValue', 'ratio'];
+  const withPeak = rows.some((r) => r.ofPeak !== undefined);
+  const header = ['case', 'threads', 'unit', 'kindling', ...(withPeak ? ['of peak'] : []), 'peer', 'peerValue', 'ratio'];
   const cells = rows.map((r) => [
-    r.case, String(r.threads), r.unit, formatNumber(r.kindling, 1), r.peer ?? '-',
-    formatNumber(r.peerValue, 1), formatNumber(r.ratio, 2),
+    r.case, String(r.threads), r.unit, formatNumber(r.kindling, 1),
+    ...(withPeak ? [r.ofPeak == null ? '-' : `${(100 * r.ofPeak).toFixed(0)}%`] : []),
+    r.peer ?? '-', formatNumber(r.peerValue, 1), formatNumber(r.ratio, 2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');

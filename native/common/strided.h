@@ -2,6 +2,7 @@
 // forEachRow coalesces dims that are contiguous with respect to every operand, then calls
 // row(ptrs, innerStridesBytes, innerLength) once per innermost row, rows split across threads.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -67,11 +68,16 @@ void forEachRow(const StridedLoop<K>& loop, char* const base[K], Row row) {
   int64_t innerStrides[K];
   for (int k = 0; k < K; ++k) innerStrides[k] = loop.strides[k][loop.ndim - 1];
   const Cost elemCost = bytesCost(4.0 * K);  // about a float read or written per operand
-  if (rows == 1) {  // one long row: split it
-    parallelFor(inner, elemCost, [&](int64_t b, int64_t e) {
+  if (rows == 1) {
+    // One long row: split it in blocks, so that where a vector loop hands over to its scalar tail
+    // (which may round differently) does not depend on the thread count.
+    constexpr int64_t kBlockElems = 64;
+    const int64_t blocks = (inner + kBlockElems - 1) / kBlockElems;
+    parallelFor(blocks, elemCost * static_cast<double>(kBlockElems), [&](int64_t b, int64_t e) {
+      const int64_t begin = b * kBlockElems, end = std::min(inner, e * kBlockElems);
       char* p[K];
-      for (int k = 0; k < K; ++k) p[k] = base[k] + b * innerStrides[k];
-      row(p, innerStrides, e - b);
+      for (int k = 0; k < K; ++k) p[k] = base[k] + begin * innerStrides[k];
+      row(p, innerStrides, end - begin);
     });
     return;
   }
