@@ -147,9 +147,11 @@ class ThreadPool {
     workers_.clear();
   }
 
-  // How long a waiting thread polls before it sleeps: pausing, then yielding, microseconds in all.
-  static constexpr std::chrono::microseconds kWorkerPause{20}, kWorkerYield{60};
-  static constexpr std::chrono::microseconds kCallerPause{20}, kCallerYield{40};
+  // How long a waiting thread polls before it sleeps: pausing, then yielding (microseconds in
+  // all). On an idle core sched_yield returns at once, so a worker stays ready for the next of a
+  // training step's back-to-back regions; where another process wants the core it gets it.
+  static constexpr std::chrono::microseconds kWorkerPause{20}, kWorkerYield{200};
+  static constexpr std::chrono::microseconds kCallerPause{20}, kCallerYield{100};
 
   std::vector<std::thread> workers_;
   int size_ = 1;
