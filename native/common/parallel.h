@@ -16,15 +16,15 @@ int numThreads();
 void setNumThreads(int n);
 constexpr int kMaxThreads = 1024;
 
-// An estimate of a region's work, in nanoseconds of one core. The rates are deliberately round: they only
-// decide whether another thread pays for waking it (microseconds) and for its cold caches.
+// An estimate of a region's work, in nanoseconds of one core. The rates are deliberately round
+// and on the slow side: they only decide whether another thread pays for waking it (microseconds)
+// and for its cold caches.
 struct Cost {
   double ns = 0;
   Cost operator*(double times) const { return {ns * times}; }
-  Cost operator+(Cost other) const { return {ns + other.ns}; }
 };
-constexpr double kFlopsPerNs = 64;  // a packed FMA kernel (AVX-512 ~100 GFLOP/s, AVX2 ~50)
-constexpr double kBytesPerNs = 32;  // a loop streaming data (L2 ~100, DRAM ~15)
+constexpr double kFlopsPerNs = 64;  // a small packed GEMM: ~100-200 GFLOP/s AVX-512, ~60-120 AVX2
+constexpr double kBytesPerNs = 32;  // a loop streaming data: ~100 bytes/ns from L2, ~15 from DRAM
 constexpr Cost flopsCost(double flops) { return {flops / kFlopsPerNs}; }
 constexpr Cost bytesCost(double bytes) { return {bytes / kBytesPerNs}; }
 // Each thread a region uses gets at least this much work.
