@@ -65,6 +65,9 @@ __device__ float unaryF(UnaryOp op, float x, float p0, float p1) {
     case UnaryOp::LeakyRelu: return x > 0.0f ? x : p0 * x;
     case UnaryOp::Elu: return x > 0.0f ? x : p0 * expm1f(x);
     case UnaryOp::Softplus: return x > p0 ? x : log1pf(expf(x));
+    case UnaryOp::Sinh: return sinhf(x);
+    case UnaryOp::Cosh: return coshf(x);
+    case UnaryOp::Trunc: return truncf(x);
     default: return x;
   }
 }
@@ -89,7 +92,7 @@ __device__ int32_t unaryI(UnaryOp op, int32_t x, int32_t p0, int32_t p1) {
 bool hasIntForm(UnaryOp op) {
   return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Square ||
          op == UnaryOp::AddScalar || op == UnaryOp::MulScalar || op == UnaryOp::RSubScalar || op == UnaryOp::Clamp ||
-         op == UnaryOp::Relu;
+         op == UnaryOp::Relu || op == UnaryOp::Trunc;
 }
 
 struct UnaryFloat {
@@ -124,6 +127,7 @@ __device__ float binaryF(BinaryOp op, float x, float y) {
       return (r != 0.0f && ((r < 0.0f) != (y < 0.0f))) ? r + y : r;
     }
     case BinaryOp::Atan2: return atan2f(x, y);
+    case BinaryOp::Fmod: return fmodf(x, y);
     case BinaryOp::ReluBackward: return y > 0.0f ? x : 0.0f;
     case BinaryOp::GeluBackward: {
       const float cdf = 0.5f * erfcf(-y * kInvSqrt2);
@@ -163,13 +167,15 @@ __device__ int32_t binaryI(BinaryOp op, int32_t x, int32_t y) {
       const int32_t r = x % y;
       return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
     }
+    case BinaryOp::Fmod: return (y == 0 || y == -1) ? 0 : x % y;  // truncated; no trap
     default: return x;
   }
 }
 
 bool hasIntForm(BinaryOp op) {
   return op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Div ||
-         op == BinaryOp::Maximum || op == BinaryOp::Minimum || op == BinaryOp::Remainder;
+         op == BinaryOp::Maximum || op == BinaryOp::Minimum || op == BinaryOp::Remainder ||
+         op == BinaryOp::Fmod;
 }
 
 template <class T>

@@ -29,7 +29,3 @@ export function promoteTypes(a: DType, b: DType): DType {
   if (a === 'int32' || b === 'int32') return 'int32';
   return 'bool';
 }
-
-export function isFloating(dtype: DType): boolean {
-  return dtype === 'float32';
-}

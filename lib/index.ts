@@ -1,5 +1,5 @@
 // The public API: `import * as kd from 'kindling'`.
-export { Tensor, isTensor } from './tensor.js';
+export { Tensor, isTensor, numel } from './tensor.js';
 export type { NestedArray, TensorOrScalar } from './tensor.js';
 export type { DType } from './dtype.js';
 export type { Device } from './device.js';
@@ -10,7 +10,14 @@ export {
 } from './ops/creation.js';
 export type { TensorOptions } from './ops/creation.js';
 export { cat, stack } from './ops/shape.js';
-export { where } from './ops/elementwise.js';
+export { where, clamp } from './ops/elementwise.js';
+export { mm, bmm, addmm, baddbmm, dot, outer, kron, cross, norm } from './ops/linalg.js';
+export type { AddmmOptions, NormOrder } from './ops/linalg.js';
+export { sinh, cosh, trunc, fmod, lerp, clip, isnan, isinf, isfinite, allclose } from './ops/pointwise.js';
+export type { AllcloseOptions } from './ops/pointwise.js';
+export { t, broadcastTo, tile, repeatInterleave, roll, diag, diagonal } from './ops/rearrange.js';
+export { maskedSelect, nonzero, unique, median, scatter } from './ops/select.js';
+export type { NonzeroOptions, UniqueOptions, ScatterReduce } from './ops/select.js';
 export { manualSeed } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode.js';
 export { tidy, keep } from './scope.js';

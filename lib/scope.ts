@@ -1,6 +1,8 @@
-// Deterministic memory release: kd.tidy(fn) disposes every tensor created while fn runs except
-// those it returns (anywhere inside arrays or plain objects) and those marked kept (parameters,
-// gradients, optimizer state). Nested tidies hand returned tensors to the enclosing scope.
+// Deterministic memory release. A scope frees every tensor made while it was open except those
+// it returns and those marked kept (parameters, gradients, optimizer state, autograd's saved
+// aliases); what it returns passes to the enclosing scope. kd.tidy(fn) is the public scope (it
+// finds tensors anywhere inside arrays and plain objects); scoped(fn) is the one ops use: fn
+// returns a tensor or an array of them, and opening it costs no allocation.
 import { ArgumentError } from './errors.js';
 
 export interface Disposable {
@@ -8,22 +10,67 @@ export interface Disposable {
   readonly isDisposed: boolean;
 }
 
-const scopes: Set<Disposable>[] = [];
+// The tensors made inside open scopes, oldest first; frames[i] is where scope i's tensors start.
+// Closing the innermost scope frees its tail of `made` and keeps only what it returned there.
+const made: Disposable[] = [];
+const frames: number[] = [];
 const kept = new WeakSet<Disposable>();
 
 export function trackTensor(t: Disposable): void {
-  if (scopes.length > 0) scopes[scopes.length - 1].add(t);
+  if (frames.length > 0) made.push(t);
 }
 
 /** Exempts a tensor from the enclosing tidy scopes; it lives until disposed. */
 export function keep<T extends Disposable>(t: T): T {
   kept.add(t);
-  for (const scope of scopes) scope.delete(t);
   return t;
 }
 
 export function isKept(t: Disposable): boolean {
   return kept.has(t);
+}
+
+function openScope(): number {
+  const start = made.length;
+  frames.push(start);
+  return start;
+}
+
+export type ScopeResult = Disposable | null | undefined | void | readonly (Disposable | null | undefined)[];
+
+function isReturned(t: Disposable, returned: ScopeResult | Set<unknown>): boolean {
+  if (returned instanceof Set) return returned.has(t);
+  if (Array.isArray(returned)) return returned.includes(t);
+  return t === returned;
+}
+
+/** Closes the innermost scope: frees what it made, except what it returned (handed on to the enclosing one). */
+function closeScope(start: number, returned: ScopeResult | Set<unknown>): void {
+  frames.pop();
+  let handedOn = start;
+  const end = made.length;
+  for (let i = start; i < end; i++) {
+    const t = made[i];
+    if (isReturned(t, returned)) made[handedOn++] = t;
+    else if (!kept.has(t)) t.dispose();
+  }
+  made.length = frames.length > 0 ? handedOn : 0;
+}
+
+/**
+ * Runs fn and frees every tensor made meanwhile except the one (or the array of them) fn returns,
+ * which may also be a tensor made before (an input, or one of several aliases). If fn throws,
+ * everything it made is freed.
+ */
+export function scoped<T extends ScopeResult>(fn: () => T): T {
+  const start = openScope();
+  let result: T | undefined;
+  try {
+    result = fn();
+    return result;
+  } finally {
+    closeScope(start, result);
+  }
 }
 
 function collectReturned(value: unknown, into: Set<unknown>, seen = new Set<unknown>()): void {
@@ -44,25 +91,14 @@ function collectReturned(value: unknown, into: Set<unknown>, seen = new Set<unkn
 
 export function tidy<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new ArgumentError('tidy: expected a function');
-  const scope = new Set<Disposable>();
-  scopes.push(scope);
-  let result: T;
+  const start = openScope();
+  const returned = new Set<unknown>();
   try {
-    result = fn();
+    const result = fn();
     if (result instanceof Promise) throw new ArgumentError('tidy: fn must be synchronous (it returned a Promise)');
+    collectReturned(result, returned);
+    return result;
   } finally {
-    scopes.pop();
-    const returned = new Set<unknown>();
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-finally
-    if (typeof result! !== 'undefined') collectReturned(result!, returned);
-    for (const t of scope) {
-      if (returned.has(t) || kept.has(t)) continue;
-      t.dispose();
-    }
-    if (scopes.length > 0) {
-      const parent = scopes[scopes.length - 1];
-      for (const t of returned) if (scope.has(t as Disposable)) parent.add(t as Disposable);
-    }
+    closeScope(start, returned);
   }
-  return result;
 }

@@ -14,8 +14,12 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from './errors.js';
 import { formatTensor } from './format.js';
 import * as ew from './ops/elementwise.js';
 import * as idx from './ops/indexing.js';
+import * as la from './ops/linalg.js';
 import * as mm from './ops/matmul.js';
+import * as pw from './ops/pointwise.js';
+import * as rea from './ops/rearrange.js';
 import * as red from './ops/reduce.js';
+import * as sel from './ops/select.js';
 import * as shp from './ops/shape.js';
 import * as smx from './ops/softmax.js';
 import { isKept, keep, trackTensor } from './scope.js';
@@ -110,11 +114,6 @@ export class Tensor implements KernelOperand {
   /** @internal */
   _assertLive(op: string): void {
     if (this._disposed) throw new ArgumentError(`${op}: tensor was disposed`);
-  }
-
-  /** @internal */
-  _onesLike(): Tensor {
-    return ew.fullLike(this, 1);
   }
 
   // ---- properties ---------------------------------------------------------------------------
@@ -318,10 +317,21 @@ export class Tensor implements KernelOperand {
   ge(other: TensorOrScalar): Tensor { return ew.ge(this, other); }
   logicalAnd(other: TensorOrScalar): Tensor { return ew.logicalAnd(this, other); }
   logicalOr(other: TensorOrScalar): Tensor { return ew.logicalOr(this, other); }
+  logicalXor(other: TensorOrScalar): Tensor { return ew.logicalXor(this, other); }
   logicalNot(): Tensor { return ew.logicalNot(this); }
   where(condition: Tensor, other: TensorOrScalar): Tensor { return ew.where(condition, this, other); }
   maskedFill(mask: Tensor, value: number): Tensor { return ew.maskedFill(this, mask, value); }
   clone(): Tensor { return ew.clone(this); }
+  sinh(): Tensor { return pw.sinh(this); }
+  cosh(): Tensor { return pw.cosh(this); }
+  trunc(): Tensor { return pw.trunc(this); }
+  fmod(other: TensorOrScalar): Tensor { return pw.fmod(this, other); }
+  lerp(end: Tensor, weight: Tensor | number): Tensor { return pw.lerp(this, end, weight); }
+  clip(min?: number | null, max?: number | null): Tensor { return pw.clip(this, min, max); }
+  isnan(): Tensor { return pw.isnan(this); }
+  isinf(): Tensor { return pw.isinf(this); }
+  isfinite(): Tensor { return pw.isfinite(this); }
+  allclose(other: Tensor, options?: pw.AllcloseOptions): boolean { return pw.allclose(this, other, options); }
 
   // In place (under noGrad, or on tensors that do not require grad): optimizers and buffers.
   add_(other: TensorOrScalar, alpha?: number): this { ew.binaryInplace(this, 'add_', other, alpha); return this; }
@@ -353,10 +363,24 @@ export class Tensor implements KernelOperand {
   logsumexp(dim: number | number[], keepdim = false): Tensor { return red.logsumexp(this, dim, keepdim); }
   softmax(dim: number): Tensor { return smx.softmax(this, dim); }
   logSoftmax(dim: number): Tensor { return smx.logSoftmax(this, dim); }
+  norm(p?: la.NormOrder, dim?: number | number[] | null, keepdim = false): Tensor { return la.norm(this, p, dim, keepdim); }
+  median(): Tensor;
+  median(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  median(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    return dim === undefined ? sel.median(this) : sel.median(this, dim, keepdim);
+  }
 
   // ---- linear algebra -----------------------------------------------------------------------
 
   matmul(other: Tensor): Tensor { return mm.matmul(this, other); }
+  mm(mat2: Tensor): Tensor { return la.mm(this, mat2); }
+  bmm(mat2: Tensor): Tensor { return la.bmm(this, mat2); }
+  addmm(mat1: Tensor, mat2: Tensor, options?: la.AddmmOptions): Tensor { return la.addmm(this, mat1, mat2, options); }
+  baddbmm(batch1: Tensor, batch2: Tensor, options?: la.AddmmOptions): Tensor { return la.baddbmm(this, batch1, batch2, options); }
+  dot(other: Tensor): Tensor { return la.dot(this, other); }
+  outer(vec2: Tensor): Tensor { return la.outer(this, vec2); }
+  kron(other: Tensor): Tensor { return la.kron(this, other); }
+  cross(other: Tensor, dim?: number): Tensor { return la.cross(this, other, dim); }
 
   // ---- views and shape ----------------------------------------------------------------------
 
@@ -383,14 +407,38 @@ export class Tensor implements KernelOperand {
   chunk(chunks: number, dim = 0): Tensor[] { return shp.chunk(this, chunks, dim); }
   repeat(...repeats: number[] | [number[]]): Tensor { return shp.repeat(this, shp.shapeArg(repeats)); }
   flip(dims: number | number[]): Tensor { return shp.flip(this, dims); }
+  t(): Tensor { return rea.t(this); }
+  broadcastTo(...shape: number[] | [number[]]): Tensor { return rea.broadcastTo(this, shp.shapeArg(shape)); }
+  tile(...dims: number[] | [number[]]): Tensor { return rea.tile(this, shp.shapeArg(dims)); }
+  repeatInterleave(repeats?: number | Tensor | null, dim?: number | null): Tensor { return rea.repeatInterleave(this, repeats, dim); }
+  roll(shifts: number | number[], dims?: number | number[] | null): Tensor { return rea.roll(this, shifts, dims); }
+  diag(diagonal = 0): Tensor { return rea.diag(this, diagonal); }
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor { return rea.diagonal(this, offset, dim1, dim2); }
 
   // ---- indexing -----------------------------------------------------------------------------
 
   gather(dim: number, index: Tensor): Tensor { return idx.gather(this, dim, index); }
   indexSelect(dim: number, index: Tensor): Tensor { return idx.indexSelect(this, dim, index); }
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return idx.scatterAdd(this, dim, index, src); }
+  scatter(dim: number, index: Tensor, src: Tensor | number, options?: { reduce?: sel.ScatterReduce }): Tensor { return sel.scatter(this, dim, index, src, options); }
+  scatter_(dim: number, index: Tensor, src: Tensor | number, options?: { reduce?: sel.ScatterReduce }): this { sel.scatterInplace(this, dim, index, src, options); return this; }
+  maskedSelect(mask: Tensor): Tensor { return sel.maskedSelect(this, mask); }
+  nonzero(options?: { asTuple?: false }): Tensor;
+  nonzero(options: { asTuple: true }): Tensor[];
+  nonzero(options?: sel.NonzeroOptions): Tensor | Tensor[] { return sel.nonzero(this, options); }
+  unique(options?: sel.UniqueOptions & { returnInverse?: false; returnCounts?: false }): Tensor;
+  unique(options: sel.UniqueOptions & { returnInverse: true; returnCounts: true }): [Tensor, Tensor, Tensor];
+  unique(options: sel.UniqueOptions & ({ returnInverse: true } | { returnCounts: true })): [Tensor, Tensor];
+  unique(options?: sel.UniqueOptions): Tensor | Tensor[];
+  unique(options?: sel.UniqueOptions): Tensor | Tensor[] { return sel.unique(this, options); }
 }
 
 export function isTensor(value: unknown): value is Tensor {
   return value instanceof Tensor;
+}
+
+/** The number of elements: kd.numel(t), the same as t.numel. */
+export function numel(t: Tensor): number {
+  if (!(t instanceof Tensor)) throw new ShapeError(`numel: expected a Tensor, got ${typeof t}`);
+  return t.numel;
 }

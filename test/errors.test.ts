@@ -5,19 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as kd from '../lib/index.js';
 import type { Tensor } from '../lib/index.js';
 import { native } from '../lib/native.js';
-
-/** Runs f; it must throw an instance of `cls` whose message matches every pattern. */
-function expectError(f: () => unknown, cls: new (...a: never[]) => Error, ...patterns: RegExp[]): void {
-  let caught: unknown = null;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name}, nothing was thrown`).not.toBeNull();
-  expect(caught, `expected ${cls.name}, got ${String(caught)}`).toBeInstanceOf(cls);
-  for (const p of patterns) expect((caught as Error).message).toMatch(p);
-}
+import { expectError } from './helpers.js';
 
 /** Either a correct value or a KindlingError; anything else (a raw Error, a TypeError) fails. */
 function resultOrKindlingError(f: () => unknown, context: string): unknown {

@@ -57,6 +57,19 @@ export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, tol:
   expect(err, `${context} relative error ${err}`).toBeLessThan(tol);
 }
 
+/** Runs f; it must throw an instance of `cls` whose message matches every pattern (a string: contains it). */
+export function expectError(f: () => unknown, cls: new (...a: never[]) => Error, ...patterns: (RegExp | string)[]): void {
+  let caught: unknown = null;
+  try {
+    f();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected ${cls.name}, nothing was thrown`).not.toBeNull();
+  expect(caught, `expected ${cls.name}, got ${String(caught)}`).toBeInstanceOf(cls);
+  for (const p of patterns) expect((caught as Error).message).toMatch(p);
+}
+
 /** Row-major strides of a shape. */
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { liveStorageCount } from '../lib/backend/storage.js';
 import * as kd from '../lib/index.js';
 
 function rssMiB(): number {
@@ -76,6 +77,112 @@ describe('memory', () => {
     expect(Number.isFinite(last)).toBe(true);
     // A leaked pooled activation alone would be 21 KiB a step, 25 MiB over these 1,200 steps.
     expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
+  });
+
+  it('holds flat memory and a constant number of storages training a model that uses every kd.nn layer', () => {
+    kd.manualSeed(23);
+    const nn = kd.nn;
+    // An image branch (conv, batch norm, the fused ReLU-pool and conv-ReLU-pool paths, both
+    // average pools), a token branch (embedding with a padding row, conv1d), and a head through
+    // every normalisation, dropout, activation and container; every loss module is summed.
+    class EveryLayer extends nn.Module {
+      image = new nn.Sequential(
+        new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.AvgPool2d(3, { stride: 1, padding: 1 }),
+        new nn.Conv2d(4, 4, 3), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.AdaptiveAvgPool2d(1), new nn.Flatten(),
+      );
+      embed = new nn.Embedding(20, 6, { paddingIdx: 0 });
+      conv1d = new nn.Conv1d(6, 8, 3, { padding: 1 });
+      gelu = new nn.GELU('tanh');
+      trunk = new nn.Sequential(
+        new nn.Linear(12, 16), new nn.BatchNorm1d(16), new nn.LayerNorm(16), new nn.RMSNorm(16), new nn.Dropout(0.1),
+      );
+      activations = new nn.ModuleList([
+        new nn.LeakyReLU(0.1), new nn.SiLU(), new nn.ELU(), new nn.Softplus(), new nn.Tanh(), new nn.Sigmoid(), new nn.Identity(),
+      ]);
+      heads = new nn.ModuleDict({
+        cls: new nn.Linear(16, 5),
+        reg: new nn.Sequential(new nn.Linear(16, 4, { bias: false }), new nn.Unflatten(1, [2, 2]), new nn.Flatten()),
+      });
+      softmax = new nn.Softmax(1);
+      logSoftmax = new nn.LogSoftmax(1);
+
+      forward(images: kd.Tensor, tokens: kd.Tensor): { logits: kd.Tensor; reg: kd.Tensor; probs: kd.Tensor; logProbs: kd.Tensor } {
+        const pictures = this.image.forward(images) as kd.Tensor;
+        const text = this.gelu.forward(this.conv1d.forward(this.embed.forward(tokens).transpose(1, 2))).mean(2);
+        let h = this.trunk.forward(kd.cat([pictures, text], 1)) as kd.Tensor;
+        for (const act of this.activations) h = act.forward(h) as kd.Tensor;
+        const logits = (this.heads.get('cls') as kd.nn.Linear).forward(h);
+        const reg = (this.heads.get('reg') as kd.nn.Sequential).forward(h) as kd.Tensor;
+        return { logits, reg, probs: this.softmax.forward(logits), logProbs: this.logSoftmax.forward(logits) };
+      }
+    }
+    const model = new EveryLayer();
+    const opt = new kd.optim.Adam(model.parameters(), { lr: 1e-3 });
+    const losses = {
+      ce: new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }), nll: new nn.NLLLoss(), mse: new nn.MSELoss(), l1: new nn.L1Loss(),
+      smoothL1: new nn.SmoothL1Loss(), huber: new nn.HuberLoss(), bce: new nn.BCELoss(), bceLogits: new nn.BCEWithLogitsLoss(),
+    };
+    const images = kd.randn([6, 1, 12, 12]);
+    const tokens = kd.randint(0, 20, [6, 7]);
+    const labels = kd.randint(0, 5, [6]);
+    const target = kd.randn([6, 4]);
+    const target01 = kd.rand([6, 4]);
+    const uniform = kd.full([6, 5], 0.2);
+    const step = () => kd.tidy(() => {
+      opt.zeroGrad();
+      const { logits, reg, probs, logProbs } = model.forward(images, tokens);
+      const loss = losses.ce.forward(logits, labels).add(losses.nll.forward(logProbs, labels))
+        .add(losses.mse.forward(reg, target)).add(losses.l1.forward(reg, target))
+        .add(losses.smoothL1.forward(reg, target)).add(losses.huber.forward(reg, target))
+        .add(losses.bce.forward(reg.sigmoid(), target01)).add(losses.bceLogits.forward(reg, target01))
+        .add(losses.mse.forward(probs, uniform));
+      loss.backward();
+      opt.step();
+      // The eval path (running statistics, no dropout) too, without a graph.
+      model.eval();
+      kd.noGrad(() => model.forward(images, tokens));
+      model.train();
+      return loss.item();
+    });
+    const first = step();
+    for (let i = 0; i < 99; i++) step();
+    settle();
+    const warm = rssMiB(), storages = liveStorageCount();
+    let last = 0;
+    for (let i = 0; i < 200; i++) last = step();
+    settle();
+    const after = rssMiB();
+    expect(Number.isFinite(last)).toBe(true);
+    expect(last, 'the model trains').toBeLessThan(first);
+    expect(liveStorageCount(), 'live native storages after 200 more steps').toBe(storages);
+    expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
+  });
+
+  it("counts live storages outside any tidy: ops' and backwards' temporaries are freed by their own scopes", () => {
+    kd.manualSeed(5);
+    const x = kd.randn([5, 7], { requiresGrad: true });
+    const w = kd.randn([7, 3], { requiresGrad: true });
+    const before = liveStorageCount();
+    // Composed forwards (layerNorm, maximum, remainder, bceLoss's range check) and their backwards
+    // make temporaries; only the results held here may remain.
+    const held: kd.Tensor[] = [];
+    const hold = (t: kd.Tensor) => { held.push(t); return t; };
+    const h = hold(kd.nn.functional.layerNorm(hold(hold(x.matmul(w)).relu()), [3]));
+    const a = hold(hold(hold(h.logSoftmax(1)).maximum(-2)).remainder(3));
+    const b = hold(kd.nn.functional.bceLoss(hold(h.sigmoid()), hold(kd.full([5, 3], 0.5))));
+    const loss = hold(hold(a.mean()).add(b));
+    // The forward's temporaries that backward reads (layerNorm's centered input, ...) live on in
+    // the graph as saved tensors until backward releases it.
+    expect(liveStorageCount()).toBeGreaterThan(before + held.length);
+    loss.backward();
+    expect(liveStorageCount(), 'after backward: what is held and the two gradients').toBe(before + held.length + 2);
+    const grads = [x.grad!, w.grad!];
+    for (const t of [...held, ...grads]) t.dispose();
+    x.grad = null;
+    w.grad = null;
+    expect(liveStorageCount()).toBe(before);
   });
 
   it('frees storage deterministically: dispose, using, and tidy', () => {

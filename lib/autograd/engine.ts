@@ -2,6 +2,7 @@
 // hand each node the sum of the gradients flowing into it, and accumulate into leaves' .grad.
 // Intermediate gradients are freed as soon as their node has consumed them.
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { onesLike } from '../ops/creation.js';
 import { isKept, keep, tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled, withGradMode } from './grad_mode.js';
@@ -67,7 +68,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
   // Everything made here is freed at the end except the leaves' gradients (kept).
   tidy(() =>
     withGradMode(options.createGraph ?? false, () => {
-      const seed = gradient === undefined ? root._onesLike() : gradient.detach();
+      const seed = gradient === undefined ? onesLike(root) : gradient.detach();
       if (!root.gradFn) {
         accumulateLeaf(root, seed, false);
         return;

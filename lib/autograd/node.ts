@@ -1,7 +1,9 @@
 // A node of the autograd graph: the op that made a tensor, how to get its inputs' gradients
 // from its output's gradient, and the tensors it saved for that. Saved tensors are aliases that
 // hold their own reference to the storage, so tidy() disposing the originals cannot free them.
+// A backward function is the formula alone: apply() runs it in a scope that frees what it made.
 import { ArgumentError } from '../errors.js';
+import { scoped } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 
 /** Where an input's gradient goes: into another node, or into a leaf tensor's .grad. */
@@ -52,7 +54,9 @@ export class GradNode {
         );
       }
     }
-    return this.backwardFn(gradOutput);
+    // The backward runs in a scope: its temporaries are freed, the gradients it returns are not.
+    const backwardFn = this.backwardFn;
+    return scoped(() => backwardFn(gradOutput));
   }
 
   release(): void {

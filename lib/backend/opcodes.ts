@@ -4,6 +4,7 @@ export const enum UnaryOp {
   Neg, Exp, Log, Sqrt, Rsqrt, Abs, Relu, Gelu, GeluTanh, Sigmoid, Tanh, Silu, Sin, Cos,
   Reciprocal, Sign, Floor, Ceil, Round, Square, Log1p, Expm1, Erf, LogicalNot,
   AddScalar, MulScalar, RSubScalar, RDivScalar, PowScalar, Clamp, LeakyRelu, Elu, Softplus,
+  Sinh, Cosh, Trunc,
 }
 
 export const enum BinaryOp {
@@ -11,6 +12,7 @@ export const enum BinaryOp {
   Eq, Ne, Lt, Le, Gt, Ge,
   LogicalAnd, LogicalOr, LogicalXor,
   ReluBackward, GeluBackward, GeluTanhBackward, SigmoidBackward, TanhBackward, SiluBackward,
+  Fmod,
 }
 
 export const enum ReduceOp {

@@ -8,7 +8,15 @@ import { backendFor } from './index.js';
 
 const forgotten = new FinalizationRegistry<{ device: Device; handle: unknown }>(({ device, handle }) => {
   backendFor(device).free(handle);
+  live--;
 });
+
+let live = 0;
+
+/** @internal Storages allocated and not yet freed (by dispose or the collector); memory tests watch it. */
+export function liveStorageCount(): number {
+  return live;
+}
 
 export class Storage {
   private refs = 1;
@@ -17,6 +25,7 @@ export class Storage {
 
   constructor(readonly device: Device, readonly handle: unknown, readonly bytes: number) {
     forgotten.register(this, { device, handle }, this);
+    live++;
   }
 
   static allocate(device: Device, bytes: number): Storage {
@@ -37,6 +46,7 @@ export class Storage {
     if (--this.refs === 0) {
       forgotten.unregister(this);
       backendFor(this.device).free(this.handle);
+      live--;
     }
   }
 }

@@ -7,6 +7,7 @@ import { isGradEnabled } from '../autograd/grad_mode.js';
 import type { ConvGeometry, KernelOperand, PoolGeometry } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { scoped } from '../scope.js';
 import { Tensor, contiguousStrides } from '../tensor.js';
 import { assertTensor, record, sameDevice } from './record.js';
 import { contiguous } from './shape.js';
@@ -175,11 +176,11 @@ function runConv(s: ConvSpec): Tensor {
   const out = Tensor._empty(s.outShape, 'float32', x.device);
   const out4 = [g.n, g.k, g.oh, g.ow], x4 = [g.n, g.c, g.h, g.w], w4 = [g.k, g.c / g.groups, g.kh, g.kw];
   if (g.n === 0) return out;
-  const w = weight.isContiguous() ? weight : contiguous(weight);
-  const b = bias && !bias.isContiguous() ? contiguous(bias) : bias;
-  backendOf(x).conv2d(g, dense(out, out4), operand(x, x4, s.xStrides), dense(w, w4), b);
-  if (w !== weight) w.dispose();
-  if (b !== bias) b?.dispose();
+  scoped(() => {
+    const w = weight.isContiguous() ? weight : contiguous(weight);
+    const b = bias && !bias.isContiguous() ? contiguous(bias) : bias;
+    backendOf(x).conv2d(g, dense(out, out4), operand(x, x4, s.xStrides), dense(w, w4), b);
+  });
   return record('ConvolutionBackward', out, [x, weight, bias], (node) => {
     const xs = node.save(x), ws = node.save(weight);
     return (grad) => {
@@ -187,10 +188,8 @@ function runConv(s: ConvSpec): Tensor {
       const gc = contiguous(grad), go = dense(gc, out4);
       let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
       if (x.requiresGrad) {
-        const wc = contiguous(ws);
         dx = Tensor._empty(x.shape, 'float32', x.device);
-        backendOf(gc).conv2dInputGrad(g, dense(dx, x4), go, dense(wc, w4));
-        wc.dispose();
+        backendOf(gc).conv2dInputGrad(g, dense(dx, x4), go, dense(contiguous(ws), w4));
       }
       if (weight.requiresGrad) {
         dw = Tensor._empty(weight.shape, 'float32', weight.device);
@@ -200,7 +199,6 @@ function runConv(s: ConvSpec): Tensor {
         db = Tensor._empty(bias.shape, 'float32', bias.device);
         backendOf(gc).conv2dBiasGrad(g, db, go);
       }
-      gc.dispose();
       return [dx, dw, db];
     };
   });
@@ -281,23 +279,21 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: MaxPool2dOption
   const { geom: g, xStrides, outShape } = poolSpec(op, x, kernelSize, options.stride, options.padding ?? 0,
     options.dilation ?? 1, options.ceilMode ?? false);
   const x4 = [g.n, g.c, g.h, g.w], out4 = [g.n, g.c, g.oh, g.ow];
-  const out = Tensor._empty(outShape, 'float32', x.device);
-  if (g.n === 0) return out;
-  const indices = Tensor._empty(outShape, 'int32', x.device);
-  backendOf(x).maxPool2d(g, dense(out, out4), dense(indices, out4), operand(x, x4, xStrides));
-  const result = record('MaxPool2DWithIndicesBackward', out, [x], (node) => {
-    const idx = node.save(indices);
-    return (grad) => {
-      noDoubleBackward(op);
-      const gc = contiguous(grad);
-      const dx = Tensor._empty(x.shape, 'float32', x.device);
-      backendOf(gc).maxPool2dBackward(g, dense(dx, x4), dense(gc, out4), dense(idx, out4));
-      gc.dispose();
-      return [dx];
-    };
+  if (g.n === 0) return Tensor._empty(outShape, 'float32', x.device);
+  return scoped(() => {
+    const out = Tensor._empty(outShape, 'float32', x.device), indices = Tensor._empty(outShape, 'int32', x.device);
+    backendOf(x).maxPool2d(g, dense(out, out4), dense(indices, out4), operand(x, x4, xStrides));
+    return record('MaxPool2DWithIndicesBackward', out, [x], (node) => {
+      const idx = node.save(indices);
+      return (grad) => {
+        noDoubleBackward(op);
+        const gc = contiguous(grad);
+        const dx = Tensor._empty(x.shape, 'float32', x.device);
+        backendOf(gc).maxPool2dBackward(g, dense(dx, x4), dense(gc, out4), dense(idx, out4));
+        return [dx];
+      };
+    });
   });
-  indices.dispose();
-  return result;
 }
 
 /**
@@ -318,34 +314,27 @@ export function conv2dMaxPool2d(x: Tensor, weight: Tensor, bias: Tensor | null |
     poolOptions.dilation ?? 1, poolOptions.ceilMode ?? false);
   const pg = p.geom;
   const x4 = [g.n, g.c, g.h, g.w], w4 = [g.k, g.c / g.groups, g.kh, g.kw], pooled4 = [pg.n, pg.c, pg.oh, pg.ow];
-  const out = Tensor._empty(p.outShape, 'float32', x.device);
-  if (g.n === 0) return out;
-  const indices = Tensor._empty(p.outShape, 'int32', x.device);
-  const w = weight.isContiguous() ? weight : contiguous(weight);
-  const b = s.bias && !s.bias.isContiguous() ? contiguous(s.bias) : s.bias;
-  backendOf(x).conv2dMaxPool2d(g, pg, dense(out, pooled4), dense(indices, pooled4), operand(x, x4, s.xStrides),
-    dense(w, w4), b && dense(b, [g.k]));
-  if (w !== weight) w.dispose();
-  if (b !== s.bias) b?.dispose();
-  const result = record('ConvolutionMaxPoolBackward', out, [x, weight, s.bias], (node) => {
-    const xs = node.save(x), ws = node.save(weight), idx = node.save(indices);
-    return (grad) => {
-      noDoubleBackward('conv2d');
-      const gc = contiguous(grad);
-      const be = backendOf(gc);
-      const dx = x.requiresGrad ? Tensor._empty(x.shape, 'float32', x.device) : null;
-      const dw = weight.requiresGrad ? Tensor._empty(weight.shape, 'float32', weight.device) : null;
-      const db = s.bias?.requiresGrad ? Tensor._empty(s.bias.shape, 'float32', s.bias.device) : null;
-      const wc = contiguous(ws);
-      be.conv2dPooledBackward(g, pg, operand(xs, x4, s.xStrides), dense(wc, w4), dense(gc, pooled4), dense(idx, pooled4),
-        dx && dense(dx, x4), dw && dense(dw, w4), db);
-      wc.dispose();
-      gc.dispose();
-      return [dx, dw, db];
-    };
+  if (g.n === 0) return Tensor._empty(p.outShape, 'float32', x.device);
+  return scoped(() => {
+    const out = Tensor._empty(p.outShape, 'float32', x.device), indices = Tensor._empty(p.outShape, 'int32', x.device);
+    const w = weight.isContiguous() ? weight : contiguous(weight);
+    const b = s.bias && !s.bias.isContiguous() ? contiguous(s.bias) : s.bias;
+    backendOf(x).conv2dMaxPool2d(g, pg, dense(out, pooled4), dense(indices, pooled4), operand(x, x4, s.xStrides),
+      dense(w, w4), b && dense(b, [g.k]));
+    return record('ConvolutionMaxPoolBackward', out, [x, weight, s.bias], (node) => {
+      const xs = node.save(x), ws = node.save(weight), idx = node.save(indices);
+      return (grad) => {
+        noDoubleBackward('conv2d');
+        const gc = contiguous(grad);
+        const dx = x.requiresGrad ? Tensor._empty(x.shape, 'float32', x.device) : null;
+        const dw = weight.requiresGrad ? Tensor._empty(weight.shape, 'float32', weight.device) : null;
+        const db = s.bias?.requiresGrad ? Tensor._empty(s.bias.shape, 'float32', s.bias.device) : null;
+        backendOf(gc).conv2dPooledBackward(g, pg, operand(xs, x4, s.xStrides), dense(contiguous(ws), w4), dense(gc, pooled4),
+          dense(idx, pooled4), dx && dense(dx, x4), dw && dense(dw, w4), db);
+        return [dx, dw, db];
+      };
+    });
   });
-  indices.dispose();
-  return result;
 }
 
 /** Mean over each window; countIncludePad (default true) counts padding zeros in the divisor. */
@@ -363,7 +352,6 @@ export function avgPool2d(x: Tensor, kernelSize: Size2, options: AvgPool2dOption
     const gc = contiguous(grad);
     const dx = Tensor._empty(x.shape, 'float32', x.device);
     backendOf(gc).avgPool2dBackward(g, countIncludePad, dense(dx, x4), dense(gc, out4));
-    gc.dispose();
     return [dx];
   });
 }
@@ -390,7 +378,6 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
     const gc = contiguous(grad);
     const dx = Tensor._empty(x.shape, 'float32', x.device);
     backendOf(gc).adaptiveAvgPool2dBackward(dense(dx, x4), dense(gc, out4));
-    gc.dispose();
     return [dx];
   });
 }

@@ -6,7 +6,9 @@ import { backendOf } from '../backend/index.js';
 import { BinaryOp, UnaryOp } from '../backend/opcodes.js';
 import { type DType, promoteTypes } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { scoped } from '../scope.js';
 import { Tensor, type TensorOrScalar } from '../tensor.js';
+import { fullLike, zerosLike } from './creation.js';
 import {
   assertTensor, broadcastOperand, broadcastShapes, needsGrad, record, sameDevice, scalarTensor,
 } from './record.js';
@@ -26,17 +28,19 @@ function unaryKernel(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0, outDtype: DType = x
 
 type UnaryBackward = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
 
-/** A float unary op: ints and bools are promoted to float32 first, as in PyTorch. */
-/** `saves` names what backward reads: the input x, the output, or both. */
-function floatUnary(name: string, op: UnaryOp, input: Tensor, backward: UnaryBackward | null, p0 = 0, p1 = 0, saves: 'x' | 'out' | 'both' = 'both'): Tensor {
+/**
+ * A float unary op: ints and bools are promoted to float32 first, as in PyTorch. `saves` names
+ * what backward reads: the input x, the output, or both.
+ */
+export function floatUnary(name: string, op: UnaryOp, input: Tensor, backward: UnaryBackward | null, p0 = 0, p1 = 0, saves: 'x' | 'out' | 'both' = 'both'): Tensor {
   const x0 = assertTensor(input, name, 'input');
-  const x = toFloat(x0);
-  const out = unaryKernel(op, x, p0, p1);
-  if (x !== x0) x.dispose();
-  if (!backward) return out;
-  return record(name, out, [x0], (node) => {
-    const xs = saves !== 'out' ? node.save(x0) : x0, os = saves !== 'x' ? node.save(out) : out;
-    return (g) => [backward(g, xs, os)];
+  return scoped(() => {
+    const out = unaryKernel(op, toFloat(x0), p0, p1);
+    if (!backward) return out;
+    return record(name, out, [x0], (node) => {
+      const xs = saves !== 'out' ? node.save(x0) : x0, os = saves !== 'x' ? node.save(out) : out;
+      return (g) => [backward(g, xs, os)];
+    });
   });
 }
 
@@ -51,7 +55,7 @@ const OP_NAMES: Record<number, string> = {
   [BinaryOp.Add]: 'add', [BinaryOp.Sub]: 'sub', [BinaryOp.Mul]: 'mul', [BinaryOp.Div]: 'div', [BinaryOp.Pow]: 'pow',
   [BinaryOp.Maximum]: 'maximum', [BinaryOp.Minimum]: 'minimum', [BinaryOp.Remainder]: 'remainder',
   [BinaryOp.Eq]: 'eq', [BinaryOp.Ne]: 'ne', [BinaryOp.Lt]: 'lt', [BinaryOp.Le]: 'le', [BinaryOp.Gt]: 'gt', [BinaryOp.Ge]: 'ge',
-  [BinaryOp.LogicalAnd]: 'logicalAnd', [BinaryOp.LogicalOr]: 'logicalOr',
+  [BinaryOp.LogicalAnd]: 'logicalAnd', [BinaryOp.LogicalOr]: 'logicalOr', [BinaryOp.LogicalXor]: 'logicalXor',
 };
 function opName(op: BinaryOp): string {
   return OP_NAMES[op] ?? 'binary';
@@ -69,7 +73,7 @@ function resultType(a: Tensor, b: TensorOrScalar): DType {
   return Number.isInteger(b) ? (a.dtype === 'bool' ? 'int32' : a.dtype) : 'float32';
 }
 
-/** Both operands as tensors of `dtype` (casts and scalar tensors are new; the caller frees them). */
+/** Both operands as tensors of `dtype` (casts and scalar tensors are new: call it in a scope). */
 function operands(name: string, a: Tensor, b: TensorOrScalar, dtype: DType): [Tensor, Tensor] {
   const ta = a.dtype === dtype ? a : cast(a, dtype);
   let tb: Tensor;
@@ -85,39 +89,27 @@ function operands(name: string, a: Tensor, b: TensorOrScalar, dtype: DType): [Te
   return [ta, tb];
 }
 
-function release(made: Tensor, original: TensorOrScalar): void {
-  if (made !== original) made.dispose();
-}
-
 type BinaryBackward = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
 
 /** `saves` lists what backward reads: 'a', 'b', 'out' (unsaved ones arrive as the originals). */
-function arithmetic(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar, backward: BinaryBackward | null, forceFloat = false, saves = 'a,b,out'): Tensor {
+export function arithmetic(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar, backward: BinaryBackward | null, forceFloat = false, saves = 'a,b,out'): Tensor {
   assertTensor(a0, opName(op), 'input');
   let dtype = resultType(a0, b0);
   if (forceFloat) dtype = 'float32';
   if (dtype === 'bool') return boolArithmetic(op, a0, b0);
-  const [a, b] = operands(opName(op), a0, b0, dtype);
-  const out = binaryKernel(op, a, b, dtype);
-  const bIsTensor = b0 instanceof Tensor;
-  if (!backward || dtype !== 'float32') {
-    release(a, a0);
-    release(b, b0);
-    return out;
-  }
-  return record(name, out, [a0, bIsTensor ? b0 : null], (node) => {
-    const keepA = saves.includes('a'), keepB = saves.includes('b');
-    const as = keepA ? node.save(a) : a, bs = keepB ? node.save(b) : b, os = saves.includes('out') ? node.save(out) : out;
-    release(a, a0);
-    release(b, b0);
-    return (g) => {
-      const [ga, gb] = backward(g, as, bs, os);
-      const ra = ga ? sumToShape(ga, a0.shape) : null;
-      const rb = gb && bIsTensor ? sumToShape(gb, (b0 as Tensor).shape) : null;
-      // Free what backward made and no result holds (ga may be g itself, or equal gb).
-      for (const t of [ga, gb]) if (t && t !== g && t !== ra && t !== rb) t.dispose();
-      return [ra, rb];
-    };
+  return scoped(() => {
+    const [a, b] = operands(opName(op), a0, b0, dtype);
+    const out = binaryKernel(op, a, b, dtype);
+    if (!backward || dtype !== 'float32') return out;
+    const b1 = b0 instanceof Tensor ? b0 : null;
+    return record(name, out, [a0, b1], (node) => {
+      const as = saves.includes('a') ? node.save(a) : a, bs = saves.includes('b') ? node.save(b) : b;
+      const os = saves.includes('out') ? node.save(out) : out;
+      return (g) => {
+        const [ga, gb] = backward(g, as, bs, os);
+        return [ga && sumToShape(ga, a0.shape), gb && b1 && sumToShape(gb, b1.shape)];
+      };
+    });
   });
 }
 
@@ -134,42 +126,21 @@ function boolArithmetic(op: BinaryOp, a: Tensor, b: TensorOrScalar): Tensor {
   return logical(opName(op), logicalOp, a, b);
 }
 
-/** Sums a fresh broadcast gradient back to the input's shape, freeing the unreduced one. */
-function reduceGrad(g: Tensor, shape: readonly number[]): Tensor {
-  const r = sumToShape(g, shape);
-  if (r !== g) g.dispose();
-  return r;
-}
-
 function comparison(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar): Tensor {
   assertTensor(a0, name, 'input');
   const dtype = resultType(a0, b0);
-  const [a, b] = operands(name, a0, b0, dtype);
-  const out = binaryKernel(op, a, b, 'bool');
-  release(a, a0);
-  release(b, b0);
-  return out;
+  return scoped(() => binaryKernel(op, ...operands(name, a0, b0, dtype), 'bool'));
 }
 
 // ---- binary arithmetic ----------------------------------------------------------------------
 
 export function add(a: Tensor, b: TensorOrScalar, alpha = 1): Tensor {
-  if (alpha !== 1) {
-    const scaled = b instanceof Tensor ? mul(b, alpha) : (b as number) * alpha;
-    const out = add(a, scaled);
-    if (scaled instanceof Tensor) scaled.dispose();
-    return out;
-  }
+  if (alpha !== 1) return scoped(() => add(a, b instanceof Tensor ? mul(b, alpha) : (b as number) * alpha));
   return arithmetic('AddBackward', BinaryOp.Add, a, b, (g) => [g, g], false, '');
 }
 
 export function sub(a: Tensor, b: TensorOrScalar, alpha = 1): Tensor {
-  if (alpha !== 1) {
-    const scaled = b instanceof Tensor ? mul(b, alpha) : (b as number) * alpha;
-    const out = sub(a, scaled);
-    if (scaled instanceof Tensor) scaled.dispose();
-    return out;
-  }
+  if (alpha !== 1) return scoped(() => sub(a, b instanceof Tensor ? mul(b, alpha) : (b as number) * alpha));
   return arithmetic('SubBackward', BinaryOp.Sub, a, b, (g) => [g, neg(g)], false, '');
 }
 
@@ -181,10 +152,7 @@ export function mul(a: Tensor, b: TensorOrScalar): Tensor {
 export function div(a: Tensor, b: TensorOrScalar): Tensor {
   return arithmetic('DivBackward', BinaryOp.Div, a, b, (g, _x, y, out) => {
     const ga = div(g, y);
-    const t = mul(ga, out);
-    const gb = neg(t);
-    t.dispose();
-    return [ga, gb];
+    return [ga, neg(mul(ga, out))];
   }, true, 'b,out');
 }
 
@@ -193,62 +161,42 @@ export function pow(a: Tensor, exponent: TensorOrScalar): Tensor {
     const x0 = assertTensor(a, 'pow', 'input');
     const p = exponent;
     if (x0.dtype !== 'float32' && Number.isInteger(p) && p >= 0) {
-      return tidyPowInt(x0, p);
+      return powInt(x0, p);
     }
     return floatUnary('PowBackward', UnaryOp.PowScalar, x0, (g, x) => {
       if (p === 0) return zerosLike(x);
-      const d = p === 2 ? mul(x, 2) : (() => { const xp = pow(x, p - 1); const r = mul(xp, p); xp.dispose(); return r; })();
-      const r = mul(g, d);
-      d.dispose();
-      return r;
+      return mul(g, p === 2 ? mul(x, 2) : mul(pow(x, p - 1), p));
     }, p);
   }
-  return arithmetic('PowBackward', BinaryOp.Pow, a, exponent, (g, x, y, out) => {
-    const ym1 = sub(y, 1), xp = pow(x, ym1), t = mul(xp, y), ga = mul(g, t);
-    const lx = log(x), t2 = mul(out, lx), gb = mul(g, t2);
-    for (const z of [ym1, xp, t, lx, t2]) z.dispose();
-    return [ga, gb];
-  }, true);
+  // d/dx = y x^(y-1), d/dy = x^y log x
+  return arithmetic('PowBackward', BinaryOp.Pow, a, exponent, (g, x, y, out) =>
+    [mul(g, mul(pow(x, sub(y, 1)), y)), mul(g, mul(out, log(x)))], true);
 }
 
 /** x ** p for an integer tensor and a non-negative integer p, by repeated squaring (wrapping like int32). */
-function tidyPowInt(x0: Tensor, p: number): Tensor {
-  let result = fullLike(x0, 1, 'int32');
-  let base = x0.dtype === 'int32' ? x0 : cast(x0, 'int32');
-  for (let e = p; e > 0; e = Math.floor(e / 2)) {
-    if (e % 2 === 1) {
-      const next = mul(result, base);
-      result.dispose();
-      result = next;
+function powInt(x0: Tensor, p: number): Tensor {
+  return scoped(() => {
+    let result = fullLike(x0, 1, { dtype: 'int32' });
+    let base = x0.dtype === 'int32' ? x0 : cast(x0, 'int32');
+    for (let e = p; e > 0; e = Math.floor(e / 2)) {
+      if (e % 2 === 1) result = mul(result, base);
+      if (e > 1) base = mul(base, base);
     }
-    if (e > 1) {
-      const sq = mul(base, base);
-      if (base !== x0) base.dispose();
-      base = sq;
-    }
-  }
-  if (base !== x0) base.dispose();
-  return result;
+    return result;
+  });
 }
 
 export function remainder(a: Tensor, b: TensorOrScalar): Tensor {
-  return arithmetic('RemainderBackward', BinaryOp.Remainder, a, b, (g, x, y) => {
-    // d/da = 1, d/db = -floor(a / b)
-    const q = div(x, y), f = floor(q), gb = mul(g, f), ngb = neg(gb);
-    q.dispose(); f.dispose(); gb.dispose();
-    return [g, ngb];
-  }, false, 'a,b');
+  // d/da = 1, d/db = -floor(a / b)
+  return arithmetic('RemainderBackward', BinaryOp.Remainder, a, b, (g, x, y) => [g, neg(mul(g, floor(div(x, y))))], false, 'a,b');
 }
 
 function pickBackward(op: 'max' | 'min'): BinaryBackward {
   return (g, x, y) => {
-    // Ties split the gradient evenly, as PyTorch does.
-    const wins = op === 'max' ? gt(x, y) : lt(x, y), ties = eq(x, y);
-    const wf = cast(wins, 'float32'), tf = cast(ties, 'float32');
-    const half = mul(tf, 0.5), wa = add(wf, half), ga = mul(g, wa);
-    const wb = sub(wa, 1), nwb = neg(wb), gb = mul(g, nwb);
-    for (const z of [wins, ties, wf, tf, half, wa, wb, nwb]) z.dispose();
-    return [ga, gb];
+    // a's share: 1 where it wins, 1/2 on a tie (ties split evenly, as PyTorch does); b gets the rest.
+    const wins = cast(op === 'max' ? gt(x, y) : lt(x, y), 'float32'), ties = cast(eq(x, y), 'float32');
+    const shareA = add(wins, mul(ties, 0.5));
+    return [mul(g, shareA), mul(g, neg(sub(shareA, 1)))];
   };
 }
 
@@ -271,35 +219,27 @@ export const ge = (a: Tensor, b: TensorOrScalar) => comparison('ge', BinaryOp.Ge
 
 function logical(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrScalar): Tensor {
   assertTensor(a0, name, 'input');
-  const a = a0.dtype === 'bool' ? a0 : cast(a0, 'bool');
-  const bT = b0 instanceof Tensor ? b0 : scalarTensor(Boolean(b0), 'bool', a0);
-  const b = bT.dtype === 'bool' ? bT : cast(bT, 'bool');
-  if (b0 instanceof Tensor) sameDevice(name, a0, b0);
-  const out = binaryKernel(op, a, b, 'bool');
-  release(a, a0);
-  if (b !== bT) b.dispose();
-  release(bT, b0);
-  return out;
+  if (b0 instanceof Tensor) {
+    assertTensor(b0, name, 'other');
+    sameDevice(name, a0, b0);
+  }
+  const asBool = (t: Tensor) => (t.dtype === 'bool' ? t : cast(t, 'bool'));
+  return scoped(() => {
+    const b = b0 instanceof Tensor ? asBool(b0) : scalarTensor(Boolean(b0), 'bool', a0);
+    return binaryKernel(op, asBool(a0), b, 'bool');
+  });
 }
 
 export const logicalAnd = (a: Tensor, b: TensorOrScalar) => logical('logicalAnd', BinaryOp.LogicalAnd, a, b);
 export const logicalOr = (a: Tensor, b: TensorOrScalar) => logical('logicalOr', BinaryOp.LogicalOr, a, b);
+export const logicalXor = (a: Tensor, b: TensorOrScalar) => logical('logicalXor', BinaryOp.LogicalXor, a, b);
 
 export function logicalNot(x: Tensor): Tensor {
   assertTensor(x, 'logicalNot', 'input');
-  const b = x.dtype === 'bool' ? x : cast(x, 'bool');
-  const out = unaryKernel(UnaryOp.LogicalNot, b);
-  release(b, x);
-  return out;
+  return scoped(() => unaryKernel(UnaryOp.LogicalNot, x.dtype === 'bool' ? x : cast(x, 'bool')));
 }
 
 // ---- unary maps -----------------------------------------------------------------------------
-
-function times(g: Tensor, d: Tensor): Tensor {
-  const r = mul(g, d);
-  d.dispose();
-  return r;
-}
 
 export function neg(x: Tensor): Tensor {
   assertTensor(x, 'neg', 'input');
@@ -311,12 +251,8 @@ export function neg(x: Tensor): Tensor {
 
 export const exp = (x: Tensor) => floatUnary('ExpBackward', UnaryOp.Exp, x, (g, _x, out) => mul(g, out), 0, 0, 'out');
 export const log = (x: Tensor) => floatUnary('LogBackward', UnaryOp.Log, x, (g, xs) => div(g, xs), 0, 0, 'x');
-export const sqrt = (x: Tensor) => floatUnary('SqrtBackward', UnaryOp.Sqrt, x, (g, _x, out) => { const d = mul(out, 2); const r = div(g, d); d.dispose(); return r; });
-export const rsqrt = (x: Tensor) => floatUnary('RsqrtBackward', UnaryOp.Rsqrt, x, (g, _x, out) => {
-  const o3 = pow(out, 3), d = mul(o3, -0.5);
-  o3.dispose();
-  return times(g, d);
-});
+export const sqrt = (x: Tensor) => floatUnary('SqrtBackward', UnaryOp.Sqrt, x, (g, _x, out) => div(g, mul(out, 2)));
+export const rsqrt = (x: Tensor) => floatUnary('RsqrtBackward', UnaryOp.Rsqrt, x, (g, _x, out) => mul(g, mul(pow(out, 3), -0.5)));
 /**
  * A backward that one fused kernel computes from g and a saved tensor, unless the backward is
  * itself being recorded (createGraph): then the same formula written in ops, so it can be
@@ -335,16 +271,13 @@ export const silu = (x: Tensor) => floatUnary('SiluBackward', UnaryOp.Silu, x, (
     const s = sigmoid(xs);
     return mul(g, mul(s, add(mul(xs, add(neg(s), 1)), 1)));
   }), 0, 0, 'x');
-export const sin = (x: Tensor) => floatUnary('SinBackward', UnaryOp.Sin, x, (g, xs) => times(g, cos(xs)));
-export const cos = (x: Tensor) => floatUnary('CosBackward', UnaryOp.Cos, x, (g, xs) => { const s = sin(xs); const n = neg(s); s.dispose(); return times(g, n); });
-export const reciprocal = (x: Tensor) => floatUnary('ReciprocalBackward', UnaryOp.Reciprocal, x, (g, _x, out) => { const o2 = mul(out, out); const n = neg(o2); o2.dispose(); return times(g, n); });
-export const log1p = (x: Tensor) => floatUnary('Log1pBackward', UnaryOp.Log1p, x, (g, xs) => { const d = add(xs, 1); const r = div(g, d); d.dispose(); return r; });
-export const expm1 = (x: Tensor) => floatUnary('Expm1Backward', UnaryOp.Expm1, x, (g, _x, out) => times(g, add(out, 1)));
-export const erf = (x: Tensor) => floatUnary('ErfBackward', UnaryOp.Erf, x, (g, xs) => {
-  const x2 = mul(xs, xs), nx2 = neg(x2), e = exp(nx2);
-  x2.dispose(); nx2.dispose();
-  return times(g, mul(e, 2 / Math.sqrt(Math.PI)));
-});
+export const sin = (x: Tensor): Tensor => floatUnary('SinBackward', UnaryOp.Sin, x, (g, xs) => mul(g, cos(xs)));
+export const cos = (x: Tensor): Tensor => floatUnary('CosBackward', UnaryOp.Cos, x, (g, xs) => mul(g, neg(sin(xs))));
+export const reciprocal = (x: Tensor) => floatUnary('ReciprocalBackward', UnaryOp.Reciprocal, x, (g, _x, out) => mul(g, neg(mul(out, out))));
+export const log1p = (x: Tensor) => floatUnary('Log1pBackward', UnaryOp.Log1p, x, (g, xs) => div(g, add(xs, 1)));
+export const expm1 = (x: Tensor) => floatUnary('Expm1Backward', UnaryOp.Expm1, x, (g, _x, out) => mul(g, add(out, 1)));
+export const erf = (x: Tensor) => floatUnary('ErfBackward', UnaryOp.Erf, x, (g, xs) =>
+  mul(g, mul(exp(neg(mul(xs, xs))), 2 / Math.sqrt(Math.PI))));
 
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   if (approximate !== 'none' && approximate !== 'tanh') throw new ArgumentError(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
@@ -377,7 +310,7 @@ export function relu(x: Tensor): Tensor {
 export function abs(x: Tensor): Tensor {
   assertTensor(x, 'abs', 'input');
   if (x.dtype === 'int32') return unaryKernel(UnaryOp.Abs, x);
-  return floatUnary('AbsBackward', UnaryOp.Abs, x, (g, xs) => times(g, sign(xs)));
+  return floatUnary('AbsBackward', UnaryOp.Abs, x, (g, xs) => mul(g, sign(xs)));
 }
 
 export function sign(x: Tensor): Tensor {
@@ -389,7 +322,7 @@ export function sign(x: Tensor): Tensor {
 export function square(x: Tensor): Tensor {
   assertTensor(x, 'square', 'input');
   if (x.dtype === 'int32') return unaryKernel(UnaryOp.Square, x);
-  return floatUnary('SquareBackward', UnaryOp.Square, x, (g, xs) => times(g, mul(xs, 2)));
+  return floatUnary('SquareBackward', UnaryOp.Square, x, (g, xs) => mul(g, mul(xs, 2)));
 }
 
 function roundingOp(name: string, op: UnaryOp, x: Tensor): Tensor {
@@ -403,33 +336,18 @@ export const ceil = (x: Tensor) => roundingOp('CeilBackward', UnaryOp.Ceil, x);
 export const round = (x: Tensor) => roundingOp('RoundBackward', UnaryOp.Round, x);
 
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
-  return floatUnary('LeakyReluBackward', UnaryOp.LeakyRelu, x, (g, xs) => {
-    const pos = gt(xs, 0), slope = where(pos, 1, negativeSlope);
-    pos.dispose();
-    return times(g, slope);
-  }, negativeSlope);
+  return floatUnary('LeakyReluBackward', UnaryOp.LeakyRelu, x, (g, xs) => mul(g, where(gt(xs, 0), 1, negativeSlope)), negativeSlope);
 }
 
 export function elu(x: Tensor, alpha = 1): Tensor {
-  return floatUnary('EluBackward', UnaryOp.Elu, x, (g, xs, out) => {
-    const pos = gt(xs, 0), neg1 = add(out, alpha), d = where(pos, 1, neg1);
-    pos.dispose(); neg1.dispose();
-    return times(g, d);
-  }, alpha);
+  // d/dx = 1 for x > 0, else alpha e^x = out + alpha
+  return floatUnary('EluBackward', UnaryOp.Elu, x, (g, xs, out) => mul(g, where(gt(xs, 0), 1, add(out, alpha))), alpha);
 }
 
 export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
   assertTensor(x, 'softplus', 'input');
-  if (beta !== 1) {
-    const bx = mul(x, beta), s = softplus(bx, 1, threshold), out = div(s, beta);
-    bx.dispose(); s.dispose();
-    return out;
-  }
-  return floatUnary('SoftplusBackward', UnaryOp.Softplus, x, (g, xs) => {
-    const s = sigmoid(xs), over = gt(xs, threshold), d = where(over, 1, s);
-    s.dispose(); over.dispose();
-    return times(g, d);
-  }, threshold);
+  if (beta !== 1) return scoped(() => div(softplus(mul(x, beta), 1, threshold), beta));
+  return floatUnary('SoftplusBackward', UnaryOp.Softplus, x, (g, xs) => mul(g, where(gt(xs, threshold), 1, sigmoid(xs))), threshold);
 }
 
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
@@ -446,11 +364,7 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
     const [ilo, ihi] = intBounds(lo, hi);
     return unaryKernel(UnaryOp.Clamp, x, ilo, ihi);
   }
-  return floatUnary('ClampBackward', UnaryOp.Clamp, x, (g, xs) => {
-    const a = ge(xs, lo), b = le(xs, hi), inside = logicalAnd(a, b), f = cast(inside, 'float32');
-    a.dispose(); b.dispose(); inside.dispose();
-    return times(g, f);
-  }, lo, hi);
+  return floatUnary('ClampBackward', UnaryOp.Clamp, x, (g, xs) => mul(g, cast(logicalAnd(ge(xs, lo), le(xs, hi)), 'float32')), lo, hi);
 }
 
 /** Integer clamp bounds: saturated to the int32 range; min > max clamps everything to max (as PyTorch does). */
@@ -477,23 +391,22 @@ export function where(condition: Tensor, a: TensorOrScalar, b: TensorOrScalar): 
   else if (b instanceof Tensor) dtype = resultType(b, a);
   else dtype = Number.isInteger(a) && Number.isInteger(b) ? 'int32' : 'float32';
   if (typeof a === 'boolean' && typeof b === 'boolean') dtype = 'bool';
-  const ta = a instanceof Tensor ? (a.dtype === dtype ? a : cast(a, dtype)) : scalarTensor(a, dtype, like);
-  const tb = b instanceof Tensor ? (b.dtype === dtype ? b : cast(b, dtype)) : scalarTensor(b, dtype, like);
-  sameDevice('where', condition, ta, tb);
-  let shape = broadcastShapes('where', condition.shape, ta.shape);
-  shape = broadcastShapes('where', shape, tb.shape);
-  const out = Tensor._empty(shape, dtype, condition.device);
-  backendOf(out).where(out, broadcastOperand(condition, shape), broadcastOperand(ta, shape), broadcastOperand(tb, shape));
-  release(ta, a);
-  release(tb, b);
+  const out = scoped(() => {
+    const ta = a instanceof Tensor ? (a.dtype === dtype ? a : cast(a, dtype)) : scalarTensor(a, dtype, like);
+    const tb = b instanceof Tensor ? (b.dtype === dtype ? b : cast(b, dtype)) : scalarTensor(b, dtype, like);
+    sameDevice('where', condition, ta, tb);
+    const shape = broadcastShapes('where', broadcastShapes('where', condition.shape, ta.shape), tb.shape);
+    const o = Tensor._empty(shape, dtype, condition.device);
+    backendOf(o).where(o, broadcastOperand(condition, shape), broadcastOperand(ta, shape), broadcastOperand(tb, shape));
+    return o;
+  });
   if (dtype !== 'float32') return out;
   return record('WhereBackward', out, [a instanceof Tensor ? a : null, b instanceof Tensor ? b : null], (node) => {
     const cs = node.save(condition);
-    return (g) => {
-      const ga = a instanceof Tensor && a.requiresGrad ? reduceGrad(where(cs, g, 0), a.shape) : null;
-      const gb = b instanceof Tensor && b.requiresGrad ? reduceGrad(where(cs, 0, g), b.shape) : null;
-      return [ga, gb];
-    };
+    return (g) => [
+      a instanceof Tensor && a.requiresGrad ? sumToShape(where(cs, g, 0), a.shape) : null,
+      b instanceof Tensor && b.requiresGrad ? sumToShape(where(cs, 0, g), b.shape) : null,
+    ];
   });
 }
 
@@ -506,10 +419,8 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   if (shape.join(',') !== x.shape.join(',')) {
     throw new ShapeError(`maskedFill: mask of shape ${fmtShape(mask.shape)} does not broadcast to the input's shape ${fmtShape(x.shape)}`);
   }
-  const fill = scalarTensor(value, x.dtype, x);
   const out = Tensor._empty(x.shape, x.dtype, x.device);
-  backendOf(x).where(out, broadcastOperand(mask, shape), broadcastOperand(fill, shape), x);
-  fill.dispose();
+  scoped(() => backendOf(x).where(out, broadcastOperand(mask, shape), broadcastOperand(scalarTensor(value, x.dtype, x), shape), x));
   return record('MaskedFillBackward', out, [x], (node) => {
     const ms = node.save(mask);
     return (g) => [where(ms, 0, g)];
@@ -532,16 +443,6 @@ export function clone(x: Tensor): Tensor {
   const out = Tensor._empty(x.shape, x.dtype, x.device);
   backendOf(x).cast(out, x);
   return record('CloneBackward', out, [x], () => (g) => [g]);
-}
-
-export function fullLike(x: Tensor, value: number, dtype: DType = x.dtype): Tensor {
-  const out = Tensor._empty(x.shape, dtype, x.device);
-  backendOf(out).fill(out, value);
-  return out;
-}
-
-export function zerosLike(x: Tensor): Tensor {
-  return fullLike(x, 0);
 }
 
 // ---- in place -------------------------------------------------------------------------------
@@ -573,7 +474,6 @@ export function binaryInplace(t: Tensor, op: 'add_' | 'sub_' | 'mul_' | 'div_', 
       throw new DTypeError(`${op}: the result type ${result} cannot be stored in the ${t.dtype} tensor of shape ${fmtShape(t.shape)}`);
     }
   }
-  let b: Tensor;
   if (other instanceof Tensor) {
     other._assertLive(op);
     sameDevice(op, t, other);
@@ -581,18 +481,19 @@ export function binaryInplace(t: Tensor, op: 'add_' | 'sub_' | 'mul_' | 'div_', 
     if (shape.join(',') !== t.shape.join(',')) {
       throw new ShapeError(`${op}: other of shape ${fmtShape(other.shape)} does not broadcast to ${fmtShape(t.shape)}`);
     }
-    b = other.dtype === t.dtype ? other : cast(other, t.dtype);
-    if (alpha !== 1) {
-      const scaled = unaryKernel(UnaryOp.MulScalar, b, alpha);
-      if (b !== other) b.dispose();
-      b = scaled;
-    }
-  } else {
-    if (typeof other !== 'number' && typeof other !== 'boolean') throw new ArgumentError(`${op}: expected a Tensor or a number`);
-    b = scalarTensor(Number(other) * alpha, t.dtype, t);
+  } else if (typeof other !== 'number' && typeof other !== 'boolean') {
+    throw new ArgumentError(`${op}: expected a Tensor or a number`);
   }
-  backendOf(t).binary(INPLACE_OPS[op], t, t, broadcastOperand(b, t.shape));
-  if (b !== other) b.dispose();
+  scoped(() => {
+    let b: Tensor;
+    if (other instanceof Tensor) {
+      b = other.dtype === t.dtype ? other : cast(other, t.dtype);
+      if (alpha !== 1) b = unaryKernel(UnaryOp.MulScalar, b, alpha);
+    } else {
+      b = scalarTensor(Number(other) * alpha, t.dtype, t);
+    }
+    backendOf(t).binary(INPLACE_OPS[op], t, t, broadcastOperand(b, t.shape));
+  });
   t._storage.version++;
 }
 
@@ -603,13 +504,7 @@ export function copyInplace(t: Tensor, src: Tensor): void {
   if (shape.join(',') !== t.shape.join(',')) {
     throw new ShapeError(`copy_: source of shape ${fmtShape(src.shape)} does not broadcast to ${fmtShape(t.shape)}`);
   }
-  if (src.device !== t.device) {
-    const moved = src.to(t.device);
-    backendOf(t).cast(t, broadcastOperand(moved, t.shape));
-    moved.dispose();
-  } else {
-    backendOf(t).cast(t, broadcastOperand(src, t.shape));
-  }
+  scoped(() => backendOf(t).cast(t, broadcastOperand(src.device === t.device ? src : src.to(t.device), t.shape)));
   t._storage.version++;
 }
 

@@ -6,29 +6,27 @@
 import type { BadIndex } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { copyInplace } from './elementwise.js';
-import { assertTensor, record, sameDevice } from './record.js';
+import { assertTensor, atLeast1d, record, sameDevice } from './record.js';
 import { normalizeDim, slice } from './shape.js';
 
 function assertIndex(index: Tensor, op: string): void {
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be int32, got ${index.dtype}`);
 }
 
-function reportBadIndex(op: string, bad: BadIndex | null, dim: number, size: number, result: Tensor): void {
-  if (!bad) return;
-  result.dispose();
-  throw new ArgumentError(`${op}: index ${bad.value} is out of bounds for dim ${dim} with size ${size}`);
-}
-
-/** Runs fn with 0-d tensors seen as shape [1] (the kernels want at least one dim). */
-function withRank1<T>(tensors: Tensor[], fn: (ts: Tensor[]) => T): T {
-  const views = tensors.map((t) => (t.ndim === 0 ? t._view([1], [1], t.offset) : t));
-  try {
-    return fn(views);
-  } finally {
-    views.forEach((v, i) => { if (v !== tensors[i]) v.dispose(); });
-  }
+/**
+ * Returns `out` once `write` (an indexing kernel, given `out`) has filled it, or throws naming the
+ * first bad index the kernel reported; runs in a scope, so a failed op leaves no tensor behind.
+ */
+function checkedWrite(op: string, makeOut: () => Tensor, write: (out: Tensor) => BadIndex | null, dim: number, size: number, count: number): Tensor {
+  return scoped(() => {
+    const out = makeOut();
+    const bad = count > 0 ? write(out) : null;
+    if (bad) throw new ArgumentError(`${op}: index ${bad.value} is out of bounds for dim ${dim} with size ${size}`);
+    return out;
+  });
 }
 
 /** A contiguous copy of x outside the graph, for the out-of-place scatter to write into. */
@@ -71,11 +69,8 @@ function checkGather(x: Tensor, dim: number, index: Tensor): number {
 /** out[i][j][k] = x[index[i][j][k]][j][k] (dim 0), and likewise for other dims. */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = checkGather(x, dim, index);
-  const out = Tensor._empty(index.shape, x.dtype, x.device);
-  if (out.numel > 0) {
-    const bad = withRank1([out, x, index], ([o, xv, iv]) => backendOf(x).gather(o, xv, iv, d));
-    reportBadIndex('gather', bad, d, x.ndim === 0 ? 1 : x.shape[d], out);
-  }
+  const out = checkedWrite('gather', () => Tensor._empty(index.shape, x.dtype, x.device),
+    (o) => backendOf(x).gather(atLeast1d(o), atLeast1d(x), atLeast1d(index), d), d, x.ndim === 0 ? 1 : x.shape[d], index.numel);
   const xShape = [...x.shape];
   return record('GatherBackward', out, [x, index], (node) => {
     const is = node.save(index);
@@ -87,11 +82,8 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
 
 /** zeros(shape) with g scattered in along dim; differentiable in g (its gradient gathers). */
 function scatterAddIntoZeros(shape: readonly number[], d: number, index: Tensor, g: Tensor): Tensor {
-  const out = zerosOfShape(shape, g);
-  if (index.numel > 0) {
-    const bad = withRank1([out, index, g], ([o, iv, gv]) => backendOf(out).scatterAdd(o, iv, gv, d));
-    reportBadIndex('scatterAdd', bad, d, out.ndim === 0 ? 1 : out.shape[d], out);
-  }
+  const out = checkedWrite('scatterAdd', () => zerosOfShape(shape, g),
+    (o) => backendOf(o).scatterAdd(atLeast1d(o), atLeast1d(index), atLeast1d(g), d), d, shape.length === 0 ? 1 : shape[d], index.numel);
   return record('ScatterAddBackward', out, [g], (node) => {
     const is = node.save(index);
     return (gg) => [gather(gg, d, is)];
@@ -100,19 +92,15 @@ function scatterAddIntoZeros(shape: readonly number[], d: number, index: Tensor,
 
 /** The gradient for src: g gathered at index, zero where src lies outside index's shape. */
 function scatterSourceGrad(g: Tensor, d: number, index: Tensor, srcShape: readonly number[]): Tensor {
-  const picked = gather(g, d, index);
-  if (picked.shape.every((s, i) => s === srcShape[i])) return picked;
-  const grad = zerosOfShape(srcShape, picked);
-  let region = grad;
-  for (let k = 0; k < srcShape.length; k++) {
-    const next = slice(region, k, 0, index.shape[k]);
-    if (region !== grad) region.dispose();
-    region = next;
-  }
-  copyInplace(region, picked);
-  if (region !== grad) region.dispose();
-  picked.dispose();
-  return grad;
+  return scoped(() => {
+    const picked = gather(g, d, index);
+    if (picked.shape.every((s, i) => s === srcShape[i])) return picked;
+    const grad = zerosOfShape(srcShape, picked);
+    let region = grad;
+    for (let k = 0; k < srcShape.length; k++) region = slice(region, k, 0, index.shape[k]);
+    copyInplace(region, picked);
+    return grad;
+  });
 }
 
 /** x + src scattered along dim: out[index[i][j]][j] += src[i][j] (dim 0); x is not modified. */
@@ -130,11 +118,8 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   }
   assertIndexFits('scatterAdd', index, src, 'src', null);
   assertIndexFits('scatterAdd', index, x, 'input', d);
-  const out = plainCopy(x);
-  if (index.numel > 0) {
-    const bad = withRank1([out, index, src], ([o, iv, sv]) => backendOf(out).scatterAdd(o, iv, sv, d));
-    reportBadIndex('scatterAdd', bad, d, x.ndim === 0 ? 1 : x.shape[d], out);
-  }
+  const out = checkedWrite('scatterAdd', () => plainCopy(x),
+    (o) => backendOf(o).scatterAdd(atLeast1d(o), atLeast1d(index), atLeast1d(src), d), d, x.ndim === 0 ? 1 : x.shape[d], index.numel);
   const srcShape = [...src.shape];
   return record('ScatterAddBackward', out, [x, index, src], (node) => {
     const is = node.save(index);
@@ -146,11 +131,8 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
 
 /** zeros(shape) with rows of g added at index along dim; differentiable in g. */
 function indexAddIntoZeros(shape: readonly number[], d: number, index: Tensor, g: Tensor): Tensor {
-  const out = zerosOfShape(shape, g);
-  if (index.numel > 0) {
-    const bad = withRank1([out, g], ([o, gv]) => backendOf(out).indexAdd(o, index, gv, d));
-    reportBadIndex('indexAdd', bad, d, out.ndim === 0 ? 1 : out.shape[d], out);
-  }
+  const out = checkedWrite('indexAdd', () => zerosOfShape(shape, g),
+    (o) => backendOf(o).indexAdd(atLeast1d(o), index, atLeast1d(g), d), d, shape.length === 0 ? 1 : shape[d], index.numel);
   return record('IndexAddBackward', out, [g], (node) => {
     const is = node.save(index);
     return (gg) => [indexSelect(gg, d, is)];
@@ -169,11 +151,8 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
     throw new ShapeError(`indexSelect: a 0-d input takes exactly one index, got ${index.numel}`);
   }
   const outShape = x.ndim === 0 ? [] : x.shape.map((s, k) => (k === d ? index.numel : s));
-  const out = Tensor._empty(outShape, x.dtype, x.device);
-  if (index.numel > 0) {
-    const bad = withRank1([out, x], ([o, xv]) => backendOf(x).indexSelect(o, xv, index, d));
-    reportBadIndex('indexSelect', bad, d, x.ndim === 0 ? 1 : x.shape[d], out);
-  }
+  const out = checkedWrite('indexSelect', () => Tensor._empty(outShape, x.dtype, x.device),
+    (o) => backendOf(x).indexSelect(atLeast1d(o), atLeast1d(x), index, d), d, x.ndim === 0 ? 1 : x.shape[d], index.numel);
   const xShape = [...x.shape];
   return record('IndexSelectBackward', out, [x, index], (node) => {
     const is = node.save(index);

@@ -2,6 +2,7 @@
 // broadcast batch dims), with transposed and sliced operands passed as strides, not copies.
 import { backendOf } from '../backend/index.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { assertTensor, broadcastShapes, record, sameDevice } from './record.js';
 import { sumToShape } from './reduce.js';
@@ -36,21 +37,24 @@ function gemmBatched(a: Tensor, b: Tensor, batchShape: number[]): Tensor {
   const m = a.shape[a.ndim - 2], k = a.shape[a.ndim - 1], n = b.shape[b.ndim - 1];
   const batch = batchShape.reduce((p, s) => p * s, 1);
   const out = Tensor._empty([...batchShape, m, n], 'float32', a.device);
-  let ca = a, cb = b;
-  let oa = asOperand(ca, batchShape);
-  if (!oa) { ca = contiguous(a); oa = asOperand(ca, batchShape)!; }
-  let ob = asOperand(cb, batchShape);
-  if (!ob) { cb = contiguous(b); ob = asOperand(cb, batchShape)!; }
-  if (batch === 1) { oa.batchStride = 0; ob.batchStride = 0; }
-  backendOf(a).gemm({
-    m, n, k, batch,
-    a: oa, b: ob,
-    c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: m * n },
-    alpha: 1, beta: 0,
+  scoped(() => {
+    // Batch dims that do not collapse to one stride are copied so that they do.
+    const oa = asOperand(a, batchShape) ?? asOperand(contiguous(a), batchShape)!;
+    const ob = asOperand(b, batchShape) ?? asOperand(contiguous(b), batchShape)!;
+    if (batch === 1) { oa.batchStride = 0; ob.batchStride = 0; }
+    backendOf(a).gemm({
+      m, n, k, batch,
+      a: oa, b: ob,
+      c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: m * n },
+      alpha: 1, beta: 0,
+    });
   });
-  if (ca !== a) ca.dispose();
-  if (cb !== b) cb.dispose();
   return out;
+}
+
+/** t as `shape` (a broadcast view), or t itself when it has that shape already. */
+function expandTo(t: Tensor, shape: number[]): Tensor {
+  return t.shape.length === shape.length && t.shape.every((s, i) => s === shape[i]) ? t : expand(t, shape);
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -61,61 +65,40 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new DTypeError(`matmul: expected float32 operands, got ${a.dtype} and ${b.dtype}`);
   }
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both arguments need at least 1 dim, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
-  // 1-d operands become matrices and the added dim is removed from the result.
-  const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
-  const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
-  const k = a2.shape[a2.ndim - 1];
-  if (b2.shape[b2.ndim - 2] !== k) {
-    throw new ShapeError(`matmul: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}: inner dims ${k} != ${b2.shape[b2.ndim - 2]}`);
+  // 1-d operands become matrices ([1, k] and [k, 1]) and the added dim is removed from the result.
+  const aShape = a.ndim === 1 ? [1, a.shape[0]] : a.shape, bShape = b.ndim === 1 ? [b.shape[0], 1] : b.shape;
+  const m = aShape[aShape.length - 2], k = aShape[aShape.length - 1], n = bShape[bShape.length - 1];
+  if (bShape[bShape.length - 2] !== k) {
+    throw new ShapeError(`matmul: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}: inner dims ${k} != ${bShape[bShape.length - 2]}`);
   }
-  const batchShape = broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2));
-  const ae = expand(a2, [...batchShape, ...a2.shape.slice(-2)]);
-  const be = expand(b2, [...batchShape, ...b2.shape.slice(-2)]);
-  let out = gemmBatched(ae, be, batchShape);
-  ae.dispose();
-  be.dispose();
-  if (a2 !== a) a2.dispose();
-  if (b2 !== b) b2.dispose();
-  if (a.ndim === 1 || b.ndim === 1) {
-    const squeezed = reshape(out, [...batchShape, ...(a.ndim === 1 ? [] : [a.shape[a.ndim - 2]]), ...(b.ndim === 1 ? [] : [b.shape[b.ndim - 1]])]);
-    out.dispose();
-    out = squeezed;
-  }
+  const batchShape = broadcastShapes('matmul', aShape.slice(0, -2), bShape.slice(0, -2));
+  const vectorOperand = a.ndim === 1 || b.ndim === 1;
+  const out = scoped(() => {
+    const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a, b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
+    const y = gemmBatched(expandTo(a2, [...batchShape, m, k]), expandTo(b2, [...batchShape, k, n]), batchShape);
+    if (!vectorOperand) return y;
+    return reshape(y, [...batchShape, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])]);
+  });
   return record('MmBackward', out, [a, b], (node) => {
     const as = node.save(a), bs = node.save(b);
     return (g) => {
       // dA = g @ B^T, dB = A^T @ g, each summed back over broadcast batch dims.
-      const ga = g.ndim === 0 ? g : g;
-      const gM = a.ndim === 1 || b.ndim === 1 ? reshape(ga, [...batchShape, a.ndim === 1 ? 1 : a.shape[a.ndim - 2], b.ndim === 1 ? 1 : b.shape[b.ndim - 1]]) : ga;
+      const gM = vectorOperand ? reshape(g, [...batchShape, m, n]) : g;
       const aM = a.ndim === 1 ? unsqueeze(as, 0) : as;
       const bM = b.ndim === 1 ? unsqueeze(bs, 1) : bs;
       let dA: Tensor | null = null, dB: Tensor | null = null;
       if (a.requiresGrad) {
-        const bt = transpose(bM, -1, -2), full = matmul(gM, bt);
-        bt.dispose();
-        const r = sumToShape(full, aM.shape);
-        if (r !== full) full.dispose();
+        const r = sumToShape(matmul(gM, transpose(bM, -1, -2)), aM.shape);
         dA = a.ndim === 1 ? squeeze(r, 0) : r;
-        if (dA !== r) r.dispose();
       }
       if (b.requiresGrad && b.ndim === 2 && a.ndim === 2 && b.strides[0] === 1 && b.strides[1] === b.shape[0] && b.shape[0] > 1) {
         // b is a transposed matrix (linear's weight.T): compute dB^T = g^T A, contiguous in b's
         // storage order, so the transpose's backward hands the weight a contiguous gradient.
-        const gt = transpose(gM, 0, 1), full = matmul(gt, aM);
-        gt.dispose();
-        dB = transpose(full, 0, 1);
-        full.dispose();
+        dB = transpose(matmul(transpose(gM, 0, 1), aM), 0, 1);
       } else if (b.requiresGrad) {
-        const at = transpose(aM, -1, -2), full = matmul(at, gM);
-        at.dispose();
-        const r = sumToShape(full, bM.shape);
-        if (r !== full) full.dispose();
+        const r = sumToShape(matmul(transpose(aM, -1, -2), gM), bM.shape);
         dB = b.ndim === 1 ? squeeze(r, -1) : r;
-        if (dB !== r) r.dispose();
       }
-      if (gM !== g) gM.dispose();
-      if (aM !== as) aM.dispose();
-      if (bM !== bs) bM.dispose();
       return [dA, dB];
     };
   });

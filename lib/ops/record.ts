@@ -2,10 +2,11 @@
 // scalars into tensors, broadcasting, and reducing a gradient back to an input's shape.
 import { isGradEnabled } from '../autograd/grad_mode.js';
 import { GradNode } from '../autograd/node.js';
+import type { KernelOperand } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import type { DType } from '../dtype.js';
 import { DeviceError, ShapeError, fmtShape } from '../errors.js';
-import { Tensor, type TensorOrScalar } from '../tensor.js';
+import { Tensor, type TensorOrScalar, contiguousStrides } from '../tensor.js';
 
 /** True when an op on these inputs must be recorded. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
@@ -78,6 +79,19 @@ export function broadcastStrides(t: Tensor, shape: readonly number[]): number[] 
     strides[d] = t.shape[i] === 1 && shape[d] !== 1 ? 0 : t.strides[i];
   }
   return strides;
+}
+
+/**
+ * A kernel operand over t's memory with another layout (by default: t's elements, contiguous, seen
+ * as `shape`); a view for one kernel call that needs no tensor object, so nothing to free.
+ */
+export function viewOperand(t: Tensor, shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = t.offset): KernelOperand {
+  return { handle: t.handle, offset, shape, strides, dtype: t.dtype };
+}
+
+/** `t` as a kernel operand of at least one dim (the kernels see a 0-d tensor as shape [1]). */
+export function atLeast1d(t: Tensor): KernelOperand {
+  return t.ndim === 0 ? viewOperand(t, [1]) : t;
 }
 
 /** A kernel operand for `t` broadcast to `shape`. */

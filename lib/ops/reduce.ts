@@ -5,9 +5,10 @@ import { backendOf } from '../backend/index.js';
 import { ReduceOp } from '../backend/opcodes.js';
 import type { DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { Tensor, contiguousStrides } from '../tensor.js';
+import { scoped } from '../scope.js';
+import { Tensor } from '../tensor.js';
 import * as ew from './elementwise.js';
-import { assertTensor, record } from './record.js';
+import { assertTensor, record, viewOperand } from './record.js';
 import { normalizeDim, reshape, expand } from './shape.js';
 
 function reducedDims(t: Tensor, dim: number | number[] | undefined | null, op: string): number[] {
@@ -24,23 +25,15 @@ function keptShape(t: Tensor, dims: number[], keepdim: boolean): number[] {
 
 /** Runs the reduction kernel; the result has the keepdim or squeezed shape as asked. */
 function reduceKernel(op: ReduceOp, x: Tensor, dims: number[], keepdim: boolean, outDtype: DType): Tensor {
-  const squeezed = x.shape.filter((_, i) => !dims.includes(i));
-  const out = Tensor._empty(squeezed, outDtype, x.device);
-  backendOf(x).reduce(op, out, x, dims);
-  if (!keepdim) return out;
-  const shape = keptShape(x, dims, true);
-  const shaped = out._view(shape, contiguousStrides(shape), out.offset);
-  out.dispose();
-  return shaped;
+  const out = Tensor._empty(keptShape(x, dims, keepdim), outDtype, x.device);
+  // The kernel writes the squeezed shape; with keepdim the same contiguous memory has 1s added.
+  backendOf(x).reduce(op, keepdim ? viewOperand(out, keptShape(x, dims, false)) : out, x, dims);
+  return out;
 }
 
 /** g (shaped like the reduced output) broadcast back over the reduced dims of `inShape`. */
 function expandGrad(g: Tensor, inShape: number[], dims: number[], keepdim: boolean): Tensor {
-  const withOnes = inShape.map((s, i) => (dims.includes(i) ? 1 : s));
-  const r = keepdim ? g : reshape(g, withOnes);
-  const e = expand(r, inShape);
-  if (r !== g) r.dispose();
-  return e;
+  return scoped(() => expand(keepdim ? g : reshape(g, inShape.map((s, i) => (dims.includes(i) ? 1 : s))), inShape));
 }
 
 function numericInput(x: Tensor, op: string): Tensor {
@@ -49,10 +42,11 @@ function numericInput(x: Tensor, op: string): Tensor {
 }
 
 export function sum(x: Tensor, dim?: number | number[] | null, keepdim = false): Tensor {
-  const xin = numericInput(x, 'sum');
-  const dims = reducedDims(xin, dim, 'sum');
-  const out = reduceKernel(ReduceOp.Sum, xin, dims, keepdim, xin.dtype);
-  if (xin !== x) xin.dispose();
+  const dims = reducedDims(x, dim, 'sum');
+  const out = scoped(() => {
+    const xin = numericInput(x, 'sum');
+    return reduceKernel(ReduceOp.Sum, xin, dims, keepdim, xin.dtype);
+  });
   const inShape = [...x.shape];
   return record('SumBackward', out, [x], () => (g) => [expandGrad(g, inShape, dims, keepdim)]);
 }
@@ -64,19 +58,15 @@ export function mean(x: Tensor, dim?: number | number[] | null, keepdim = false)
   const out = reduceKernel(ReduceOp.Mean, x, dims, keepdim, 'float32');
   const count = dims.reduce((n, d) => n * x.shape[d], 1);
   const inShape = [...x.shape];
-  return record('MeanBackward', out, [x], () => (g) => {
-    const scaled = ew.div(g, count);
-    const e = expandGrad(scaled, inShape, dims, keepdim);
-    scaled.dispose();
-    return [e];
-  });
+  return record('MeanBackward', out, [x], () => (g) => [expandGrad(ew.div(g, count), inShape, dims, keepdim)]);
 }
 
 export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
-  const xin = numericInput(x, 'prod');
-  const dims = reducedDims(xin, dim, 'prod');
-  const out = reduceKernel(ReduceOp.Prod, xin, dims, keepdim, xin.dtype);
-  if (xin !== x) xin.dispose();
+  const dims = reducedDims(x, dim, 'prod');
+  const out = scoped(() => {
+    const xin = numericInput(x, 'prod');
+    return reduceKernel(ReduceOp.Prod, xin, dims, keepdim, xin.dtype);
+  });
   const inShape = [...x.shape];
   return record('ProdBackward', out, [x], (node) => {
     const xs = node.save(x);
@@ -90,10 +80,8 @@ export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
       const noZero = ew.eq(zeros, 0), oneZero = ew.eq(zeros, 1);
       const others = ew.div(prodNonZero, safe);
       const atTheZero = ew.logicalAnd(oneZero, isZero);
-      const t1 = ew.where(atTheZero, prodNonZero, 0), d = ew.where(noZero, others, t1);
-      const ge = expandGrad(g, inShape, dims, keepdim), r = ew.mul(ge, d);
-      for (const t of [isZero, safe, prodNonZero, zeros, noZero, oneZero, others, atTheZero, t1, d, ge]) t.dispose();
-      return [r];
+      const d = ew.where(noZero, others, ew.where(atTheZero, prodNonZero, 0));
+      return [ew.mul(expandGrad(g, inShape, dims, keepdim), d)];
     };
   });
 }
@@ -104,17 +92,14 @@ export function variance(x: Tensor, dim?: number | number[] | null, options: { c
   const correction = options.correction ?? 1, keepdim = options.keepdim ?? false;
   const dims = reducedDims(x, dim, 'var');
   const n = dims.reduce((c, d) => c * x.shape[d], 1);
-  const m = mean(x, dims, true), d = ew.sub(x, m), d2 = ew.mul(d, d), s = sum(d2, dims, keepdim);
-  const out = ew.div(s, Math.max(n - correction, 0));
-  for (const t of [m, d, d2, s]) t.dispose();
-  return out;
+  return scoped(() => {
+    const d = ew.sub(x, mean(x, dims, true));
+    return ew.div(sum(ew.mul(d, d), dims, keepdim), Math.max(n - correction, 0));
+  });
 }
 
 export function std(x: Tensor, dim?: number | number[] | null, options: { correction?: number; keepdim?: boolean } = {}): Tensor {
-  const v = variance(x, dim, options);
-  const out = ew.sqrt(v);
-  v.dispose();
-  return out;
+  return scoped(() => ew.sqrt(variance(x, dim, options)));
 }
 
 function assertNonEmpty(x: Tensor, dims: number[], op: string): void {
@@ -126,22 +111,19 @@ function assertNonEmpty(x: Tensor, dims: number[], op: string): void {
 
 /** amax / amin: the extreme values; the gradient is shared evenly among ties. */
 function extremum(x: Tensor, dim: number | number[] | undefined | null, keepdim: boolean, op: 'amax' | 'amin'): Tensor {
-  const xin = numericInput(x, op);
-  const dims = reducedDims(xin, dim, op);
-  assertNonEmpty(xin, dims, op);
-  const out = reduceKernel(op === 'amax' ? ReduceOp.Max : ReduceOp.Min, xin, dims, keepdim, xin.dtype);
-  if (xin !== x) xin.dispose();
+  assertTensor(x, op, 'input');
+  const dims = reducedDims(x, dim, op);
+  assertNonEmpty(x, dims, op);
+  const out = scoped(() => {
+    const xin = numericInput(x, op);
+    return reduceKernel(op === 'amax' ? ReduceOp.Max : ReduceOp.Min, xin, dims, keepdim, xin.dtype);
+  });
   const inShape = [...x.shape];
   return record(op === 'amax' ? 'AmaxBackward' : 'AminBackward', out, [x], (node) => {
     const xs = node.save(x), os = node.save(out);
     return (g) => {
-      const oe = expandGrad(os, inShape, dims, keepdim);
-      const mask = ew.eq(xs, oe), mf = ew.cast(mask, 'float32');
-      const count = sum(mf, dims, true);
-      const ge = expandGrad(g, inShape, dims, keepdim);
-      const share = ew.div(ge, count), r = ew.mul(share, mf);
-      for (const t of [oe, mask, mf, count, ge, share]) t.dispose();
-      return [r];
+      const hits = ew.cast(ew.eq(xs, expandGrad(os, inShape, dims, keepdim)), 'float32');
+      return [ew.mul(ew.div(expandGrad(g, inShape, dims, keepdim), sum(hits, dims, true)), hits)];
     };
   });
 }
@@ -150,27 +132,20 @@ export const amax = (x: Tensor, dim?: number | number[] | null, keepdim = false)
 export const amin = (x: Tensor, dim?: number | number[] | null, keepdim = false) => extremum(x, dim, keepdim, 'amin');
 
 function argExtremum(x: Tensor, dim: number | undefined | null, keepdim: boolean, op: 'argmax' | 'argmin'): Tensor {
-  const xin = numericInput(x, op);
+  assertTensor(x, op, 'input');
   const code = op === 'argmax' ? ReduceOp.Argmax : ReduceOp.Argmin;
-  if (dim === undefined || dim === null) {
-    // Over the flattened tensor, as PyTorch does.
-    assertNonEmpty(xin, xin.shape.map((_, i) => i), op);
-    const flat = reshape(xin, [xin.numel]);
-    const out = reduceKernel(code, flat, flat.ndim ? [0] : [], false, 'int32');
-    flat.dispose();
-    if (xin !== x) xin.dispose();
-    if (keepdim) {
-      const shaped = reshape(out, x.shape.map(() => 1));
-      out.dispose();
-      return shaped;
+  return scoped(() => {
+    const xin = numericInput(x, op);
+    if (dim === undefined || dim === null) {
+      // Over the flattened tensor, as PyTorch does.
+      assertNonEmpty(xin, xin.shape.map((_, i) => i), op);
+      const out = reduceKernel(code, reshape(xin, [xin.numel]), [0], false, 'int32');
+      return keepdim ? reshape(out, x.shape.map(() => 1)) : out;
     }
-    return out;
-  }
-  const dims = reducedDims(xin, dim, op);
-  assertNonEmpty(xin, dims, op);
-  const out = reduceKernel(code, xin, dims, keepdim, 'int32');
-  if (xin !== x) xin.dispose();
-  return out;
+    const dims = reducedDims(xin, dim, op);
+    assertNonEmpty(xin, dims, op);
+    return reduceKernel(code, xin, dims, keepdim, 'int32');
+  });
 }
 
 export const argmax = (x: Tensor, dim?: number | null, keepdim = false) => argExtremum(x, dim, keepdim, 'argmax');
@@ -179,13 +154,17 @@ export const argmin = (x: Tensor, dim?: number | null, keepdim = false) => argEx
 /** max() over everything, or max(dim) as { values, indices } with the gradient to the index. */
 function maxMin(x: Tensor, dim: number | undefined, keepdim: boolean, op: 'max' | 'min'): Tensor | { values: Tensor; indices: Tensor } {
   if (dim === undefined || dim === null) return extremum(x, undefined, false, op === 'max' ? 'amax' : 'amin');
-  const xin = numericInput(x, op);
-  const d = normalizeDim(dim, Math.max(xin.ndim, 1), op);
-  const dims = xin.ndim === 0 ? [] : [d];
-  assertNonEmpty(xin, dims, op);
-  const values = reduceKernel(op === 'max' ? ReduceOp.Max : ReduceOp.Min, xin, dims, keepdim, xin.dtype);
-  const indices = reduceKernel(op === 'max' ? ReduceOp.Argmax : ReduceOp.Argmin, xin, dims, keepdim, 'int32');
-  if (xin !== x) xin.dispose();
+  assertTensor(x, op, 'input');
+  const d = normalizeDim(dim, Math.max(x.ndim, 1), op);
+  const dims = x.ndim === 0 ? [] : [d];
+  assertNonEmpty(x, dims, op);
+  const [values, indices] = scoped(() => {
+    const xin = numericInput(x, op);
+    return [
+      reduceKernel(op === 'max' ? ReduceOp.Max : ReduceOp.Min, xin, dims, keepdim, xin.dtype),
+      reduceKernel(op === 'max' ? ReduceOp.Argmax : ReduceOp.Argmin, xin, dims, keepdim, 'int32'),
+    ];
+  });
   const inShape = [...x.shape];
   record(op === 'max' ? 'MaxBackward' : 'MinBackward', values, [x], (node) => {
     const is = node.save(indices);
@@ -193,11 +172,8 @@ function maxMin(x: Tensor, dim: number | undefined, keepdim: boolean, op: 'max' 
       if (dims.length === 0) return [g];
       // One-hot of the index along dim, times the incoming gradient.
       const positions = noGrad(() => arangeAlong(inShape, d, x.device));
-      const ie = expandGrad(is, inShape, dims, keepdim);
-      const hit = ew.eq(positions, ie), hf = ew.cast(hit, 'float32');
-      const ge = expandGrad(g, inShape, dims, keepdim), r = ew.mul(ge, hf);
-      for (const t of [positions, ie, hit, hf, ge]) t.dispose();
-      return [r];
+      const hit = ew.cast(ew.eq(positions, expandGrad(is, inShape, dims, keepdim)), 'float32');
+      return [ew.mul(expandGrad(g, inShape, dims, keepdim), hit)];
     };
   });
   return { values, indices };
@@ -209,11 +185,7 @@ function arangeAlong(shape: number[], dim: number, device: Tensor['device']): Te
   const host = new Int32Array(n);
   for (let i = 0; i < n; i++) host[i] = i;
   backendOf(line).write(line.handle, new Uint8Array(host.buffer));
-  const r = reshape(line, shape.map((s, i) => (i === dim ? n : 1)));
-  line.dispose();
-  const e = expand(r, shape);
-  r.dispose();
-  return e;
+  return expand(reshape(line, shape.map((s, i) => (i === dim ? n : 1))), shape);
 }
 
 export function max(x: Tensor, dim?: number, keepdim = false) {
@@ -229,18 +201,14 @@ export function logsumexp(x: Tensor, dim: number | number[], keepdim = false): T
   if (x.dtype !== 'float32') throw new DTypeError(`logsumexp: input dtype must be floating point, got ${x.dtype}`);
   const dims = reducedDims(x, dim, 'logsumexp');
   // Shift by the (detached) maximum so exp cannot overflow; infinities give a zero shift.
-  const m = noGrad(() => {
-    const raw = amax(x, dims, true), magnitude = ew.abs(raw), infinite = ew.eq(magnitude, Infinity);
-    const safe = ew.maskedFill(raw, infinite, 0);
-    for (const t of [raw, magnitude, infinite]) t.dispose();
-    return safe;
+  return scoped(() => {
+    const m = noGrad(() => {
+      const raw = amax(x, dims, true);
+      return ew.maskedFill(raw, ew.eq(ew.abs(raw), Infinity), 0);
+    });
+    const r = ew.add(ew.log(sum(ew.exp(ew.sub(x, m)), dims, true)), m);
+    return keepdim ? r : reshape(r, keptShape(x, dims, false));
   });
-  const shifted = ew.sub(x, m), e = ew.exp(shifted), s = sum(e, dims, true), l = ew.log(s), r = ew.add(l, m);
-  for (const t of [shifted, e, s, l, m]) t.dispose();
-  if (keepdim) return r;
-  const out = reshape(r, keptShape(x, dims, false));
-  r.dispose();
-  return out;
 }
 
 /** Sums g over the dims that broadcasting added or stretched, so it has `shape`. */
@@ -251,8 +219,5 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   for (let d = 0; d < g.ndim; d++) {
     if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) dims.push(d);
   }
-  const s = dims.length ? sum(g, dims, true) : g;
-  const out = reshape(s, [...shape]);
-  if (s !== g) s.dispose();
-  return out;
+  return scoped(() => reshape(dims.length ? sum(g, dims, true) : g, [...shape]));
 }

@@ -1,13 +1,14 @@
 // Views (reshape, transpose, permute, slice, expand, ...) share storage and only change shape,
 // strides and offset; cat/stack/repeat/contiguous copy. Each backward maps the gradient back
 // through the same view.
+import type { KernelOperand } from '../backend/backend.js';
 import { backendOf, backendFor } from '../backend/index.js';
 import type { Device } from '../device.js';
 import { type DType, dtypeBytes, promoteTypes } from '../dtype.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, contiguousStrides, shapeNumel } from '../tensor.js';
-import { fullLike } from './elementwise.js';
-import { assertTensor, record, sameDevice } from './record.js';
+import { scoped } from '../scope.js';
+import { assertTensor, record, sameDevice, viewOperand } from './record.js';
 import { sumToShape } from './reduce.js';
 
 const MAX_DIMS = 16;
@@ -105,10 +106,7 @@ export function reshape(t: Tensor, shape: number[]): Tensor {
   assertTensor(t, 'reshape', 'input');
   const target = inferShape(t, shape, 'reshape');
   if (viewStrides(t, target)) return view(t, target);
-  const c = contiguous(t);
-  const out = view(c, target);
-  c.dispose();
-  return out;
+  return scoped(() => view(contiguous(t), target));
 }
 
 export function flatten(t: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -231,12 +229,10 @@ function sliceBounds(size: number, start: number | null | undefined, end: number
 }
 
 /** A gradient of the input's shape that is zero except where the view took its elements. */
-function scatterIntoZeros(g: Tensor, inShape: number[], place: (z: Tensor) => Tensor): Tensor {
+function scatterIntoZeros(g: Tensor, inShape: number[], place: (z: Tensor) => KernelOperand): Tensor {
   const z = Tensor._empty(inShape, g.dtype, g.device);
   backendOf(z).fill(z, 0);
-  const region = place(z);
-  backendOf(z).cast(region, g);
-  region.dispose();
+  backendOf(z).cast(place(z), g);
   return z;
 }
 
@@ -252,7 +248,7 @@ export function slice(t: Tensor, dim: number, start?: number | null, end?: numbe
   strides[d] = t.strides[d] * step;
   const inShape = [...t.shape];
   return viewOf(t, shape, strides, t.offset + s * t.strides[d], 'SliceBackward', (g) =>
-    scatterIntoZeros(g, inShape, (z) => z._view(shape, strides.map((st, i) => (i === d ? z.strides[d] * step : z.strides[i])), s * z.strides[d])),
+    scatterIntoZeros(g, inShape, (z) => viewOperand(z, shape, z.strides.map((st, i) => (i === d ? st * step : st)), s * z.strides[d])),
   );
 }
 
@@ -267,7 +263,7 @@ export function select(t: Tensor, dim: number, index: number): Tensor {
   const shape = t.shape.filter((_, k) => k !== d), strides = t.strides.filter((_, k) => k !== d);
   const inShape = [...t.shape];
   return viewOf(t, shape, strides, t.offset + i * t.strides[d], 'SelectBackward', (g) =>
-    scatterIntoZeros(g, inShape, (z) => z._view(shape, z.strides.filter((_, k) => k !== d), i * z.strides[d])),
+    scatterIntoZeros(g, inShape, (z) => viewOperand(z, shape, z.strides.filter((_, k) => k !== d), i * z.strides[d])),
   );
 }
 
@@ -339,11 +335,7 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const starts: number[] = [];
   for (const t of parts) {
     starts.push(start);
-    if (t.numel > 0) {
-      const region = out._view([...t.shape], [...out.strides], start * out.strides[d]);
-      backendOf(out).cast(region, t);
-      region.dispose();
-    }
+    if (t.numel > 0) backendOf(out).cast(viewOperand(out, t.shape, out.strides, start * out.strides[d]), t);
     start += t.shape[d];
   }
   return record('CatBackward', out, parts, () => (g) => parts.map((t, i) => slice(g, d, starts[i], starts[i] + t.shape[d])));
@@ -357,10 +349,7 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
     if (t.shape.join(',') !== ref.shape.join(',')) throw new ShapeError(`stack: expected all tensors to have one shape, got ${tensors.map((p) => fmtShape(p.shape)).join(', ')}`);
   }
   const d = normalizeDim(dim, ref.ndim + 1, 'stack');
-  const expanded = tensors.map((t) => unsqueeze(t, d));
-  const out = cat(expanded, d);
-  for (const e of expanded) e.dispose();
-  return out;
+  return scoped(() => cat(tensors.map((t) => unsqueeze(t, d)), d));
 }
 
 export function repeat(t: Tensor, repeats: number[]): Tensor {
@@ -374,24 +363,17 @@ export function repeat(t: Tensor, repeats: number[]): Tensor {
     inter.push(1, s);
     target.push(repeats[i], s);
   });
-  const r = reshape(t, inter);
-  const e = expand(r, target);
-  const out = reshape(e, padded.map((s, i) => s * repeats[i]));
-  r.dispose();
-  e.dispose();
-  return out;
+  return scoped(() => reshape(expand(reshape(t, inter), target), padded.map((s, i) => s * repeats[i])));
 }
 
 /** Copies a tensor to another device (contiguous on arrival). */
 export function toDevice(t: Tensor, device: Device): Tensor {
   assertTensor(t, 'to', 'input');
-  const src = t.isContiguous() ? t : contiguous(t);
-  const bytes = backendOf(src).read(src.handle, src.offset * dtypeBytes(src.dtype), src.numel * dtypeBytes(src.dtype));
-  if (src !== t) src.dispose();
   const out = Tensor._empty(t.shape, t.dtype, device);
-  backendFor(device).write(out.handle, bytes);
+  scoped(() => {
+    const src = t.isContiguous() ? t : contiguous(t);
+    backendFor(device).write(out.handle, backendOf(src).read(src.handle, src.offset * dtypeBytes(src.dtype), src.numel * dtypeBytes(src.dtype)));
+  });
   const from = t.device;
   return record('ToCopyBackward', out, [t], () => (g) => [toDevice(g, from)]);
 }
-
-export { fullLike };

@@ -7,33 +7,13 @@ import { backendOf } from '../backend/index.js';
 import { DTypeError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import * as ew from './elementwise.js';
-import { assertTensor, record } from './record.js';
+import { assertTensor, atLeast1d, record } from './record.js';
 import { sum } from './reduce.js';
 import { normalizeDim } from './shape.js';
 
-/** Kernel operands for t, with a 0-d tensor seen as shape [1]. */
-function rank1(t: Tensor): Tensor {
-  return t.ndim === 0 ? t._view([1], [1], t.offset) : t;
-}
-
-function runKernel(tensors: Tensor[], fn: (ts: Tensor[]) => void): void {
-  const views = tensors.map(rank1);
-  try {
-    fn(views);
-  } finally {
-    views.forEach((v, i) => { if (v !== tensors[i]) v.dispose(); });
-  }
-}
-
 function composedBackward(log: boolean, y: Tensor, g: Tensor, d: number): Tensor {
-  if (log) {
-    const s = sum(g, d, true), e = ew.exp(y), es = ew.mul(e, s), dx = ew.sub(g, es);
-    for (const t of [s, e, es]) t.dispose();
-    return dx;
-  }
-  const gy = ew.mul(g, y), s = sum(gy, d, true), c = ew.sub(g, s), dx = ew.mul(y, c);
-  for (const t of [gy, s, c]) t.dispose();
-  return dx;
+  if (log) return ew.sub(g, ew.mul(ew.exp(y), sum(g, d, true)));
+  return ew.mul(y, ew.sub(g, sum(ew.mul(g, y), d, true)));
 }
 
 function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor {
@@ -42,13 +22,13 @@ function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor
   const d = normalizeDim(dim, x.ndim, op);
   const log = op === 'logSoftmax';
   const out = Tensor._empty(x.shape, 'float32', x.device);
-  if (out.numel > 0) runKernel([out, x], ([o, xv]) => backendOf(x).softmax(log, o, xv, d));
+  if (out.numel > 0) backendOf(x).softmax(log, atLeast1d(out), atLeast1d(x), d);
   return record(log ? 'LogSoftmaxBackward' : 'SoftmaxBackward', out, [x], (node) => {
     const ys = node.save(out);
     return (g) => {
       if (isGradEnabled()) return [composedBackward(log, ys, g, d)];
       const dx = Tensor._empty(ys.shape, 'float32', ys.device);
-      if (dx.numel > 0) runKernel([dx, ys, g], ([dv, yv, gv]) => backendOf(ys).softmaxBackward(log, dv, yv, gv, d));
+      if (dx.numel > 0) backendOf(ys).softmaxBackward(log, atLeast1d(dx), atLeast1d(ys), atLeast1d(g), d);
       return [dx];
     };
   });

@@ -6,6 +6,7 @@
 // not free them); each parameter's update runs in its own tidy, so no temporary outlives it.
 import { noGrad } from '../autograd/grad_mode.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { snakeCase } from '../nn/module.js';
 import { zerosLike } from '../ops/creation.js';
 import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
@@ -34,10 +35,6 @@ export type ParamsInput<O> = Iterable<Tensor> | Iterable<ParamGroupInput<O>>;
 export interface OptimizerStateDict {
   state: Record<number, Record<string, StateValue>>;
   param_groups: Record<string, unknown>[];
-}
-
-export function camelToSnake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 export function snakeToCamel(key: string): string {
@@ -183,7 +180,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
       const entry: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(group)) {
         if (key === 'params') continue;
-        entry[camelToSnake(key)] = Array.isArray(value) ? [...value] : value;
+        entry[snakeCase(key)] = Array.isArray(value) ? [...value] : value;
       }
       entry.params = group.params.map((p) => {
         const index = indexOf.size;
@@ -197,7 +194,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
       const index = indexOf.get(p);
       if (index === undefined) continue;
       const entry: Record<string, StateValue> = {};
-      for (const [key, value] of Object.entries(s)) entry[camelToSnake(key)] = value;
+      for (const [key, value] of Object.entries(s)) entry[snakeCase(key)] = value;
       state[index] = entry;
     }
     return { state, param_groups: paramGroups };

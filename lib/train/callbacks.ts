@@ -6,7 +6,8 @@ import { LRScheduler, ReduceLROnPlateau } from '../optim/lr_scheduler.js';
 import { keep } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { saveCheckpoint } from './checkpoint.js';
-import type { Callback, Logs, TrainState } from './fit.js';
+import type { Callback, TrainState } from './fit.js';
+import type { Logs } from './progress.js';
 
 export type MonitorMode = 'auto' | 'min' | 'max';
 

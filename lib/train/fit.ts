@@ -9,7 +9,7 @@ import { Module } from '../nn/module.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
 import { tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
-import { EpochProgress } from './progress.js';
+import { EpochProgress, type Logs } from './progress.js';
 
 /** A loss: a module such as new kd.nn.CrossEntropyLoss(), or a function such as F.crossEntropy. */
 export type LossInput = Module | ((output: Tensor, target: Tensor) => Tensor);
@@ -40,8 +40,6 @@ export interface TrainState {
   epochs: number;
   stopTraining: boolean;
 }
-
-export type Logs = Record<string, number>;
 
 /** Hooks fit calls; each may return a promise, which fit awaits. Epochs are numbered from 1. */
 export interface Callback {

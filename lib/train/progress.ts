@@ -2,7 +2,8 @@
 // summary line per epoch on stdout. verbose 0 turns both off.
 import cliProgress from 'cli-progress';
 
-import type { Logs } from './fit.js';
+/** An epoch's figures by name: loss, the metrics, val_loss, val_<metric>, lr. */
+export type Logs = Record<string, number>;
 
 export interface EpochProgressOptions {
   epoch: number;

@@ -30,6 +30,14 @@ Napi::Value setCpuIsa(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), setActiveIsa(isa));
 }
 
+// Kernel calls per ISA build since the process started (kd::dispatchCount), for tests.
+Napi::Value isaDispatchCounts(const Napi::CallbackInfo& info) {
+  Napi::Object counts = Napi::Object::New(info.Env());
+  for (CpuIsa isa : {CpuIsa::Avx512, CpuIsa::Avx2, CpuIsa::Scalar})
+    counts.Set(isaName(isa), Napi::Number::New(info.Env(), static_cast<double>(dispatchCount(isa))));
+  return counts;
+}
+
 }  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
@@ -38,6 +46,7 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuIsa", Napi::Function::New(env, cpuIsa, "cpuIsa"));
   exports.Set("cpuIsaDetected", Napi::Function::New(env, cpuIsaDetected, "cpuIsaDetected"));
   exports.Set("setCpuIsa", Napi::Function::New(env, setCpuIsa, "setCpuIsa"));
+  exports.Set("isaDispatchCounts", Napi::Function::New(env, isaDispatchCounts, "isaDispatchCounts"));
 }
 
 }  // namespace kd::binding

@@ -1,6 +1,8 @@
 #include "common/isa.h"
 
 #include <cpuid.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -41,6 +43,7 @@ CpuIsa initialIsa() {
 }
 
 CpuIsa gActive = initialIsa();
+std::atomic<int64_t> gDispatchCounts[3];
 
 }  // namespace
 
@@ -56,6 +59,14 @@ bool setActiveIsa(CpuIsa isa) {
   gActive = isa;
   return true;
 }
+
+CpuIsa dispatchIsa(CpuIsa bestBuild) {
+  const CpuIsa isa = gActive < bestBuild ? gActive : bestBuild;
+  gDispatchCounts[static_cast<int>(isa)].fetch_add(1, std::memory_order_relaxed);
+  return isa;
+}
+
+int64_t dispatchCount(CpuIsa isa) { return gDispatchCounts[static_cast<int>(isa)].load(std::memory_order_relaxed); }
 
 const char* isaName(CpuIsa isa) {
   switch (isa) {

@@ -16,6 +16,8 @@ enum class UnaryOp : int {
   LeakyRelu,   // x > 0 ? x : p0 * x
   Elu,         // x > 0 ? x : p0 * (exp(x) - 1)
   Softplus,    // log(1 + exp(x)), linear above p0
+  Sinh, Cosh,
+  Trunc,       // round toward zero (the identity on int32)
   Count
 };
 
@@ -31,6 +33,7 @@ enum class BinaryOp : int {
   SigmoidBackward,  // g * y * (1 - y), y = sigmoid(x)
   TanhBackward,     // g * (1 - y^2), y = tanh(x)
   SiluBackward,     // g * d/dx [x * sigmoid(x)]
+  Fmod,             // C's fmod: the result has the dividend's sign (int32: truncated %)
   Count
 };
 

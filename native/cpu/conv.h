@@ -1,11 +1,14 @@
 // 2-d convolution on the CPU (NCHW float32, PyTorch's semantics): forward, input gradient,
-// weight gradient and bias gradient, all on kd::sgemm.
+// weight gradient and bias gradient. conv.cc picks an engine per pass from the geometry and the
+// ISA: direct loops for one input channel (conv_direct.h), a GEMM over wide output rows that
+// reads the image in place (conv_wide.h), or im2col + sgemm for any geometry (conv_im2col.h).
 //
-// The GEMM view: for group g, out[n, g] (Kg × OH·OW) = W_g (Kg × Cg·kH·kW) · col (Cg·kH·kW × OH·OW),
+// The GEMM view of the last two: for group g, out[n, g] (Kg × OH·OW) = W_g (Kg × Cg·kH·kW) · col (Cg·kH·kW × OH·OW),
 // where col holds, for each (c, kh, kw) row, the input pixel each output position reads (zero
 // where it falls into the padding). The output positions of the whole batch are cut into
 // column chunks that keep one col block in L2; each chunk is one GEMM per group. Pointwise
-// convolutions (1×1, stride 1, no padding) read the input in place as col.
+// convolutions (1×1, stride 1, no padding) read the input in place as col; the wide-rows engine
+// needs no col at all.
 #pragma once
 #include <cstdint>
 

@@ -20,24 +20,4 @@ void forwardAvx2(const ConvGeometry& g, const ConvInput& x, const float* weight,
 void weightGradAvx2(const ConvGeometry& g, const ConvInput& x, const float* gradOut, float* gradWeight, int64_t k0,
                     int64_t k1);
 
-// Panels of 6 rows and 16 columns (AVX2): c[mPanels·6][nPanels·16] (leading dimension ldc) =
-// packedA (mPanels panels of 6×k, k-major, as gemm_detail::packA<6> writes them) × B, where
-// B[p][j] = image[offset[p] + j], summed over k in blocks of kc. Reads image[offset[p] + j] for
-// every j < nPanels·16, so the caller makes sure those lie in readable memory.
-constexpr int kGatherMr = 6, kGatherNr = 16;
-void gatherGemmAvx2(int64_t mPanels, int64_t k, int64_t kc, const float* packedA, const float* image,
-                    const int64_t* offset, int64_t nPanels, float* c, int64_t ldc);
-
-// c[ceil(rows/6)·6][nPanels·16] += A × packedB, where A[i][p] = image[offset[i] + p] for i < rows
-// (zeros[p], kc floats of zero, past them) and packedB holds nPanels panels of kc×16, k-major.
-void rowsGemmAvx2(int64_t rows, int64_t kc, const float* image, const int64_t* offset, const float* zeros,
-                  const float* packedB, int64_t nPanels, float* c, int64_t ldc);
-
-// The k block for gatherGemmAvx2 over whole channels of `tapsPerChannel` taps whose image plane
-// is planeElems floats: as many channels as fit in about 12 KiB of L1.
-inline int64_t gatherBlock(int64_t tapsPerChannel, int64_t planeElems) {
-  const int64_t channels = planeElems > 0 ? (12 * 1024 / 4) / planeElems : 1;
-  return tapsPerChannel * (channels > 1 ? channels : 1);
-}
-
 }  // namespace kd::conv_direct

@@ -6,8 +6,7 @@
 namespace kd {
 
 #define KD_DISPATCH(fn, ...)                                              \
-  switch (activeIsa()) {                                                  \
-    case CpuIsa::Avx512:                                                  \
+  switch (dispatchIsa(CpuIsa::Avx2)) {                                    \
     case CpuIsa::Avx2: return isa_avx2::fn(__VA_ARGS__);                  \
     default: return isa_scalar::fn(__VA_ARGS__);                          \
   }

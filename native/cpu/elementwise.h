@@ -1,7 +1,7 @@
 // Elementwise kernels over N-d strided operands (strides in elements, 0 for a broadcast dim).
 // Outputs may be strided too (in-place updates write through views). One implementation
 // (elementwise_impl.h) is compiled for the baseline and for AVX2; these entry points dispatch on
-// activeIsa(). AVX-512 machines run the AVX2 build: these loops are bound by memory, not width.
+// dispatchIsa(). AVX-512 machines run the AVX2 build: these loops are bound by memory, not width.
 #pragma once
 #include <cstdint>
 

@@ -66,6 +66,10 @@ inline float unaryF(float x, float p0, float p1) {
   else if constexpr (OP == UnaryOp::LeakyRelu) return x > 0.0f ? x : p0 * x;
   else if constexpr (OP == UnaryOp::Elu) return x > 0.0f ? x : p0 * std::expm1(x);
   else if constexpr (OP == UnaryOp::Softplus) return x > p0 ? x : std::log1p(std::exp(x));
+  else if constexpr (OP == UnaryOp::Sinh) return std::sinh(x);
+  else if constexpr (OP == UnaryOp::Cosh) return std::cosh(x);
+  // copysign keeps -0 (trunc(-0.5) is -0) where -ffast-math would lose it.
+  else if constexpr (OP == UnaryOp::Trunc) return std::copysign(std::trunc(x), x);
   else return x;
 }
 
@@ -133,7 +137,7 @@ void mapBinary(int ndim, const int64_t* shape, Operand out, Operand a, Operand b
 constexpr bool hasIntForm(UnaryOp op) {
   return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Square ||
          op == UnaryOp::AddScalar || op == UnaryOp::MulScalar || op == UnaryOp::RSubScalar ||
-         op == UnaryOp::Clamp || op == UnaryOp::Relu;
+         op == UnaryOp::Clamp || op == UnaryOp::Relu || op == UnaryOp::Trunc;
 }
 
 // Only the (op, dtype) pairs lib/ops can ask for are instantiated: this file is compiled per
@@ -172,6 +176,7 @@ inline float binaryF(float x, float y) {
     return (r != 0.0f && ((r < 0.0f) != (y < 0.0f))) ? r + y : r;
   }
   else if constexpr (OP == BinaryOp::Atan2) return std::atan2(x, y);
+  else if constexpr (OP == BinaryOp::Fmod) return std::fmod(x, y);
   else if constexpr (OP == BinaryOp::ReluBackward) return y > 0.0f ? x : 0.0f;
   else if constexpr (OP == BinaryOp::GeluBackward) {
     float cdf = 0.5f * std::erfc(-y * kInvSqrt2);
@@ -211,6 +216,8 @@ inline int32_t binaryI(int32_t x, int32_t y) {
     int32_t r = x % y;
     return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
   }
+  // Truncated remainder; lib/ops rejects a zero divisor, and x % -1 (UB for INT32_MIN) is 0.
+  else if constexpr (OP == BinaryOp::Fmod) return (y == 0 || y == -1) ? 0 : x % y;
   else return x;
 }
 
@@ -242,7 +249,8 @@ void binaryTyped(DType dtype, int ndim, const int64_t* shape, Operand out, Opera
     }
   } else {
     constexpr bool intForm = OP == BinaryOp::Add || OP == BinaryOp::Sub || OP == BinaryOp::Mul || OP == BinaryOp::Div ||
-                             OP == BinaryOp::Maximum || OP == BinaryOp::Minimum || OP == BinaryOp::Remainder;
+                             OP == BinaryOp::Maximum || OP == BinaryOp::Minimum || OP == BinaryOp::Remainder ||
+                             OP == BinaryOp::Fmod;
     if constexpr (intForm) {
       if (dtype == DType::Int32) {
         mapBinary<int32_t, int32_t>(ndim, shape, out, a, b, [](int32_t x, int32_t y) { return binaryI<OP>(x, y); });
@@ -304,6 +312,7 @@ void unaryKernel(UnaryOp op, DType dtype, double p0, double p1, int ndim, const 
     KD_CASE(Square) KD_CASE(Log1p) KD_CASE(Expm1) KD_CASE(Erf) KD_CASE(LogicalNot)
     KD_CASE(AddScalar) KD_CASE(MulScalar) KD_CASE(RSubScalar) KD_CASE(RDivScalar) KD_CASE(PowScalar)
     KD_CASE(Clamp) KD_CASE(LeakyRelu) KD_CASE(Elu) KD_CASE(Softplus)
+    KD_CASE(Sinh) KD_CASE(Cosh) KD_CASE(Trunc)
 #undef KD_CASE
     default: return;
   }
@@ -316,7 +325,7 @@ void binaryKernel(BinaryOp op, DType dtype, int ndim, const int64_t* shape, Oper
     KD_CASE(Remainder) KD_CASE(Atan2) KD_CASE(Eq) KD_CASE(Ne) KD_CASE(Lt) KD_CASE(Le) KD_CASE(Gt)
     KD_CASE(Ge) KD_CASE(LogicalAnd) KD_CASE(LogicalOr) KD_CASE(LogicalXor) KD_CASE(ReluBackward)
     KD_CASE(GeluBackward) KD_CASE(GeluTanhBackward) KD_CASE(SigmoidBackward) KD_CASE(TanhBackward)
-    KD_CASE(SiluBackward)
+    KD_CASE(SiluBackward) KD_CASE(Fmod)
 #undef KD_CASE
     default: return;
   }

@@ -166,7 +166,7 @@ void sgemm(const GemmArgs& args) {
     scaleC(p);
     return;
   }
-  switch (activeIsa()) {
+  switch (dispatchIsa()) {
     case CpuIsa::Avx512: runGemm<14, 32>(gemm_detail::microKernelAvx512(), p); break;
     case CpuIsa::Avx2: runGemm<6, 16>(gemm_detail::microKernelAvx2(), p); break;
     default: runGemm<4, 8>(gemm_detail::microKernelScalar(), p); break;

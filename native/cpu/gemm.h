@@ -1,6 +1,6 @@
 // Single-precision GEMM for the CPU: C[b] = alpha * A[b] · B[b] + beta * C[b].
 // BLIS-style: panels of A and B are packed into per-thread buffers, blocked for the caches, and
-// consumed by a register-blocked micro-kernel chosen from kd::activeIsa() (avx512 | avx2 | scalar).
+// consumed by a register-blocked micro-kernel chosen by kd::dispatchIsa() (avx512 | avx2 | scalar).
 // Plain C++ over pointers and element strides; other kernels (conv2d, attention) call sgemm directly.
 #pragma once
 #include <cstdint>
@@ -19,7 +19,7 @@ struct GemmArgs {
   float alpha, beta;
 };
 
-// The fast path: dispatches on kd::activeIsa() and runs on the kd::parallel pool.
+// The fast path: dispatches on kd::dispatchIsa() and runs on the kd::parallel pool.
 void sgemm(const GemmArgs& args);
 
 // The reference: plain loops with double accumulation, single-threaded. For tests.

@@ -1,7 +1,7 @@
-// The blocked GEMM loop nest shared by sgemm (cpu/gemm.cc) and the implicit-GEMM convolution
-// (cpu/conv.cc): BLIS order, with where A and B come from and where C's tiles go left to the
-// caller. sgemm packs strided matrices and writes C in place; conv packs image patches straight
-// into B's panels (no im2col buffer) and scatters finished tiles into NCHW tensors.
+// The blocked GEMM loop nest shared by sgemm (cpu/gemm.cc) and the wide-rows convolution
+// (cpu/conv_wide.cc): BLIS order, with where A and B come from and where C's tiles go left to the
+// caller. sgemm packs strided matrices and writes C in place; the convolution packs runs of the
+// image straight into B's panels, with no im2col buffer.
 //
 //   for jc in n step NC:            B block kc×nc packed once, reused by every A block (L3)
 //     for pc in k step KC:          the first pc block writes C, later ones accumulate

@@ -18,4 +18,15 @@ struct AdamHyper {
 void adamStep(const AdamHyper& h, int64_t n, float* param, const float* grad, float* expAvg, float* expAvgSq,
               float* maxExpAvgSq);
 
+// Per-ISA builds of the update of elements [i0, i1) (cpu/optim_impl.h), chosen by adamStep;
+// stepSize = lr / bc1, decay = 1 - lr·wd for AdamW (else 1).
+#define KD_DECLARE_ADAM_RANGE(ns)                                                                             \
+  namespace ns {                                                                                              \
+  void adamRange(const AdamHyper& h, float stepSize, float bc2Sqrt, float decay, int64_t i0, int64_t i1, float* p, \
+                 const float* g, float* m, float* v, float* vmax);                                            \
+  }
+KD_DECLARE_ADAM_RANGE(isa_scalar)
+KD_DECLARE_ADAM_RANGE(isa_avx2)
+#undef KD_DECLARE_ADAM_RANGE
+
 }  // namespace kd

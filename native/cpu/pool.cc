@@ -59,7 +59,7 @@ void checkPoolGeometry(const PoolGeometry& g) {
 // 2×2 windows at stride 2, where the vectorised rows (cpu/pool_rows.h) apply.
 bool isPool2x2Stride2(const PoolGeometry& g) {
   return g.kh == 2 && g.kw == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0 &&
-         g.dilationH == 1 && g.dilationW == 1 && activeIsa() != CpuIsa::Scalar;
+         g.dilationH == 1 && g.dilationW == 1 && dispatchIsa(CpuIsa::Avx2) != CpuIsa::Scalar;
 }
 
 void maxPool2dDenseWindows(const PoolGeometry& g, PoolInput x, float* out, int32_t* indices) {

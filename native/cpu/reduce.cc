@@ -1,50 +1,27 @@
-#include "cpu/reduce.h"
+// The reduce kernel, and the portable build of its float sums.
+#define KD_ISA_NS isa_scalar
+#include "cpu/reduce_sums_impl.h"
+#undef KD_ISA_NS
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "common/isa.h"
 #include "common/parallel.h"
 
 namespace kd {
 namespace {
 
-constexpr int64_t kBlock = 256;
+// The float sums of one kernel call: the build dispatchIsa() picks (AVX2 at most).
+struct FloatSums {
+  double (*contiguous)(const float* x, int64_t n);
+  void (*columns)(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc);
+};
 
-// Sum of n contiguous floats: 16 float lanes inside each block of kBlock, double across blocks.
-__attribute__((target_clones("avx2", "default")))
-double sumContiguous(const float* x, int64_t n) {
-  double total = 0.0;
-  for (int64_t start = 0; start < n; start += kBlock) {
-    int64_t len = std::min(kBlock, n - start);
-    const float* p = x + start;
-    float lanes[16] = {0};
-    int64_t i = 0;
-    for (; i + 16 <= len; i += 16)
-      for (int j = 0; j < 16; ++j) lanes[j] += p[i + j];
-    float tail = 0.0f;
-    for (; i < len; ++i) tail += p[i];
-    float block = tail;
-    for (int j = 0; j < 16; ++j) block += lanes[j];
-    total += block;
-  }
-  return total;
-}
-
-// Column sums: out[j] = sum_r x[r * rowStride + j] for j < width, accumulated in double rows.
-__attribute__((target_clones("avx2", "default")))
-void sumColumns(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc) {
-  for (int64_t j = 0; j < width; ++j) acc[j] = 0.0;
-  std::vector<float> block(width);
-  for (int64_t start = 0; start < rows; start += kBlock) {
-    int64_t end = std::min(rows, start + kBlock);
-    for (int64_t j = 0; j < width; ++j) block[j] = 0.0f;
-    for (int64_t r = start; r < end; ++r) {
-      const float* row = x + r * rowStride;
-      for (int64_t j = 0; j < width; ++j) block[j] += row[j];
-    }
-    for (int64_t j = 0; j < width; ++j) acc[j] += block[j];
-  }
+FloatSums floatSums() {
+  if (dispatchIsa(CpuIsa::Avx2) == CpuIsa::Avx2) return {isa_avx2::sumContiguous, isa_avx2::sumColumns};
+  return {isa_scalar::sumContiguous, isa_scalar::sumColumns};
 }
 
 struct Coalesced {
@@ -150,12 +127,13 @@ void reduceTyped(const ReduceArgs& a) {
   }
 
   // Column-wise: one reduced dim, one kept dim with unit input stride -> sum rows of a matrix.
+  const FloatSums sums = std::is_same_v<T, float> && isSum ? floatSums() : FloatSums{};
   if constexpr (std::is_same_v<T, float>) {
     if (isSum && red.ndim == 1 && kept.ndim == 1 && kept.strides[0] == 1 && outputs >= 8) {
       const int64_t width = outputs;
       parallelFor(width, bytesCost(4.0 * red.shape[0]), [&](int64_t b, int64_t e) {
         std::vector<double> acc(e - b);
-        sumColumns(in + b, red.shape[0], red.strides[0], e - b, acc.data());
+        sums.columns(in + b, red.shape[0], red.strides[0], e - b, acc.data());
         for (int64_t j = b; j < e; ++j) {
           char* o = a.out.data + offsetOf(outRaw, j) * static_cast<int64_t>(outBytes);
           *reinterpret_cast<float*>(o) = static_cast<float>(acc[j - b] * scale);
@@ -171,7 +149,7 @@ void reduceTyped(const ReduceArgs& a) {
       char* outPtr = a.out.data + offsetOf(outRaw, o) * static_cast<int64_t>(outBytes);
       if constexpr (std::is_same_v<T, float>) {
         if (isSum && red.ndim == 1 && red.strides[0] == 1) {
-          storeResult<T>(a, outPtr, sumContiguous(base, n) * scale, 0, T{});
+          storeResult<T>(a, outPtr, sums.contiguous(base, n) * scale, 0, T{});
           continue;
         }
       }

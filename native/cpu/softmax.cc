@@ -11,12 +11,12 @@
 namespace kd {
 
 void softmaxKernel(bool log, int ndim, const int64_t* shape, int dim, Operand out, Operand x) {
-  if (activeIsa() == CpuIsa::Scalar) return isa_scalar::softmaxKernel(log, ndim, shape, dim, out, x);
+  if (dispatchIsa(CpuIsa::Avx2) == CpuIsa::Scalar) return isa_scalar::softmaxKernel(log, ndim, shape, dim, out, x);
   return isa_avx2::softmaxKernel(log, ndim, shape, dim, out, x);
 }
 
 void softmaxBackwardKernel(bool log, int ndim, const int64_t* shape, int dim, Operand dx, Operand y, Operand g) {
-  if (activeIsa() == CpuIsa::Scalar) return isa_scalar::softmaxBackwardKernel(log, ndim, shape, dim, dx, y, g);
+  if (dispatchIsa(CpuIsa::Avx2) == CpuIsa::Scalar) return isa_scalar::softmaxBackwardKernel(log, ndim, shape, dim, dx, y, g);
   return isa_avx2::softmaxBackwardKernel(log, ndim, shape, dim, dx, y, g);
 }
 

@@ -3,8 +3,10 @@
 // .grad, noGrad, detach, freed graphs, retainGraph, in-place checks, deep graphs.
 import { describe, expect, it } from 'vitest';
 
+import { liveStorageCount } from '../../lib/backend/storage.js';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
+import { record } from '../../lib/ops/record.js';
 import { expectClose, freshSeed, gradcheck, makeRng, numel } from '../helpers.js';
 
 type Rng = () => number;
@@ -476,5 +478,51 @@ describe('engine rules', () => {
     const y = x.mul(i).sum(); // int operand, float leaf
     y.backward();
     expect(x.grad!.toArray()).toEqual([1, -2]);
+  });
+  it('frees each backward\'s temporaries when its node returns, not at the end of backward', () => {
+    // Probes pass the gradient through unchanged and note how many storages are live.
+    const counts: number[] = [];
+    const probe = (t: Tensor) => record('ProbeBackward', t.mul(1), [t], () => (g) => {
+      counts.push(liveStorageCount());
+      return [g];
+    });
+    const x = kd.tensor([0.5, -1.5, 2, 2], { requiresGrad: true });
+    // maximum's backward (ties split evenly) makes eight temporaries between the two probes.
+    const loss = probe(probe(x).maximum(kd.tensor([1, -2, 2, 3], { dtype: 'float32' }))).sum();
+    loss.backward();
+    expect(counts).toHaveLength(2);
+    expect(counts[1], `live storages at the inner probe ${counts[1]} vs the outer ${counts[0]}`).toBeLessThanOrEqual(counts[0]);
+    expect(x.grad!.toArray()).toEqual([0, 1, 0.5, 0]);
+  });
+
+  it('a backward may return its incoming gradient, or views of it, for several inputs', () => {
+    const before = liveStorageCount();
+    const a = kd.tensor([1, 2, 3, 4, 5, 6], { dtype: 'float32', requiresGrad: true });
+    const b = kd.tensor([[1, 1, 1], [2, 2, 2]], { dtype: 'float32', requiresGrad: true });
+    const c = kd.tensor([7, 8, 9, 10, 11, 12], { dtype: 'float32', requiresGrad: true });
+    // Gradients: a gets g itself, b a reshaped view of it, c g again.
+    const y = record('SharedGradBackward', kd.zeros([6]), [a, b, c], () => (g) => [g, g.reshape([2, 3]), g]);
+    const weights = kd.tensor([1, 2, 3, 4, 5, 6], { dtype: 'float32' }), weighted = y.mul(weights), loss = weighted.sum();
+    loss.backward();
+    for (const t of [a, c]) expect(t.grad!.toArray()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(b.grad!.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    // Each leaf owns its gradient: updating one in place leaves the others alone.
+    kd.noGrad(() => a.grad!.add_(1));
+    expect(c.grad!.toArray()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(b.grad!.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    for (const t of [a, b, c, y, weights, weighted, loss]) t.dispose();
+    expect(liveStorageCount()).toBe(before);
+  });
+
+  it('createGraph: second derivatives through composed backwards (rsqrt, maximum, remainder) match the analytic ones', () => {
+    const xs = [0.7, 1.3, 2.1];
+    const x = kd.tensor(xs, { requiresGrad: true });
+    // f = rsqrt(x) + maximum(x, 1)^2 + remainder(x^2, 1): f'' = 3/4 x^-5/2 + (x > 1 ? 2 : 0) + 2
+    x.rsqrt().add(x.maximum(1).square()).add(x.square().remainder(1)).sum().backward(undefined, { createGraph: true });
+    const g = x.grad!;
+    x.grad = null;
+    expectClose(Array.from(g.data()), xs.map((v) => -0.5 * v ** -1.5 + (v > 1 ? 2 * v : 0) + 2 * v), 1e-5, 'first derivative');
+    g.sum().backward();
+    expectClose(Array.from(x.grad!.data()), xs.map((v) => 0.75 * v ** -2.5 + (v > 1 ? 2 : 0) + 2), 1e-5, 'second derivative');
   });
 });

@@ -4,11 +4,12 @@
 // JSON lines {"case":..., "ms":..., "tflops":...} that bench/gpu/compare_kernels.sh joins with
 // the PyTorch peer (bench/gpu/peer_torch.py).
 //
-// Build (from the repository root):
-//   nvcc -O3 -std=c++17 -arch=sm_90 -Icuda -Inative -o .devbin/cuda/check_kernels test/cuda/check_kernels.cu \
-//        cuda/gemm.cu cuda/conv.cu cuda/pool.cu cuda/runtime.cu cuda/alloc.cu cuda/elementwise.cu \
-//        cuda/reduce.cu cuda/softmax.cu cuda/index.cu cuda/optim.cu cuda/matmul.cu
-// Run: check_kernels [--check-only | --bench-only]; exit code 1 if any check fails.
+// A CMake target outside the default build (npm install skips it), defined when CUDA is built;
+// from the repository root, after `npm install` has configured build/ with CUDA:
+//
+//   cmake --build build --target kindling_check_kernels && build/kindling_check_kernels
+//
+// Run: kindling_check_kernels [--check-only | --bench-only]; exit code 1 if any check fails.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

@@ -60,8 +60,13 @@ function kernelOnBoth(outShape: number[], outDtype: 'float32' | 'int32' | 'bool'
 }
 
 describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA device; seed ${seed})`, () => {
-  beforeAll(() => kd.cuda.setAllowTF32(true));
-  afterAll(() => kd.cuda.setAllowTF32(true));
+  // The tolerances below assume TF32 matmuls; the setting the suite found is restored after it.
+  let tf32AtStart = true;
+  beforeAll(() => {
+    tf32AtStart = kd.cuda.getAllowTF32();
+    kd.cuda.setAllowTF32(true);
+  });
+  afterAll(() => kd.cuda.setAllowTF32(tf32AtStart));
 
   it('every float32 unary op, in every layout', () => {
     expect(UNARY_NAMES[UnaryOp.Softplus]).toBe('Softplus');
@@ -265,17 +270,21 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA d
       [[1, 17, 33], [4, 33, 130], (a) => a.expand([4, 17, 33]), (b) => b],
       [[200, 300], [300, 1], (a) => a, (b) => b],
     ];
-    for (const tf32 of [true, false]) {
-      kd.cuda.setAllowTF32(tf32);
-      for (const [sa, sb, va, vb] of cases) {
-        const a = random(sa, -1, 1), b = random(sb, -1, 1);
-        const av = va(a), bv = vb(b);
-        const out = va(a.to('cuda')).matmul(vb(b.to('cuda')));
-        const ref = matmulRef(av, bv);
-        expectClose(values(out), ref, tf32 ? 5e-3 : 1e-5, `matmul ${sa} @ ${sb} tf32=${tf32}`);
+    const tf32Before = kd.cuda.getAllowTF32();
+    try {
+      for (const tf32 of [true, false]) {
+        kd.cuda.setAllowTF32(tf32);
+        for (const [sa, sb, va, vb] of cases) {
+          const a = random(sa, -1, 1), b = random(sb, -1, 1);
+          const av = va(a), bv = vb(b);
+          const out = va(a.to('cuda')).matmul(vb(b.to('cuda')));
+          const ref = matmulRef(av, bv);
+          expectClose(values(out), ref, tf32 ? 5e-3 : 1e-5, `matmul ${sa} @ ${sb} tf32=${tf32}`);
+        }
       }
+    } finally {
+      kd.cuda.setAllowTF32(tf32Before);
     }
-    kd.cuda.setAllowTF32(true);
   });
 
   it('conv2d forward and both gradients (stride, padding, dilation, groups, same padding) follow the CPU within TF32', () => {

@@ -17,6 +17,7 @@ import {
   type SafetensorsDtype,
   type SafetensorsEntry,
 } from '../../lib/io/safetensors.js';
+import { makeRng } from '../helpers.js';
 
 const fixturesDir = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -76,17 +77,6 @@ function int32OrInt64(values: number[]): Uint8Array {
   return new Uint8Array(BigInt64Array.from(values, (v) => BigInt(v)).buffer);
 }
 
-/** A small seeded generator (mulberry32) so failures reproduce. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A file with the given header text and data bytes; `declaredHeaderBytes` overrides the length prefix. */
 function rawFile(headerJson: string, dataBytes: number, declaredHeaderBytes?: number): Uint8Array {
@@ -201,7 +191,7 @@ describe('PyTorch int64 tensors', () => {
 });
 
 describe('safetensors round trip', () => {
-  const random = seededRandom(20240611);
+  const random = makeRng(20240611);
   const shapes = [[], [0], [1], [7], [3, 5], [2, 3, 4], [2, 0, 3]];
   const dtypes: SafetensorsDtype[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL'];
   const sizes: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };

@@ -4,20 +4,10 @@
 // fails; padding between rows of C must stay NaN, so a stray write fails too.
 import { afterAll, describe, expect, it } from 'vitest';
 import { native } from '../../lib/native.js';
+import { makeRng } from '../helpers.js';
 
 const TOLERANCE = 1e-5;
 
-// mulberry32: a tiny seeded generator, so a failure can be replayed from the printed seed.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Layout {
   transposed?: boolean; // stored column-major: row stride 1
@@ -90,7 +80,7 @@ function callGemm(fn: string, m: number, n: number, k: number, batch: number, a:
 function relativeError(cs: Case, seed: number): number {
   const { m, n, k } = cs;
   const batch = cs.batch ?? 1, alpha = cs.alpha ?? 1, beta = cs.beta ?? 0;
-  const next = rng(seed);
+  const next = makeRng(seed);
   const a = operand(batch, m, k, cs.a ?? {});
   const b = operand(batch, k, n, cs.b ?? {});
   const c = operand(batch, m, n, { pad: 3, offset: 5, ...cs.c });
@@ -188,7 +178,7 @@ describe('native gemm matches a float64 reference', () => {
 
   it('gemmRef agrees with gemm on a transposed, batched case', () => {
     const m = 23, n = 19, k = 31, batch = 2;
-    const next = rng(7);
+    const next = makeRng(7);
     const a = operand(batch, m, k, { transposed: true });
     const b = operand(batch, k, n, { broadcast: true });
     const c1 = operand(batch, m, n, {}), c2 = operand(batch, m, n, {});

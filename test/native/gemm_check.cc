@@ -1,14 +1,11 @@
 // Standalone check and timing of kd::sgemm, without Node: for each ISA the processor offers,
 // compares sgemm with sgemmRef on odd shapes, transposed and broadcast operands, then times
-// square products at 1 thread and at all threads. Build from the repository root:
+// square products at 1 thread and at all threads. A CMake target outside the default build
+// (npm install skips it); from the repository root, after `npm install` has configured build/:
 //
-//   mkdir -p .devbin && F="-O3 -std=c++17 -Inative" && \
-//   g++ $F -mavx2 -mfma -c native/cpu/gemm_avx2.cc -o .devbin/gemm_avx2.o && \
-//   g++ $F -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma -mavx2 -c native/cpu/gemm_avx512.cc -o .devbin/gemm_avx512.o && \
-//   g++ $F -pthread test/native/gemm_check.cc native/cpu/gemm.cc native/cpu/gemm_scalar.cc \
-//       native/common/isa.cc native/common/parallel.cc .devbin/gemm_avx2.o .devbin/gemm_avx512.o -o .devbin/gemm_check
+//   cmake --build build --target kindling_gemm_check && build/kindling_gemm_check
 //
-// Usage: gemm_check [maxSize=2048] [timeLimitSeconds=0.25]. Exits non-zero when a check fails.
+// Usage: kindling_gemm_check [maxSize=2048] [timeLimitSeconds=0.25]. Exits non-zero when a check fails.
 #include <chrono>
 #include <cmath>
 #include <cstdint>

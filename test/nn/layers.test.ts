@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
 import { expectClose, freshSeed, gradcheck, makeRng, numel, randomTensor } from '../helpers.js';
+import { erf } from '../ops/layouts.js';
 
 const { nn } = kd;
 
@@ -30,19 +31,6 @@ function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<numb
     }
   }
   return y;
-}
-
-/** erf to ~1e-15 for |x| <= 4 (Taylor series; float64 cancellation costs under 5 digits there). */
-function erf(x: number): number {
-  if (Math.abs(x) > 4) return Math.sign(x);
-  let term = x, sum = x;
-  for (let n = 1; n < 200; n++) {
-    term *= (-x * x) / n;
-    const add = term / (2 * n + 1);
-    sum += add;
-    if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-  }
-  return (2 / Math.sqrt(Math.PI)) * sum;
 }
 
 describe('default initialisation matches PyTorch\'s distributions', () => {

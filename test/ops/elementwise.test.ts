@@ -207,6 +207,7 @@ const binaryCases: BinaryCase[] = [
   { name: 'ge', run: (a, b) => a.ge(b), ref: (x, y) => +(x >= y), a: [0, 3], b: [0, 3], bool: true },
   { name: 'logicalAnd', run: (a, b) => a.logicalAnd(b), ref: (x, y) => +(x !== 0 && y !== 0), a: [0, 2], b: [0, 2], bool: true },
   { name: 'logicalOr', run: (a, b) => a.logicalOr(b), ref: (x, y) => +(x !== 0 || y !== 0), a: [0, 2], b: [0, 2], bool: true },
+  { name: 'logicalXor', run: (a, b) => a.logicalXor(b), ref: (x, y) => +((x !== 0) !== (y !== 0)), a: [0, 2], b: [0, 2], bool: true },
 ];
 
 /** Reference for a op b broadcast NumPy-style. */
@@ -296,6 +297,19 @@ describe('binary ops', () => {
       expect(() => (a[op] as (x: Tensor) => Tensor)(b)).toThrow(/\[3,4\].*\[5\]/);
     }
     expect(() => a.logicalAnd(b)).toThrow(kd.ShapeError);
+    expect(() => a.logicalXor(b)).toThrow(/logicalXor: shapes \[3,4\] and \[5\]/);
+  });
+
+  it('logicalXor on bools, a scalar and mixed dtypes; sub of two bools points to it', () => {
+    const p = kd.tensor([true, true, false, false]), q = kd.tensor([true, false, true, false]);
+    expect(() => p.sub(q)).toThrow(kd.DTypeError);
+    expect(() => p.sub(q)).toThrow(/use logicalXor/);
+    expect(p.logicalXor(q).toArray()).toEqual([false, true, true, false]);
+    expect(p.logicalXor(true).toArray()).toEqual([false, false, true, true]);
+    const x = kd.tensor([[0, 2.5], [-1, 0]]), n = kd.tensor([3, 0], { dtype: 'int32' });
+    const r = x.logicalXor(n);
+    expect(r.dtype).toBe('bool');
+    expect(r.toArray()).toEqual([[true, true], [false, false]]);
   });
 
   it('NaN propagates through maximum/minimum from either side; comparisons with NaN are false except ne', () => {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as kd from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import type { Tensor } from '../../lib/index.js';
-import { expectClose, forEachIndex, freshSeed, gradcheck, makeRng, numel, randomTensor, stridesOf } from '../helpers.js';
+import { expectClose, expectError as expectThrowsKind, forEachIndex, freshSeed, gradcheck, makeRng, numel, randomTensor, stridesOf } from '../helpers.js';
 
 const seed = freshSeed();
 const threadsAtStart = kd.getNumThreads();
@@ -72,17 +72,6 @@ function transposedView(rng: () => number, shape: number[], a: number, b: number
   const v = t.transpose(a, b);
   t.dispose();
   return v;
-}
-
-function expectThrowsKind(fn: () => unknown, kind: new (...a: never[]) => Error, ...parts: string[]): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${kind.name}`).toBeInstanceOf(kind);
-  for (const p of parts) expect((caught as Error).message).toContain(p);
 }
 
 describe(`gather (seed ${seed})`, () => {

@@ -59,7 +59,7 @@ function sgdRef(): RefOptimizer {
       params.forEach((p, k) => {
         const o = groups[k] as RefGroup & { momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean };
         const g = grads[k].map((v, i) => (o.maximize ? -v : v) + o.weightDecay * p[i]);
-        let d = g;
+        let d: Vec = g;
         if (o.momentum !== 0) {
           let buf = bufs.get(k);
           if (!buf) buf = Float64Array.from(g);

@@ -10,6 +10,7 @@ import { assertTensor } from '../../ops/record.js';
 import { mean, variance } from '../../ops/reduce.js';
 import { reshape, transpose } from '../../ops/shape.js';
 import { logSoftmax as logSoftmaxOp, softmax as softmaxOp } from '../../ops/softmax.js';
+import { scoped } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 
 /** y = x W^T + b, with W [out, in] as PyTorch stores it (the transpose is a strided view). */
@@ -20,14 +21,13 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
   if (input.ndim === 0 || input.shape[input.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: input ${fmtShape(input.shape)} does not end in in_features=${weight.shape[1]} (weight ${fmtShape(weight.shape)})`);
   }
-  const wt = transpose(weight, 0, 1);
-  const y = matmul(input, wt);
-  wt.dispose();
-  if (!bias) return y;
-  if (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0]) throw new ShapeError(`linear: bias ${fmtShape(bias.shape)} does not match out_features=${weight.shape[0]}`);
-  const out = ew.add(y, bias);
-  y.dispose();
-  return out;
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new ShapeError(`linear: bias ${fmtShape(bias.shape)} does not match out_features=${weight.shape[0]}`);
+  }
+  return scoped(() => {
+    const y = matmul(input, transpose(weight, 0, 1));
+    return bias ? ew.add(y, bias) : y;
+  });
 }
 
 /** Zeroes each element with probability p in training and scales the rest by 1/(1-p). */
@@ -36,17 +36,10 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new ArgumentError(`dropout: probability has to be between 0 and 1, got ${p}`);
   if (!training || p === 0) return ew.mul(input, 1);
   if (p === 1) return ew.mul(input, 0);
-  const scale = noGrad(() => {
-    const u = rand(input.shape, { device: input.device });
-    const keepMask = ew.ge(u, p);
-    const m = ew.cast(keepMask, 'float32');
-    const s = ew.mul(m, 1 / (1 - p));
-    u.dispose(); keepMask.dispose(); m.dispose();
-    return s;
+  return scoped(() => {
+    const scale = noGrad(() => ew.mul(ew.cast(ew.ge(rand(input.shape, { device: input.device }), p), 'float32'), 1 / (1 - p)));
+    return ew.mul(input, scale);
   });
-  const out = ew.mul(input, scale);
-  scale.dispose();
-  return out;
 }
 
 /** Rows of weight picked by integer indices of any shape: [..., D]. */
@@ -54,34 +47,23 @@ export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | n
   assertTensor(input, 'embedding', 'input');
   if (input.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${input.dtype}`);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-d [num, dim], got ${fmtShape(weight.shape)}`);
-  const flat = reshape(input, [input.numel]);
-  let rows: Tensor;
-  try {
-    rows = indexSelect(weight, 0, flat);
-  } catch (e) {
-    // Name this op and the table size, as PyTorch's "index out of range in self".
-    if (e instanceof KindlingError) throw new (e.constructor as new (m: string) => KindlingError)(`embedding: indices ${fmtShape(input.shape)} into a table of ${weight.shape[0]} rows: ${e.message}`);
-    throw e;
-  } finally {
-    flat.dispose();
-  }
-  if (paddingIdx !== undefined && paddingIdx !== null && weight.requiresGrad) {
-    // The padding row gets no gradient: rows * keep + detached(rows) * drop has the same value.
-    const [keep, drop] = noGrad(() => {
-      const idx = reshape(input, [input.numel, 1]);
-      const isPad = ew.eq(idx, paddingIdx), notPad = ew.logicalNot(isPad);
-      const k = ew.cast(notPad, 'float32'), d = ew.cast(isPad, 'float32');
-      for (const t of [idx, isPad, notPad]) t.dispose();
-      return [k, d];
-    });
-    const frozen = rows.detach();
-    const live = ew.mul(rows, keep), dead = ew.mul(frozen, drop), masked = ew.add(live, dead);
-    for (const t of [keep, drop, frozen, live, dead, rows]) t.dispose();
-    rows = masked;
-  }
-  const out = reshape(rows, [...input.shape, weight.shape[1]]);
-  rows.dispose();
-  return out;
+  return scoped(() => {
+    let rows: Tensor;
+    try {
+      rows = indexSelect(weight, 0, reshape(input, [input.numel]));
+    } catch (e) {
+      // Name this op and the table size, as PyTorch's "index out of range in self".
+      if (e instanceof KindlingError) throw new (e.constructor as new (m: string) => KindlingError)(`embedding: indices ${fmtShape(input.shape)} into a table of ${weight.shape[0]} rows: ${e.message}`);
+      throw e;
+    }
+    if (paddingIdx !== undefined && paddingIdx !== null && weight.requiresGrad) {
+      // The padding row gets no gradient: rows * keep + detached(rows) * drop has the same value.
+      const isPad = noGrad(() => ew.eq(reshape(input, [input.numel, 1]), paddingIdx));
+      const keep = ew.cast(ew.logicalNot(isPad), 'float32'), drop = ew.cast(isPad, 'float32');
+      rows = ew.add(ew.mul(rows, keep), ew.mul(rows.detach(), drop));
+    }
+    return reshape(rows, [...input.shape, weight.shape[1]]);
+  });
 }
 
 /** Normalises over the trailing dims in normalizedShape: (x - mean) / sqrt(var + eps) * w + b. */
@@ -93,15 +75,14 @@ export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Ten
     throw new ShapeError(`layerNorm: input ${fmtShape(input.shape)} does not end in normalized_shape ${fmtShape(normalizedShape)}`);
   }
   const dims = normalizedShape.map((_, i) => input.ndim - k + i);
-  const mu = mean(input, dims, true);
-  const centered = ew.sub(input, mu);
-  const v = variance(input, dims, { correction: 0, keepdim: true });
-  const ve = ew.add(v, eps), inv = ew.rsqrt(ve);
-  let out = ew.mul(centered, inv);
-  for (const t of [mu, centered, v, ve, inv]) t.dispose();
-  if (weight) { const w = ew.mul(out, weight); out.dispose(); out = w; }
-  if (bias) { const b = ew.add(out, bias); out.dispose(); out = b; }
-  return out;
+  return scoped(() => {
+    const centered = ew.sub(input, mean(input, dims, true));
+    const inv = ew.rsqrt(ew.add(variance(input, dims, { correction: 0, keepdim: true }), eps));
+    let out = ew.mul(centered, inv);
+    if (weight) out = ew.mul(out, weight);
+    if (bias) out = ew.add(out, bias);
+    return out;
+  });
 }
 
 /** Root-mean-square normalisation over the trailing dims: x / sqrt(mean(x²) + eps) * w. */
@@ -112,11 +93,12 @@ export function rmsNorm(input: Tensor, normalizedShape: number[], weight?: Tenso
     throw new ShapeError(`rmsNorm: input ${fmtShape(input.shape)} does not end in normalized_shape ${fmtShape(normalizedShape)}`);
   }
   const dims = normalizedShape.map((_, i) => input.ndim - k + i);
-  const sq = ew.mul(input, input), ms = mean(sq, dims, true), e = ew.add(ms, eps ?? 1.1920928955078125e-7), inv = ew.rsqrt(e);
-  let out = ew.mul(input, inv);
-  for (const t of [sq, ms, e, inv]) t.dispose();
-  if (weight) { const w = ew.mul(out, weight); out.dispose(); out = w; }
-  return out;
+  return scoped(() => {
+    // eps defaults to float32's machine epsilon, as PyTorch's RMSNorm.
+    const inv = ew.rsqrt(ew.add(mean(ew.mul(input, input), dims, true), eps ?? 1.1920928955078125e-7));
+    const out = ew.mul(input, inv);
+    return weight ? ew.mul(out, weight) : out;
+  });
 }
 
 export interface BatchNormOptions {
@@ -145,31 +127,28 @@ export function batchNorm(input: Tensor, options: BatchNormOptions = {}): Tensor
   }
   const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
   const count = dims.reduce((n, d) => n * input.shape[d], 1);
-  let mu: Tensor, v: Tensor;
-  if (training) {
-    if (count <= 1) throw new ShapeError(`batchNorm: expected more than 1 value per channel when training, got input ${fmtShape(input.shape)}`);
-    mu = mean(input, dims, true);
-    v = variance(input, dims, { correction: 0, keepdim: true });
-    if (runningMean && runningVar) {
-      noGrad(() => {
-        const m1 = reshape(mu, [c]), v1 = reshape(v, [c]);
-        const unbiased = ew.mul(v1, count / (count - 1));
-        runningMean.mul_(1 - momentum).add_(m1, momentum);
-        runningVar.mul_(1 - momentum).add_(unbiased, momentum);
-        m1.dispose(); v1.dispose(); unbiased.dispose();
-      });
+  if (training && count <= 1) throw new ShapeError(`batchNorm: expected more than 1 value per channel when training, got input ${fmtShape(input.shape)}`);
+  if (!training && (!runningMean || !runningVar)) throw new ArgumentError('batchNorm: running statistics are required in eval mode');
+  return scoped(() => {
+    let mu: Tensor, v: Tensor;
+    if (training) {
+      mu = mean(input, dims, true);
+      v = variance(input, dims, { correction: 0, keepdim: true });
+      if (runningMean && runningVar) {
+        noGrad(() => {
+          runningMean.mul_(1 - momentum).add_(reshape(mu, [c]), momentum);
+          runningVar.mul_(1 - momentum).add_(ew.mul(reshape(v, [c]), count / (count - 1)), momentum);
+        });
+      }
+    } else {
+      mu = reshape(runningMean!, statShape);
+      v = reshape(runningVar!, statShape);
     }
-  } else {
-    if (!runningMean || !runningVar) throw new ArgumentError('batchNorm: running statistics are required in eval mode');
-    mu = reshape(runningMean, statShape);
-    v = reshape(runningVar, statShape);
-  }
-  const centered = ew.sub(input, mu), ve = ew.add(v, eps), inv = ew.rsqrt(ve);
-  let out = ew.mul(centered, inv);
-  for (const t of [mu, v, centered, ve, inv]) t.dispose();
-  if (weight) { const w = reshape(weight, statShape), o = ew.mul(out, w); w.dispose(); out.dispose(); out = o; }
-  if (bias) { const b = reshape(bias, statShape), o = ew.add(out, b); b.dispose(); out.dispose(); out = o; }
-  return out;
+    let out = ew.mul(ew.sub(input, mu), ew.rsqrt(ew.add(v, eps)));
+    if (weight) out = ew.mul(out, reshape(weight, statShape));
+    if (bias) out = ew.add(out, reshape(bias, statShape));
+    return out;
+  });
 }
 
 export const relu = (x: Tensor) => ew.relu(x);

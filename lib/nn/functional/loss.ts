@@ -5,7 +5,7 @@ import { noGrad } from '../../autograd/grad_mode.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
 import { where } from '../../ops/elementwise.js';
 import { assertTensor, broadcastShapes, record } from '../../ops/record.js';
-import { tidy } from '../../scope.js';
+import { scoped } from '../../scope.js';
 import { Tensor } from '../../tensor.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -159,7 +159,7 @@ interface PickedTargets {
   ignored: Tensor | null;
 }
 
-/** The negative log-likelihood of each target class; inside a tidy. */
+/** The negative log-likelihood of each target class; call it in a scope. */
 function pickTargets(logp: Tensor, target: Tensor, p: ClassProblem, anyIgnored: boolean): PickedTargets {
   const ignored = anyIgnored ? target.eq(p.ignoreIndex) : null;
   // Ignored positions read class 0 (any valid index) and are zeroed by their weight.
@@ -205,7 +205,7 @@ export function nllLoss(input: Tensor, target: Tensor, options: NLLLossOptions =
   const t = assertTensor(target, op, 'target');
   const reduction = reductionOf(op, options);
   const p = classProblem(op, x, options);
-  return tidy(() => nllFromLogProbs(op, x, t, p, reduction, 0));
+  return scoped(() => nllFromLogProbs(op, x, t, p, reduction, 0));
 }
 
 /**
@@ -227,9 +227,9 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
     if (!sameShape(t.shape, x.shape)) {
       throw new ShapeError(`${op}: probability target ${fmtShape(t.shape)} must have the input's shape ${fmtShape(x.shape)}`);
     }
-    return tidy(() => softTargetCrossEntropy(x, t, p, reduction, labelSmoothing));
+    return scoped(() => softTargetCrossEntropy(x, t, p, reduction, labelSmoothing));
   }
-  return tidy(() => nllFromLogProbs(op, x.logSoftmax(p.classDim), t, p, reduction, labelSmoothing));
+  return scoped(() => nllFromLogProbs(op, x.logSoftmax(p.classDim), t, p, reduction, labelSmoothing));
 }
 
 function softTargetCrossEntropy(x: Tensor, target: Tensor, p: ClassProblem, reduction: Reduction, labelSmoothing: number): Tensor {
@@ -255,10 +255,12 @@ export function bceLoss(input: Tensor, target: Tensor, options: BCELossOptions =
   const reduction = reductionOf(op, options);
   const weight = broadcastWeight(op, 'weight', options.weight, x.shape);
   if (x.numel > 0) {
-    const [lo, hi] = tidy(() => [x.amin().item(), x.amax().item()]);
+    let lo = 0, hi = 0;
+    // Under noGrad: a recorded amin would save tensors that only a backward would free.
+    noGrad(() => scoped(() => { lo = x.amin().item(); hi = x.amax().item(); }));
     if (!(lo >= 0 && hi <= 1)) throw new ArgumentError(`${op}: input values must be probabilities in [0, 1], got a range [${lo}, ${hi}]`);
   }
-  return tidy(() => applyReduction(bceElementwise(x, t, weight), reduction));
+  return scoped(() => applyReduction(bceElementwise(x, t, weight), reduction));
 }
 
 function bceElementwise(x: Tensor, t: Tensor, weight: Tensor | null): Tensor {
@@ -273,13 +275,13 @@ function bceElementwise(x: Tensor, t: Tensor, weight: Tensor | null): Tensor {
   return record('BinaryCrossEntropyBackward', loss, [x, t], (node) => {
     const xs = node.save(x), ts = node.save(t), lx = node.save(logX), l1x = node.save(log1mX);
     const ws = weight ? node.save(weight) : null;
-    return (g) => tidy(() => {
+    return (g) => {
       const scale = ws ? g.mul(ws) : g;
       // d/dx = (x - t) / (x (1 - x)), the denominator clamped at 1e-12 as PyTorch does.
       const gx = x.requiresGrad ? scale.mul(xs.sub(ts)).div(xs.mul(xs.neg().add(1)).clamp(1e-12, null)) : null;
       const gt = t.requiresGrad ? scale.mul(l1x.sub(lx)) : null;
       return [gx, gt];
-    });
+    };
   });
 }
 
@@ -293,12 +295,50 @@ export function bceWithLogitsLoss(input: Tensor, target: Tensor, options: BCEWit
   const reduction = reductionOf(op, options);
   const weight = broadcastWeight(op, 'weight', options.weight, x.shape);
   const posWeight = broadcastWeight(op, 'posWeight', options.posWeight, x.shape);
-  return tidy(() => {
+  return scoped(() => {
     const softplusNegX = x.neg().softplus();
     const logWeighted = posWeight ? softplusNegX.mul(posWeight.sub(1).mul(t).add(1)) : softplusNegX;
     let loss = t.neg().add(1).mul(x).add(logWeighted);
     if (weight) loss = loss.mul(weight);
     return applyReduction(loss, reduction);
+  });
+}
+
+/** PyTorch's name for bceLoss (torch.nn.functional.binary_cross_entropy). */
+export const binaryCrossEntropy = bceLoss;
+
+/** PyTorch's name for bceWithLogitsLoss (torch.nn.functional.binary_cross_entropy_with_logits). */
+export const binaryCrossEntropyWithLogits = bceWithLogitsLoss;
+
+// ---- distributions --------------------------------------------------------------------------
+
+export interface KLDivOptions {
+  /**
+   * 'mean' (default) averages over every element, 'batchmean' divides the sum by the batch size
+   * (the KL divergence's true value per sample), 'sum' adds, 'none' returns the elementwise terms.
+   */
+  reduction?: Reduction | 'batchmean';
+  /** The target holds log-probabilities instead of probabilities. Default false. */
+  logTarget?: boolean;
+}
+
+/**
+ * The Kullback-Leibler divergence of the target distribution from the input's, with the input
+ * given as log-probabilities: target · (log target − input) elementwise (0 where target is 0), or
+ * exp(target) · (target − input) when logTarget, as torch.nn.functional.kl_div.
+ */
+export function klDiv(input: Tensor, target: Tensor, options: KLDivOptions = {}): Tensor {
+  const op = 'klDiv';
+  const [x, t] = pointwisePair(op, input, target);
+  const reduction = options.reduction ?? 'mean';
+  if (!['mean', 'batchmean', 'sum', 'none'].includes(reduction)) {
+    throw new ArgumentError(`${op}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got '${String(reduction)}'`);
+  }
+  return scoped(() => {
+    // xlogy(t, t): the 0 · log 0 terms are 0, not NaN (their target gradient stays NaN, as PyTorch's).
+    const loss = options.logTarget ? t.exp().mul(t.sub(x)) : where(t.gt(0), t.mul(t.log()), 0).sub(t.mul(x));
+    if (reduction === 'batchmean') return x.ndim === 0 ? loss.sum() : loss.sum().div(x.shape[0]);
+    return applyReduction(loss, reduction as Reduction);
   });
 }
 
@@ -308,14 +348,14 @@ export function bceWithLogitsLoss(input: Tensor, target: Tensor, options: BCEWit
 export function mseLoss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   const [x, t] = pointwisePair('mseLoss', input, target);
   const reduction = reductionOf('mseLoss', options);
-  return tidy(() => applyReduction(x.sub(t).square(), reduction));
+  return scoped(() => applyReduction(x.sub(t).square(), reduction));
 }
 
 /** Mean absolute error: |input - target|. */
 export function l1Loss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
   const [x, t] = pointwisePair('l1Loss', input, target);
   const reduction = reductionOf('l1Loss', options);
-  return tidy(() => applyReduction(x.sub(t).abs(), reduction));
+  return scoped(() => applyReduction(x.sub(t).abs(), reduction));
 }
 
 /** 0.5 d² / beta where |d| < beta, else |d| - 0.5 beta (d = input - target). */
@@ -326,7 +366,7 @@ export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Opt
   const beta = options.beta ?? 1;
   if (!(beta >= 0) || !Number.isFinite(beta)) throw new ArgumentError(`${op}: beta must be a finite number >= 0, got ${beta}`);
   if (beta === 0) return l1Loss(x, t, { reduction });
-  return tidy(() => {
+  return scoped(() => {
     const d = x.sub(t), ad = d.abs();
     const loss = where(ad.lt(beta), d.square().mul(0.5 / beta), ad.sub(0.5 * beta));
     return applyReduction(loss, reduction);
@@ -340,7 +380,7 @@ export function huberLoss(input: Tensor, target: Tensor, options: HuberOptions =
   const reduction = reductionOf(op, options);
   const delta = options.delta ?? 1;
   if (!(delta > 0) || !Number.isFinite(delta)) throw new ArgumentError(`${op}: delta must be a finite number > 0, got ${delta}`);
-  return tidy(() => {
+  return scoped(() => {
     const d = x.sub(t), ad = d.abs();
     const loss = where(ad.lt(delta), d.square().mul(0.5), ad.sub(0.5 * delta).mul(delta));
     return applyReduction(loss, reduction);
@@ -355,7 +395,7 @@ function penalty(op: string, parameters: Iterable<Tensor>, term: (w: Tensor) => 
   }
   const params = [...parameters].map((w, i) => floatInput(w, op, `parameter ${i}`));
   if (params.length === 0) throw new ArgumentError(`${op}: got no parameters`);
-  return tidy(() => {
+  return scoped(() => {
     let total = term(params[0]).sum();
     for (let i = 1; i < params.length; i++) total = total.add(term(params[i]).sum());
     return total;

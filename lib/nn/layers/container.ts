@@ -3,28 +3,12 @@
 // placed twice occupies two slots (Sequential runs it twice, as PyTorch's _modules).
 import { ArgumentError } from '../../errors.js';
 import { Module } from '../module.js';
-import { ReLU } from './activation.js';
-import { Conv2d, MaxPool2d } from './conv.js';
-import { conv2dMaxPool2d } from '../../ops/conv.js';
+import { matchFusion } from '../fusion.js';
 import type { Tensor } from '../../tensor.js';
 
-/** True for an instance of cls itself (a subclass may override forward). */
-function isExactly(m: Module, cls: abstract new (...args: never[]) => Module): boolean {
-  return Object.getPrototypeOf(m) === cls.prototype;
-}
-
-export class Sequential extends Module {
+/** What Sequential and ModuleList share: modules in slots "0", "1", ..., read by index or in order. */
+export abstract class ModuleSequence extends Module {
   [index: number]: Module;
-
-  constructor(...modules: Module[]) {
-    super();
-    modules.forEach((m, i) => this.append(m, i));
-  }
-
-  private append(m: Module, index: number): void {
-    if (!(m instanceof Module)) throw new ArgumentError(`Sequential: item ${index} is not a Module`);
-    (this as unknown as Record<string, Module>)[String(index)] = m;
-  }
 
   get length(): number {
     return [...this.childSlots()].length;
@@ -33,48 +17,18 @@ export class Sequential extends Module {
   at(i: number): Module {
     const list = this.slotModules();
     const m = list[i < 0 ? i + list.length : i];
-    if (!m) throw new ArgumentError(`Sequential: index ${i} is out of range for ${list.length} modules`);
+    if (!m) throw new ArgumentError(`${this.constructor.name}: index ${i} is out of range for ${list.length} modules`);
     return m;
   }
 
   push(m: Module): this {
-    this.append(m, this.length);
+    if (!(m instanceof Module)) throw new ArgumentError(`${this.constructor.name}: item ${this.length} is not a Module`);
+    (this as unknown as Record<string, Module>)[String(this.length)] = m;
     return this;
   }
 
-  private slotModules(): Module[] {
+  protected slotModules(): Module[] {
     return [...this.childSlots()].map(([, m]) => m);
-  }
-
-  forward(input: unknown): unknown {
-    let x = input;
-    const modules = this.slotModules();
-    for (let i = 0; i < modules.length; i++) {
-      const m: Module = modules[i], next: Module | undefined = modules[i + 1], third: Module | undefined = modules[i + 2];
-      if (next && third && isExactly(m, Conv2d) && isExactly(next, ReLU) && isExactly(third, MaxPool2d)) {
-        // Conv2d, ReLU, MaxPool2d: the convolution and pooling as one node (its backward skips
-        // the zeros of the conv output gradient), then the ReLU, which commutes with the pool.
-        const conv = m as Conv2d, pool = third as MaxPool2d;
-        const pooled = conv2dMaxPool2d(x as Tensor, conv.weight, conv.bias,
-          { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups },
-          pool.kernelSize, { ...pool.options, stride: pool.options.stride ?? pool.kernelSize });
-        x = next.forward(pooled);
-        pooled.dispose();
-        i += 2;
-        continue;
-      }
-      if (next && isExactly(m, ReLU) && isExactly(next, MaxPool2d)) {
-        // ReLU then max pooling runs as pooling then ReLU: ReLU is monotone, so the maximum of
-        // the rectified window is the rectified maximum and the gradient reaches the same
-        // element (zero wherever the maximum is not positive), while the ReLU and its backward
-        // touch a quarter of the elements.
-        x = m.forward(next.forward(x));
-        i++;
-        continue;
-      }
-      x = m.forward(x);
-    }
-    return x;
   }
 
   [Symbol.iterator](): Iterator<Module> {
@@ -82,41 +36,41 @@ export class Sequential extends Module {
   }
 }
 
-export class ModuleList extends Module {
-  [index: number]: Module;
+export class Sequential extends ModuleSequence {
+  constructor(...modules: Module[]) {
+    super();
+    for (const m of modules) this.push(m);
+  }
 
+  /**
+   * Runs the modules in order; a run of modules that lib/nn/fusion.ts lists (Conv2d, ReLU,
+   * MaxPool2d; ReLU, MaxPool2d) runs as its fused op, with the same values and gradients.
+   */
+  forward(input: unknown): unknown {
+    let x = input;
+    const modules = this.slotModules();
+    for (let i = 0; i < modules.length;) {
+      const fused = matchFusion(modules, i);
+      if (fused) {
+        x = fused.run(modules.slice(i, i + fused.pattern.length), x as Tensor);
+        i += fused.pattern.length;
+      } else {
+        x = modules[i].forward(x);
+        i++;
+      }
+    }
+    return x;
+  }
+}
+
+export class ModuleList extends ModuleSequence {
   constructor(modules: Iterable<Module> = []) {
     super();
     for (const m of modules) this.push(m);
   }
 
-  get length(): number {
-    return [...this.childSlots()].length;
-  }
-
-  at(i: number): Module {
-    const list = this.slotModules();
-    const m = list[i < 0 ? i + list.length : i];
-    if (!m) throw new ArgumentError(`ModuleList: index ${i} is out of range for ${list.length} modules`);
-    return m;
-  }
-
-  push(m: Module): this {
-    if (!(m instanceof Module)) throw new ArgumentError('ModuleList: expected a Module');
-    (this as unknown as Record<string, Module>)[String(this.length)] = m;
-    return this;
-  }
-
   forward(): never {
     throw new ArgumentError('ModuleList has no forward(); call its modules');
-  }
-
-  private slotModules(): Module[] {
-    return [...this.childSlots()].map(([, m]) => m);
-  }
-
-  [Symbol.iterator](): Iterator<Module> {
-    return this.slotModules()[Symbol.iterator]();
   }
 }
 

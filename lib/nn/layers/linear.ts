@@ -2,6 +2,7 @@
 import { ArgumentError } from '../../errors.js';
 import { empty } from '../../ops/creation.js';
 import { flatten, unflatten } from '../../ops/shape.js';
+import { scoped } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 import { embedding, linear } from '../functional/basic.js';
 import { calculateFanInAndFanOut, kaimingUniform_, normal_, uniform_ } from '../init.js';
@@ -116,11 +117,8 @@ export class Embedding extends Module {
   /** N(0, 1), with the padding row zeroed, as PyTorch. */
   resetParameters(): void {
     normal_(this.weight);
-    if (this.paddingIdx !== null) {
-      const row = this.weight.select(0, this.paddingIdx);
-      noGrad(() => row.zero_());
-      row.dispose();
-    }
+    const pad = this.paddingIdx;
+    if (pad !== null) scoped(() => noGrad(() => { this.weight.select(0, pad).zero_(); }));
   }
 
   forward(input: Tensor): Tensor {

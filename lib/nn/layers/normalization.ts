@@ -6,14 +6,6 @@ import { batchNorm, dropout, layerNorm, rmsNorm } from '../functional/basic.js';
 import { Module, Parameter, reprFloat, reprTuple } from '../module.js';
 import { noGrad } from '../../autograd/grad_mode.js';
 
-export interface BatchNormOptions {
-  eps?: number;
-  /** Running-statistics momentum; null means a cumulative average, as PyTorch. */
-  momentum?: number | null;
-  affine?: boolean;
-  trackRunningStats?: boolean;
-}
-
 abstract class BatchNormBase extends Module {
   readonly numFeatures: number;
   readonly eps: number;
@@ -28,7 +20,8 @@ abstract class BatchNormBase extends Module {
 
   protected abstract readonly expectedDims: number[];
 
-  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+  /** momentum weighs each batch in the running statistics; null makes them a cumulative average, as PyTorch. */
+  constructor(numFeatures: number, options: { eps?: number; momentum?: number | null; affine?: boolean; trackRunningStats?: boolean } = {}) {
     super();
     if (!Number.isInteger(numFeatures) || numFeatures <= 0) throw new ArgumentError(`${new.target.name}: num_features must be a positive integer, got ${numFeatures}`);
     this.numFeatures = numFeatures;

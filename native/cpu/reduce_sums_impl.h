@@ -1,0 +1,47 @@
+// The float sums of the reduce kernel, plain loops over 16 independent float lanes that the
+// compiler vectorises for the including file's ISA (reduce.cc: baseline SSE2, reduce_avx2.cc:
+// AVX2). The lanes fix the summation order, so every build gives the same bits.
+// Include only from those files, with KD_ISA_NS defined.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/reduce.h"
+
+namespace kd::KD_ISA_NS {
+
+constexpr int64_t kSumBlock = 256;
+
+double sumContiguous(const float* x, int64_t n) {
+  double total = 0.0;
+  for (int64_t start = 0; start < n; start += kSumBlock) {
+    int64_t len = std::min(kSumBlock, n - start);
+    const float* p = x + start;
+    float lanes[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16)
+      for (int j = 0; j < 16; ++j) lanes[j] += p[i + j];
+    float tail = 0.0f;
+    for (; i < len; ++i) tail += p[i];
+    float block = tail;
+    for (int j = 0; j < 16; ++j) block += lanes[j];
+    total += block;
+  }
+  return total;
+}
+
+void sumColumns(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc) {
+  for (int64_t j = 0; j < width; ++j) acc[j] = 0.0;
+  std::vector<float> block(width);
+  for (int64_t start = 0; start < rows; start += kSumBlock) {
+    int64_t end = std::min(rows, start + kSumBlock);
+    for (int64_t j = 0; j < width; ++j) block[j] = 0.0f;
+    for (int64_t r = start; r < end; ++r) {
+      const float* row = x + r * rowStride;
+      for (int64_t j = 0; j < width; ++j) block[j] += row[j];
+    }
+    for (int64_t j = 0; j < width; ++j) acc[j] += block[j];
+  }
+}
+
+}  // namespace kd::KD_ISA_NS
