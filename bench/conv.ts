@@ -93,8 +93,8 @@ function kindlingPooledGflops(s: ConvCase): Map<PooledPass, number> {
   const out = native.alloc(pooledElems * 4), idx = native.alloc(pooledElems * 4);
   const dx = native.alloc(xElems * 4), dw = native.alloc(wElems * 4), db = native.alloc(s.k * 4);
   const xStrides = [s.c * s.h * s.w, s.h * s.w, s.w, 1];
-  const forward = () => native.conv2dMaxPoolForward(geom, poolGeom, x, 0, xStrides, w, 0, b, 0, out, 0, idx, 0);
-  const backward = () => native.conv2dPooledBackward(geom, ph * pw, x, 0, xStrides, w, 0, gp, 0, idx, 0, dx, 0, dw, 0, db, 0);
+  const forward = () => native.conv2dMaxPool2d(geom, poolGeom, x, 0, xStrides, w, 0, b, 0, out, 0, idx, 0);
+  const backward = () => native.conv2dPooledBackward(geom, poolGeom, x, 0, xStrides, w, 0, gp, 0, idx, 0, dx, 0, dw, 0, db, 0);
   const result = new Map<PooledPass, number>();
   result.set('+ pool forward', flops(s) / timeIt(forward, { minSeconds: 0.3 }).bestSeconds / 1e9);
   result.set('+ pool backward', (2 * flops(s)) / timeIt(backward, { minSeconds: 0.3 }).bestSeconds / 1e9);

@@ -35,4 +35,6 @@ void registerPeak(Napi::Env env, Napi::Object exports) {
   exports.Set("measurePeakGflops", Napi::Function::New(env, measurePeak, "measurePeakGflops"));
 }
 
+KD_REGISTER(registerPeak);
+
 }  // namespace kd::binding

@@ -209,6 +209,14 @@ void col2imAddRows(const ConvGeometry& g, const Dims& d, const float* col, int64
   }
 }
 
+// No padding and no window past the bottom or right edge. Zero padding is not enough: an output
+// larger than the windows cover (padding='same' with an even kernel pads only the bottom/right)
+// has windows that reach past the input.
+bool windowsInsideInput(const ConvGeometry& g) {
+  return g.padH == 0 && g.padW == 0 && (g.oh - 1) * g.strideH + (g.kh - 1) * g.dilationH < g.h &&
+         (g.ow - 1) * g.strideW + (g.kw - 1) * g.dilationW < g.w;
+}
+
 // For narrow outputs (the MNIST layers' rows are 3 to 26 wide) per-row setup dominates; these
 // walk each col row in one loop over the chunk's columns through per-column tables instead.
 struct ColumnTable {
@@ -240,7 +248,7 @@ void im2colTable(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64
                  int64_t ld) {
   const ColumnTable& t = columnTable(g, x, ch);
   const int64_t* base = t.inputBase.data();
-  const bool unpadded = g.padH == 0 && g.padW == 0;  // then every window lies inside the input
+  const bool unpadded = windowsInsideInput(g);
   for (int64_t c = 0; c < d.cg; ++c)
     for (int64_t ky = 0; ky < g.kh; ++ky)
       for (int64_t kx = 0; kx < g.kw; ++kx) {
@@ -263,7 +271,7 @@ void col2imAddTable(const ConvGeometry& g, const Dims& d, const float* col, int6
   const ConvInput dense{gradInput, g.c * d.inPlane, d.inPlane, g.w, 1};
   const ColumnTable& t = columnTable(g, dense, ch);
   const int64_t* base = t.gradBase.data();
-  const bool unpadded = g.padH == 0 && g.padW == 0;
+  const bool unpadded = windowsInsideInput(g);
   for (int64_t c = cBegin; c < cEnd; ++c)
     for (int64_t ky = 0; ky < g.kh; ++ky)
       for (int64_t kx = 0; kx < g.kw; ++kx) {
@@ -285,8 +293,7 @@ void col2imAddTable(const ConvGeometry& g, const Dims& d, const float* col, int6
 // Every window inside the input and unit column steps (stride 1, x.sw 1): each output-row run
 // of a col row is one contiguous input run, copied with no bounds logic at all.
 bool unpaddedUnitSteps(const ConvGeometry& g, const ConvInput& x) {
-  return g.padH == 0 && g.padW == 0 && g.strideW == 1 && x.sw == 1 &&
-         (g.oh - 1) * g.strideH + (g.kh - 1) * g.dilationH < g.h && g.ow - 1 + (g.kw - 1) * g.dilationW < g.w;
+  return windowsInsideInput(g) && g.strideW == 1 && x.sw == 1;
 }
 
 void im2colRuns(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,

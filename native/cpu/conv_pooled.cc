@@ -16,11 +16,35 @@ void rangeScalar(const Work& w, int64_t n0, int64_t n1) { pooledRange<tapAccumul
 
 }  // namespace conv_pooled_detail
 
-void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weight, const float* gradPooled,
-                          const int32_t* indices, int64_t pooledPlane, float* gradInput, float* gradWeight,
-                          float* gradBias) {
+namespace {
+
+void requirePoolAfterConv(const ConvGeometry& g, const PoolGeometry& pool, const char* op) {
   checkConvGeometry(g);
-  if (g.groups != 1) throw std::invalid_argument("conv2dPooledBackward: groups must be 1");
+  checkPoolGeometry(pool);
+  if (pool.n != g.n || pool.c != g.k || pool.h != g.oh || pool.w != g.ow)
+    throw std::invalid_argument(std::string(op) + ": the pooling geometry does not match the convolution's output");
+}
+
+// The dense route: the convolution's output gradient through the pool's backward, then the
+// convolution's gradients.
+void pooledBackwardDense(const ConvGeometry& g, const PoolGeometry& pool, ConvInput x, const float* weight,
+                         const float* gradPooled, const int32_t* indices, float* gradInput, float* gradWeight,
+                         float* gradBias) {
+  std::vector<float> gradOut(static_cast<size_t>(g.n * g.k * g.oh * g.ow));
+  maxPool2dBackward(pool, gradPooled, indices, gradOut.data());
+  if (gradInput) conv2dInputGrad(g, gradOut.data(), weight, gradInput);
+  if (gradWeight) conv2dWeightGrad(g, x, gradOut.data(), gradWeight);
+  if (gradBias) conv2dBiasGrad(g, gradOut.data(), gradBias);
+}
+
+}  // namespace
+
+void conv2dPooledBackward(const ConvGeometry& g, const PoolGeometry& pool, ConvInput x, const float* weight,
+                          const float* gradPooled, const int32_t* indices, float* gradInput, float* gradWeight,
+                          float* gradBias) {
+  requirePoolAfterConv(g, pool, "conv2dPooledBackward");
+  if (g.groups != 1) return pooledBackwardDense(g, pool, x, weight, gradPooled, indices, gradInput, gradWeight, gradBias);
+  const int64_t pooledPlane = pool.oh * pool.ow;
   const int64_t taps = g.kh * g.kw, weightElems = g.k * taps * g.c, plane = g.h * g.w;
   const int64_t outPlane = g.oh * g.ow;
   for (int64_t i = 0, total = g.n * g.k * pooledPlane; i < total; ++i)
@@ -72,14 +96,17 @@ void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weigh
 
 void conv2dMaxPoolForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias,
                           const PoolGeometry& pool, float* out, int32_t* indices) {
-  checkConvGeometry(g);
-  checkPoolGeometry(pool);
-  if (pool.n != g.n || pool.c != g.k || pool.h != g.oh || pool.w != g.ow)
-    throw std::invalid_argument("conv2dMaxPoolForward: the pooling geometry does not match the convolution's output");
-  // Images in chunks whose convolution output stays within about 256 KiB (L2).
+  requirePoolAfterConv(g, pool, "conv2dMaxPoolForward");
   const int64_t convImage = g.k * g.oh * g.ow, pooledImage = pool.c * pool.oh * pool.ow;
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{256} * 1024 / 4) / convImage);
   const Cost cost = flopsCost(2.0 * static_cast<double>(g.n * g.k * (g.c / g.groups) * g.kh * g.kw) * static_cast<double>(g.oh * g.ow));
+  if (g.n < 2 * threadsForCost(cost)) {
+    std::vector<float> conv(static_cast<size_t>(g.n * convImage));
+    conv2dForward(g, x, weight, bias, conv.data());
+    maxPool2dForward(pool, PoolInput{conv.data(), convImage, g.oh * g.ow, g.ow, 1}, out, indices);
+    return;
+  }
+  // Images in chunks whose convolution output stays within about 256 KiB (L2).
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{256} * 1024 / 4) / convImage);
   parallelRun(static_cast<int>(std::min<int64_t>(kMaxThreads, g.n)), cost, [&](int t, int count) {
     const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
     std::vector<float> y(static_cast<size_t>(std::min(chunk, std::max<int64_t>(n1 - n0, 1)) * convImage));
