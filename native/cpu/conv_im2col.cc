@@ -102,11 +102,11 @@ bool imageParallel(const ConvGeometry& g, int threads) {
 // contiguous ranges. Returns the number of threads that ran.
 template <class Body>
 int forEachChunkParallel(const ConvGeometry& g, const Dims& d, Body&& body) {
-  const int threads = numThreads();
+  const int threads = threadsForCost(convCost(g));
   int used = 1;
   if (imageParallel(g, threads)) {
     const ChunkPlan plan = makePlan(d, kMaxChunkCols);
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), convCost(g), [&](int t, int count) {
       if (t == 0) used = count;
       const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
       for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) body(t, plan.at(n0, n1, i));
@@ -114,7 +114,7 @@ int forEachChunkParallel(const ConvGeometry& g, const Dims& d, Body&& body) {
   } else {
     const ChunkPlan plan = makePlan(d, ceilDiv(g.n * d.outPlane, threads));
     const int64_t chunks = plan.count(g.n);
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, chunks)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, chunks)), convCost(g), [&](int t, int count) {
       if (t == 0) used = count;
       for (int64_t i = chunks * t / count, end = chunks * (t + 1) / count; i < end; ++i) body(t, plan.at(0, g.n, i));
     });
@@ -471,19 +471,19 @@ void inputGrad(const ConvGeometry& g, const float* gradOut, const float* weight,
       float* col = scratch.col.reserve(d.ckk * ch.cols);
       sgemm(gemmArgs(d.ckk, ch.cols, d.kg, w, 1, d.ckk, b, bRow, 1, col, ch.cols, 0.0f));
       if (threadedCol2im) {
-        parallelFor(d.cg, 1, [&](int64_t c0, int64_t c1) { col2imAdd(g, d, col, ch.cols, grp, ch, c0, c1, gradInput); });
+        parallelFor(d.cg, bytesCost(8.0 * g.kh * g.kw * ch.cols), [&](int64_t c0, int64_t c1) { col2imAdd(g, d, col, ch.cols, grp, ch, c0, c1, gradInput); });
       } else {
         col2imAdd(g, d, col, ch.cols, grp, ch, 0, d.cg, gradInput);
       }
     }
   };
 
-  const int threads = numThreads();
+  const int threads = threadsForCost(convCost(g));
   const ChunkPlan plan = makePlan(d, kMaxChunkCols);
   // Pointwise chunks inside one image write every element of their columns; all else accumulates.
   const bool accumulates = !(pointwise && plan.imagesPerChunk == 1);
   if (imageParallel(g, threads)) {
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), convCost(g), [&](int t, int count) {
       const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
       if (accumulates) std::fill(gradInput + n0 * g.c * d.inPlane, gradInput + n1 * g.c * d.inPlane, 0.0f);
       for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) chunkGrad(plan.at(n0, n1, i), false);
@@ -492,7 +492,7 @@ void inputGrad(const ConvGeometry& g, const float* gradOut, const float* weight,
     // Few images: chunks in order (segments of one image overlap in gradInput), each threaded inside.
     if (accumulates) {
       const int64_t total = g.n * g.c * d.inPlane;
-      parallelFor(total, 65536, [&](int64_t i0, int64_t i1) { std::fill(gradInput + i0, gradInput + i1, 0.0f); });
+      parallelFor(total, bytesCost(4), [&](int64_t i0, int64_t i1) { std::fill(gradInput + i0, gradInput + i1, 0.0f); });
     }
     for (int64_t i = 0, chunks = plan.count(g.n); i < chunks; ++i) chunkGrad(plan.at(0, g.n, i), true);
   }
