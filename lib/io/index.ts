@@ -2,11 +2,12 @@
 // (temp file, fsync, rename), so a crash never loses the previous checkpoint.
 import { fromTypedArray } from '../ops/creation.js';
 import { contiguous } from '../ops/shape.js';
-import { ArgumentError, DTypeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import {
   type SafetensorsEntry, type SafetensorsMetadata, int64BytesToInt32, readSafetensorsFile, typedArrayOf, writeSafetensorsFile,
 } from './safetensors.js';
+import { checkPath } from './files.js';
 
 const SAFETENSORS_DTYPE = { float32: 'F32', int32: 'I32', bool: 'BOOL' } as const;
 
@@ -17,8 +18,14 @@ function f16ToF32(bits: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-function entryToTensor(name: string, entry: SafetensorsEntry): Tensor {
+// Most dimensions a tensor may have (kMaxDims in native/common/dtype.h).
+const maxDims = 16;
+
+function entryToTensor(name: string, entry: SafetensorsEntry, path: string): Tensor {
   const shape = entry.shape;
+  if (shape.length > maxDims) {
+    throw new ShapeError(`load: ${path}: tensor '${name}' has ${shape.length} dims ${fmtShape(shape)}; kindling tensors have at most ${maxDims}`);
+  }
   switch (entry.dtype) {
     case 'F32': return fromTypedArray(typedArrayOf(entry) as Float32Array, shape, 'float32', 'cpu');
     case 'F64': return fromTypedArray(Float32Array.from(typedArrayOf(entry) as Float64Array), shape, 'float32', 'cpu');
@@ -34,13 +41,17 @@ function entryToTensor(name: string, entry: SafetensorsEntry): Tensor {
       try {
         return fromTypedArray(int64BytesToInt32(name, entry.data), shape, 'int32', 'cpu');
       } catch (e) {
-        throw new DTypeError(`load: ${(e as Error).message}`);
+        throw new DTypeError(`load: ${path}: ${(e as Error).message}`);
       }
     }
     case 'I32': return fromTypedArray(typedArrayOf(entry) as Int32Array, shape, 'int32', 'cpu');
     case 'I16':
     case 'I8': return fromTypedArray(Int32Array.from(typedArrayOf(entry) as Int16Array), shape, 'int32', 'cpu');
     case 'U8':
+      // No uint8 dtype here: reading 0..255 as bool would silently turn every nonzero into 1.
+      throw new DTypeError(
+        `load: ${path}: tensor '${name}' is U8 (uint8), which kindling has no dtype for; convert it to int32 or float32 (e.g. t.to(torch.int32)) before saving`,
+      );
     case 'BOOL': return fromTypedArray(Uint8Array.from(typedArrayOf(entry) as Uint8Array, (v) => (v ? 1 : 0)), shape, 'bool', 'cpu');
   }
 }
@@ -50,8 +61,10 @@ function entryToTensor(name: string, entry: SafetensorsEntry): Tensor {
  * F32, int32 as I32, bool as BOOL; metadata {"format": "pt"} plus any given).
  */
 export function save(stateDict: Record<string, Tensor>, path: string, metadata: SafetensorsMetadata = {}): void {
+  checkPath('save', path);
   if (!stateDict || typeof stateDict !== 'object') throw new ArgumentError('save: expected an object of tensors');
-  const entries: Record<string, { dtype: string; shape: number[]; data: Uint8Array }> = {};
+  // Null prototype: keys such as '__proto__' stay ordinary entries.
+  const entries: Record<string, { dtype: string; shape: number[]; data: Uint8Array }> = Object.create(null);
   for (const [key, t] of Object.entries(stateDict)) {
     if (!(t instanceof Tensor)) throw new ArgumentError(`save: value for '${key}' is not a Tensor`);
     const dense = t.device === 'cpu' && t.isContiguous() ? t : contiguous(t.device === 'cpu' ? t : t.to('cpu'));
@@ -62,17 +75,26 @@ export function save(stateDict: Record<string, Tensor>, path: string, metadata: 
   writeSafetensorsFile(path, entries, { format: 'pt', ...metadata });
 }
 
-/** Reads every tensor of a safetensors file (int64 as int32 when all values fit; f16/bf16/f64 as float32). */
+/**
+ * Reads every tensor of a safetensors file (int64 as int32 when all values fit; f16/bf16/f64 as
+ * float32; U8 is refused). The result has a null prototype, so any key, '__proto__' included,
+ * is an ordinary entry. Nothing is returned (and nothing leaks) unless every tensor converts.
+ */
 export function load(path: string): Record<string, Tensor> {
-  const file = readSafetensorsFile(path);
-  const out: Record<string, Tensor> = {};
-  for (const [key, entry] of Object.entries(file.entries)) out[key] = entryToTensor(key, entry);
+  const file = readSafetensorsFile(checkPath('load', path), 'load');
+  const out: Record<string, Tensor> = Object.create(null);
+  try {
+    for (const [key, entry] of Object.entries(file.entries)) out[key] = entryToTensor(key, entry, path);
+  } catch (err) {
+    for (const t of Object.values(out)) t.dispose();
+    throw err;
+  }
   return out;
 }
 
 /** The file's __metadata__ (string to string), or an empty object. */
 export function loadMetadata(path: string): SafetensorsMetadata {
-  return readSafetensorsFile(path).metadata ?? {};
+  return readSafetensorsFile(checkPath('loadMetadata', path), 'loadMetadata').metadata ?? Object.create(null);
 }
 
-export { writeFileAtomic } from './safetensors.js';
+export { writeFileAtomic } from './files.js';

@@ -60,7 +60,7 @@ describe('CSV parsing', () => {
   });
 
   it.each([
-    ['a row with too few fields', 'a,b\n1\n', {}, /data\.csv: record 1 has 1 fields, the header has 2/],
+    ['a row with too few fields', 'a,b\n1\n', {}, /data\.csv:2: record 1 has 1 fields, the header has 2/],
     ['a non-number in a numeric column', 'a,label\n1,x\nfoo,y\n', { labelColumn: 'label' }, /record 2, column 'a': 'foo' is not a number/],
     ['two text columns and no label column named', 'a,b\nx,y\n', {}, /several non-numeric columns \(a, b\)/],
     ['an unknown label column', 'a\n1\n', { labelColumn: 'kind' }, /no column 'kind' in \[a\]/],
