@@ -2,7 +2,7 @@
 // the CLI): a failure of the file system becomes an IOError naming the op, the path and the
 // cause; writes are atomic (temp file, fsync, rename) and sweep up the temp files of killed saves.
 import {
-  accessSync, closeSync, constants, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync,
+  accessSync, closeSync, constants, fsyncSync, linkSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -150,17 +150,15 @@ export function removeStaleTemps(path: string): void {
 }
 
 /**
- * Writes `bytes` (one buffer, or chunks written in order) to `path` so that a crash or error
- * at any point leaves either the old file or the complete new one: the bytes go to a temp file
- * in the same directory (same file system, so the rename is atomic), are fsynced, and the temp
- * file is renamed over `path`. On failure the temp file is removed and an IOError names `path`.
- * A read-only file at `path` is refused, and stale temp files of earlier killed saves removed.
+ * Writes `bytes` (one buffer, or chunks written in order) to a new temp file beside `path` and
+ * fsyncs it; returns the temp file's path (commitFiles renames it into place). A read-only file
+ * at `path` is refused first, and stale temp files of earlier killed saves are removed. On
+ * failure nothing is left behind and an IOError names `path`.
  */
-export function writeFileAtomic(path: string, bytes: Uint8Array | Iterable<Uint8Array>, op = 'save'): void {
+export function writeTempFile(path: string, bytes: Uint8Array | Iterable<Uint8Array>, op = 'save'): string {
   checkPath(op, path);
   assertReplaceable(op, path);
   removeStaleTemps(path);
-  const dir = dirname(path);
   const tempPath = tempPathFor(path);
   const chunks = bytes instanceof Uint8Array ? [bytes] : bytes;
   let fd: number | null = null;
@@ -174,17 +172,83 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | Iterable<Uint8
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
-    renameSync(tempPath, path);
+    return tempPath;
   } catch (err) {
     if (fd !== null) closeSync(fd);
-    try {
-      unlinkSync(tempPath);
-    } catch {
-      // The temp file may never have been created; the original error is the one to report.
-    }
+    removeQuietly(tempPath);
     throw toIOError(op, path, err);
   }
-  fsyncDirectory(dir);
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Never created, or already gone; the error being reported is the one that matters.
+  }
+}
+
+export interface PendingFile {
+  /** A fsynced temp file from writeTempFile. */
+  temp: string;
+  /** Where it goes. */
+  path: string;
+}
+
+/** Removes prepared temp files that will not be committed. */
+export function discardTempFiles(files: readonly PendingFile[]): void {
+  for (const { temp } of files) removeQuietly(temp);
+}
+
+/**
+ * Renames prepared temp files into place, in order (put the file that marks the whole as
+ * complete last). If a rename fails, the files already replaced get their previous contents
+ * back (kept as hard links until the end) and the new ones are removed, so an error leaves every
+ * destination as it was. Temp files are removed on failure.
+ */
+export function commitFiles(files: readonly PendingFile[], op = 'save'): void {
+  const backups: (string | null)[] = files.map(({ path }) => {
+    if (!pathExists(path)) return null;
+    const backup = tempPathFor(path);
+    try {
+      linkSync(path, backup);
+      return backup;
+    } catch {
+      return null; // No hard links on this file system: the rename is still atomic per file.
+    }
+  });
+  let done = 0;
+  try {
+    for (const { temp, path } of files) {
+      withIOErrors(op, path, () => renameSync(temp, path));
+      done++;
+    }
+  } catch (err) {
+    for (let k = 0; k < done; k++) {
+      const backup = backups[k];
+      try {
+        if (backup !== null) renameSync(backup, files[k]!.path);
+        else unlinkSync(files[k]!.path);
+      } catch {
+        // Best effort: the original error is the one to report.
+      }
+    }
+    for (const { temp } of files.slice(done)) removeQuietly(temp);
+    for (const backup of backups) if (backup !== null) removeQuietly(backup);
+    throw err;
+  }
+  for (const backup of backups) if (backup !== null) removeQuietly(backup);
+  for (const dir of new Set(files.map(({ path }) => dirname(path)))) fsyncDirectory(dir);
+}
+
+/**
+ * Writes `bytes` to `path` so that a crash or error at any point leaves either the old file or
+ * the complete new one: a fsynced temp file in the same directory (same file system, so the
+ * rename is atomic) is renamed over `path`. See writeTempFile for the checks made first.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array | Iterable<Uint8Array>, op = 'save'): void {
+  const temp = writeTempFile(path, bytes, op);
+  commitFiles([{ temp, path }], op);
 }
 
 /** Makes a rename durable. Some platforms (Windows) cannot open a directory; there the rename is as durable as it gets. */

@@ -5,9 +5,10 @@ import { contiguous } from '../ops/shape.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import {
-  type SafetensorsEntry, type SafetensorsMetadata, int64BytesToInt32, readSafetensorsFile, typedArrayOf, writeSafetensorsFile,
+  type SafetensorsEntry, type SafetensorsMetadata, int64BytesToInt32, readSafetensorsFile, typedArrayOf, encodeSafetensorsChunks,
 } from './safetensors.js';
-import { checkPath } from './files.js';
+import { checkPath, writeFileAtomic } from './files.js';
+import { tidy } from '../scope.js';
 
 const SAFETENSORS_DTYPE = { float32: 'F32', int32: 'I32', bool: 'BOOL' } as const;
 
@@ -56,23 +57,31 @@ function entryToTensor(name: string, entry: SafetensorsEntry, path: string): Ten
   }
 }
 
-/**
- * Writes tensors to a safetensors file PyTorch's safetensors.torch.load_file reads (float32 as
- * F32, int32 as I32, bool as BOOL; metadata {"format": "pt"} plus any given).
- */
-export function save(stateDict: Record<string, Tensor>, path: string, metadata: SafetensorsMetadata = {}): void {
-  checkPath('save', path);
-  if (!stateDict || typeof stateDict !== 'object') throw new ArgumentError('save: expected an object of tensors');
+/** A state dict as the chunks of a safetensors file (what `save` writes); `op` names the caller in errors. */
+export function encodeStateDict(stateDict: Record<string, Tensor>, metadata: SafetensorsMetadata = {}, op = 'save'): Uint8Array[] {
+  if (!stateDict || typeof stateDict !== 'object') throw new ArgumentError(`${op}: expected an object of tensors`);
   // Null prototype: keys such as '__proto__' stay ordinary entries.
   const entries: Record<string, { dtype: string; shape: number[]; data: Uint8Array }> = Object.create(null);
   for (const [key, t] of Object.entries(stateDict)) {
-    if (!(t instanceof Tensor)) throw new ArgumentError(`save: value for '${key}' is not a Tensor`);
-    const dense = t.device === 'cpu' && t.isContiguous() ? t : contiguous(t.device === 'cpu' ? t : t.to('cpu'));
-    const view = dense.data();
-    entries[key] = { dtype: SAFETENSORS_DTYPE[t.dtype], shape: [...t.shape], data: new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice() };
-    if (dense !== t) dense.dispose();
+    if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: value for '${key}' is not a Tensor`);
+    const bytes = tidy(() => {
+      const dense = t.device === 'cpu' && t.isContiguous() ? t : contiguous(t.to('cpu'));
+      const view = dense.data();
+      return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
+    });
+    entries[key] = { dtype: SAFETENSORS_DTYPE[t.dtype], shape: [...t.shape], data: bytes };
   }
-  writeSafetensorsFile(path, entries, { format: 'pt', ...metadata });
+  return encodeSafetensorsChunks(entries, { format: 'pt', ...metadata });
+}
+
+/**
+ * Writes tensors to a safetensors file PyTorch's safetensors.torch.load_file reads (float32 as
+ * F32, int32 as I32, bool as BOOL; metadata {"format": "pt"} plus any given). The write is
+ * atomic; a read-only file at `path` is an IOError, not replaced.
+ */
+export function save(stateDict: Record<string, Tensor>, path: string, metadata: SafetensorsMetadata = {}): void {
+  checkPath('save', path);
+  writeFileAtomic(path, encodeStateDict(stateDict, metadata, 'save'), 'save');
 }
 
 /**
