@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { DataError, IOError } from '../errors.js';
-import { readBytes } from '../io/files.js';
+import { readBytes, withIOErrors } from '../io/files.js';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -226,9 +226,11 @@ export function findFashionMnist(dir?: string): FashionMnistFiles {
   if (files === null) {
     const names = Object.values(fashionMnistFileNames).map((n) => `${n}[.gz]`);
     const missing = Object.values(fashionMnistFileNames).filter((n) => !existsSync(join(searched, n)) && !existsSync(join(searched, `${n}.gz`)));
-    const [cause, code] = !existsSync(searched) ? ['no such folder', 'ENOENT']
-      : !statSync(searched).isDirectory() ? ['not a folder', 'ENOTDIR'] : [`missing ${missing.join(', ')}`, 'ENOENT'];
-    throw new IOError(`findFashionMnist: ${searched}: ${cause} (${code}); the folder must hold ${names.join(', ')}`, searched, code);
+    const op = 'findFashionMnist';
+    if (!withIOErrors(op, searched, () => statSync(searched)).isDirectory()) {
+      throw new IOError(`${op}: ${searched}: not a folder (ENOTDIR)`, searched, 'ENOTDIR');
+    }
+    throw new IOError(`${op}: ${searched}: missing ${missing.join(', ')} (ENOENT); the folder must hold ${names.join(', ')}`, searched, 'ENOENT');
   }
   return files;
 }
