@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import { ArgumentError, DataError, ShapeError, fmtShape } from '../errors.js';
-import { encodeStateDict, load, loadMetadata } from '../io/index.js';
+import { encodeStateDict, readStateDictFile } from '../io/state_dict.js';
 import { type PendingFile, checkPath, commitFiles, discardTempFiles, pathExists, readText, withIOErrors, writeTempFile } from '../io/files.js';
 import type { Module } from '../nn/module.js';
 import type { OptimizerStateDict, StateValue } from '../optim/optimizer.js';
@@ -79,7 +79,17 @@ function optimizerToFile(optimizer: AnyOptimizer): { tensors: Record<string, Ten
 
 /** Reads the optimizer part; the tensors are the caller's to dispose. */
 function optimizerFromFile(path: string): { dict: OptimizerStateDict; tensors: Tensor[]; checkpointId: string | undefined } {
-  const meta = loadMetadata(path);
+  const { tensors: loaded, metadata: meta } = readStateDictFile(path, 'loadCheckpoint');
+  const tensors = Object.values(loaded);
+  try {
+    return optimizerStateOf(path, loaded, meta);
+  } catch (err) {
+    for (const t of tensors) t.dispose();
+    throw err;
+  }
+}
+
+function optimizerStateOf(path: string, loaded: Record<string, Tensor>, meta: Record<string, string>): { dict: OptimizerStateDict; tensors: Tensor[]; checkpointId: string | undefined } {
   if (typeof meta.optimizer !== 'string') throw new DataError(`loadCheckpoint: ${path} has no 'optimizer' metadata; it was not written by saveCheckpoint`);
   let parsed: { param_groups?: unknown; numbers?: unknown };
   try {
@@ -97,17 +107,12 @@ function optimizerFromFile(path: string): { dict: OptimizerStateDict; tensors: T
     }
     state[Number(index)] = { ...(entry as Record<string, number>) };
   }
-  const loaded = load(path);
-  const tensors = Object.values(loaded);
   for (const [key, t] of Object.entries(loaded)) {
     const match = /^state\.(\d+)\.(.+)$/.exec(key);
-    if (!match) {
-      for (const u of tensors) u.dispose();
-      throw new DataError(`loadCheckpoint: unexpected tensor '${key}' in ${path}`);
-    }
+    if (!match) throw new DataError(`loadCheckpoint: unexpected tensor '${key}' in ${path}`);
     (state[Number(match[1])] ??= {})[match[2]!] = t;
   }
-  return { dict: { state, param_groups: parsed.param_groups as OptimizerStateDict['param_groups'] }, tensors, checkpointId: meta.checkpoint_id };
+  return { dict: { state, param_groups: parsed.param_groups as OptimizerStateDict['param_groups'] }, tensors: Object.values(loaded), checkpointId: meta.checkpoint_id };
 }
 
 export interface SaveCheckpointOptions {
@@ -171,7 +176,18 @@ export function loadCheckpoint(path: string, options: { model: Module; optimizer
   const op = 'loadCheckpoint';
   const files = checkpointFiles(path);
   if (!options || typeof options !== 'object' || !options.model) throw new ArgumentError(`${op}: options.model is required`);
-  const metadata = loadMetadata(files.model);
+  const { tensors: weights, metadata } = readStateDictFile(files.model, op);
+  try {
+    return loadParts(files, weights, metadata, options);
+  } finally {
+    disposeAll(Object.values(weights));
+  }
+}
+
+function loadParts(
+  files: ReturnType<typeof checkpointFiles>, weights: Record<string, Tensor>, metadata: Record<string, string>, options: { model: Module; optimizer?: AnyOptimizer },
+): LoadedCheckpoint {
+  const op = 'loadCheckpoint';
   const epoch = metadata.epoch === undefined ? 0 : Number(metadata.epoch);
   if (!Number.isInteger(epoch) || epoch < 0) throw new DataError(`${op}: ${files.model}: metadata epoch '${metadata.epoch}' is not an integer >= 0`);
   // Checkpoints from before ids were written have neither key; then each part is taken as found.
@@ -192,12 +208,8 @@ export function loadCheckpoint(path: string, options: { model: Module; optimizer
   if (options.optimizer && parts !== null && !parts.has('optimizer')) {
     throw new DataError(`${op}: ${files.model} was saved without optimizer state; load it without { optimizer }`);
   }
-  if (options.optimizer && parts === null && !pathExists(files.optimizer)) {
-    throw new DataError(`${op}: no optimizer state beside ${files.model} (expected ${files.optimizer})`);
-  }
 
-  const weights = load(files.model);
-  const optimizerPart = options.optimizer ? tryRead(() => optimizerFromFile(files.optimizer), () => disposeAll(Object.values(weights))) : null;
+  const optimizerPart = options.optimizer ? optimizerFromFile(files.optimizer) : null;
   try {
     if (optimizerPart) checkId(files.optimizer, optimizerPart.checkpointId);
     checkWeightsFit(options.model, weights, files.model);
@@ -206,27 +218,17 @@ export function loadCheckpoint(path: string, options: { model: Module; optimizer
     if (optimizerPart && options.optimizer) options.optimizer.loadStateDict(optimizerPart.dict);
     options.model.loadStateDict(weights);
   } finally {
-    disposeAll(Object.values(weights));
     if (optimizerPart) disposeAll(optimizerPart.tensors);
   }
   const { checkpoint_id: _id, checkpoint_parts: _parts, ...userMetadata } = metadata;
   return { epoch, history, metadata: userMetadata };
 }
 
-function tryRead<T>(read: () => T, onError: () => void): T {
-  try {
-    return read();
-  } catch (err) {
-    onError();
-    throw err;
-  }
-}
-
 function disposeAll(tensors: Tensor[]): void {
   for (const t of tensors) t.dispose();
 }
 
-/** The checkpoint's keys must be exactly the model's, with the same shapes and dtypes. */
+/** The checkpoint's keys must be exactly the model's, with the same shapes (loadStateDict casts dtypes). */
 function checkWeightsFit(model: Module, weights: Record<string, Tensor>, file: string): void {
   tidy(() => {
     const own = model.stateDict();
