@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -36,9 +36,10 @@ function history(epochs: number): kd.train.History {
   return { epoch, history: { loss: epoch.map((e) => 1 / e) } };
 }
 
-/** Every file in the folder, by name, as bytes. */
-function snapshot(): Record<string, Buffer> {
-  return Object.fromEntries(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name))]));
+/** Every file in the folder, by name, as bytes (a folder as the names in it). */
+function snapshot(): Record<string, Buffer | string[]> {
+  return Object.fromEntries(readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((e) => [e.name, e.isDirectory() ? readdirSync(join(dir, e.name)) : readFileSync(join(dir, e.name))]));
 }
 
 function values(m: kd.nn.Module): Record<string, number[]> {
@@ -88,6 +89,21 @@ describe('saveCheckpoint is whole or nothing', () => {
     const loaded = kd.train.loadCheckpoint(path, { model: model(3) });
     expect(loaded.epoch).toBe(1);
     expect(loaded.history?.epoch).toEqual([1]);
+  });
+
+  it('a rename that fails midway puts back the parts already replaced', () => {
+    const path = join(dir, 'ckpt.safetensors');
+    const m = model(1);
+    kd.train.saveCheckpoint(path, { model: m, optimizer: trainedAdam(m), epoch: 1, history: history(1) });
+    // The model part, renamed last, cannot be replaced: its path is now a non-empty folder.
+    rmSync(path);
+    mkdirSync(path);
+    writeFileSync(join(path, 'inside'), 'x');
+    const before = snapshot();
+    const m2 = model(2);
+    expect(() => kd.train.saveCheckpoint(path, { model: m2, optimizer: trainedAdam(m2), epoch: 2, history: history(2) })).toThrow(kd.IOError);
+    expect(snapshot()).toEqual(before);
+    expect(readFileSync(join(path, 'inside'), 'utf8')).toBe('x');
   });
 
   it('a completed save replaces every part and loads back', () => {
