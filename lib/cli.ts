@@ -11,6 +11,7 @@ import { fashionMnist } from './data/datasets.js';
 import { TensorDataset, permutation } from './data/dataset.js';
 import { isAvailable as cudaIsAvailable } from './cuda.js';
 import type { Device } from './device.js';
+import { DeviceError } from './errors.js';
 import { assertReplaceable, discardTempFiles, withIOErrors, writeFileAtomic, writeTempFile } from './io/files.js';
 import { save } from './io/index.js';
 import { kerasMnistCnn, mlp } from './models.js';
@@ -139,7 +140,7 @@ function checkOutDirWritable(outDir: string): void {
 /** `kindling train`: trains, evaluates on the test set and writes the run folder. */
 export async function runTrain(args: TrainArgs): Promise<{ testAccuracy: number; testLoss: number; outDir: string; seconds: number }> {
   const started = performance.now();
-  if (args.device === 'cuda' && !cudaIsAvailable()) throw new Error("--device cuda: no CUDA device is available (or this build of the addon has no CUDA); use --device cpu");
+  if (args.device === 'cuda' && !cudaIsAvailable()) throw new DeviceError('--device cuda: no CUDA device is available (or this build of the addon has no CUDA); use --device cpu');
   if (args.threads !== undefined) setNumThreads(args.threads);
   // Found out now, not after the training it would throw away.
   const outDir = resolve(args.out ?? join('runs', timestamp()));

@@ -207,14 +207,16 @@ export function discardTempFiles(files: readonly PendingFile[]): void {
  * destination as it was. Temp files are removed on failure.
  */
 export function commitFiles(files: readonly PendingFile[], op = 'save'): void {
-  const backups: (string | null)[] = files.map(({ path }) => {
-    if (!pathExists(path)) return null;
+  // Previous contents, as hard links, for putting back if a later rename fails (one file needs none).
+  const existed = files.map(({ path }) => pathExists(path));
+  const backups: (string | null)[] = files.map(({ path }, k) => {
+    if (files.length === 1 || !existed[k]) return null;
     const backup = tempPathFor(path);
     try {
       linkSync(path, backup);
       return backup;
     } catch {
-      return null; // No hard links on this file system: the rename is still atomic per file.
+      return null; // No hard links here: that part cannot be put back, but each rename is still atomic.
     }
   });
   let done = 0;
@@ -225,10 +227,10 @@ export function commitFiles(files: readonly PendingFile[], op = 'save'): void {
     }
   } catch (err) {
     for (let k = 0; k < done; k++) {
-      const backup = backups[k];
+      const backup = backups[k], path = files[k]!.path;
       try {
-        if (backup !== null) renameSync(backup, files[k]!.path);
-        else unlinkSync(files[k]!.path);
+        if (backup !== null) renameSync(backup, path);
+        else if (!existed[k]) unlinkSync(path);
       } catch {
         // Best effort: the original error is the one to report.
       }
