@@ -4,9 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "conv.h"
-#include "conv_pooled.h"
-#include "pool.h"
+#include "common/conv.h"
+#include "common/conv_pooled.h"
+#include "common/pool.h"
 #include "runtime.h"
 
 namespace kd::cuda {

@@ -14,7 +14,7 @@
 // Threads: each thread owns a rectangle of C from a tm×tn grid and runs the loop nest above on it
 // with its own packing buffers, so threads share nothing and never wait on each other. Batches
 // of small matrices are split across threads by batch item instead.
-#include "cpu/gemm.h"
+#include "common/gemm.h"
 
 #include <algorithm>
 #include <cstdlib>
