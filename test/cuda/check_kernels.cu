@@ -308,9 +308,9 @@ static void checkConv(const Conv2dShape& s, const char* label) {
   CK(cudaMemset(dY, 0xFF, yn * 4));
   CK(cudaMemset(dDX, 0xFF, xn * 4));
   CK(cudaMemset(dDW, 0xFF, wn * 4));
-  conv2dForward(geometryOf(s), inputOf(s, dX), dW, dB, dY);
-  conv2dInputGrad(geometryOf(s), dDY, dW, dDX);
-  conv2dWeightGrad(geometryOf(s), inputOf(s, dX), dDY, dDW);
+  kd::cuda::conv2dForward(geometryOf(s), inputOf(s, dX), dW, dB, dY);
+  kd::cuda::conv2dInputGrad(geometryOf(s), dDY, dW, dDX);
+  kd::cuda::conv2dWeightGrad(geometryOf(s), inputOf(s, dX), dDY, dDW);
   CK(cudaDeviceSynchronize());
   char name[256];
   std::snprintf(name, sizeof name, "%s n%d %d->%d %dx%d k%dx%d s%d,%d p%d,%d d%d,%d g%d", label, s.batch,
@@ -362,11 +362,11 @@ static void checkPool(const Pool2dShape& s, bool maxPool, const char* label) {
   CK(cudaMemset(dY, 0xFF, yn * 4));
   CK(cudaMemset(dDX, 0xFF, xn * 4));
   if (maxPool) {
-    maxPool2dForward(geometryOf(s), inputOf(s, dX), dY, idx);
-    maxPool2dBackward(geometryOf(s), dDY, idx, dDX);
+    kd::cuda::maxPool2dForward(geometryOf(s), inputOf(s, dX), dY, idx);
+    kd::cuda::maxPool2dBackward(geometryOf(s), dDY, idx, dDX);
   } else {
-    avgPool2dForward(geometryOf(s), s.countIncludePad, inputOf(s, dX), dY);
-    avgPool2dBackward(geometryOf(s), s.countIncludePad, dDY, dDX);
+    kd::cuda::avgPool2dForward(geometryOf(s), s.countIncludePad, inputOf(s, dX), dY);
+    kd::cuda::avgPool2dBackward(geometryOf(s), s.countIncludePad, dDY, dDX);
   }
   CK(cudaDeviceSynchronize());
   char name[200];
@@ -709,9 +709,9 @@ static void benchConv(const char* tag, int n, int c, int hw, int oc, int pad) {
   CK(cudaMalloc(&dx, xn * 4));
   CK(cudaMalloc(&dw, wn * 4));
   const double flops = 2.0 * yn * c * 9;
-  emit(std::string("conv_fwd_") + tag, flops, timeMs([&] { conv2dForward(geometryOf(s), inputOf(s, x), w, nullptr, y); }));
-  emit(std::string("conv_dgrad_") + tag, flops, timeMs([&] { conv2dInputGrad(geometryOf(s), dy, w, dx); }));
-  emit(std::string("conv_wgrad_") + tag, flops, timeMs([&] { conv2dWeightGrad(geometryOf(s), inputOf(s, x), dy, dw); }));
+  emit(std::string("conv_fwd_") + tag, flops, timeMs([&] { kd::cuda::conv2dForward(geometryOf(s), inputOf(s, x), w, nullptr, y); }));
+  emit(std::string("conv_dgrad_") + tag, flops, timeMs([&] { kd::cuda::conv2dInputGrad(geometryOf(s), dy, w, dx); }));
+  emit(std::string("conv_wgrad_") + tag, flops, timeMs([&] { kd::cuda::conv2dWeightGrad(geometryOf(s), inputOf(s, x), dy, dw); }));
   for (float* p : {x, w, dy, y, dx, dw}) CK(cudaFree(p));
 }
 
