@@ -5,7 +5,7 @@
 // row panels of one A block; the mc×kc A block (252 KiB at mc = 336) stays in a 1-2 MiB L2.
 #include <immintrin.h>
 
-#include "cpu/gemm.h"
+#include "cpu/gemm_micro_kernel.h"
 
 namespace kd::gemm_detail {
 namespace {
