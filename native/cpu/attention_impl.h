@@ -1,0 +1,460 @@
+// The fused attention kernels, written once over a SIMD vector type and compiled per ISA.
+// The including file defines KD_ISA_NS and, in kd::KD_ISA_NS::(anonymous), a `Vec` with:
+//   W (lanes), kRows × kCols (register tile of the tile GEMM, in rows × vectors), zero, set1,
+//   load, store (unaligned), add, sub, mul, max, fmadd(a, b, c) = a*b + c, reduceMax,
+//   reduceAdd, and exp (float32-accurate, exp(-inf) = 0).
+//
+// Layout of one forward task (batch b, head h, a tile of up to kBq query rows), all in the
+// thread's scratch, row-major:
+//   qs  [kBq][dp]   q rows times scale (dp = headDim rounded up to W; pad columns are zero)
+//   kt  [D][kBk]    the key tile transposed, so a score row is a run of W-wide key columns
+//   vr  [kBk][dp]   the value tile
+//   s   [kBq][kBk]  scores, then weights in place
+//   o   [kBq][dp]   the unnormalised output accumulator; m, l the running max and sum per row
+// Both products (qs·kt and s·vr) are C += A·B over row-major tiles: tileGemm below, a
+// register-blocked kRows × kCols·W kernel that broadcasts A and streams B.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "common/parallel.h"
+#include "common/scratch.h"
+#include "cpu/attention.h"
+
+namespace kd {
+namespace KD_ISA_NS {
+namespace {
+
+constexpr int64_t kBq = 64;  // query rows per tile
+constexpr int64_t kBk = 64;  // keys per tile
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+inline int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// C[R][NC·W] (+)= A[R][K] · B[K][NC·W]; A, B, C row-major with leading dims lda, ldb, ldc.
+template <int R, int NC, bool ACC>
+inline void microTile(int64_t K, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
+                      float* __restrict c, int64_t ldc) {
+  typename Vec::V acc[R][NC];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) acc[r][j] = ACC ? Vec::load(c + r * ldc + j * Vec::W) : Vec::zero();
+  for (int64_t p = 0; p < K; ++p) {
+    typename Vec::V bv[NC];
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) bv[j] = Vec::load(b + p * ldb + j * Vec::W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const typename Vec::V av = Vec::set1(a[r * lda + p]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NC; ++j) acc[r][j] = Vec::fmadd(av, bv[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) Vec::store(c + r * ldc + j * Vec::W, acc[r][j]);
+}
+
+// Rows [0, M) in blocks of R, the last block with fewer rows.
+template <int R, int NC, bool ACC>
+inline void microColumn(int64_t M, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                        int64_t ldc) {
+  int64_t i = 0;
+  for (; i + R <= M; i += R) microTile<R, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  if constexpr (R > 1) {
+    if (i < M) {
+      const int64_t rest = M - i;
+      if constexpr (R > 4) {
+        if (rest >= 4) {
+          microTile<4, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+          i += 4;
+        }
+      }
+      if constexpr (R > 2) {
+        if (M - i >= 2) {
+          microTile<2, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+          i += 2;
+        }
+      }
+      if (M - i >= 1) microTile<1, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+      (void)rest;
+    }
+  }
+}
+
+template <int NC, bool ACC>
+inline void microColumnAnyRows(int64_t M, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb,
+                               float* c, int64_t ldc) {
+  microColumn<Vec::kRows, NC, ACC>(M, K, a, lda, b, ldb, c, ldc);
+}
+
+// C[M][N] (+)= A[M][K] · B[K][N] with N a multiple of W: column blocks of kCols vectors, then
+// the remaining vectors one block narrower at a time.
+template <bool ACC>
+void tileGemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+              int64_t ldc) {
+  constexpr int64_t block = Vec::kCols * Vec::W;
+  int64_t j = 0;
+  for (; j + block <= N; j += block) microColumnAnyRows<Vec::kCols, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+  while (j < N) {
+    const int64_t vectors = (N - j) / Vec::W;
+    if (Vec::kCols > 3 && vectors >= 3) {
+      microColumnAnyRows<3, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      j += 3 * Vec::W;
+    } else if (Vec::kCols > 2 && vectors >= 2) {
+      microColumnAnyRows<2, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      j += 2 * Vec::W;
+    } else {
+      microColumnAnyRows<1, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      j += Vec::W;
+    }
+  }
+}
+
+// dst[r][c] = src[c][r] for r < rows, c < cols.
+inline void transposeTile(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < rows; ++r) dst[r * ldd + c] = src[c * lds + r];
+}
+
+// Copies rows [i0, i0 + n) of one (b, h) slice of a strided view into dst[n][ld], times factor.
+inline void packRows(const float* base, int64_t rowStride, int64_t colStride, int64_t i0, int64_t n, int64_t d,
+                     float factor, float* dst, int64_t ld) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* src = base + (i0 + r) * rowStride;
+    float* row = dst + r * ld;
+    if (colStride == 1)
+      for (int64_t c = 0; c < d; ++c) row[c] = src[c] * factor;
+    else
+      for (int64_t c = 0; c < d; ++c) row[c] = src[c * colStride] * factor;
+  }
+}
+
+// Copies keys [j0, j0 + n) transposed into dst[d][ld]; columns [n, nPad) become zero.
+inline void packTransposed(const float* base, int64_t rowStride, int64_t colStride, int64_t j0, int64_t n,
+                           int64_t nPad, int64_t d, float* dst, int64_t ld) {
+  for (int64_t c = 0; c < d; ++c) {
+    float* row = dst + c * ld;
+    const float* src = base + j0 * rowStride + c * colStride;
+    for (int64_t r = 0; r < n; ++r) row[r] = src[r * rowStride];
+    for (int64_t r = n; r < nPad; ++r) row[r] = 0.0f;
+  }
+}
+
+// What one (query tile, key tile) pair needs to mask its scores.
+struct MaskContext {
+  const AttentionGeometry* g;
+  AttentionMask mask;
+  int64_t b, h;
+};
+
+// Adds the mask to scores s[nq][ld] of queries [i0, i0 + nq) against keys [j0, j0 + nk) and sets
+// the padding columns [nk, nkPad) to -inf.
+inline void maskScores(const MaskContext& mc, int64_t i0, int64_t nq, int64_t j0, int64_t nk, int64_t nkPad, float* s,
+                       int64_t ld) {
+  const AttentionGeometry& g = *mc.g;
+  const bool causalTile = g.causal && j0 + nk - 1 > i0;
+  for (int64_t r = 0; r < nq; ++r) {
+    float* row = s + r * ld;
+    const int64_t i = i0 + r;
+    if (g.maskKind == AttentionMaskKind::Additive) {
+      const float* m = static_cast<const float*>(mc.mask.data) + mc.b * mc.mask.strides[0] +
+                       mc.h * mc.mask.strides[1] + i * mc.mask.strides[2] + j0 * mc.mask.strides[3];
+      const int64_t st = mc.mask.strides[3];
+      if (st == 1)
+        for (int64_t c = 0; c < nk; ++c) row[c] += m[c];
+      else
+        for (int64_t c = 0; c < nk; ++c) row[c] += m[c * st];
+    } else if (g.maskKind == AttentionMaskKind::Bool) {
+      const uint8_t* m = static_cast<const uint8_t*>(mc.mask.data) + mc.b * mc.mask.strides[0] +
+                         mc.h * mc.mask.strides[1] + i * mc.mask.strides[2] + j0 * mc.mask.strides[3];
+      const int64_t st = mc.mask.strides[3];
+      for (int64_t c = 0; c < nk; ++c) row[c] = m[c * st] ? row[c] : kNegInf;
+    }
+    if (causalTile)
+      for (int64_t c = std::max<int64_t>(0, i - j0 + 1); c < nk; ++c) row[c] = kNegInf;
+    for (int64_t c = nk; c < nkPad; ++c) row[c] = kNegInf;
+  }
+}
+
+// z[c] = the dropout factor (0 or 1/(1-p)) of columns [j0, j0 + n) of the row with this key.
+inline void dropoutFactors(uint64_t rowKey, int64_t j0, int64_t n, float p, float keepScale, float* z) {
+  for (int64_t c = 0; c < n; ++c)
+    z[c] = attentionDropoutUniform(rowKey, static_cast<uint32_t>(j0 + c)) < p ? 0.0f : keepScale;
+}
+
+inline float rowMax(const float* x, int64_t n) {
+  typename Vec::V m = Vec::set1(kNegInf);
+  for (int64_t c = 0; c < n; c += Vec::W) m = Vec::max(m, Vec::load(x + c));
+  return Vec::reduceMax(m);
+}
+
+// x[c] = exp(x[c] - shift) in place; returns the sum. n is a multiple of W.
+inline float expShiftSum(float* x, int64_t n, float shift) {
+  const typename Vec::V sv = Vec::set1(shift);
+  typename Vec::V sum = Vec::zero();
+  for (int64_t c = 0; c < n; c += Vec::W) {
+    const typename Vec::V e = Vec::exp(Vec::sub(Vec::load(x + c), sv));
+    Vec::store(x + c, e);
+    sum = Vec::add(sum, e);
+  }
+  return Vec::reduceAdd(sum);
+}
+
+inline void scaleRow(float* x, int64_t n, float f) {
+  const typename Vec::V fv = Vec::set1(f);
+  for (int64_t c = 0; c < n; c += Vec::W) Vec::store(x + c, Vec::mul(Vec::load(x + c), fv));
+}
+
+// ---- forward -----------------------------------------------------------------------------------
+
+struct ForwardScratch {
+  float *qs, *kt, *vr, *s, *o, *m, *l, *z;
+};
+
+void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const AttentionInput& k,
+                 const AttentionInput& v, const AttentionMask& mask, int64_t b, int64_t h, int64_t i0,
+                 const ForwardScratch& w, float* out, float* logsumexp) {
+  const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
+  const int64_t nq = std::min(kBq, g.qLen - i0);
+  const int64_t kvh = h / (g.heads / g.kvHeads);
+  const float* qBase = q.data + b * q.strides[0] + h * q.strides[1];
+  const float* kBase = k.data + b * k.strides[0] + kvh * k.strides[1];
+  const float* vBase = v.data + b * v.strides[0] + kvh * v.strides[1];
+  const bool dropout = g.dropoutP > 0.0f;
+  const float keepScale = dropout ? 1.0f / (1.0f - g.dropoutP) : 1.0f;
+  const MaskContext mc{&g, mask, b, h};
+
+  packRows(qBase, q.strides[2], q.strides[3], i0, nq, D, g.scale, w.qs, dp);
+  std::fill(w.o, w.o + nq * dp, 0.0f);
+  std::fill(w.m, w.m + nq, kNegInf);
+  std::fill(w.l, w.l + nq, 0.0f);
+
+  // Causal: keys past the tile's last query are masked for every row of it, so never visited.
+  const int64_t kvEnd = g.causal ? std::min(g.kvLen, i0 + nq) : g.kvLen;
+  for (int64_t j0 = 0; j0 < kvEnd; j0 += kBk) {
+    const int64_t nk = std::min(kBk, kvEnd - j0), nkPad = roundUp(nk, Vec::W);
+    packTransposed(kBase, k.strides[2], k.strides[3], j0, nk, nkPad, D, w.kt, kBk);
+    packRows(vBase, v.strides[2], v.strides[3], j0, nk, D, 1.0f, w.vr, dp);
+    tileGemm<false>(nq, nkPad, D, w.qs, dp, w.kt, kBk, w.s, kBk);
+    maskScores(mc, i0, nq, j0, nk, nkPad, w.s, kBk);
+    // Online softmax: rescale what was accumulated under the old row max by exp(old - new).
+    for (int64_t r = 0; r < nq; ++r) {
+      float* row = w.s + r * kBk;
+      const float mNew = std::max(w.m[r], rowMax(row, nkPad));
+      if (mNew == kNegInf) {  // every key so far masked: nothing to add
+        std::fill(row, row + nkPad, 0.0f);
+        continue;
+      }
+      const float sum = expShiftSum(row, nkPad, mNew);
+      const float alpha = std::exp(w.m[r] - mNew);  // 0 when the old max is -inf
+      w.l[r] = w.l[r] * alpha + sum;
+      w.m[r] = mNew;
+      if (alpha != 1.0f) scaleRow(w.o + r * dp, dp, alpha);
+      if (dropout) {
+        const uint64_t rowKey = attentionDropoutRowKey(g.seed, g.offset, (b * g.heads + h) * g.qLen + i0 + r);
+        dropoutFactors(rowKey, j0, nk, g.dropoutP, keepScale, w.z);
+        for (int64_t c = 0; c < nk; ++c) row[c] *= w.z[c];
+      }
+    }
+    tileGemm<true>(nq, dp, nk, w.s, kBk, w.vr, dp, w.o, dp);
+  }
+
+  float* outTile = out + ((b * g.heads + h) * g.qLen + i0) * D;
+  float* lseTile = logsumexp + (b * g.heads + h) * g.qLen + i0;
+  for (int64_t r = 0; r < nq; ++r) {
+    const float l = w.l[r];
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // a fully masked row gives 0, as PyTorch
+    for (int64_t c = 0; c < D; ++c) outTile[r * D + c] = w.o[r * dp + c] * inv;
+    lseTile[r] = l > 0.0f ? w.m[r] + std::log(l) : kNegInf;
+  }
+}
+
+}  // namespace
+
+void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
+                      AttentionMask mask, float* out, float* logsumexp) {
+  const int64_t qTiles = (g.qLen + kBq - 1) / kBq;
+  const int64_t tasks = g.batch * g.heads * qTiles;
+  if (tasks == 0) return;
+  const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
+  if (g.kvLen == 0) {  // no keys: every row fully masked
+    std::fill(out, out + g.batch * g.heads * g.qLen * D, 0.0f);
+    std::fill(logsumexp, logsumexp + g.batch * g.heads * g.qLen, kNegInf);
+    return;
+  }
+  parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
+    ScratchBuffer buffer;
+    const int64_t qsElems = kBq * dp, ktElems = D * kBk, vrElems = kBk * dp, sElems = kBq * kBk;
+    const int64_t total = qsElems + ktElems + vrElems + sElems + kBq * dp + 2 * kBq + kBk;
+    float* base = buffer.reserve(total);
+    std::fill(base, base + total, 0.0f);  // pad columns of qs and vr stay zero
+    ForwardScratch w;
+    w.qs = base;
+    w.kt = w.qs + qsElems;
+    w.vr = w.kt + ktElems;
+    w.s = w.vr + vrElems;
+    w.o = w.s + sElems;
+    w.m = w.o + kBq * dp;
+    w.l = w.m + kBq;
+    w.z = w.l + kBq;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t qt = t % qTiles, bh = t / qTiles;
+      forwardTile(g, q, k, v, mask, bh / g.heads, bh % g.heads, qt * kBq, w, out, logsumexp);
+    }
+  });
+}
+
+// ---- backward ----------------------------------------------------------------------------------
+
+namespace {
+
+// Per task (b, key/value head kvh): the key/value slice packed once, gradient accumulators for
+// it, and per query head of the group the packed queries, output gradient and dQ accumulator.
+struct BackwardScratch {
+  float *kt, *kr, *vt, *dk, *dv;  // kt, vt [D][kvPad]; kr, dk, dv [kvLen][dp]
+  float *qs, *dout, *dq;          // [qLen][dp]
+  float *delta, *lse;             // [qLen]
+  float *p, *pd, *ds, *pt, *z;    // [kBq][kBk] tiles (pt: [kBk][kBq]), z [kBk]
+};
+
+void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const AttentionInput& k,
+                  const AttentionInput& v, const AttentionMask& mask, const AttentionInput& out,
+                  const AttentionInput& gradOut, const float* logsumexp, int64_t b, int64_t kvh,
+                  const BackwardScratch& w, float* gradQ, float* gradK, float* gradV) {
+  const int64_t D = g.headDim, dp = roundUp(D, Vec::W), kvPad = roundUp(g.kvLen, Vec::W);
+  const int64_t group = g.heads / g.kvHeads;
+  const bool dropout = g.dropoutP > 0.0f;
+  const float keepScale = dropout ? 1.0f / (1.0f - g.dropoutP) : 1.0f;
+
+  const float* kBase = k.data + b * k.strides[0] + kvh * k.strides[1];
+  const float* vBase = v.data + b * v.strides[0] + kvh * v.strides[1];
+  packTransposed(kBase, k.strides[2], k.strides[3], 0, g.kvLen, kvPad, D, w.kt, kvPad);
+  packTransposed(vBase, v.strides[2], v.strides[3], 0, g.kvLen, kvPad, D, w.vt, kvPad);
+  packRows(kBase, k.strides[2], k.strides[3], 0, g.kvLen, D, 1.0f, w.kr, dp);
+  std::fill(w.dk, w.dk + g.kvLen * dp, 0.0f);
+  std::fill(w.dv, w.dv + g.kvLen * dp, 0.0f);
+
+  for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+    const MaskContext mc{&g, mask, b, h};
+    const float* qBase = q.data + b * q.strides[0] + h * q.strides[1];
+    const float* oBase = out.data + b * out.strides[0] + h * out.strides[1];
+    const float* gBase = gradOut.data + b * gradOut.strides[0] + h * gradOut.strides[1];
+    packRows(qBase, q.strides[2], q.strides[3], 0, g.qLen, D, g.scale, w.qs, dp);
+    packRows(gBase, gradOut.strides[2], gradOut.strides[3], 0, g.qLen, D, 1.0f, w.dout, dp);
+    std::fill(w.dq, w.dq + g.qLen * dp, 0.0f);
+    const float* lseHead = logsumexp + (b * g.heads + h) * g.qLen;
+    for (int64_t i = 0; i < g.qLen; ++i) {
+      // delta_i = rowsum(dO ∘ O) = sum_j P_ij dP_ij, the softmax backward's row term.
+      const float* o = oBase + i * out.strides[2];
+      double acc = 0.0;
+      for (int64_t c = 0; c < D; ++c) acc += static_cast<double>(w.dout[i * dp + c]) * o[c * out.strides[3]];
+      w.delta[i] = static_cast<float>(acc);
+      // A fully masked row (lse = -inf) has zero weights: exp(s - inf) = 0 for every s.
+      w.lse[i] = lseHead[i] == kNegInf ? std::numeric_limits<float>::infinity() : lseHead[i];
+    }
+
+    for (int64_t i0 = 0; i0 < g.qLen; i0 += kBq) {
+      const int64_t nq = std::min(kBq, g.qLen - i0);
+      const int64_t kvEnd = g.causal ? std::min(g.kvLen, i0 + nq) : g.kvLen;
+      for (int64_t j0 = 0; j0 < kvEnd; j0 += kBk) {
+        const int64_t nk = std::min(kBk, kvEnd - j0), nkPad = roundUp(nk, Vec::W);
+        // P = exp(scale q kᵀ + mask - lse), recomputed.
+        tileGemm<false>(nq, nkPad, D, w.qs + i0 * dp, dp, w.kt + j0, kvPad, w.p, kBk);
+        maskScores(mc, i0, nq, j0, nk, nkPad, w.p, kBk);
+        for (int64_t r = 0; r < nq; ++r) expShiftSum(w.p + r * kBk, nkPad, w.lse[i0 + r]);
+        // dP' = dO vᵀ (the gradient of the dropped weights).
+        tileGemm<false>(nq, nkPad, D, w.dout + i0 * dp, dp, w.vt + j0, kvPad, w.ds, kBk);
+        const float* pd = w.p;
+        if (dropout) {
+          for (int64_t r = 0; r < nq; ++r) {
+            const uint64_t rowKey = attentionDropoutRowKey(g.seed, g.offset, (b * g.heads + h) * g.qLen + i0 + r);
+            dropoutFactors(rowKey, j0, nk, g.dropoutP, keepScale, w.z);
+            float* pdRow = w.pd + r * kBk;
+            float* dsRow = w.ds + r * kBk;
+            const float* pRow = w.p + r * kBk;
+            const float delta = w.delta[i0 + r];
+            for (int64_t c = 0; c < nk; ++c) {
+              pdRow[c] = pRow[c] * w.z[c];
+              dsRow[c] = pRow[c] * (dsRow[c] * w.z[c] - delta);
+            }
+          }
+          pd = w.pd;
+        } else {
+          for (int64_t r = 0; r < nq; ++r) {
+            float* dsRow = w.ds + r * kBk;
+            const float* pRow = w.p + r * kBk;
+            const float delta = w.delta[i0 + r];
+            for (int64_t c = 0; c < nk; ++c) dsRow[c] = pRow[c] * (dsRow[c] - delta);
+          }
+        }
+        // dV += P'ᵀ dO;  dK += dSᵀ (scale q);  dQ += dS k  (times scale at the end).
+        transposeTile(nk, nq, pd, kBk, w.pt, kBq);
+        tileGemm<true>(nk, dp, nq, w.pt, kBq, w.dout + i0 * dp, dp, w.dv + j0 * dp, dp);
+        transposeTile(nk, nq, w.ds, kBk, w.pt, kBq);
+        tileGemm<true>(nk, dp, nq, w.pt, kBq, w.qs + i0 * dp, dp, w.dk + j0 * dp, dp);
+        tileGemm<true>(nq, dp, nk, w.ds, kBk, w.kr + j0 * dp, dp, w.dq + i0 * dp, dp);
+      }
+    }
+
+    float* gq = gradQ + (b * g.heads + h) * g.qLen * D;
+    for (int64_t i = 0; i < g.qLen; ++i)
+      for (int64_t c = 0; c < D; ++c) gq[i * D + c] = w.dq[i * dp + c] * g.scale;
+  }
+
+  float* gk = gradK + (b * g.kvHeads + kvh) * g.kvLen * D;
+  float* gv = gradV + (b * g.kvHeads + kvh) * g.kvLen * D;
+  for (int64_t j = 0; j < g.kvLen; ++j)
+    for (int64_t c = 0; c < D; ++c) {
+      gk[j * D + c] = w.dk[j * dp + c];
+      gv[j * D + c] = w.dv[j * dp + c];
+    }
+}
+
+}  // namespace
+
+void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
+                       AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
+                       float* gradQ, float* gradK, float* gradV) {
+  const int64_t D = g.headDim, dp = roundUp(D, Vec::W), kvPad = roundUp(g.kvLen, Vec::W);
+  const int64_t tasks = g.batch * g.kvHeads;
+  if (tasks == 0) return;
+  if (g.qLen == 0 || g.kvLen == 0) {
+    std::fill(gradQ, gradQ + g.batch * g.heads * g.qLen * D, 0.0f);
+    std::fill(gradK, gradK + g.batch * g.kvHeads * g.kvLen * D, 0.0f);
+    std::fill(gradV, gradV + g.batch * g.kvHeads * g.kvLen * D, 0.0f);
+    return;
+  }
+  parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
+    ScratchBuffer buffer;
+    const int64_t kvElems = D * kvPad, rowsKv = g.kvLen * dp, rowsQ = g.qLen * dp, tile = kBq * kBk;
+    const int64_t total = 2 * kvElems + 3 * rowsKv + 3 * rowsQ + 2 * g.qLen + 4 * tile + kBk;
+    float* base = buffer.reserve(total);
+    std::fill(base, base + total, 0.0f);
+    BackwardScratch w;
+    w.kt = base;
+    w.vt = w.kt + kvElems;
+    w.kr = w.vt + kvElems;
+    w.dk = w.kr + rowsKv;
+    w.dv = w.dk + rowsKv;
+    w.qs = w.dv + rowsKv;
+    w.dout = w.qs + rowsQ;
+    w.dq = w.dout + rowsQ;
+    w.delta = w.dq + rowsQ;
+    w.lse = w.delta + g.qLen;
+    w.p = w.lse + g.qLen;
+    w.pd = w.p + tile;
+    w.ds = w.pd + tile;
+    w.pt = w.ds + tile;
+    w.z = w.pt + tile;
+    for (int64_t t = begin; t < end; ++t)
+      backwardTask(g, q, k, v, mask, out, gradOut, logsumexp, t / g.kvHeads, t % g.kvHeads, w, gradQ, gradK, gradV);
+  });
+}
+
+}  // namespace KD_ISA_NS
+}  // namespace kd
