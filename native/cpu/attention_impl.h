@@ -33,8 +33,10 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 inline int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// C[R][NC·W] (+)= A[R][K] · B[K][NC·W]; A, B, C row-major with leading dims lda, ldb, ldc.
-template <int R, int NC, bool ACC>
+// C[R][NC·W] (+)= A[R][K] · B[K][NC·W]; B and C row-major (leading dims ldb, ldc). A is row-major
+// with leading dim lda, or, when TA, stored transposed (element (r, p) at a[p*lda + r]), which
+// lets the backward multiply by Pᵀ and dSᵀ without transposing them.
+template <int R, int NC, bool ACC, bool TA>
 inline void microTile(int64_t K, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
                       float* __restrict c, int64_t ldc) {
   typename Vec::V acc[R][NC];
@@ -48,7 +50,7 @@ inline void microTile(int64_t K, const float* __restrict a, int64_t lda, const f
     for (int j = 0; j < NC; ++j) bv[j] = Vec::load(b + p * ldb + j * Vec::W);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const typename Vec::V av = Vec::set1(a[r * lda + p]);
+      const typename Vec::V av = Vec::set1(TA ? a[p * lda + r] : a[r * lda + p]);
 #pragma GCC unroll 4
       for (int j = 0; j < NC; ++j) acc[r][j] = Vec::fmadd(av, bv[j], acc[r][j]);
     }
@@ -59,66 +61,51 @@ inline void microTile(int64_t K, const float* __restrict a, int64_t lda, const f
     for (int j = 0; j < NC; ++j) Vec::store(c + r * ldc + j * Vec::W, acc[r][j]);
 }
 
-// Rows [0, M) in blocks of R, the last block with fewer rows.
-template <int R, int NC, bool ACC>
+// Rows [0, M) in blocks of R, the last rows in blocks of 4, 2, 1.
+template <int R, int NC, bool ACC, bool TA>
 inline void microColumn(int64_t M, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
                         int64_t ldc) {
+  const int64_t rowStep = TA ? 1 : lda;  // distance between consecutive rows of A
   int64_t i = 0;
-  for (; i + R <= M; i += R) microTile<R, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-  if constexpr (R > 1) {
-    if (i < M) {
-      const int64_t rest = M - i;
-      if constexpr (R > 4) {
-        if (rest >= 4) {
-          microTile<4, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-          i += 4;
-        }
-      }
-      if constexpr (R > 2) {
-        if (M - i >= 2) {
-          microTile<2, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-          i += 2;
-        }
-      }
-      if (M - i >= 1) microTile<1, NC, ACC>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-      (void)rest;
+  for (; i + R <= M; i += R) microTile<R, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+  if constexpr (R > 4) {
+    if (M - i >= 4) {
+      microTile<4, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+      i += 4;
     }
   }
-}
-
-template <int NC, bool ACC>
-inline void microColumnAnyRows(int64_t M, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb,
-                               float* c, int64_t ldc) {
-  microColumn<Vec::kRows, NC, ACC>(M, K, a, lda, b, ldb, c, ldc);
+  if constexpr (R > 2) {
+    if (M - i >= 2) {
+      microTile<2, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+      i += 2;
+    }
+  }
+  if constexpr (R > 1) {
+    if (M - i >= 1) microTile<1, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+  }
 }
 
 // C[M][N] (+)= A[M][K] · B[K][N] with N a multiple of W: column blocks of kCols vectors, then
 // the remaining vectors one block narrower at a time.
-template <bool ACC>
+template <bool ACC, bool TA = false>
 void tileGemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
               int64_t ldc) {
   constexpr int64_t block = Vec::kCols * Vec::W;
   int64_t j = 0;
-  for (; j + block <= N; j += block) microColumnAnyRows<Vec::kCols, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+  for (; j + block <= N; j += block) microColumn<Vec::kRows, Vec::kCols, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
   while (j < N) {
     const int64_t vectors = (N - j) / Vec::W;
     if (Vec::kCols > 3 && vectors >= 3) {
-      microColumnAnyRows<3, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      microColumn<Vec::kRows, 3, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
       j += 3 * Vec::W;
     } else if (Vec::kCols > 2 && vectors >= 2) {
-      microColumnAnyRows<2, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      microColumn<Vec::kRows, 2, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
       j += 2 * Vec::W;
     } else {
-      microColumnAnyRows<1, ACC>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      microColumn<Vec::kRows, 1, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
       j += Vec::W;
     }
   }
-}
-
-// dst[r][c] = src[c][r] for r < rows, c < cols.
-inline void transposeTile(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
-  for (int64_t c = 0; c < cols; ++c)
-    for (int64_t r = 0; r < rows; ++r) dst[r * ldd + c] = src[c * lds + r];
 }
 
 // Copies rows [i0, i0 + n) of one (b, h) slice of a strided view into dst[n][ld], times factor.
@@ -134,14 +121,20 @@ inline void packRows(const float* base, int64_t rowStride, int64_t colStride, in
   }
 }
 
-// Copies keys [j0, j0 + n) transposed into dst[d][ld]; columns [n, nPad) become zero.
-inline void packTransposed(const float* base, int64_t rowStride, int64_t colStride, int64_t j0, int64_t n,
-                           int64_t nPad, int64_t d, float* dst, int64_t ld) {
-  for (int64_t c = 0; c < d; ++c) {
-    float* row = dst + c * ld;
-    const float* src = base + j0 * rowStride + c * colStride;
-    for (int64_t r = 0; r < n; ++r) row[r] = src[r * rowStride];
-    for (int64_t r = n; r < nPad; ++r) row[r] = 0.0f;
+// Packs the n keys (or values) of one (b, head) slice transposed, tile by tile: tile t holds keys
+// [t·kBk, t·kBk + kBk) as dst[t][d][kBk] (times factor; keys past n are zero). Tiles rather than
+// one [d][n] array keep a tile's rows 256 bytes apart: rows 4 KiB apart would share L1 sets.
+inline void packTransposedTiles(const float* base, int64_t rowStride, int64_t colStride, int64_t n, int64_t d,
+                                float factor, float* dst) {
+  for (int64_t j0 = 0; j0 < n; j0 += kBk) {
+    const int64_t nk = std::min(kBk, n - j0);
+    float* tile = dst + (j0 / kBk) * d * kBk;
+    for (int64_t r = 0; r < nk; ++r) {
+      const float* src = base + (j0 + r) * rowStride;
+      for (int64_t c = 0; c < d; ++c) tile[c * kBk + r] = src[c * colStride] * factor;
+    }
+    for (int64_t c = 0; c < d; ++c)
+      for (int64_t r = nk; r < kBk; ++r) tile[c * kBk + r] = 0.0f;
   }
 }
 
@@ -158,6 +151,7 @@ inline void maskScores(const MaskContext& mc, int64_t i0, int64_t nq, int64_t j0
                        int64_t ld) {
   const AttentionGeometry& g = *mc.g;
   const bool causalTile = g.causal && j0 + nk - 1 > i0;
+  if (g.maskKind == AttentionMaskKind::None && !causalTile && nk == nkPad) return;
   for (int64_t r = 0; r < nq; ++r) {
     float* row = s + r * ld;
     const int64_t i = i0 + r;
@@ -212,56 +206,72 @@ inline void scaleRow(float* x, int64_t n, float f) {
 
 // ---- forward -----------------------------------------------------------------------------------
 
+// One thread's buffers. kt and vr hold the whole key/value slice of (packedB, packedKvh): the
+// thread's consecutive tasks are mostly query tiles of one head (or of heads sharing its
+// key/value head under GQA), so the slice is packed once and read by every one of them.
 struct ForwardScratch {
-  float *qs, *kt, *vr, *s, *o, *m, *l, *z;
+  float* kt;                    // [kvTiles][D][kBk], keys times scale
+  float* vr;                    // [kvLen][dp]
+  float *qs, *s, *o;            // [kBq][dp], [kBq][kBk], [kBq][dp]
+  float *m, *l, *mNew, *alpha;  // [kBq] each
+  float* z;                     // [kBk]
+  int64_t packedB = -1, packedKvh = -1;
 };
 
 void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const AttentionInput& k,
                  const AttentionInput& v, const AttentionMask& mask, int64_t b, int64_t h, int64_t i0,
-                 const ForwardScratch& w, float* out, float* logsumexp) {
+                 ForwardScratch& w, float* out, float* logsumexp) {
   const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
   const int64_t nq = std::min(kBq, g.qLen - i0);
   const int64_t kvh = h / (g.heads / g.kvHeads);
-  const float* qBase = q.data + b * q.strides[0] + h * q.strides[1];
-  const float* kBase = k.data + b * k.strides[0] + kvh * k.strides[1];
-  const float* vBase = v.data + b * v.strides[0] + kvh * v.strides[1];
   const bool dropout = g.dropoutP > 0.0f;
   const float keepScale = dropout ? 1.0f / (1.0f - g.dropoutP) : 1.0f;
   const MaskContext mc{&g, mask, b, h};
 
-  packRows(qBase, q.strides[2], q.strides[3], i0, nq, D, g.scale, w.qs, dp);
+  if (w.packedB != b || w.packedKvh != kvh) {
+    const float* kBase = k.data + b * k.strides[0] + kvh * k.strides[1];
+    const float* vBase = v.data + b * v.strides[0] + kvh * v.strides[1];
+    packTransposedTiles(kBase, k.strides[2], k.strides[3], g.kvLen, D, g.scale, w.kt);
+    packRows(vBase, v.strides[2], v.strides[3], 0, g.kvLen, D, 1.0f, w.vr, dp);
+    w.packedB = b;
+    w.packedKvh = kvh;
+  }
+  const float* qBase = q.data + b * q.strides[0] + h * q.strides[1];
+  packRows(qBase, q.strides[2], q.strides[3], i0, nq, D, 1.0f, w.qs, dp);
   std::fill(w.o, w.o + nq * dp, 0.0f);
-  std::fill(w.m, w.m + nq, kNegInf);
-  std::fill(w.l, w.l + nq, 0.0f);
+  std::fill(w.m, w.m + kBq, kNegInf);
+  std::fill(w.l, w.l + kBq, 0.0f);
 
   // Causal: keys past the tile's last query are masked for every row of it, so never visited.
   const int64_t kvEnd = g.causal ? std::min(g.kvLen, i0 + nq) : g.kvLen;
   for (int64_t j0 = 0; j0 < kvEnd; j0 += kBk) {
     const int64_t nk = std::min(kBk, kvEnd - j0), nkPad = roundUp(nk, Vec::W);
-    packTransposed(kBase, k.strides[2], k.strides[3], j0, nk, nkPad, D, w.kt, kBk);
-    packRows(vBase, v.strides[2], v.strides[3], j0, nk, D, 1.0f, w.vr, dp);
-    tileGemm<false>(nq, nkPad, D, w.qs, dp, w.kt, kBk, w.s, kBk);
+    tileGemm<false>(nq, nkPad, D, w.qs, dp, w.kt + (j0 / kBk) * D * kBk, kBk, w.s, kBk);
     maskScores(mc, i0, nq, j0, nk, nkPad, w.s, kBk);
-    // Online softmax: rescale what was accumulated under the old row max by exp(old - new).
+    // Online softmax: what was accumulated under the old row max m is rescaled by
+    // alpha = exp(m - mNew); a row with every key so far masked keeps mNew = -inf.
+    for (int64_t r = 0; r < nq; ++r) {
+      w.mNew[r] = std::max(w.m[r], rowMax(w.s + r * kBk, nkPad));
+      w.alpha[r] = w.mNew[r] == kNegInf ? 0.0f : w.m[r] - w.mNew[r];
+    }
+    for (int64_t r = 0; r < kBq; r += Vec::W) Vec::store(w.alpha + r, Vec::exp(Vec::load(w.alpha + r)));
     for (int64_t r = 0; r < nq; ++r) {
       float* row = w.s + r * kBk;
-      const float mNew = std::max(w.m[r], rowMax(row, nkPad));
-      if (mNew == kNegInf) {  // every key so far masked: nothing to add
+      if (w.mNew[r] == kNegInf) {
         std::fill(row, row + nkPad, 0.0f);
         continue;
       }
-      const float sum = expShiftSum(row, nkPad, mNew);
-      const float alpha = std::exp(w.m[r] - mNew);  // 0 when the old max is -inf
-      w.l[r] = w.l[r] * alpha + sum;
-      w.m[r] = mNew;
-      if (alpha != 1.0f) scaleRow(w.o + r * dp, dp, alpha);
+      const float sum = expShiftSum(row, nkPad, w.mNew[r]);
+      w.l[r] = w.l[r] * w.alpha[r] + sum;
+      w.m[r] = w.mNew[r];
+      if (w.alpha[r] != 1.0f) scaleRow(w.o + r * dp, dp, w.alpha[r]);
       if (dropout) {
         const uint64_t rowKey = attentionDropoutRowKey(g.seed, g.offset, (b * g.heads + h) * g.qLen + i0 + r);
         dropoutFactors(rowKey, j0, nk, g.dropoutP, keepScale, w.z);
         for (int64_t c = 0; c < nk; ++c) row[c] *= w.z[c];
       }
     }
-    tileGemm<true>(nq, dp, nk, w.s, kBk, w.vr, dp, w.o, dp);
+    tileGemm<true>(nq, dp, nk, w.s, kBk, w.vr + j0 * dp, dp, w.o, dp);
   }
 
   float* outTile = out + ((b * g.heads + h) * g.qLen + i0) * D;
@@ -287,21 +297,24 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
     std::fill(logsumexp, logsumexp + g.batch * g.heads * g.qLen, kNegInf);
     return;
   }
+  const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;
   parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
     ScratchBuffer buffer;
-    const int64_t qsElems = kBq * dp, ktElems = D * kBk, vrElems = kBk * dp, sElems = kBq * kBk;
-    const int64_t total = qsElems + ktElems + vrElems + sElems + kBq * dp + 2 * kBq + kBk;
+    const int64_t ktElems = kvTiles * D * kBk, vrElems = g.kvLen * dp;
+    const int64_t total = ktElems + vrElems + 2 * kBq * dp + kBq * kBk + 4 * kBq + kBk;
     float* base = buffer.reserve(total);
-    std::fill(base, base + total, 0.0f);  // pad columns of qs and vr stay zero
+    std::fill(base, base + total, 0.0f);  // pad columns of vr and qs stay zero
     ForwardScratch w;
-    w.qs = base;
-    w.kt = w.qs + qsElems;
+    w.kt = base;
     w.vr = w.kt + ktElems;
-    w.s = w.vr + vrElems;
-    w.o = w.s + sElems;
+    w.qs = w.vr + vrElems;
+    w.s = w.qs + kBq * dp;
+    w.o = w.s + kBq * kBk;
     w.m = w.o + kBq * dp;
     w.l = w.m + kBq;
-    w.z = w.l + kBq;
+    w.mNew = w.l + kBq;
+    w.alpha = w.mNew + kBq;
+    w.z = w.alpha + kBq;
     for (int64_t t = begin; t < end; ++t) {
       const int64_t qt = t % qTiles, bh = t / qTiles;
       forwardTile(g, q, k, v, mask, bh / g.heads, bh % g.heads, qt * kBq, w, out, logsumexp);
@@ -316,25 +329,26 @@ namespace {
 // Per task (b, key/value head kvh): the key/value slice packed once, gradient accumulators for
 // it, and per query head of the group the packed queries, output gradient and dQ accumulator.
 struct BackwardScratch {
-  float *kt, *kr, *vt, *dk, *dv;  // kt, vt [D][kvPad]; kr, dk, dv [kvLen][dp]
-  float *qs, *dout, *dq;          // [qLen][dp]
-  float *delta, *lse;             // [qLen]
-  float *p, *pd, *ds, *pt, *z;    // [kBq][kBk] tiles (pt: [kBk][kBq]), z [kBk]
+  float *kt, *vt;          // [kvTiles][D][kBk]
+  float *kr, *dk, *dv;     // [kvLen][dp]
+  float *qs, *dout, *dq;   // [qLen][dp]; qs = q times scale
+  float *delta, *lse;      // [qLen]
+  float *p, *pd, *ds, *z;  // [kBq][kBk] tiles, z [kBk]
 };
 
 void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const AttentionInput& k,
                   const AttentionInput& v, const AttentionMask& mask, const AttentionInput& out,
                   const AttentionInput& gradOut, const float* logsumexp, int64_t b, int64_t kvh,
                   const BackwardScratch& w, float* gradQ, float* gradK, float* gradV) {
-  const int64_t D = g.headDim, dp = roundUp(D, Vec::W), kvPad = roundUp(g.kvLen, Vec::W);
+  const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
   const int64_t group = g.heads / g.kvHeads;
   const bool dropout = g.dropoutP > 0.0f;
   const float keepScale = dropout ? 1.0f / (1.0f - g.dropoutP) : 1.0f;
 
   const float* kBase = k.data + b * k.strides[0] + kvh * k.strides[1];
   const float* vBase = v.data + b * v.strides[0] + kvh * v.strides[1];
-  packTransposed(kBase, k.strides[2], k.strides[3], 0, g.kvLen, kvPad, D, w.kt, kvPad);
-  packTransposed(vBase, v.strides[2], v.strides[3], 0, g.kvLen, kvPad, D, w.vt, kvPad);
+  packTransposedTiles(kBase, k.strides[2], k.strides[3], g.kvLen, D, 1.0f, w.kt);
+  packTransposedTiles(vBase, v.strides[2], v.strides[3], g.kvLen, D, 1.0f, w.vt);
   packRows(kBase, k.strides[2], k.strides[3], 0, g.kvLen, D, 1.0f, w.kr, dp);
   std::fill(w.dk, w.dk + g.kvLen * dp, 0.0f);
   std::fill(w.dv, w.dv + g.kvLen * dp, 0.0f);
@@ -363,12 +377,13 @@ void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const Att
       const int64_t kvEnd = g.causal ? std::min(g.kvLen, i0 + nq) : g.kvLen;
       for (int64_t j0 = 0; j0 < kvEnd; j0 += kBk) {
         const int64_t nk = std::min(kBk, kvEnd - j0), nkPad = roundUp(nk, Vec::W);
+        const int64_t tileOffset = (j0 / kBk) * D * kBk;
         // P = exp(scale q kᵀ + mask - lse), recomputed.
-        tileGemm<false>(nq, nkPad, D, w.qs + i0 * dp, dp, w.kt + j0, kvPad, w.p, kBk);
+        tileGemm<false>(nq, nkPad, D, w.qs + i0 * dp, dp, w.kt + tileOffset, kBk, w.p, kBk);
         maskScores(mc, i0, nq, j0, nk, nkPad, w.p, kBk);
         for (int64_t r = 0; r < nq; ++r) expShiftSum(w.p + r * kBk, nkPad, w.lse[i0 + r]);
-        // dP' = dO vᵀ (the gradient of the dropped weights).
-        tileGemm<false>(nq, nkPad, D, w.dout + i0 * dp, dp, w.vt + j0, kvPad, w.ds, kBk);
+        // dP' = dO vᵀ (the gradient of the dropped weights P' = P ∘ Z).
+        tileGemm<false>(nq, nkPad, D, w.dout + i0 * dp, dp, w.vt + tileOffset, kBk, w.ds, kBk);
         const float* pd = w.p;
         if (dropout) {
           for (int64_t r = 0; r < nq; ++r) {
@@ -393,10 +408,8 @@ void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const Att
           }
         }
         // dV += P'ᵀ dO;  dK += dSᵀ (scale q);  dQ += dS k  (times scale at the end).
-        transposeTile(nk, nq, pd, kBk, w.pt, kBq);
-        tileGemm<true>(nk, dp, nq, w.pt, kBq, w.dout + i0 * dp, dp, w.dv + j0 * dp, dp);
-        transposeTile(nk, nq, w.ds, kBk, w.pt, kBq);
-        tileGemm<true>(nk, dp, nq, w.pt, kBq, w.qs + i0 * dp, dp, w.dk + j0 * dp, dp);
+        tileGemm<true, true>(nk, dp, nq, pd, kBk, w.dout + i0 * dp, dp, w.dv + j0 * dp, dp);
+        tileGemm<true, true>(nk, dp, nq, w.ds, kBk, w.qs + i0 * dp, dp, w.dk + j0 * dp, dp);
         tileGemm<true>(nq, dp, nk, w.ds, kBk, w.kr + j0 * dp, dp, w.dq + i0 * dp, dp);
       }
     }
@@ -420,7 +433,7 @@ void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const Att
 void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
                        AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
                        float* gradQ, float* gradK, float* gradV) {
-  const int64_t D = g.headDim, dp = roundUp(D, Vec::W), kvPad = roundUp(g.kvLen, Vec::W);
+  const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
   const int64_t tasks = g.batch * g.kvHeads;
   if (tasks == 0) return;
   if (g.qLen == 0 || g.kvLen == 0) {
@@ -429,16 +442,17 @@ void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionIn
     std::fill(gradV, gradV + g.batch * g.kvHeads * g.kvLen * D, 0.0f);
     return;
   }
+  const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;
   parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
     ScratchBuffer buffer;
-    const int64_t kvElems = D * kvPad, rowsKv = g.kvLen * dp, rowsQ = g.qLen * dp, tile = kBq * kBk;
-    const int64_t total = 2 * kvElems + 3 * rowsKv + 3 * rowsQ + 2 * g.qLen + 4 * tile + kBk;
+    const int64_t ktElems = kvTiles * D * kBk, rowsKv = g.kvLen * dp, rowsQ = g.qLen * dp, tile = kBq * kBk;
+    const int64_t total = 2 * ktElems + 3 * rowsKv + 3 * rowsQ + 2 * g.qLen + 3 * tile + kBk;
     float* base = buffer.reserve(total);
     std::fill(base, base + total, 0.0f);
     BackwardScratch w;
     w.kt = base;
-    w.vt = w.kt + kvElems;
-    w.kr = w.vt + kvElems;
+    w.vt = w.kt + ktElems;
+    w.kr = w.vt + ktElems;
     w.dk = w.kr + rowsKv;
     w.dv = w.dk + rowsKv;
     w.qs = w.dv + rowsKv;
@@ -449,8 +463,7 @@ void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionIn
     w.p = w.lse + g.qLen;
     w.pd = w.p + tile;
     w.ds = w.pd + tile;
-    w.pt = w.ds + tile;
-    w.z = w.pt + tile;
+    w.z = w.ds + tile;
     for (int64_t t = begin; t < end; ++t)
       backwardTask(g, q, k, v, mask, out, gradOut, logsumexp, t / g.kvHeads, t % g.kvHeads, w, gradQ, gradK, gradV);
   });
