@@ -138,6 +138,14 @@ inline void packTransposedTiles(const float* base, int64_t rowStride, int64_t co
   }
 }
 
+// Asks for rows [r0, r1) of a (b, head) slice to be brought towards the cache, so that packing
+// them later does not wait on memory: issued a little per task while the tiles compute.
+inline void prefetchRows(const float* base, int64_t rowStride, int64_t colStride, int64_t r0, int64_t r1, int64_t d) {
+  if (colStride != 1) return;
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(base + r * rowStride + c, 0, 2);
+}
+
 // What one (query tile, key tile) pair needs to mask its scores.
 struct MaskContext {
   const AttentionGeometry* g;
@@ -317,6 +325,21 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
     w.z = w.alpha + kBq;
     for (int64_t t = begin; t < end; ++t) {
       const int64_t qt = t % qTiles, bh = t / qTiles;
+      if (t + 1 < end) {
+        // Prefetch the next task's queries, and a 1/qTiles share of the next head's keys and
+        // values, so the repack after this head's last query tile finds them near.
+        const int64_t nextBh = (t + 1) / qTiles, nextB = nextBh / g.heads, nextH = nextBh % g.heads;
+        const int64_t nextI0 = ((t + 1) % qTiles) * kBq;
+        prefetchRows(q.data + nextB * q.strides[0] + nextH * q.strides[1], q.strides[2], q.strides[3], nextI0,
+                     std::min(g.qLen, nextI0 + kBq), D);
+        const int64_t aheadBh = bh + 1;
+        if (aheadBh < g.batch * g.heads) {
+          const int64_t ab = aheadBh / g.heads, akvh = (aheadBh % g.heads) / (g.heads / g.kvHeads);
+          const int64_t r0 = qt * g.kvLen / qTiles, r1 = (qt + 1) * g.kvLen / qTiles;
+          prefetchRows(k.data + ab * k.strides[0] + akvh * k.strides[1], k.strides[2], k.strides[3], r0, r1, D);
+          prefetchRows(v.data + ab * v.strides[0] + akvh * v.strides[1], v.strides[2], v.strides[3], r0, r1, D);
+        }
+      }
       forwardTile(g, q, k, v, mask, bh / g.heads, bh % g.heads, qt * kBq, w, out, logsumexp);
     }
   });

@@ -7,7 +7,7 @@
 //
 //   cmake --build build --target kindling_attention_check
 //   build/kindling_attention_check            # checks; exits non-zero on a failure
-//   build/kindling_attention_check --bench    # GFLOP/s at batch 8, heads 12, headDim 64
+//   build/kindling_attention_check --bench [seconds [threads [seq]]]   # GFLOP/s at batch 8, heads 12, headDim 64
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -423,13 +423,14 @@ double cpuSeconds() {
 
 // Forward and forward+backward GFLOP/s at batch 8, heads 12, headDim 64. FLOPs as PyTorch's
 // counters: 4·b·h·L·S·D forward, 2.5× that backward, halved when causal.
-void bench(double minSeconds, int onlyThreads) {
+void bench(double minSeconds, int onlyThreads, int onlySeq) {
   std::printf("fused attention, ISA %s; batch 8, heads 12, headDim 64; GFLOP/s (best of runs over %.1f s)\n",
               kd::isaName(kd::activeIsa()), minSeconds);
   std::printf("%-6s %-7s %-7s %10s %10s %14s %14s\n", "seq", "causal", "threads", "forward", "fwd+bwd",
               "fwd (cpu-s)", "fwd+bwd (cpu-s)");
   const int64_t B = 8, H = 12, D = 64;
   for (int64_t L : {256, 1024})
+    if (!onlySeq || L == onlySeq)
     for (bool causal : {false, true})
       for (int threads : {1, 2}) {
         if (onlyThreads && threads != onlyThreads) continue;
@@ -474,7 +475,7 @@ void bench(double minSeconds, int onlyThreads) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--bench") == 0) {
-    bench(argc > 2 ? std::atof(argv[2]) : 1.0, argc > 3 ? std::atoi(argv[3]) : 0);
+    bench(argc > 2 ? std::atof(argv[2]) : 1.0, argc > 3 ? std::atoi(argv[3]) : 0, argc > 4 ? std::atoi(argv[4]) : 0);
     return 0;
   }
   checkReferenceGradients();
