@@ -2,7 +2,7 @@
 // The including file defines KD_ISA_NS and, in kd::KD_ISA_NS::(anonymous), a `Vec` with:
 //   W (lanes), kRows × kCols (register tile of the tile GEMM, in rows × vectors), zero, set1,
 //   load, store (unaligned), add, sub, mul, max, fmadd(a, b, c) = a*b + c, reduceMax,
-//   reduceAdd, and exp (float32-accurate, exp(-inf) = 0).
+//   reduceAdd, exp (float32-accurate, exp(-inf) = 0) and transpose8x8 (a scaled block transpose).
 //
 // Layout of one forward task (batch b, head h, a tile of up to kBq query rows), all in the
 // thread's scratch, row-major:
@@ -129,9 +129,15 @@ inline void packTransposedTiles(const float* base, int64_t rowStride, int64_t co
   for (int64_t j0 = 0; j0 < n; j0 += kBk) {
     const int64_t nk = std::min(kBk, n - j0);
     float* tile = dst + (j0 / kBk) * d * kBk;
+    int64_t r0 = 0, c0 = 0;
+    if (colStride == 1) {  // 8×8 blocks in registers, the ragged edges below
+      for (; r0 + 8 <= nk; r0 += 8)
+        for (c0 = 0; c0 + 8 <= d; c0 += 8)
+          Vec::transpose8x8(base + (j0 + r0) * rowStride + c0, rowStride, tile + c0 * kBk + r0, kBk, factor);
+    }
     for (int64_t r = 0; r < nk; ++r) {
       const float* src = base + (j0 + r) * rowStride;
-      for (int64_t c = 0; c < d; ++c) tile[c * kBk + r] = src[c * colStride] * factor;
+      for (int64_t c = r < r0 ? c0 : 0; c < d; ++c) tile[c * kBk + r] = src[c * colStride] * factor;
     }
     for (int64_t c = 0; c < d; ++c)
       for (int64_t r = nk; r < kBk; ++r) tile[c * kBk + r] = 0.0f;

@@ -2,6 +2,7 @@
 // which the compiler maps to SSE, and std::exp.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #define KD_ISA_NS isa_scalar
 
@@ -41,6 +42,10 @@ struct Vec {
   }
   static float reduceMax(V a) { return std::max(std::max(a.x[0], a.x[1]), std::max(a.x[2], a.x[3])); }
   static float reduceAdd(V a) { return (a.x[0] + a.x[1]) + (a.x[2] + a.x[3]); }
+  static void transpose8x8(const float* src, int64_t lds, float* dst, int64_t ldd, float f) {
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c) dst[c * ldd + r] = src[r * lds + c] * f;
+  }
   static V exp(V a) {
     for (int i = 0; i < 4; ++i) a.x[i] = std::exp(a.x[i]);
     return a;
