@@ -201,8 +201,8 @@ inline float rowMax(const float* x, int64_t n) {
   return Vec::reduceMax(m);
 }
 
-// x[c] = exp(x[c] - shift) in place; returns the sum. n is a multiple of W.
-inline float expShiftSum(float* x, int64_t n, float shift) {
+// x[c] = exp(x[c] - shift) in place; returns the sum as W partial sums. n is a multiple of W.
+inline typename Vec::V expShiftSum(float* x, int64_t n, float shift) {
   const typename Vec::V sv = Vec::set1(shift);
   typename Vec::V sum = Vec::zero();
   for (int64_t c = 0; c < n; c += Vec::W) {
@@ -210,7 +210,7 @@ inline float expShiftSum(float* x, int64_t n, float shift) {
     Vec::store(x + c, e);
     sum = Vec::add(sum, e);
   }
-  return Vec::reduceAdd(sum);
+  return sum;
 }
 
 inline void scaleRow(float* x, int64_t n, float f) {
@@ -220,17 +220,24 @@ inline void scaleRow(float* x, int64_t n, float f) {
 
 // ---- forward -----------------------------------------------------------------------------------
 
-// One thread's buffers. kt and vr hold the whole key/value slice of (packedB, packedKvh): the
-// thread's consecutive tasks are mostly query tiles of one head (or of heads sharing its
-// key/value head under GQA), so the slice is packed once and read by every one of them.
+// One thread's buffers. kt (and vr when values must be packed) hold the whole key/value slice
+// of (packedB, packedKvh): the thread's consecutive tasks are mostly query tiles of one head (or
+// of heads sharing its key/value head under GQA), so the slice is packed once and read by every
+// one of them. Queries with contiguous rows are read in place (the tile GEMM broadcasts them),
+// and so are values with contiguous rows when headDim is a multiple of W.
 struct ForwardScratch {
   float* kt;                    // [kvTiles][D][kBk], keys times scale
   float* vr;                    // [kvLen][dp]
   float *qs, *s, *o;            // [kBq][dp], [kBq][kBk], [kBq][dp]
-  float *m, *l, *mNew, *alpha;  // [kBq] each
+  float *m, *mNew, *alpha;      // [kBq] each
+  float* l;                     // [kBq][W]: each row's sum of weights as W partial sums
   float* z;                     // [kBk]
   int64_t packedB = -1, packedKvh = -1;
 };
+
+inline bool valuesInPlace(const AttentionGeometry& g, const AttentionInput& v) {
+  return v.strides[3] == 1 && g.headDim % Vec::W == 0;
+}
 
 void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const AttentionInput& k,
                  const AttentionInput& v, const AttentionMask& mask, int64_t b, int64_t h, int64_t i0,
@@ -242,25 +249,35 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
   const float keepScale = dropout ? 1.0f / (1.0f - g.dropoutP) : 1.0f;
   const MaskContext mc{&g, mask, b, h};
 
+  const float* kBase = k.data + b * k.strides[0] + kvh * k.strides[1];
+  const float* vBase = v.data + b * v.strides[0] + kvh * v.strides[1];
+  const bool vInPlace = valuesInPlace(g, v);
   if (w.packedB != b || w.packedKvh != kvh) {
-    const float* kBase = k.data + b * k.strides[0] + kvh * k.strides[1];
-    const float* vBase = v.data + b * v.strides[0] + kvh * v.strides[1];
     packTransposedTiles(kBase, k.strides[2], k.strides[3], g.kvLen, D, g.scale, w.kt);
-    packRows(vBase, v.strides[2], v.strides[3], 0, g.kvLen, D, 1.0f, w.vr, dp);
+    if (!vInPlace) packRows(vBase, v.strides[2], v.strides[3], 0, g.kvLen, D, 1.0f, w.vr, dp);
     w.packedB = b;
     w.packedKvh = kvh;
   }
+  const float* vRows = vInPlace ? vBase : w.vr;
+  const int64_t ldv = vInPlace ? v.strides[2] : dp;
   const float* qBase = q.data + b * q.strides[0] + h * q.strides[1];
-  packRows(qBase, q.strides[2], q.strides[3], i0, nq, D, 1.0f, w.qs, dp);
+  const float* qRows = w.qs;
+  int64_t ldq = dp;
+  if (q.strides[3] == 1) {
+    qRows = qBase + i0 * q.strides[2];
+    ldq = q.strides[2];
+  } else {
+    packRows(qBase, q.strides[2], q.strides[3], i0, nq, D, 1.0f, w.qs, dp);
+  }
   std::fill(w.o, w.o + nq * dp, 0.0f);
   std::fill(w.m, w.m + kBq, kNegInf);
-  std::fill(w.l, w.l + kBq, 0.0f);
+  std::fill(w.l, w.l + kBq * Vec::W, 0.0f);
 
   // Causal: keys past the tile's last query are masked for every row of it, so never visited.
   const int64_t kvEnd = g.causal ? std::min(g.kvLen, i0 + nq) : g.kvLen;
   for (int64_t j0 = 0; j0 < kvEnd; j0 += kBk) {
     const int64_t nk = std::min(kBk, kvEnd - j0), nkPad = roundUp(nk, Vec::W);
-    tileGemm<false>(nq, nkPad, D, w.qs, dp, w.kt + (j0 / kBk) * D * kBk, kBk, w.s, kBk);
+    tileGemm<false>(nq, nkPad, D, qRows, ldq, w.kt + (j0 / kBk) * D * kBk, kBk, w.s, kBk);
     maskScores(mc, i0, nq, j0, nk, nkPad, w.s, kBk);
     // Online softmax: what was accumulated under the old row max m is rescaled by
     // alpha = exp(m - mNew); a row with every key so far masked keeps mNew = -inf.
@@ -275,8 +292,9 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
         std::fill(row, row + nkPad, 0.0f);
         continue;
       }
-      const float sum = expShiftSum(row, nkPad, w.mNew[r]);
-      w.l[r] = w.l[r] * w.alpha[r] + sum;
+      const typename Vec::V sum = expShiftSum(row, nkPad, w.mNew[r]);
+      float* l = w.l + r * Vec::W;
+      Vec::store(l, Vec::fmadd(Vec::load(l), Vec::set1(w.alpha[r]), sum));
       w.m[r] = w.mNew[r];
       if (w.alpha[r] != 1.0f) scaleRow(w.o + r * dp, dp, w.alpha[r]);
       if (dropout) {
@@ -285,13 +303,13 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
         for (int64_t c = 0; c < nk; ++c) row[c] *= w.z[c];
       }
     }
-    tileGemm<true>(nq, dp, nk, w.s, kBk, w.vr + j0 * dp, dp, w.o, dp);
+    tileGemm<true>(nq, dp, nk, w.s, kBk, vRows + j0 * ldv, ldv, w.o, dp);
   }
 
   float* outTile = out + ((b * g.heads + h) * g.qLen + i0) * D;
   float* lseTile = logsumexp + (b * g.heads + h) * g.qLen + i0;
   for (int64_t r = 0; r < nq; ++r) {
-    const float l = w.l[r];
+    const float l = Vec::reduceAdd(Vec::load(w.l + r * Vec::W));
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // a fully masked row gives 0, as PyTorch
     for (int64_t c = 0; c < D; ++c) outTile[r * D + c] = w.o[r * dp + c] * inv;
     lseTile[r] = l > 0.0f ? w.m[r] + std::log(l) : kNegInf;
@@ -314,8 +332,8 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
   const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;
   parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
     ScratchBuffer buffer;
-    const int64_t ktElems = kvTiles * D * kBk, vrElems = g.kvLen * dp;
-    const int64_t total = ktElems + vrElems + 2 * kBq * dp + kBq * kBk + 4 * kBq + kBk;
+    const int64_t ktElems = kvTiles * D * kBk, vrElems = valuesInPlace(g, v) ? 0 : g.kvLen * dp;
+    const int64_t total = ktElems + vrElems + 2 * kBq * dp + kBq * kBk + 3 * kBq + kBq * Vec::W + kBk;
     float* base = buffer.reserve(total);
     std::fill(base, base + total, 0.0f);  // pad columns of vr and qs stay zero
     ForwardScratch w;
@@ -325,10 +343,10 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
     w.s = w.qs + kBq * dp;
     w.o = w.s + kBq * kBk;
     w.m = w.o + kBq * dp;
-    w.l = w.m + kBq;
-    w.mNew = w.l + kBq;
+    w.mNew = w.m + kBq;
     w.alpha = w.mNew + kBq;
-    w.z = w.alpha + kBq;
+    w.l = w.alpha + kBq;
+    w.z = w.l + kBq * Vec::W;
     for (int64_t t = begin; t < end; ++t) {
       const int64_t qt = t % qTiles, bh = t / qTiles;
       if (t + 1 < end) {
