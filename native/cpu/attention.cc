@@ -10,6 +10,19 @@
 
 namespace kd {
 
+const char* attentionGeometryProblem(const AttentionGeometry& g) {
+  if (g.batch < 0 || g.qLen < 0 || g.kvLen < 0) return "batch, qLen and kvLen must be >= 0";
+  if (g.heads < 1 || g.kvHeads < 1) return "heads and kvHeads must be >= 1";
+  if (g.heads % g.kvHeads != 0) return "heads must be a multiple of kvHeads";
+  if (g.headDim < 1 || g.headDim > kAttentionMaxHeadDim) return "headDim must be in [1, 256]";
+  if (!(g.dropoutP >= 0.0f && g.dropoutP < 1.0f)) return "dropoutP must be in [0, 1)";
+  if (!std::isfinite(g.scale)) return "scale must be finite";
+  if (g.maskKind != AttentionMaskKind::None && g.maskKind != AttentionMaskKind::Additive &&
+      g.maskKind != AttentionMaskKind::Bool)
+    return "unknown mask kind";
+  return nullptr;
+}
+
 void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
                       AttentionMask mask, float* out, float* logsumexp) {
   switch (activeIsa()) {

@@ -34,6 +34,10 @@ struct AttentionGeometry {
 
 constexpr int64_t kAttentionMaxHeadDim = 256;
 
+// Why the kernels cannot run g (a sentence naming the field), or nullptr when they can. The
+// kernels assume a valid geometry; the binding turns a message into a KindlingError.
+const char* attentionGeometryProblem(const AttentionGeometry& g);
+
 // A strided float view over [batch, heads, len, headDim] (element strides, any sign).
 struct AttentionInput {
   const float* data;

@@ -338,6 +338,8 @@ std::vector<Case> cases() {
     c.layout = Layout::Permuted;
     add(c);
   }
+  add({"no keys 5x0 (zeros, as PyTorch)", 1, 2, 2, 5, 0, 16});
+  add({"no queries 0x5", 1, 2, 2, 0, 5, 16});
   {
     Case c{"long 257x257 headDim 128 causal", 1, 2, 2, 257, 257, 128};
     c.causal = true;
@@ -407,6 +409,62 @@ bool checkReferenceGradients() {
     }
   }
   return ok;
+}
+
+void expect(bool ok, const char* what) {
+  ++checks;
+  if (!ok) {
+    ++failures;
+    std::printf("FAIL %s\n", what);
+  }
+}
+
+// The dropout generator: the kept fraction is 1 - p, masks differ across seeds and offsets and
+// are not the same for neighbouring rows or columns.
+void checkDropoutGenerator() {
+  const int64_t rows = 512, cols = 1024;
+  for (float p : {0.1f, 0.5f, 0.9f}) {
+    int64_t dropped = 0, sameAsNextRow = 0, sameAsNextCol = 0, sameOtherSeed = 0, sameOtherOffset = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint64_t key = kd::attentionDropoutRowKey(7, 0, r), next = kd::attentionDropoutRowKey(7, 0, r + 1);
+      const uint64_t otherSeed = kd::attentionDropoutRowKey(8, 0, r), otherOffset = kd::attentionDropoutRowKey(7, 1000003, r);
+      for (int64_t c = 0; c < cols; ++c) {
+        const bool drop = kd::attentionDropoutUniform(key, c) < p;
+        dropped += drop;
+        sameAsNextRow += drop == (kd::attentionDropoutUniform(next, c) < p);
+        sameAsNextCol += drop == (kd::attentionDropoutUniform(key, c + 1) < p);
+        sameOtherSeed += drop == (kd::attentionDropoutUniform(otherSeed, c) < p);
+        sameOtherOffset += drop == (kd::attentionDropoutUniform(otherOffset, c) < p);
+      }
+    }
+    const double n = static_cast<double>(rows * cols), agree = p * p + (1 - p) * (1 - p);  // independent masks
+    const double sd = std::sqrt(p * (1 - p) / n), sdAgree = std::sqrt(agree * (1 - agree) / n);
+    expect(std::fabs(dropped / n - p) < 6 * sd, "dropout: dropped fraction is p");
+    expect(std::fabs(sameAsNextRow / n - agree) < 6 * sdAgree, "dropout: neighbouring rows independent");
+    expect(std::fabs(sameAsNextCol / n - agree) < 6 * sdAgree, "dropout: neighbouring columns independent");
+    expect(std::fabs(sameOtherSeed / n - agree) < 6 * sdAgree, "dropout: another seed gives an independent mask");
+    expect(std::fabs(sameOtherOffset / n - agree) < 6 * sdAgree, "dropout: another offset gives an independent mask");
+  }
+}
+
+void checkGeometryProblems() {
+  const AttentionGeometry ok{2, 8, 2, 5, 7, 64, 0.125f, false, 0.1f, 1, 0, AttentionMaskKind::None};
+  expect(kd::attentionGeometryProblem(ok) == nullptr, "geometry: a valid one passes");
+  AttentionGeometry g = ok;
+  g.kvHeads = 3;
+  expect(kd::attentionGeometryProblem(g) != nullptr, "geometry: heads 8, kvHeads 3 rejected");
+  g = ok;
+  g.headDim = 257;
+  expect(kd::attentionGeometryProblem(g) != nullptr, "geometry: headDim 257 rejected");
+  g = ok;
+  g.dropoutP = 1.0f;
+  expect(kd::attentionGeometryProblem(g) != nullptr, "geometry: dropoutP 1 rejected");
+  g = ok;
+  g.dropoutP = std::numeric_limits<float>::quiet_NaN();
+  expect(kd::attentionGeometryProblem(g) != nullptr, "geometry: dropoutP NaN rejected");
+  g = ok;
+  g.qLen = -1;
+  expect(kd::attentionGeometryProblem(g) != nullptr, "geometry: negative length rejected");
 }
 
 double seconds() {
@@ -479,6 +537,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   checkReferenceGradients();
+  checkDropoutGenerator();
+  checkGeometryProblems();
   const std::vector<Case> all = cases();
   uint64_t seed = 1;
   for (const Case& cs : all) runCase(cs, seed++);
