@@ -57,7 +57,8 @@ struct Vec {
     _mm256_storeu_ps(dst + 7 * ldd, _mm256_mul_ps(r7, fv));
   }
   // Cephes' expf: x = n ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial (relative
-  // error ~1e-7), times 2^n through the exponent bits. Below -87.3 (including -inf) gives 0.
+  // error ~1e-7), times 2^n through the exponent bits. Below -87.3 (including -inf) gives exactly
+  // 0: masked weights must vanish, and denormal weights would slow every FMA that reads them.
   static V exp(V x) {
     const __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365f), _CMP_LT_OQ);
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365f)), _mm512_set1_ps(88.0f));
