@@ -4,15 +4,21 @@
 //   load, store (unaligned), add, sub, mul, max, fmadd(a, b, c) = a*b + c, reduceMax,
 //   reduceAdd, exp (float32-accurate, exp(-inf) = 0) and transpose8x8 (a scaled block transpose).
 //
-// Layout of one forward task (batch b, head h, a tile of up to kBq query rows), all in the
-// thread's scratch, row-major:
-//   qs  [kBq][dp]   q rows times scale (dp = headDim rounded up to W; pad columns are zero)
-//   kt  [D][kBk]    the key tile transposed, so a score row is a run of W-wide key columns
-//   vr  [kBk][dp]   the value tile
-//   s   [kBq][kBk]  scores, then weights in place
-//   o   [kBq][dp]   the unnormalised output accumulator; m, l the running max and sum per row
-// Both products (qs·kt and s·vr) are C += A·B over row-major tiles: tileGemm below, a
-// register-blocked kRows × kCols·W kernel that broadcasts A and streams B.
+// Forward: one task is (batch b, head h, a tile of up to kBq query rows); threads take
+// contiguous runs of tasks. Per thread, row-major (dp = headDim rounded up to W):
+//   kt  [kvTiles][D][kBk]  the whole key slice of (b, h's key/value head), times scale,
+//                          transposed per tile so a score row is a run of W-wide key columns;
+//                          packed when the slice changes, so once per head for a run of tasks
+//   vr  [kvLen][dp]        the value slice, only when its rows are not contiguous
+//   s   [kBq][kBk]         scores, then weights in place
+//   o   [kBq][dp]          the unnormalised output; m and l the running max and sum per row
+// Per key tile: s = q·kt (q read in place), mask, online softmax, o += s·v. Causal skips key
+// tiles wholly above the diagonal.
+// Backward: one task is (b, key/value head), which owns dK and dV of that head and dQ of its
+// query heads; per (query tile, key tile) it recomputes P from q, k and the log-sum-exp and
+// runs five tile products (S, dP, dV, dK, dQ).
+// Every product is C (+)= A·B over row-major tiles: tileGemm, a register-blocked
+// kRows × kCols·W kernel that broadcasts A (or Aᵀ) and streams B.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
