@@ -57,11 +57,11 @@ struct Vec {
     _mm256_storeu_ps(dst + 7 * ldd, _mm256_mul_ps(r7, fv));
   }
   // Cephes' expf: x = n ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial (relative
-  // error ~1e-7), times 2^n through the exponent bits. Below -87.3 (including -inf) gives exactly
-  // 0: masked weights must vanish, and denormal weights would slow every FMA that reads them.
+  // error ~1e-7), times 2^n by vscalefps. Below -87.3 (including -inf) gives exactly 0: masked
+  // weights must vanish, and denormal weights would slow every FMA that reads them.
   static V exp(V x) {
-    const __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365f), _CMP_LT_OQ);
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365f)), _mm512_set1_ps(88.0f));
+    const __mmask16 normal = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365f), _CMP_GE_OQ);
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
     const V n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     V r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -73,8 +73,7 @@ struct Vec {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    const __m512i bits = _mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_cvtps_epi32(n), 23));
-    return _mm512_maskz_mov_ps(static_cast<__mmask16>(~underflow), _mm512_castsi512_ps(bits));
+    return _mm512_maskz_scalef_ps(normal, p, n);
   }
 };
 
