@@ -224,6 +224,12 @@ inline void scaleRow(float* x, int64_t n, float f) {
   for (int64_t c = 0; c < n; c += Vec::W) Vec::store(x + c, Vec::mul(Vec::load(x + c), fv));
 }
 
+// Grow-only, one per thread (and per ISA build): no allocation or page faults per call.
+inline ScratchBuffer& threadScratch() {
+  thread_local ScratchBuffer buffer;
+  return buffer;
+}
+
 // ---- forward -----------------------------------------------------------------------------------
 
 // One thread's buffers. kt (and vr when values must be packed) hold the whole key/value slice
@@ -337,7 +343,7 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
   }
   const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;
   parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
-    ScratchBuffer buffer;
+    ScratchBuffer& buffer = threadScratch();
     const int64_t ktElems = kvTiles * D * kBk, vrElems = valuesInPlace(g, v) ? 0 : g.kvLen * dp;
     const int64_t total = ktElems + vrElems + 2 * kBq * dp + kBq * kBk + 3 * kBq + kBq * Vec::W + kBk;
     float* base = buffer.reserve(total);
@@ -497,7 +503,7 @@ void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionIn
   }
   const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;
   parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
-    ScratchBuffer buffer;
+    ScratchBuffer& buffer = threadScratch();
     const int64_t ktElems = kvTiles * D * kBk, rowsKv = g.kvLen * dp, rowsQ = g.qLen * dp, tile = kBq * kBk;
     const int64_t total = 2 * ktElems + 3 * rowsKv + 3 * rowsQ + 2 * g.qLen + 3 * tile + kBk;
     float* base = buffer.reserve(total);
