@@ -76,14 +76,19 @@ void attentionBackwardRef(const AttentionGeometry& g, const double* q, const dou
                           AttentionMask mask, const double* gradOut, double* gradQ, double* gradK,
                           double* gradV);
 
-// Dropout's counter-based generator. A 64-bit key per (seed, offset, row) — the row index is
-// (b·heads + h)·qLen + i — then a 32-bit hash per column: cheap enough that the kernels'
-// per-tile loops vectorise it.
-inline uint64_t attentionDropoutRowKey(uint64_t seed, uint64_t offset, uint64_t row) {
-  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + (offset + row) * 0xD1B54A32D192ED03ULL + 0x632BE59BD9B4E019ULL;
+// Dropout's counter-based generator: a 64-bit key per row from (seed, offset) and the row index
+// (b·heads + h)·qLen + i, then a 32-bit hash per column, cheap enough for the kernels' per-tile
+// loops to vectorise. (seed, offset) is mixed before the row is added, so a caller may advance
+// offset by 1 per call: calls get unrelated masks, not the previous call's rows shifted.
+inline uint64_t attentionDropoutMix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
+}
+
+inline uint64_t attentionDropoutRowKey(uint64_t seed, uint64_t offset, uint64_t row) {
+  const uint64_t stream = attentionDropoutMix(attentionDropoutMix(seed + 0x632BE59BD9B4E019ULL) ^ offset);
+  return attentionDropoutMix(stream + row * 0x9E3779B97F4A7C15ULL);
 }
 
 // A uniform in [0, 1) with 24 random bits for column j of the row with this key.

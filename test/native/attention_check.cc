@@ -426,8 +426,9 @@ void checkDropoutGenerator() {
   for (float p : {0.1f, 0.5f, 0.9f}) {
     int64_t dropped = 0, sameAsNextRow = 0, sameAsNextCol = 0, sameOtherSeed = 0, sameOtherOffset = 0;
     for (int64_t r = 0; r < rows; ++r) {
-      const uint64_t key = kd::attentionDropoutRowKey(7, 0, r), next = kd::attentionDropoutRowKey(7, 0, r + 1);
-      const uint64_t otherSeed = kd::attentionDropoutRowKey(8, 0, r), otherOffset = kd::attentionDropoutRowKey(7, 1000003, r);
+      const uint64_t key = kd::attentionDropoutRowKey(7, 0, r + 1), next = kd::attentionDropoutRowKey(7, 0, r + 2);
+      // The next offset's row r must not repeat this offset's row r + 1.
+      const uint64_t otherSeed = kd::attentionDropoutRowKey(8, 0, r + 1), otherOffset = kd::attentionDropoutRowKey(7, 1, r);
       for (int64_t c = 0; c < cols; ++c) {
         const bool drop = kd::attentionDropoutUniform(key, c) < p;
         dropped += drop;
