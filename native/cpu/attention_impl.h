@@ -341,7 +341,8 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
     return;
   }
   const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;
-  parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
+  // Per task: one query tile against every key, two GEMMs of 2·kBq·kvLen·D flops.
+  parallelFor(tasks, flopsCost(4.0 * static_cast<double>(kBq * g.kvLen * D)), [&](int64_t begin, int64_t end) {
     ScratchBuffer& buffer = threadScratch();
     const int64_t ktElems = kvTiles * D * kBk, vrElems = valuesInPlace(g, v) ? 0 : g.kvLen * dp;
     const int64_t total = ktElems + vrElems + 2 * kBq * dp + kBq * kBk + 3 * kBq + kBq * Vec::W + kBk;
@@ -501,7 +502,9 @@ void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionIn
     return;
   }
   const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;
-  parallelFor(tasks, 1, [&](int64_t begin, int64_t end) {
+  // Per task: every query head of one kv head, five GEMMs of 2·qLen·kvLen·D flops each.
+  const double groupHeads = static_cast<double>(g.heads / g.kvHeads);
+  parallelFor(tasks, flopsCost(10.0 * groupHeads * static_cast<double>(g.qLen * g.kvLen * D)), [&](int64_t begin, int64_t end) {
     ScratchBuffer& buffer = threadScratch();
     const int64_t ktElems = kvTiles * D * kBk, rowsKv = g.kvLen * dp, rowsQ = g.qLen * dp, tile = kBq * kBk;
     const int64_t total = 2 * ktElems + 3 * rowsKv + 3 * rowsQ + 2 * g.qLen + 3 * tile + kBk;
