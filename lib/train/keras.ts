@@ -223,13 +223,17 @@ function rememberInput(model: Module, data: DataInput): void {
  * The last rows as validation and the rest for training, split where Keras's validation_split
  * splits: at floor(n * (1 - fraction)), before any shuffling.
  */
-function splitLast(op: string, data: DataInput, fraction: number): [DataInput, DataInput] {
+function splitLast(op: string, data: DataInput, fraction: number, views: Tensor[]): [DataInput, DataInput] {
   if (data instanceof DataLoader) throw new ArgumentError(`${op}: validationSplit needs tensors or a Dataset, not a DataLoader (pass validationData instead)`);
   const n = data.length;
   const splitAt = Math.floor(n * (1 - fraction));
   if (splitAt === 0 || splitAt === n) throw new ArgumentError(`${op}: validationSplit ${fraction} of ${n} samples leaves ${splitAt === n ? 'no validation' : 'no training'} samples`);
   if (data instanceof TensorDataset) {
-    const rows = (start: number, end: number) => new TensorDataset(...data.tensors.map((t) => t.slice(0, start, end)));
+    const rows = (start: number, end: number) => {
+      const parts = data.tensors.map((t) => t.slice(0, start, end));
+      views.push(...parts);
+      return new TensorDataset(...parts);
+    };
     return [rows(0, splitAt), rows(splitAt, n)];
   }
   const range = (start: number, end: number) => Array.from({ length: end - start }, (_, i) => start + i);
@@ -267,18 +271,25 @@ async function fitModel(model: Module, args: readonly unknown[]): Promise<Histor
     throw new ArgumentError(`${op}: pass validationData or validationSplit, not both`);
   }
   if (options.validationData !== undefined) valData = validationDataOf(op, options.validationData);
+  // Row views of the user's tensors made for validationSplit: freed after fit, so they do not
+  // hold the data's storage once the caller disposes it.
+  const views: Tensor[] = [];
   if (options.validationSplit !== undefined && options.validationSplit !== 0) {
     const f = options.validationSplit;
     if (typeof f !== 'number' || !(f > 0 && f < 1)) throw new ArgumentError(`${op}: validationSplit must be a fraction in (0, 1), got ${String(f)}`);
-    [trainData, valData] = splitLast(op, data, f);
+    [trainData, valData] = splitLast(op, data, f, views);
   }
   rememberInput(model, data);
-  return fit(model, {
-    optimizer: c.optimizer, loss: c.loss, metrics: c.metrics, regularizer: c.regularizer,
-    trainData, valData, epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32,
-    callbacks: options.callbacks, shuffle: options.shuffle, verbose: options.verbose, seed: options.seed,
-    initialEpoch: options.initialEpoch, history: options.history, device: options.device,
-  });
+  try {
+    return await fit(model, {
+      optimizer: c.optimizer, loss: c.loss, metrics: c.metrics, regularizer: c.regularizer,
+      trainData, valData, epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32,
+      callbacks: options.callbacks, shuffle: options.shuffle, verbose: options.verbose, seed: options.seed,
+      initialEpoch: options.initialEpoch, history: options.history, device: options.device,
+    });
+  } finally {
+    for (const v of views) v.dispose();
+  }
 }
 
 function evaluateModel(model: Module, args: readonly unknown[]): Logs {

@@ -2,6 +2,7 @@
 // kd.train (the same numbers as calling kd.train.fit with the optimizer and loss compile makes).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
+import { liveStorageCount } from '../../lib/backend/storage.js';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
 import { expectError, freshSeed, makeRng } from '../helpers.js';
@@ -110,6 +111,17 @@ describe('model.compile / fit / evaluate / predict', () => {
     expect(history.history.val_loss[0]).toBeCloseTo(last.loss, 6);
     expect(history.history.val_accuracy[0]).toBe(last.accuracy);
     expect(history.history.loss[0]).toBeCloseTo(model.evaluate(x.slice(0, 0, 35), y.slice(0, 0, 35)).loss, 5);
+  });
+
+  it('frees the row views validationSplit makes: once x and y are disposed, no storage of theirs is left', async () => {
+    const model = smallMlp(1).compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const before = liveStorageCount();
+    const [x, y] = quadrants(20, 1);
+    await model.fit(x, y, { epochs: 2, validationSplit: 0.25, verbose: 0 });
+    expect(x.isDisposed || y.isDisposed).toBe(false);
+    x.dispose();
+    y.dispose();
+    expect(liveStorageCount()).toBe(before);
   });
 
   it('fits and evaluates a Dataset, and remembers the input shape for summary()', async () => {
