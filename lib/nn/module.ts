@@ -7,7 +7,7 @@
 import { noGrad } from '../autograd/grad_mode.js';
 import type { Device } from '../device.js';
 import { type DType, dtypeBytes } from '../dtype.js';
-import { ArgumentError, KindlingError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { full } from '../ops/creation.js';
 import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
@@ -103,7 +103,7 @@ export function installKerasWorkflow(workflow: KerasWorkflow): void {
 }
 
 function kerasWorkflow(method: string): KerasWorkflow {
-  if (!keras) throw new KindlingError(`Module.${method}: the Keras workflow comes with kd.train; import kindling (lib/index.js), not lib/nn alone`);
+  if (!keras) throw new ArgumentError(`Module.${method}: the Keras workflow comes with kd.train; import kindling (lib/index.js), not lib/nn alone`);
   return keras;
 }
 

@@ -153,7 +153,9 @@ function compileModel(model: Module, options: CompileOptions): void {
   if (typeof options.optimizer === 'string') {
     const make = Object.hasOwn(optimizerNames, options.optimizer) ? optimizerNames[options.optimizer] : undefined;
     if (!make) throw unknownName(op, 'optimizer', options.optimizer, Object.keys(optimizerNames));
-    optimizer = make(model.parameters());
+    const params = model.parameters();
+    if (params.length === 0) throw new ArgumentError(`${op}: optimizer '${options.optimizer}' has nothing to train: the model has no parameters`);
+    optimizer = make(params);
   } else if (options.optimizer && typeof options.optimizer === 'object' && typeof options.optimizer.step === 'function' && Array.isArray(options.optimizer.paramGroups)) {
     optimizer = options.optimizer;
   } else {

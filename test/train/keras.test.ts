@@ -218,6 +218,7 @@ describe('compile / fit / evaluate / predict: bad input', () => {
     expectError(() => model.compile({ optimizer: 'adam', loss: 'mse', metrics: ['acc' as 'accuracy'] }), kd.ArgumentError, "unknown metric 'acc'");
     expectError(() => model.compile({ optimizer: 'adam', loss: 'mse', fromLogits: 'yes' as unknown as boolean }), kd.ArgumentError, 'fromLogits must be a boolean');
     expectError(() => model.compile(undefined as unknown as kd.train.CompileOptions), kd.ArgumentError, 'compile: expected options');
+    expectError(() => new nn.ReLU().compile({ optimizer: 'adam', loss: 'mse' }), kd.ArgumentError, "optimizer 'adam' has nothing to train: the model has no parameters");
   });
 
   it('fit and evaluate check their arguments and options', async () => {
