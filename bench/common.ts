@@ -1,7 +1,8 @@
 // Shared by every bench script: timing a closure, the one table format, and
 // bench/results/<family>.json as an array of { case, threads, unit, kindling, peer, peerValue, ratio }
 // (higher is better; peer and ratio null where no peer is installed).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +14,7 @@ export interface Row {
   peer: string | null;
   peerValue: number | null;
   ratio: number | null; // kindling / peerValue
+  ofPeak?: number | null; // kindling / the measured FMA peak, where a bench measures one (gemm)
 }
 
 export interface Timing {
@@ -56,12 +58,14 @@ function formatNumber(x: number | null, digits: number): string {
   return x === null ? '-' : x.toFixed(digits);
 }
 
-// Prints rows as an aligned text table with the fixed column order.
+// Prints rows as an aligned text table with the fixed column order (and 'of peak' when a row has it).
 export function printTable(rows: Row[]): void {
-  const header = ['case', 'threads', 'unit', 'kindling', 'peer', 'peerValue', 'ratio'];
+  const withPeak = rows.some((r) => r.ofPeak !== undefined);
+  const header = ['case', 'threads', 'unit', 'kindling', ...(withPeak ? ['of peak'] : []), 'peer', 'peerValue', 'ratio'];
   const cells = rows.map((r) => [
-    r.case, String(r.threads), r.unit, formatNumber(r.kindling, 1), r.peer ?? '-',
-    formatNumber(r.peerValue, 1), formatNumber(r.ratio, 2),
+    r.case, String(r.threads), r.unit, formatNumber(r.kindling, 1),
+    ...(withPeak ? [r.ofPeak == null ? '-' : `${(100 * r.ofPeak).toFixed(0)}%`] : []),
+    r.peer ?? '-', formatNumber(r.peerValue, 1), formatNumber(r.ratio, 2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
@@ -84,4 +88,43 @@ export function writeResults(family: string, rows: Row[]): string {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(rows, null, 2) + '\n');
   return path;
+}
+
+export interface PeerPython {
+  python: string; // the interpreter to run bench/peers/*.py with
+  torchVersion: string; // torch.__version__ there
+}
+
+let peerPythonMemo: PeerPython | null | undefined;
+
+// The PyTorch peer's interpreter: the first of $KINDLING_PEER_PYTHON, <repo>/.venv-peer/bin/python
+// and /usr/bin/python3 that imports torch (found once, then remembered). Prints which one and its
+// torch version, or that there is no peer and what was tried; returns null then.
+export function findPeerPython(): PeerPython | null {
+  if (peerPythonMemo !== undefined) return peerPythonMemo;
+  const candidates: [string, string][] = [];
+  if (process.env.KINDLING_PEER_PYTHON) candidates.push([process.env.KINDLING_PEER_PYTHON, 'KINDLING_PEER_PYTHON']);
+  candidates.push([join(packageRoot(), '.venv-peer', 'bin', 'python'), '.venv-peer'], ['/usr/bin/python3', 'system python']);
+  const tried: string[] = [];
+  peerPythonMemo = null;
+  for (const [python, source] of candidates) {
+    if (!existsSync(python)) {
+      tried.push(`${python} (${source}): not found`);
+      continue;
+    }
+    try {
+      const torchVersion = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      peerPythonMemo = { python, torchVersion };
+      console.log(`peer: PyTorch ${torchVersion} from ${python} (${source})`);
+      break;
+    } catch {
+      tried.push(`${python} (${source}): no torch`);
+    }
+  }
+  if (!peerPythonMemo) {
+    console.log('peer: NO PyTorch found, rows have no peer. Tried ' + tried.join('; ') +
+      '. Set KINDLING_PEER_PYTHON or create .venv-peer (see README).');
+  }
+  return peerPythonMemo;
 }

@@ -1,7 +1,7 @@
 // conv2d throughput (GFLOP/s, best of repeats) of the native forward, input-gradient and
 // weight-gradient kernels at the Keras MNIST CNN's layers (batch 64) and a ResNet 3×3 layer, on
-// 1 and 2 threads, beside PyTorch's CPU convolution measured in the same run when
-// `/usr/bin/python3 -c "import torch"` works (bench/peers/torch_conv.py). Installs nothing.
+// 1 and 2 threads, beside PyTorch's CPU convolution measured in the same run when a peer
+// interpreter has torch (bench/peers/torch_conv.py, interpreter from findPeerPython). Installs nothing.
 // Every pass counts 2·N·K·OH·OW·C·kh·kw flops. The two MNIST layers that a 2×2 max pool follows
 // are also timed as the conv-pool node Sequential builds (conv + pool forward; the input, weight
 // and bias gradients from a pooled gradient that is half zeros, as after a ReLU), credited with
@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { native } from '../lib/native.js';
-import { makeRow, packageRoot, printTable, Row, timeIt, writeResults } from './common.js';
+import { findPeerPython, makeRow, packageRoot, printTable, Row, timeIt, writeResults } from './common.js';
 
 interface ConvCase {
   name: string;
@@ -30,7 +30,6 @@ const POOLED_CASES = CASES.slice(0, 2);
 const POOLED_PASSES = ['+ pool forward', '+ pool backward'] as const;
 type PooledPass = (typeof POOLED_PASSES)[number];
 const THREADS = [1, 2];
-const PYTHON = '/usr/bin/python3';
 
 function outSize(s: ConvCase): [number, number] {
   return [Math.floor((s.h + 2 * s.padding - s.kh) / s.stride) + 1, Math.floor((s.w + 2 * s.padding - s.kw) / s.stride) + 1];
@@ -41,20 +40,11 @@ function flops(s: ConvCase): number {
   return 2 * s.n * s.k * oh * ow * s.c * s.kh * s.kw;
 }
 
-function torchAvailable(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // GFLOP/s per "case|pass" from the PyTorch peer on `threads` threads; empty on failure.
-function torchGflops(threads: number): Map<string, number> {
+function torchGflops(python: string, threads: number): Map<string, number> {
   const result = new Map<string, number>();
   try {
-    const out = execFileSync(PYTHON, [join(packageRoot(), 'bench', 'peers', 'torch_conv.py'), String(threads),
+    const out = execFileSync(python, [join(packageRoot(), 'bench', 'peers', 'torch_conv.py'), String(threads),
       JSON.stringify(CASES)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
     for (const r of JSON.parse(out) as { name: string; pass: string; gflops: number }[]) result.set(`${r.name}|${r.pass}`, r.gflops);
@@ -103,8 +93,8 @@ function kindlingPooledGflops(s: ConvCase): Map<PooledPass, number> {
   const out = native.alloc(pooledElems * 4), idx = native.alloc(pooledElems * 4);
   const dx = native.alloc(xElems * 4), dw = native.alloc(wElems * 4), db = native.alloc(s.k * 4);
   const xStrides = [s.c * s.h * s.w, s.h * s.w, s.w, 1];
-  const forward = () => native.conv2dMaxPoolForward(geom, poolGeom, x, 0, xStrides, w, 0, b, 0, out, 0, idx, 0);
-  const backward = () => native.conv2dPooledBackward(geom, ph * pw, x, 0, xStrides, w, 0, gp, 0, idx, 0, dx, 0, dw, 0, db, 0);
+  const forward = () => native.conv2dMaxPool2d(geom, poolGeom, x, 0, xStrides, w, 0, b, 0, out, 0, idx, 0);
+  const backward = () => native.conv2dPooledBackward(geom, poolGeom, x, 0, xStrides, w, 0, gp, 0, idx, 0, dx, 0, dw, 0, db, 0);
   const result = new Map<PooledPass, number>();
   result.set('+ pool forward', flops(s) / timeIt(forward, { minSeconds: 0.3 }).bestSeconds / 1e9);
   result.set('+ pool backward', (2 * flops(s)) / timeIt(backward, { minSeconds: 0.3 }).bestSeconds / 1e9);
@@ -114,25 +104,25 @@ function kindlingPooledGflops(s: ConvCase): Map<PooledPass, number> {
 
 export async function main(): Promise<void> {
   const originalThreads: number = native.numThreads();
-  const hasTorch = torchAvailable();
   console.log(`kindling conv2d: ISA ${native.cpuIsa()}`);
-  console.log(hasTorch ? 'peer: PyTorch (CPU, torch.set_num_threads), measured in this run' : 'peer: PyTorch not installed, no peer');
+  const peerPython = findPeerPython();
+  const peerName = peerPython ? `pytorch ${peerPython.torchVersion}` : 'pytorch';
   console.log('timings: best of repeats (>= 0.3 s each); on a shared machine re-run\n');
   const rows: Row[] = [];
   try {
     for (const threads of THREADS) {
       native.setNumThreads(threads);
-      const peer = hasTorch ? torchGflops(threads) : new Map<string, number>();
+      const peer = peerPython ? torchGflops(peerPython.python, threads) : new Map<string, number>();
       for (const s of CASES) {
         const ours = kindlingGflops(s);
         for (const pass of PASSES) {
-          rows.push(makeRow(`${s.name} ${pass}`, threads, 'GFLOP/s', ours.get(pass)!, 'pytorch', peer.get(`${s.name}|${pass}`) ?? null));
+          rows.push(makeRow(`${s.name} ${pass}`, threads, 'GFLOP/s', ours.get(pass)!, peerName, peer.get(`${s.name}|${pass}`) ?? null));
         }
       }
       for (const s of POOLED_CASES) {
         const ours = kindlingPooledGflops(s);
         for (const pass of POOLED_PASSES) {
-          rows.push(makeRow(`${s.name} ${pass}`, threads, 'GFLOP/s', ours.get(pass)!, 'pytorch', peer.get(`${s.name}|${pass}`) ?? null));
+          rows.push(makeRow(`${s.name} ${pass}`, threads, 'GFLOP/s', ours.get(pass)!, peerName, peer.get(`${s.name}|${pass}`) ?? null));
         }
       }
     }

@@ -1,18 +1,26 @@
 // GEMM throughput (GFLOP/s, best of repeats) of native.gemm for square and Linear-layer shapes at
-// 1 and 2 threads, beside OpenBLAS's cblas_sgemm measured in the same run when libopenblas is
-// installed (bench/peers/openblas_gemm.c, compiled to a temp dir). Installs nothing.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// 1 and 2 threads, beside OpenBLAS's cblas_sgemm (bench/peers/openblas_gemm.c, compiled to a temp
+// dir when libopenblas is installed) and PyTorch's torch.mm (bench/peers/torch_gemm.py), both
+// measured in the same run. Each kindling figure is also given as a fraction of the FMA peak
+// measured at start for its ISA and thread count (measurePeakGflops), not an assumed FLOP/cycle.
+// A last section runs the MLP's small GEMMs (784-128-64: forward, weight and input gradients)
+// with a busy-loop process taking one core, beside OpenBLAS and PyTorch under the same load.
+// Installs nothing.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '../lib/native.js';
-import { makeRow, packageRoot, printTable, Row, timeIt, writeResults } from './common.js';
+import { findPeerPython, makeRow, packageRoot, printTable, Row, timeIt, writeResults } from './common.js';
 
+// C = op(A)·op(B), m×k times k×n; ta / tb: A stored k×m / B stored n×k and used transposed.
 interface Shape {
   name: string;
   m: number;
   n: number;
   k: number;
+  ta?: boolean;
+  tb?: boolean;
 }
 
 const SHAPES: Shape[] = [
@@ -20,23 +28,37 @@ const SHAPES: Shape[] = [
   { name: 'linear 256x784 @ 784x128', m: 256, n: 128, k: 784 },
   { name: 'linear 512x768 @ 768x3072', m: 512, n: 3072, k: 768 },
 ];
+// The MLP 784-128-64-10 at batch 64: each layer's x·W^T, g^T·x (weight gradient), g·W (input gradient).
+const MLP_SHAPES: Shape[] = [
+  { name: 'mlp fc1 x@W^T 64x784 @ 784x128', m: 64, n: 128, k: 784, tb: true },
+  { name: 'mlp fc1 g^T@x 128x64 @ 64x784', m: 128, n: 784, k: 64, ta: true },
+  { name: 'mlp fc1 g@W 64x128 @ 128x784', m: 64, n: 784, k: 128 },
+  { name: 'mlp fc2 x@W^T 64x128 @ 128x64', m: 64, n: 64, k: 128, tb: true },
+  { name: 'mlp fc2 g^T@x 64x64 @ 64x128', m: 64, n: 128, k: 64, ta: true },
+  { name: 'mlp fc2 g@W 64x64 @ 64x128', m: 64, n: 128, k: 64 },
+];
 const THREADS = [1, 2];
 const ROUNDS = 2;
 const AVX512_COMPARE = ['512x512x512', '1024x1024x1024', '2048x2048x2048', 'linear 512x768 @ 768x3072'];
+const ISAS = ['avx512', 'avx2', 'scalar'];
 
-// Clock from /proc/cpuinfo (the nominal clock; boost may run above it).
-function cpuGHz(): number | null {
-  try {
-    const match = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return match ? Number(match[1]) / 1000 : null;
-  } catch {
-    return null;
-  }
+// The ISAs this processor runs, best first.
+function availableIsas(): string[] {
+  return ISAS.slice(ISAS.indexOf(native.cpuIsaDetected() as string));
 }
 
-// FMA units × lanes × 2: two 256-bit FMA pipes give 32 FLOP/cycle, two 512-bit ones 64.
-function flopsPerCycle(isa: string): number {
-  return isa === 'avx512' ? 64 : isa === 'avx2' ? 32 : 8;
+// Measured FMA peak, GFLOP/s, by `${isa}/${threads}`.
+function measurePeaks(): Map<string, number> {
+  const peaks = new Map<string, number>();
+  for (const isa of availableIsas()) {
+    const line = THREADS.map((t) => {
+      const value: number = native.measurePeakGflops(isa, t);
+      peaks.set(`${isa}/${t}`, value);
+      return `${value.toFixed(1)} on ${t} thread${t > 1 ? 's' : ''}`;
+    });
+    console.log(`measured ${isa} FMA peak: ${line.join(', ')} GFLOP/s`);
+  }
+  return peaks;
 }
 
 // Compiles the OpenBLAS peer when its header and library are present; null otherwise.
@@ -62,7 +84,7 @@ function buildOpenBlasPeer(): { exe: string; cleanup: () => void } | null {
 
 function openBlasGflops(exe: string, s: Shape, threads: number): number | null {
   try {
-    const out = execFileSync(exe, [String(s.m), String(s.n), String(s.k)], {
+    const out = execFileSync(exe, [String(s.m), String(s.n), String(s.k), s.ta ? '1' : '0', s.tb ? '1' : '0'], {
       env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
       encoding: 'utf8',
     });
@@ -73,14 +95,31 @@ function openBlasGflops(exe: string, s: Shape, threads: number): number | null {
   }
 }
 
-// Row-major A (m×k), B (k×n), C (m×n) in native storages, A and B filled with values in [-1, 1).
+// torch.mm GFLOP/s by shape name on `threads` threads; empty when there is no peer or it failed.
+function torchGflops(python: string | null, shapes: Shape[], threads: number): Map<string, number> {
+  const result = new Map<string, number>();
+  if (!python) return result;
+  try {
+    const out = execFileSync(python, [join(packageRoot(), 'bench', 'peers', 'torch_gemm.py'), String(threads),
+      JSON.stringify(shapes)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+    for (const r of JSON.parse(out) as { name: string; gflops: number }[]) result.set(r.name, r.gflops);
+  } catch (e) {
+    console.log(`PyTorch peer failed on ${threads} thread(s): ${(e as Error).message.split('\n')[0]}`);
+  }
+  return result;
+}
+
+// Row-major storages for A, B, C filled with values in [-1, 1).
 function kindlingGflops(s: Shape): number {
   const a = native.alloc(s.m * s.k * 4), b = native.alloc(s.k * s.n * 4), c = native.alloc(s.m * s.n * 4);
   const fa = new Float32Array(native.hostView(a)), fb = new Float32Array(native.hostView(b));
   for (let i = 0; i < fa.length; i++) fa[i] = ((i * 7919) % 1000) / 500 - 1;
   for (let i = 0; i < fb.length; i++) fb[i] = ((i * 104729) % 1000) / 500 - 1;
+  const [aRow, aCol] = s.ta ? [1, s.m] : [s.k, 1];
+  const [bRow, bCol] = s.tb ? [1, s.k] : [s.n, 1];
   const run = () =>
-    native.gemm(s.m, s.n, s.k, 1, a, 0, s.k, 1, 0, b, 0, s.n, 1, 0, c, 0, s.n, 1, 0, 1, 0);
+    native.gemm(s.m, s.n, s.k, 1, a, 0, aRow, aCol, 0, b, 0, bRow, bCol, 0, c, 0, s.n, 1, 0, 1, 0);
   const t = timeIt(run, { minSeconds: 0.3 });
   native.dispose(a);
   native.dispose(b);
@@ -88,39 +127,55 @@ function kindlingGflops(s: Shape): number {
   return (2 * s.m * s.n * s.k) / t.bestSeconds / 1e9;
 }
 
+// Rows for `shapes` on each thread count: kindling beside OpenBLAS (best of alternating rounds, so
+// a burst of load from other processes hits both alike), then beside PyTorch.
+function measureShapes(shapes: Shape[], label: string, peaks: Map<string, number>, blas: string | null,
+  python: string | null, torchName: string): Row[] {
+  const rows: Row[] = [];
+  for (const threads of THREADS) {
+    native.setNumThreads(threads);
+    const peak = peaks.get(`${native.cpuIsa()}/${threads}`) ?? null;
+    const torch = torchGflops(python, shapes, threads);
+    for (const s of shapes) {
+      let ours = 0;
+      let theirs: number | null = null;
+      for (let round = 0; round < ROUNDS; round++) {
+        ours = Math.max(ours, kindlingGflops(s));
+        const value = blas ? openBlasGflops(blas, s, threads) : null;
+        if (value !== null) theirs = Math.max(theirs ?? 0, value);
+      }
+      const ofPeak = peak ? ours / peak : null;
+      rows.push({ ...makeRow(`${label}${s.name}`, threads, 'GFLOP/s', ours, 'openblas', theirs), ofPeak });
+      if (python) rows.push({ ...makeRow(`${label}${s.name}`, threads, 'GFLOP/s', ours, torchName, torch.get(s.name) ?? null), ofPeak });
+    }
+  }
+  return rows;
+}
+
+// A child process spinning on one core for as long as it lives.
+function startBusyLoop(): ChildProcess {
+  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+}
+
 export async function main(): Promise<void> {
   const originalThreads: number = native.numThreads();
   const isa: string = native.cpuIsa();
   const cores = availableParallelism();
-  const ghz = cpuGHz();
   console.log(`kindling gemm: ISA ${isa} (detected ${native.cpuIsaDetected()}), ${cores} cores`);
-  if (ghz !== null) {
-    const perCore = ghz * flopsPerCycle(isa);
-    console.log(`theoretical peak at the nominal ${ghz.toFixed(2)} GHz: ${perCore.toFixed(1)} GFLOP/s per core ` +
-      `(${flopsPerCycle(isa)} FLOP/cycle), ${(perCore * cores).toFixed(1)} GFLOP/s on ${cores} cores`);
-  }
-  const peer = buildOpenBlasPeer();
-  console.log(peer ? 'peer: OpenBLAS cblas_sgemm, measured in this run' : 'peer: OpenBLAS not installed, no peer');
-  console.log(`timings: best of repeats (>= 0.3 s each), best of ${ROUNDS} alternating rounds; on a shared machine re-run\n`);
+  const peaks = measurePeaks();
+  const blas = buildOpenBlasPeer();
+  console.log(blas ? 'peer: OpenBLAS cblas_sgemm, measured in this run' : 'peer: OpenBLAS not installed, no OpenBLAS rows');
+  const python = findPeerPython();
+  const torchName = python ? `pytorch ${python.torchVersion}` : 'pytorch';
+  console.log('timings: best of repeats (>= 0.3 s each), best of ' + `${ROUNDS} alternating rounds; ` +
+    "'of peak' is kindling over the measured peak of its ISA and thread count; on a shared machine re-run\n");
 
   const rows: Row[] = [];
+  let busy: ChildProcess | null = null;
   try {
-    for (const threads of THREADS) {
-      native.setNumThreads(threads);
-      for (const s of SHAPES) {
-        // Alternate the two so a burst of load from other processes hits both alike; keep each best.
-        let ours = 0;
-        let theirs: number | null = null;
-        for (let round = 0; round < ROUNDS; round++) {
-          ours = Math.max(ours, kindlingGflops(s));
-          const value = peer ? openBlasGflops(peer.exe, s, threads) : null;
-          if (value !== null) theirs = Math.max(theirs ?? 0, value);
-        }
-        rows.push(makeRow(s.name, threads, 'GFLOP/s', ours, 'openblas', theirs));
-      }
-    }
+    rows.push(...measureShapes(SHAPES, '', peaks, blas?.exe ?? null, python?.python ?? null, torchName));
     if (native.cpuIsaDetected() === 'avx512') {
-      // AVX-512 against this library's own AVX2 path on the same shapes.
+      // AVX-512 against this library's own AVX2 path on the same shapes, each as a share of its peak.
       for (const threads of THREADS) {
         native.setNumThreads(threads);
         for (const s of SHAPES.filter((x) => AVX512_COMPARE.includes(x.name))) {
@@ -128,14 +183,21 @@ export async function main(): Promise<void> {
           const avx2 = kindlingGflops(s);
           native.setCpuIsa('avx512');
           const avx512 = kindlingGflops(s);
-          rows.push(makeRow(`avx512 vs avx2 ${s.name}`, threads, 'GFLOP/s', avx512, 'kindling avx2', avx2));
+          const peak = peaks.get(`avx512/${threads}`);
+          rows.push({ ...makeRow(`avx512 vs avx2 ${s.name}`, threads, 'GFLOP/s', avx512, 'kindling avx2', avx2),
+            ofPeak: peak ? avx512 / peak : null });
         }
       }
+      native.setCpuIsa(isa);
     }
+    busy = startBusyLoop();
+    await new Promise((resolve) => setTimeout(resolve, 200));  // let it get going on its core
+    rows.push(...measureShapes(MLP_SHAPES, 'busy core: ', peaks, blas?.exe ?? null, python?.python ?? null, torchName));
   } finally {
+    busy?.kill();
     native.setCpuIsa(isa);
     native.setNumThreads(originalThreads);
-    peer?.cleanup();
+    blas?.cleanup();
   }
   printTable(rows);
   console.log(`\nwrote ${writeResults('gemm', rows)}`);

@@ -3,7 +3,7 @@
 // PyTorch with allow_tf32) and BF16 at 1024/4096/8192 cubed and the GPT-2 small Linear shapes,
 // conv2d forward / input-grad / weight-grad for the MNIST CNN layers and a ResNet 3x3 layer
 // (batch 64), and training steps/s for the MLP and the Keras MNIST CNN (batch 64). The peer is
-// bench/gpu/peer_torch.py run with /usr/bin/python3 when it has torch with CUDA; nothing is built
+// bench/gpu/peer_torch.py run with the interpreter findPeerPython picks, when its torch has CUDA; nothing is built
 // or installed. Without a CUDA device it prints one line saying so and exits.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,9 +14,10 @@ import { cudaBackend } from '../lib/backend/cuda.js';
 import type { ConvGeometry } from '../lib/backend/backend.js';
 import { kerasMnistCnn, mlp } from '../lib/models.js';
 import { native } from '../lib/native.js';
-import { type Row, makeRow, packageRoot, printTable, timeIt, writeResults } from './common.js';
+import { type Row, findPeerPython, makeRow, packageRoot, printTable, timeIt, writeResults } from './common.js';
 
-const PYTHON = '/usr/bin/python3';
+// 'pytorch <version>' once main has found the peer interpreter.
+let peerName = 'pytorch';
 
 interface PeerLine {
   case: string;
@@ -24,10 +25,10 @@ interface PeerLine {
   steps_per_s?: number;
 }
 
-function torchPeer(): Map<string, PeerLine> {
+function torchPeer(python: string): Map<string, PeerLine> {
   const result = new Map<string, PeerLine>();
   try {
-    const out = execFileSync(PYTHON, [join(packageRoot(), 'bench', 'gpu', 'peer_torch.py'), '--train'],
+    const out = execFileSync(python, [join(packageRoot(), 'bench', 'gpu', 'peer_torch.py'), '--train'],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
     for (const line of out.split('\n')) {
       if (!line.startsWith('{')) continue;
@@ -35,7 +36,7 @@ function torchPeer(): Map<string, PeerLine> {
       result.set(parsed.case, parsed);
     }
   } catch {
-    // No python3, no torch, or torch without CUDA: rows get no peer.
+    // torch without CUDA, or the peer script failed: rows get no peer.
   }
   return result;
 }
@@ -66,7 +67,7 @@ function gemmRows(peer: Map<string, PeerLine>): Row[] {
       const c = kd.empty([m * n], { device: 'cuda' });
       const seconds = gpuSeconds(() => native.cuda.gemmRaw(m, n, k, type, a.handle, b.handle, c.handle, true, tb), m >= 8192 ? 3 : 10);
       const name = `gemm_${tag}_${m}x${n}x${k}${tb ? '_nt' : ''}`;
-      rows.push(makeRow(name, 1, 'TFLOP/s', (2 * m * n * k) / seconds / 1e12, 'pytorch', peer.get(name)?.tflops ?? null));
+      rows.push(makeRow(name, 1, 'TFLOP/s', (2 * m * n * k) / seconds / 1e12, peerName, peer.get(name)?.tflops ?? null));
       for (const t of [a, b, c]) t.dispose();
     }
   }
@@ -96,7 +97,7 @@ function convRows(peer: Map<string, PeerLine>): Row[] {
     ];
     for (const [pass, fn] of passes) {
       const name = `conv_${pass}_${tag}`;
-      rows.push(makeRow(name, 1, 'TFLOP/s', flops / gpuSeconds(fn, 20) / 1e12, 'pytorch', peer.get(name)?.tflops ?? null));
+      rows.push(makeRow(name, 1, 'TFLOP/s', flops / gpuSeconds(fn, 20) / 1e12, peerName, peer.get(name)?.tflops ?? null));
     }
     for (const t of [x, w, y, dy, dx, dw]) t.dispose();
   }
@@ -120,7 +121,7 @@ function trainRows(peer: Map<string, PeerLine>): Row[] {
       opt.step();
     });
     const seconds = gpuSeconds(step, 20);
-    rows.push(makeRow(name, 1, 'steps/s', 1 / seconds, 'pytorch', peer.get(name)?.steps_per_s ?? null));
+    rows.push(makeRow(name, 1, 'steps/s', 1 / seconds, peerName, peer.get(name)?.steps_per_s ?? null));
   }
   x.dispose();
   y.dispose();
@@ -133,8 +134,10 @@ export async function main(): Promise<void> {
     return;
   }
   console.log(`device: ${kd.cuda.getDeviceName(0)}`);
-  const peer = torchPeer();
-  if (peer.size === 0) console.log('peer: none (no /usr/bin/python3 with torch and CUDA)');
+  const peerPython = findPeerPython();
+  if (peerPython) peerName = `pytorch ${peerPython.torchVersion}`;
+  const peer = peerPython ? torchPeer(peerPython.python) : new Map<string, PeerLine>();
+  if (peerPython && peer.size === 0) console.log(`peer: none (PyTorch ${peerPython.torchVersion} at ${peerPython.python} has no CUDA, or its script failed)`);
   const rows = [...gemmRows(peer), ...convRows(peer), ...trainRows(peer)];
   printTable(rows);
   console.log(`wrote ${writeResults('gpu', rows)}`);

@@ -1,18 +1,18 @@
 // `npm run bench -- train`: training steps per second for the MLP 784-128-64-10 (batch 64, SGD
 // with momentum) and the Keras MNIST CNN (batch 64, Adam), on 1 and 2 threads, beside PyTorch
-// on the CPU in the same run when /usr/bin/python3 has torch (bench/peers/torch_train.py).
+// on the CPU in the same run (bench/peers/torch_train.py, interpreter from findPeerPython).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 import * as kd from '../lib/index.js';
 import { kerasMnistCnn, mlp } from '../lib/models.js';
-import { type Row, makeRow, packageRoot, printTable, writeResults } from './common.js';
-
-const PYTHON = '/usr/bin/python3';
+import { type Row, findPeerPython, makeRow, packageRoot, printTable, writeResults } from './common.js';
 
 function torchStepsPerSecond(threads: number): Record<string, number> {
+  const peer = findPeerPython();
+  if (!peer) return {};
   try {
-    const out = execFileSync(PYTHON, [join(packageRoot(), 'bench', 'peers', 'torch_train.py'), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(peer.python, [join(packageRoot(), 'bench', 'peers', 'torch_train.py'), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const result: Record<string, number> = {};
     for (const line of out.trim().split('\n')) {
       const [name, value] = line.split(' ');
@@ -50,16 +50,18 @@ function stepsPerSecond(model: kd.nn.Module, optimizer: kd.optim.Optimizer, x: k
 export async function main(): Promise<void> {
   kd.manualSeed(0);
   const rows: Row[] = [];
+  const peerPython = findPeerPython();
+  const peerName = peerPython ? `pytorch ${peerPython.torchVersion}` : 'pytorch';
   const y = kd.randint(0, 10, [64]);
   for (const threads of [1, 2]) {
     kd.setNumThreads(threads);
     const peer = torchStepsPerSecond(threads);
     const m = mlp();
     const mlpRate = stepsPerSecond(m, new kd.optim.SGD(m.parameters(), { lr: 0.01, momentum: 0.9 }), kd.rand([64, 784]), y);
-    rows.push(makeRow('mlp 784-128-64-10 b64 SGD', threads, 'steps/s', mlpRate, 'pytorch', peer.mlp ?? null));
+    rows.push(makeRow('mlp 784-128-64-10 b64 SGD', threads, 'steps/s', mlpRate, peerName, peer.mlp ?? null));
     const c = kerasMnistCnn();
     const cnnRate = stepsPerSecond(c, new kd.optim.Adam(c.parameters()), kd.rand([64, 1, 28, 28]), y);
-    rows.push(makeRow('keras mnist cnn b64 Adam', threads, 'steps/s', cnnRate, 'pytorch', peer.cnn ?? null));
+    rows.push(makeRow('keras mnist cnn b64 Adam', threads, 'steps/s', cnnRate, peerName, peer.cnn ?? null));
   }
   printTable(rows);
   console.log('CNN step: 1.06 GFLOP forward+backward; at one core\'s ~80 GFLOP/s AVX2 FMA peak that bounds it near 75 steps/s per core.');

@@ -14,11 +14,36 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/reduce.h"
 #include "conv.h"
+#include "elementwise.h"
 #include "kernels_common.cuh"
+#include "reduce.h"
+#include "runtime.h"
 
 namespace kd::cuda {
 namespace {
+
+// The kernels' view of a ConvGeometry, in int (the binding bounds every value by 2^31 - 1;
+// checkShape bounds the tensor sizes).
+struct Conv2dShape {
+  int batch = 1, inChannels = 1, inH = 1, inW = 1;
+  int outChannels = 1, kernelH = 1, kernelW = 1;
+  int strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1, groups = 1;
+  int outHeight = 1, outWidth = 1;
+  int outH() const { return outHeight; }
+  int outW() const { return outWidth; }
+};
+
+Conv2dShape shapeOf(const ConvGeometry& g) {
+  Conv2dShape s;
+  s.batch = int(g.n), s.inChannels = int(g.c), s.inH = int(g.h), s.inW = int(g.w);
+  s.outChannels = int(g.k), s.kernelH = int(g.kh), s.kernelW = int(g.kw);
+  s.strideH = int(g.strideH), s.strideW = int(g.strideW), s.padH = int(g.padH), s.padW = int(g.padW);
+  s.dilationH = int(g.dilationH), s.dilationW = int(g.dilationW), s.groups = int(g.groups);
+  s.outHeight = int(g.oh), s.outWidth = int(g.ow);
+  return s;
+}
 
 using detail::FastDiv;
 using detail::fastDiv;
@@ -217,9 +242,7 @@ GatherGeom plainGeom() {
   return g;
 }
 
-}  // namespace
-
-void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
+void forwardDense(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
                    void* stream) {
   checkShape(s, "conv2dForward");
   const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
@@ -263,7 +286,7 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
           "conv2dForward");
 }
 
-void conv2dBackwardData(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* stream) {
+void inputGradDense(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* stream) {
   checkShape(s, "conv2dBackwardData");
   const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
   const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, K = OCg * R * S;
@@ -314,7 +337,7 @@ void conv2dBackwardData(const Conv2dShape& s, const float* dy, const float* w, f
           "conv2dBackwardData");
 }
 
-void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy, float* dw, void* stream) {
+void weightGradDense(const Conv2dShape& s, const float* x, const float* dy, float* dw, void* stream) {
   checkShape(s, "conv2dBackwardWeight");
   const int G = s.groups, Cg = s.inChannels / G, OCg = s.outChannels / G, R = s.kernelH, S = s.kernelW;
   const int P = s.outH(), Q = s.outW(), HW = s.inH * s.inW, PQ = P * Q;
@@ -358,6 +381,58 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
   const int wRow = Cg * R * S;
   p.o = ConvOut{dw, int64_t(OCg) * wRow, wRow, makeFastDiv(wRow), 0, nullptr, 0};
   runConv(p, G, dw, int64_t(s.outChannels) * wRow, static_cast<cudaStream_t>(stream), "conv2dBackwardWeight");
+}
+
+// A dense device copy of a strided x, freed when the scope ends (stream order makes that safe);
+// a contiguous x is used in place.
+class DenseInput {
+ public:
+  DenseInput(const ConvGeometry& g, ConvInput x) : data_(x.p) {
+    const int64_t shape[4] = {g.n, g.c, g.h, g.w}, dense[4] = {g.c * g.h * g.w, g.h * g.w, g.w, 1};
+    const int64_t strides[4] = {x.sn, x.sc, x.sh, x.sw};
+    bool contiguous = true;
+    for (int i = 0; i < 4; ++i) contiguous = contiguous && (shape[i] == 1 || strides[i] == dense[i]);
+    if (contiguous) return;
+    block_ = deviceAlloc(static_cast<size_t>(g.n * g.c * g.h * g.w) * sizeof(float), &reserved_);
+    cast(DType::Float32, DType::Float32, 4, shape, Operand{static_cast<char*>(block_), dense},
+         Operand{reinterpret_cast<char*>(const_cast<float*>(x.p)), strides});
+    data_ = static_cast<const float*>(block_);
+  }
+  ~DenseInput() {
+    if (block_) deviceFree(block_, reserved_);
+  }
+  DenseInput(const DenseInput&) = delete;
+  DenseInput& operator=(const DenseInput&) = delete;
+  const float* data() const { return data_; }
+
+ private:
+  void* block_ = nullptr;
+  size_t reserved_ = 0;
+  const float* data_;
+};
+
+}  // namespace
+
+void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias, float* out) {
+  const DenseInput xd(g, x);
+  forwardDense(shapeOf(g), xd.data(), weight, bias, out, stream());
+}
+
+void conv2dInputGrad(const ConvGeometry& g, const float* gradOut, const float* weight, float* gradInput) {
+  inputGradDense(shapeOf(g), gradOut, weight, gradInput, stream());
+}
+
+void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, float* gradWeight) {
+  const DenseInput xd(g, x);
+  weightGradDense(shapeOf(g), xd.data(), gradOut, gradWeight, stream());
+}
+
+void conv2dBiasGrad(const ConvGeometry& g, const float* gradOut, float* gradBias) {
+  const int64_t plane = g.oh * g.ow;
+  const int64_t kept[1] = {g.k}, keptStrides[1] = {plane}, outStrides[1] = {1};
+  const int64_t reduced[2] = {g.n, plane}, reducedStrides[2] = {g.k * plane, 1};
+  reduce(ReduceArgs{ReduceOp::Sum, DType::Float32, 1, kept, keptStrides, 2, reduced, reducedStrides,
+                    reinterpret_cast<const char*>(gradOut), Operand{reinterpret_cast<char*>(gradBias), outStrides}});
 }
 
 }  // namespace kd::cuda

@@ -1,5 +1,5 @@
-// 2-D convolution on the GPU, float32 NCHW. Plain C++ (no CUDA types): device
-// pointers, the stream a cudaStream_t as void* (nullptr = default stream). Errors: 
+// 2-D convolution on the GPU, float32 NCHW. Plain C++ (no CUDA types): device pointers; every
+// kernel is enqueued on the addon's stream (runtime.h). Errors:
 // std::invalid_argument naming the bad argument, std::runtime_error naming the failed CUDA call.
 //
 // Convolutions are implicit GEMMs on the tensor-core kernel of cuda/kernels_common.cuh (TF32
@@ -15,25 +15,19 @@
 
 #include <cstdint>
 
+#include "common/geometry.h"  // ConvGeometry, ConvInput (shared with native/cpu/conv.h)
+
 namespace kd::cuda {
 
-struct Conv2dShape {
-  int batch = 1, inChannels = 1, inH = 1, inW = 1;
-  int outChannels = 1, kernelH = 1, kernelW = 1;
-  int strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1, groups = 1;
-  // Output size when given (> 0), else PyTorch's formula for symmetric padding. A larger output
-  // (asymmetric 'same' padding) reads zeros past the bottom/right edge.
-  int outHeight = 0, outWidth = 0;
-  int outH() const { return outHeight > 0 ? outHeight : (inH + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1; }
-  int outW() const { return outWidth > 0 ? outWidth : (inW + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1; }
-};
-
-// x [batch, inC, inH, inW], w [outC, inC/groups, kH, kW], bias [outC] or nullptr,
-// y [batch, outC, outH, outW] (overwritten).
-void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, void* stream);
-// dx (overwritten) from dy and w.
-void conv2dBackwardData(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* stream);
-// dw (overwritten) from x and dy.
-void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy, float* dw, void* stream);
+// The same calls as native/cpu/conv.h, on device pointers and the current stream. x may be
+// strided: the loaders read a dense copy of a non-contiguous one.
+// out [n, k, oh, ow] (overwritten) = conv(x, weight) + bias; bias may be null.
+void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias, float* out);
+// gradInput [n, c, h, w] (overwritten) from gradOut [n, k, oh, ow].
+void conv2dInputGrad(const ConvGeometry& g, const float* gradOut, const float* weight, float* gradInput);
+// gradWeight [k, c/groups, kh, kw] (overwritten) = the sum over the batch.
+void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, float* gradWeight);
+// gradBias [k] (overwritten) = the sum of gradOut over n, oh, ow.
+void conv2dBiasGrad(const ConvGeometry& g, const float* gradOut, float* gradBias);
 
 }  // namespace kd::cuda

@@ -8,9 +8,39 @@
 
 #include "check.cuh"
 #include "pool.h"
+#include "runtime.h"
 
 namespace kd::cuda {
 namespace {
+
+// The kernels' view of a PoolGeometry, in int (the binding bounds every value by 2^31 - 1).
+struct Pool2dShape {
+  int batch = 1, channels = 1, inH = 1, inW = 1;
+  int kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padH = 0, padW = 0;
+  int dilationH = 1, dilationW = 1;  // max pool only
+  bool countIncludePad = true;       // avg pool only
+  int outHeight = 1, outWidth = 1;
+  int64_t xStrides[4] = {0, 0, 0, 0};  // x's strides in elements (n, c, h, w); all zero: contiguous
+  __host__ __device__ int outH() const { return outHeight; }
+  __host__ __device__ int outW() const { return outWidth; }
+};
+
+Pool2dShape shapeOf(const PoolGeometry& g, const int64_t* xStrides = nullptr) {
+  Pool2dShape s;
+  s.batch = int(g.n), s.channels = int(g.c), s.inH = int(g.h), s.inW = int(g.w);
+  s.outHeight = int(g.oh), s.outWidth = int(g.ow);
+  s.kernelH = int(g.kh), s.kernelW = int(g.kw), s.strideH = int(g.strideH), s.strideW = int(g.strideW);
+  s.padH = int(g.padH), s.padW = int(g.padW), s.dilationH = int(g.dilationH), s.dilationW = int(g.dilationW);
+  if (xStrides)
+    for (int i = 0; i < 4; ++i) s.xStrides[i] = xStrides[i];
+  return s;
+}
+
+Pool2dShape adaptiveShape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                          const int64_t* xStrides = nullptr) {
+  const PoolGeometry g{n, c, h, w, oh, ow, 1, 1, 1, 1, 0, 0, 1, 1};
+  return shapeOf(g, xStrides);
+}
 
 // Where element (n, c, h, w) of x lives: plane offset from the flat plane index, then h, w.
 struct XLayout {
@@ -166,56 +196,69 @@ void checkAdaptive(const Pool2dShape& s, const char* op) {
 
 unsigned gridFor(int64_t total) { return unsigned(std::max<int64_t>(1, std::min<int64_t>((total + 255) / 256, 1 << 20))); }
 int64_t planes(const Pool2dShape& s) { return int64_t(s.batch) * s.channels; }
+cudaStream_t currentStream() { return static_cast<cudaStream_t>(stream()); }
 
 }  // namespace
 
-void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* indices, void* stream) {
+void maxPool2dForward(const PoolGeometry& g, PoolInput x, float* out, int32_t* indices) {
+  const int64_t xStrides[4] = {x.sn, x.sc, x.sh, x.sw};
+  const Pool2dShape s = shapeOf(g, xStrides);
   checkPool(s, false, "maxPool2dForward");
   const int64_t total = planes(s) * s.outH() * s.outW();
-  maxPoolForwardKernel<<<gridFor(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(s, layoutOf(s), s.outH(), s.outW(),
-                                                                                       x, y, indices, total);
+  maxPoolForwardKernel<<<gridFor(total), 256, 0, currentStream()>>>(s, layoutOf(s), s.outH(), s.outW(), x.p, out,
+                                                                    indices, total);
   detail::checkLaunch("maxPool2dForward");
 }
 
-void maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* indices, float* dx, void* stream) {
+void maxPool2dBackward(const PoolGeometry& g, const float* gradOut, const int32_t* indices, float* gradInput) {
+  const Pool2dShape s = shapeOf(g);
   checkPool(s, false, "maxPool2dBackward");
-  cudaStream_t st = static_cast<cudaStream_t>(stream);
-  detail::checkCuda(cudaMemsetAsync(dx, 0, planes(s) * s.inH * s.inW * sizeof(float), st), "cudaMemsetAsync");
+  cudaStream_t st = currentStream();
+  detail::checkCuda(cudaMemsetAsync(gradInput, 0, planes(s) * s.inH * s.inW * sizeof(float), st), "cudaMemsetAsync");
   const int64_t total = planes(s) * s.outH() * s.outW();
-  maxPoolBackwardKernel<<<gridFor(total), 256, 0, st>>>(s.outH() * s.outW(), s.inH * s.inW, dy, indices, dx, total);
+  maxPoolBackwardKernel<<<gridFor(total), 256, 0, st>>>(s.outH() * s.outW(), s.inH * s.inW, gradOut, indices, gradInput,
+                                                        total);
   detail::checkLaunch("maxPool2dBackward");
 }
 
-void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, void* stream) {
+void avgPool2dForward(const PoolGeometry& g, bool countIncludePad, PoolInput x, float* out) {
+  const int64_t xStrides[4] = {x.sn, x.sc, x.sh, x.sw};
+  Pool2dShape s = shapeOf(g, xStrides);
+  s.countIncludePad = countIncludePad;
   checkPool(s, true, "avgPool2dForward");
   const int64_t total = planes(s) * s.outH() * s.outW();
-  avgPoolForwardKernel<<<gridFor(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(s, layoutOf(s), s.outH(), s.outW(),
-                                                                                       x, y, total);
+  avgPoolForwardKernel<<<gridFor(total), 256, 0, currentStream()>>>(s, layoutOf(s), s.outH(), s.outW(), x.p, out, total);
   detail::checkLaunch("avgPool2dForward");
 }
 
-void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, void* stream) {
+void avgPool2dBackward(const PoolGeometry& g, bool countIncludePad, const float* gradOut, float* gradInput) {
+  Pool2dShape s = shapeOf(g);
+  s.countIncludePad = countIncludePad;
   checkPool(s, true, "avgPool2dBackward");
   const int64_t total = planes(s) * s.inH * s.inW;
-  avgPoolBackwardKernel<<<gridFor(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(s, s.outH(), s.outW(), dy, dx,
-                                                                                        total);
+  avgPoolBackwardKernel<<<gridFor(total), 256, 0, currentStream()>>>(s, s.outH(), s.outW(), gradOut, gradInput, total);
   detail::checkLaunch("avgPool2dBackward");
 }
 
-void adaptiveAvgPool2dForward(const Pool2dShape& s, const float* x, float* y, void* stream) {
+void adaptiveAvgPool2dForward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow, PoolInput x,
+                              float* out) {
+  const int64_t xStrides[4] = {x.sn, x.sc, x.sh, x.sw};
+  const Pool2dShape s = adaptiveShape(n, c, h, w, oh, ow, xStrides);
   checkAdaptive(s, "adaptiveAvgPool2d");
   const int64_t total = planes(s) * s.outHeight * s.outWidth;
-  adaptiveForwardKernel<<<gridFor(total), 256, 0, static_cast<cudaStream_t>(stream)>>>(s, layoutOf(s), s.outHeight,
-                                                                                        s.outWidth, x, y, total);
+  adaptiveForwardKernel<<<gridFor(total), 256, 0, currentStream()>>>(s, layoutOf(s), s.outHeight, s.outWidth, x.p, out,
+                                                                     total);
   detail::checkLaunch("adaptiveAvgPool2d");
 }
 
-void adaptiveAvgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, void* stream) {
+void adaptiveAvgPool2dBackward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                               const float* gradOut, float* gradInput) {
+  const Pool2dShape s = adaptiveShape(n, c, h, w, oh, ow);
   checkAdaptive(s, "adaptiveAvgPool2dBackward");
-  cudaStream_t st = static_cast<cudaStream_t>(stream);
-  detail::checkCuda(cudaMemsetAsync(dx, 0, planes(s) * s.inH * s.inW * sizeof(float), st), "cudaMemsetAsync");
+  cudaStream_t st = currentStream();
+  detail::checkCuda(cudaMemsetAsync(gradInput, 0, planes(s) * s.inH * s.inW * sizeof(float), st), "cudaMemsetAsync");
   const int64_t total = planes(s) * s.outHeight * s.outWidth;
-  adaptiveBackwardKernel<<<gridFor(total), 256, 0, st>>>(s, s.outHeight, s.outWidth, dy, dx, total);
+  adaptiveBackwardKernel<<<gridFor(total), 256, 0, st>>>(s, s.outHeight, s.outWidth, gradOut, gradInput, total);
   detail::checkLaunch("adaptiveAvgPool2dBackward");
 }
 

@@ -92,11 +92,17 @@ describe('memory', () => {
         new nn.Conv2d(4, 4, 3), new nn.ReLU(), new nn.MaxPool2d(2),
         new nn.AdaptiveAvgPool2d(1), new nn.Flatten(),
       );
+      // Up and down again: transposed conv, group norm, hardtanh, bilinear resize.
+      decoder = new nn.Sequential(
+        new nn.ConvTranspose2d(1, 4, 2, { stride: 2 }), new nn.GroupNorm(2, 4), new nn.Hardtanh(),
+        new nn.Upsample({ size: [8, 8], mode: 'bilinear' }), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(),
+      );
       embed = new nn.Embedding(20, 6, { paddingIdx: 0 });
       conv1d = new nn.Conv1d(6, 8, 3, { padding: 1 });
       gelu = new nn.GELU('tanh');
+      pool1d = new nn.MaxPool1d(2);
       trunk = new nn.Sequential(
-        new nn.Linear(12, 16), new nn.BatchNorm1d(16), new nn.LayerNorm(16), new nn.RMSNorm(16), new nn.Dropout(0.1),
+        new nn.Linear(16, 16), new nn.BatchNorm1d(16), new nn.LayerNorm(16), new nn.RMSNorm(16), new nn.Dropout(0.1),
       );
       activations = new nn.ModuleList([
         new nn.LeakyReLU(0.1), new nn.SiLU(), new nn.ELU(), new nn.Softplus(), new nn.Tanh(), new nn.Sigmoid(), new nn.Identity(),
@@ -110,8 +116,9 @@ describe('memory', () => {
 
       forward(images: kd.Tensor, tokens: kd.Tensor): { logits: kd.Tensor; reg: kd.Tensor; probs: kd.Tensor; logProbs: kd.Tensor } {
         const pictures = this.image.forward(images) as kd.Tensor;
-        const text = this.gelu.forward(this.conv1d.forward(this.embed.forward(tokens).transpose(1, 2))).mean(2);
-        let h = this.trunk.forward(kd.cat([pictures, text], 1)) as kd.Tensor;
+        const decoded = this.decoder.forward(images) as kd.Tensor;
+        const text = (this.pool1d.forward(this.gelu.forward(this.conv1d.forward(this.embed.forward(tokens).transpose(1, 2)))) as kd.Tensor).mean(2);
+        let h = this.trunk.forward(kd.cat([pictures, text, decoded], 1)) as kd.Tensor;
         for (const act of this.activations) h = act.forward(h) as kd.Tensor;
         const logits = (this.heads.get('cls') as kd.nn.Linear).forward(h);
         const reg = (this.heads.get('reg') as kd.nn.Sequential).forward(h) as kd.Tensor;
@@ -119,11 +126,16 @@ describe('memory', () => {
       }
     }
     const model = new EveryLayer();
-    const opt = new kd.optim.Adam(model.parameters(), { lr: 1e-3 });
     const losses = {
       ce: new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }), nll: new nn.NLLLoss(), mse: new nn.MSELoss(), l1: new nn.L1Loss(),
       smoothL1: new nn.SmoothL1Loss(), huber: new nn.HuberLoss(), bce: new nn.BCELoss(), bceLogits: new nn.BCEWithLogitsLoss(),
     };
+    // Every module class kd.nn exports is in the model or among the losses.
+    const used = new Set<unknown>([...model.modules(), ...Object.values(losses)].map((m) => m.constructor));
+    const exported = Object.values(nn).filter((v): v is typeof kd.nn.Module => typeof v === 'function' && v.prototype instanceof nn.Module);
+    const missing = exported.filter((cls) => !used.has(cls) && cls.name !== 'Loss').map((cls) => cls.name);
+    expect(missing, 'kd.nn module classes the model does not use').toEqual([]);
+    const opt = new kd.optim.Adam(model.parameters(), { lr: 1e-3 });
     const images = kd.randn([6, 1, 12, 12]);
     const tokens = kd.randint(0, 20, [6, 7]);
     const labels = kd.randint(0, 5, [6]);
@@ -147,7 +159,7 @@ describe('memory', () => {
       return loss.item();
     });
     const first = step();
-    for (let i = 0; i < 99; i++) step();
+    for (let i = 0; i < 299; i++) step();
     settle();
     const warm = rssMiB(), storages = liveStorageCount();
     let last = 0;

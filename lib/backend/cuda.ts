@@ -1,11 +1,11 @@
 // The CUDA backend: the addon's `cuda` table (native/binding: the same entry points and argument
-// checks as the CPU's, over device storages with their own negative handles). What differs from
-// the CPU: no host view (Tensor.data() copies back through `read`), one Adam launch for all
-// parameters of a step, and every call first checks that a device exists, so a machine without
-// one answers with a DeviceError naming the op; nothing ever falls back to the CPU silently.
+// checks as the CPU's, over device storages with their own negative handles; hostView answers
+// null, so Tensor.data() copies back through `read`). What differs from the CPU: every call first
+// checks that a device exists, so a machine without one answers with a DeviceError naming the op;
+// nothing ever falls back to the CPU silently.
 import { ArgumentError, DeviceError, KindlingError } from '../errors.js';
 import { native } from '../native.js';
-import type { AdamHyper, AdamTensors, Backend } from './backend.js';
+import type { Backend } from './backend.js';
 import { nativeBackend, withKindlingErrors } from './native_backend.js';
 
 let deviceCountCache: number | undefined;
@@ -29,21 +29,6 @@ function cudaErrorKind(e: unknown): new (message: string) => KindlingError {
 }
 
 const table = withKindlingErrors(native.cuda ?? {}, cudaErrorKind);
-const base = nativeBackend('cuda', table);
-
-const cudaKernels: Backend = {
-  ...base,
-  hostBuffer(): null {
-    return null;
-  },
-  adam(h: AdamHyper, tensors: readonly AdamTensors[]): void {
-    const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0];
-    table.adam(hyper, tensors.map((t) => [t.step, t.param.shape.reduce((a, b) => a * b, 1),
-      t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
-      t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0]));
-  },
-};
-
 function guarded(kernels: Backend): Backend {
   const out: Record<string, unknown> = { device: 'cuda' };
   for (const [name, fn] of Object.entries(kernels)) {
@@ -56,7 +41,7 @@ function guarded(kernels: Backend): Backend {
   return out as unknown as Backend;
 }
 
-export const cudaBackend: Backend = guarded(cudaKernels);
+export const cudaBackend: Backend = guarded(nativeBackend('cuda', table));
 
 /** The raw CUDA table (runtime entry points: memory statistics, synchronize, ...), errors wrapped. */
 export const cudaRuntime = table;

@@ -1,11 +1,12 @@
 // A backend over one table of native entry points: the addon's top level for the CPU, its `cuda`
 // object for CUDA (the binding registers both under the same names and argument layouts, and
-// bounds-checks every operand against its storage). Each device's file adds what differs.
+// bounds-checks every operand against its storage). Each member is one native call: which
+// algorithm runs is the kernels' choice, made in native code.
 import type { Device } from '../device.js';
 import { DTYPE_CODE, type DType } from '../dtype.js';
 import { ArgumentError, KindlingError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
-import type { AdamHyper, AdamTensors, Backend, ConvGeometry, PoolGeometry, BadIndex, GemmCall, KernelOperand } from './backend.js';
+import type { AdamHyper, AdamTensors, BadIndex, ConvGeometry, GemmCall, KernelOperand, PoolGeometry } from './backend.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from './opcodes.js';
 
 /**
@@ -48,9 +49,12 @@ function poolGeometry(g: PoolGeometry): number[] {
   return [g.n, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW];
 }
 
-export function nativeBackend(device: Device, native: NativeAddon): Backend {
-  const backend: Backend = {
+/** The kernels of one device over its table of native entry points; its type is `Backend`. */
+export function nativeBackend(device: Device, native: NativeAddon) {
+  return {
     device,
+
+    // Storage: numeric handles naming native blocks.
 
     alloc(bytes: number): unknown {
       return native.alloc(bytes);
@@ -58,22 +62,27 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
     free(handle: unknown): void {
       native.dispose(handle);
     },
+    /** Copies `src` into the storage at `byteOffset` (default 0). */
     write(handle: unknown, src: Uint8Array, byteOffset = 0): void {
       native.writeBytes(handle, byteOffset, src);
     },
+    /** Copies `bytes` bytes from `byteOffset` out of the storage. */
     read(handle: unknown, byteOffset: number, bytes: number): Uint8Array {
       return new Uint8Array(native.readBytes(handle, byteOffset, bytes));
     },
+    /** One element (index in elements of `dtype`) as a number; what item() uses. */
     readScalar(handle: unknown, index: number, dtype: DType): number {
       return native.readScalar(handle, index, DTYPE_CODE[dtype]);
     },
-    hostBuffer(handle: unknown): ArrayBuffer {
+    /** The storage's memory itself, where the device shares it with JavaScript (CPU); else null. */
+    hostBuffer(handle: unknown): ArrayBuffer | null {
       return native.hostView(handle);
     },
 
     unary(op: UnaryOp, p0: number, p1: number, out: KernelOperand, x: KernelOperand): void {
       native.unary(op, DTYPE_CODE[x.dtype], p0, p1, out.shape, out.handle, out.offset, out.strides, x.handle, x.offset, x.strides);
     },
+    /** a and b are already broadcast to out.shape (stride 0 on broadcast dims). */
     binary(op: BinaryOp, out: KernelOperand, a: KernelOperand, b: KernelOperand): void {
       native.binary(op, DTYPE_CODE[a.dtype], out.shape, out.handle, out.offset, out.strides,
         a.handle, a.offset, a.strides, b.handle, b.offset, b.strides);
@@ -82,6 +91,7 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
       native.where(DTYPE_CODE[out.dtype], out.shape, out.handle, out.offset, out.strides,
         cond.handle, cond.offset, cond.strides, a.handle, a.offset, a.strides, b.handle, b.offset, b.strides);
     },
+    /** Converts x into out's dtype; a plain strided copy when the dtypes match. */
     cast(out: KernelOperand, x: KernelOperand): void {
       native.cast(DTYPE_CODE[x.dtype], DTYPE_CODE[out.dtype], out.shape, out.handle, out.offset, out.strides,
         x.handle, x.offset, x.strides);
@@ -90,6 +100,10 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
       native.fill(DTYPE_CODE[out.dtype], value, out.shape, out.handle, out.offset, out.strides);
     },
 
+    /**
+     * Reduces x over the dims listed in `reduced` (x's own dim indices). out's shape is x's shape
+     * without those dims (its strides follow that order).
+     */
     reduce(op: ReduceOp, out: KernelOperand, x: KernelOperand, reduced: readonly number[]): void {
       const keptShape: number[] = [], keptStrides: number[] = [], redShape: number[] = [], redStrides: number[] = [];
       for (let d = 0; d < x.shape.length; d++) {
@@ -105,39 +119,50 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
         out.handle, out.offset, out.strides);
     },
 
+    // Indexing along `dim` with int32 indices; each returns the first bad index, or null.
+    /** out[p] = x[p with p[dim] = index[p]] for p over index's shape (out's shape). */
     gather(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null {
       return badIndex(native.gather(DTYPE_CODE[x.dtype], dim, index.shape, out.handle, out.offset, out.strides,
         index.handle, index.offset, index.strides, x.shape, x.handle, x.offset, x.strides));
     },
+    /** out = x.indexSelect(dim, index) for a 1-d index. */
     indexSelect(out: KernelOperand, x: KernelOperand, index: KernelOperand, dim: number): BadIndex | null {
       return badIndex(native.indexSelect(DTYPE_CODE[x.dtype], dim, x.shape, x.handle, x.offset, x.strides,
         index.handle, index.offset, index.strides[0] ?? 1, index.shape[0] ?? 1, out.handle, out.offset, out.strides));
     },
+    /** out[p with p[dim] = index[p]] += src[p] for p over index's shape, in place. */
     scatterAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null {
       return badIndex(native.scatterAdd(DTYPE_CODE[out.dtype], dim, out.shape, out.handle, out.offset, out.strides,
         index.shape, index.handle, index.offset, index.strides, src.handle, src.offset, src.strides));
     },
+    /** out.select(dim, index[j]) += src.select(dim, j) for a 1-d index, in place. */
     indexAdd(out: KernelOperand, index: KernelOperand, src: KernelOperand, dim: number): BadIndex | null {
       return badIndex(native.indexAdd(DTYPE_CODE[out.dtype], dim, out.shape, out.handle, out.offset, out.strides,
         index.handle, index.offset, index.strides[0] ?? 1, index.shape[0] ?? 1, src.handle, src.offset, src.strides));
     },
 
+    /** Fused softmax / log-softmax along `dim` (float32). */
     softmax(log: boolean, out: KernelOperand, x: KernelOperand, dim: number): void {
       native.softmax(log, x.shape, dim, out.handle, out.offset, out.strides, x.handle, x.offset, x.strides);
     },
+    /** dx from the forward output y and its gradient g. */
     softmaxBackward(log: boolean, dx: KernelOperand, y: KernelOperand, g: KernelOperand, dim: number): void {
       native.softmaxBackward(log, y.shape, dim, dx.handle, dx.offset, dx.strides, y.handle, y.offset, y.strides,
         g.handle, g.offset, g.strides);
     },
 
+    // 2-d convolution, NCHW float32: `x` may be strided; weight, bias, gradOutput and every output
+    // are contiguous.
     conv2d(g: ConvGeometry, out: KernelOperand, x: KernelOperand, weight: KernelOperand, bias: KernelOperand | null): void {
       native.conv2d(convGeometry(g), x.handle, x.offset, x.strides, weight.handle, weight.offset,
         bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset);
     },
+    /** Overwrites gradInput. */
     conv2dInputGrad(g: ConvGeometry, gradInput: KernelOperand, gradOutput: KernelOperand, weight: KernelOperand): void {
       native.conv2dInputGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, weight.handle, weight.offset,
         gradInput.handle, gradInput.offset);
     },
+    /** Overwrites gradWeight with the sum over the batch. */
     conv2dWeightGrad(g: ConvGeometry, gradWeight: KernelOperand, x: KernelOperand, gradOutput: KernelOperand): void {
       native.conv2dWeightGrad(convGeometry(g), x.handle, x.offset, x.strides, gradOutput.handle, gradOutput.offset,
         gradWeight.handle, gradWeight.offset);
@@ -145,48 +170,33 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
     conv2dBiasGrad(g: ConvGeometry, gradBias: KernelOperand, gradOutput: KernelOperand): void {
       native.conv2dBiasGrad(convGeometry(g), gradOutput.handle, gradOutput.offset, gradBias.handle, gradBias.offset);
     },
+    /**
+     * out and indices ([n, k, pool.oh, pool.ow]) = maxPool2d(conv2d(x, weight) + bias), where pool
+     * describes the convolution's output; the conv output itself is not kept (the CPU pools each
+     * image while it is in cache when the batch is large enough).
+     */
     conv2dMaxPool2d(g: ConvGeometry, pool: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand,
       weight: KernelOperand, bias: KernelOperand | null): void {
-      // Image by image where the addon has it and the batch keeps every thread busy.
-      if (typeof native.conv2dMaxPoolForward === 'function' && g.n >= 2 * (native.numThreads?.() ?? 1)) {
-        native.conv2dMaxPoolForward(convGeometry(g), poolGeometry(pool), x.handle, x.offset, x.strides, weight.handle,
-          weight.offset, bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset, indices.handle, indices.offset);
-        return;
-      }
-      const shape = [g.n, g.k, g.oh, g.ow];
-      const handle = backend.alloc(4 * g.n * g.k * g.oh * g.ow);
-      try {
-        const y: KernelOperand = { handle, offset: 0, shape, strides: [g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1], dtype: 'float32' };
-        backend.conv2d(g, y, x, weight, bias);
-        backend.maxPool2d(pool, out, indices, y);
-      } finally {
-        backend.free(handle);
-      }
+      native.conv2dMaxPool2d(convGeometry(g), poolGeometry(pool), x.handle, x.offset, x.strides, weight.handle,
+        weight.offset, bias ? bias.handle : null, bias ? bias.offset : 0, out.handle, out.offset, indices.handle, indices.offset);
     },
+    /**
+     * The gradients of a convolution followed by max pooling (geometry pool), from the pooled
+     * gradient and the pool's indices (both [n, k, pool.oh, pool.ow], indices oy·ow + ox in the
+     * conv output plane); the CPU skips the zeros of the convolution's output gradient where it
+     * can. Each target may be null; the others are overwritten.
+     */
     conv2dPooledBackward(g: ConvGeometry, pool: PoolGeometry, x: KernelOperand, weight: KernelOperand, gradPooled: KernelOperand,
       indices: KernelOperand, gradInput: KernelOperand | null, gradWeight: KernelOperand | null, gradBias: KernelOperand | null): void {
-      if (g.groups === 1 && typeof native.conv2dPooledBackward === 'function') {
-        native.conv2dPooledBackward(convGeometry(g), pool.oh * pool.ow, x.handle, x.offset, x.strides, weight.handle,
-          weight.offset, gradPooled.handle, gradPooled.offset, indices.handle, indices.offset,
-          gradInput ? gradInput.handle : null, gradInput ? gradInput.offset : 0,
-          gradWeight ? gradWeight.handle : null, gradWeight ? gradWeight.offset : 0,
-          gradBias ? gradBias.handle : null, gradBias ? gradBias.offset : 0);
-        return;
-      }
-      // The dense conv-output gradient through the pool's backward, then the conv gradients.
-      const shape = [g.n, g.k, g.oh, g.ow];
-      const handle = backend.alloc(4 * g.n * g.k * g.oh * g.ow);
-      try {
-        const dy: KernelOperand = { handle, offset: 0, shape, strides: [g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1], dtype: 'float32' };
-        backend.maxPool2dBackward(pool, dy, gradPooled, indices);
-        if (gradInput) backend.conv2dInputGrad(g, gradInput, dy, weight);
-        if (gradWeight) backend.conv2dWeightGrad(g, gradWeight, x, dy);
-        if (gradBias) backend.conv2dBiasGrad(g, gradBias, dy);
-      } finally {
-        backend.free(handle);
-      }
+      native.conv2dPooledBackward(convGeometry(g), poolGeometry(pool), x.handle, x.offset, x.strides, weight.handle,
+        weight.offset, gradPooled.handle, gradPooled.offset, indices.handle, indices.offset,
+        gradInput ? gradInput.handle : null, gradInput ? gradInput.offset : 0,
+        gradWeight ? gradWeight.handle : null, gradWeight ? gradWeight.offset : 0,
+        gradBias ? gradBias.handle : null, gradBias ? gradBias.offset : 0);
     },
 
+    // 2-d pooling over NCHW float32: `x` may be strided, the rest is contiguous.
+    /** indices (int32): y*w + x of each window's maximum within its plane. */
     maxPool2d(g: PoolGeometry, out: KernelOperand, indices: KernelOperand, x: KernelOperand): void {
       native.maxPool2d(poolGeometry(g), x.handle, x.offset, x.strides, out.handle, out.offset, indices.handle, indices.offset);
     },
@@ -201,6 +211,7 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
       native.avgPool2dBackward(poolGeometry(g), countIncludePad, gradOutput.handle, gradOutput.offset,
         gradInput.handle, gradInput.offset);
     },
+    /** Shapes come from the operands: x [n, c, h, w], out [n, c, oh, ow]. */
     adaptiveAvgPool2d(out: KernelOperand, x: KernelOperand): void {
       native.adaptiveAvgPool2d([...x.shape, out.shape[2], out.shape[3]], x.handle, x.offset, x.strides, out.handle, out.offset);
     },
@@ -209,15 +220,15 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
         gradOutput.handle, gradOutput.offset, gradInput.handle, gradInput.offset);
     },
 
+    /** Updates every listed parameter and its moments in place, in one native call. */
     adam(h: AdamHyper, tensors: readonly AdamTensors[]): void {
-      for (const t of tensors) {
-        const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0, t.step];
-        const n = t.param.shape.reduce((a, b) => a * b, 1);
-        native.adam(hyper, n, t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
-          t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0);
-      }
+      const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0];
+      native.adam(hyper, tensors.map((t) => [t.step, t.param.shape.reduce((a, b) => a * b, 1),
+        t.param.handle, t.param.offset, t.grad.handle, t.grad.offset, t.expAvg.handle, t.expAvg.offset,
+        t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0]));
     },
 
+    /** See GemmCall. */
     gemm(c: GemmCall): void {
       native.gemm(c.m, c.n, c.k, c.batch,
         c.a.handle, c.a.offset, c.a.rowStride, c.a.colStride, c.a.batchStride,
@@ -226,5 +237,4 @@ export function nativeBackend(device: Device, native: NativeAddon): Backend {
         c.alpha, c.beta);
     },
   };
-  return backend;
 }

@@ -80,6 +80,11 @@ export interface FitOptions {
   initialEpoch?: number;
   /** A history to append to (the one saved with the checkpoint being resumed). */
   history?: History;
+  /**
+   * Stop at the first batch whose loss is NaN or infinite, before its update reaches the weights
+   * (Keras's TerminateOnNaN, on by default here). false: train on regardless.
+   */
+  terminateOnNaN?: boolean;
 }
 
 export interface EvaluateOptions {
@@ -113,6 +118,25 @@ function penaltyOf(op: string, regularizer: Regularizer, model: Module): Tensor 
   if (!(penalty instanceof Tensor)) throw new ArgumentError(`${op}: regularizer must return a Tensor, got ${penalty === null ? 'null' : typeof penalty}`);
   if (penalty.numel !== 1) throw new ShapeError(`${op}: regularizer must return a one-element tensor, got shape ${fmtShape(penalty.shape)}`);
   return penalty.reshape([]);
+}
+
+const callbackHooks = ['onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+
+/** Each entry must be an object with at least one hook, and every hook it has a function. */
+function checkCallbacks(op: string, callbacks: unknown): Callback[] {
+  if (callbacks === undefined) return [];
+  if (!Array.isArray(callbacks)) throw new ArgumentError(`${op}: callbacks must be an array of callback objects, got ${typeof callbacks}`);
+  callbacks.forEach((cb: unknown, i) => {
+    const shown = typeof cb === 'string' ? `'${cb}'` : typeof cb === 'object' && cb !== null ? 'an object' : String(cb);
+    if (typeof cb !== 'object' || cb === null || !callbackHooks.some((h) => h in cb)) {
+      throw new ArgumentError(`${op}: callbacks[${i}] is ${shown}, not a callback (an object with ${callbackHooks.join(', ')})`);
+    }
+    for (const hook of callbackHooks) {
+      const fn = (cb as Record<string, unknown>)[hook];
+      if (fn !== undefined && typeof fn !== 'function') throw new ArgumentError(`${op}: callbacks[${i}].${hook} must be a function, got ${typeof fn}`);
+    }
+  });
+  return callbacks as Callback[];
 }
 
 /** @internal */
@@ -264,7 +288,9 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new ArgumentError(`${op}: verbose must be 0, 1 or 2, got ${String(verbose)}`);
   const shuffle = options.shuffle ?? true;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const callbacks = options.callbacks ?? [];
+  const callbacks = checkCallbacks(op, options.callbacks);
+  const terminateOnNaN = options.terminateOnNaN ?? true;
+  if (typeof terminateOnNaN !== 'boolean') throw new ArgumentError(`${op}: terminateOnNaN must be a boolean, got ${String(terminateOnNaN)}`);
   const device = options.device;
   if (device) model.to(device);
 
@@ -293,14 +319,22 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
             const out = forwardOf(op, model, x);
             const dataLoss = loss(out, y);
             const l = regularizer ? dataLoss.add(penaltyOf(op, regularizer, model)) : dataLoss;
+            const value = l.item();
+            const values = metricValues(metrics, out, y);
+            if (terminateOnNaN && !Number.isFinite(value)) return [value, values, x.shape[0]] as const;
             l.backward();
             optimizer.step();
-            return [l.item(), metricValues(metrics, out, y), x.shape[0]] as const;
+            return [value, values, x.shape[0]] as const;
           });
         } finally {
           for (const t of batch) t.dispose();
         }
         totals.add(lossValue, values, n);
+        if (terminateOnNaN && !Number.isFinite(lossValue)) {
+          console.warn(`${op}: epoch ${epoch}, batch ${batchIndex + 1}: the loss is ${lossValue}; training stopped (terminateOnNaN) with the weights from before this batch. Pass terminateOnNaN: false to train on.`);
+          state.stopTraining = true;
+          break;
+        }
         progress.update(batchIndex + 1, totals.samples, totals.logs('', true));
         for (const cb of callbacks) await cb.onBatchEnd?.(batchIndex, { loss: lossValue, size: n }, state);
         batchIndex++;

@@ -1,13 +1,17 @@
-// Entry points for convolution and pooling (float32, NCHW). Geometry arrives as one array of
-// integers; every operand arrives as (buffer, offset) — plus strides for inputs the kernels read
-// strided — and its whole span is checked against its storage in 128-bit arithmetic before any
-// kernel runs. Kernels address inputs only inside the checked shapes (padding is never read), so
-// no argument can make them touch memory outside a buffer.
+// Entry points for convolution and pooling (float32, NCHW), on the CPU and CUDA tables alike.
+// Geometry arrives as one array of integers; every operand arrives as (buffer, offset) — plus
+// strides for inputs the kernels read strided — and its whole span is checked against its storage
+// in 128-bit arithmetic before any kernel runs. Kernels address inputs only inside the checked
+// shapes (padding is never read), so no argument can make them touch memory outside a buffer.
+// Which algorithm runs (image by image, fused, composed) is each kernel's own choice.
 //
-//   conv2d(geom16, x, xOff, xStrides, w, wOff, bias|null, biasOff, out, outOff)   also conv2dRef
+//   conv2d(geom16, x, xOff, xStrides, w, wOff, bias|null, biasOff, out, outOff)   also conv2dRef (CPU)
 //   conv2dInputGrad(geom16, gradOut, gOff, w, wOff, gradX, gxOff)
 //   conv2dWeightGrad(geom16, x, xOff, xStrides, gradOut, gOff, gradW, gwOff)
 //   conv2dBiasGrad(geom16, gradOut, gOff, gradBias, gbOff)
+//   conv2dMaxPool2d(geom16, geom14, x, xOff, xStrides, w, wOff, bias|null, bOff, out, outOff, indices, idxOff)
+//   conv2dPooledBackward(geom16, geom14, x, xOff, xStrides, w, wOff, gradPooled, gpOff, indices, idxOff,
+//                        gradX|null, gxOff, gradW|null, gwOff, gradB|null, gbOff)
 //     geom16 = [n, c, h, w, k, kh, kw, oh, ow, strideH, strideW, padH, padW, dilationH, dilationW, groups]
 //   maxPool2d(geom14, x, xOff, xStrides, out, outOff, indices, idxOff)
 //   maxPool2dBackward(geom14, gradOut, gOff, indices, idxOff, gradX, gxOff)
@@ -23,13 +27,46 @@
 
 #include "binding/args.h"
 #include "binding/registry.h"
-#include "binding/storage.h"
+#include "binding/targets.h"
+#include "conv.h"              // cuda/
+#include "conv_pooled.h"       // cuda/
 #include "cpu/conv.h"
 #include "cpu/conv_pooled.h"
 #include "cpu/pool.h"
+#include "pool.h"              // cuda/
 
 namespace kd::binding {
 namespace {
+
+struct CpuKernels : CpuTarget {
+  static constexpr auto conv2d = kd::conv2dForward;
+  static constexpr auto conv2dInputGrad = kd::conv2dInputGrad;
+  static constexpr auto conv2dWeightGrad = kd::conv2dWeightGrad;
+  static constexpr auto conv2dBiasGrad = kd::conv2dBiasGrad;
+  static constexpr auto conv2dMaxPool2d = kd::conv2dMaxPoolForward;
+  static constexpr auto conv2dPooledBackward = kd::conv2dPooledBackward;
+  static constexpr auto maxPool2d = kd::maxPool2dForward;
+  static constexpr auto maxPool2dBackward = kd::maxPool2dBackward;
+  static constexpr auto avgPool2d = kd::avgPool2dForward;
+  static constexpr auto avgPool2dBackward = kd::avgPool2dBackward;
+  static constexpr auto adaptiveAvgPool2d = kd::adaptiveAvgPool2dForward;
+  static constexpr auto adaptiveAvgPool2dBackward = kd::adaptiveAvgPool2dBackward;
+};
+
+struct CudaKernels : CudaTarget {
+  static constexpr auto conv2d = cuda::conv2dForward;
+  static constexpr auto conv2dInputGrad = cuda::conv2dInputGrad;
+  static constexpr auto conv2dWeightGrad = cuda::conv2dWeightGrad;
+  static constexpr auto conv2dBiasGrad = cuda::conv2dBiasGrad;
+  static constexpr auto conv2dMaxPool2d = cuda::conv2dMaxPoolForward;
+  static constexpr auto conv2dPooledBackward = cuda::conv2dPooledBackward;
+  static constexpr auto maxPool2d = cuda::maxPool2dForward;
+  static constexpr auto maxPool2dBackward = cuda::maxPool2dBackward;
+  static constexpr auto avgPool2d = cuda::avgPool2dForward;
+  static constexpr auto avgPool2dBackward = cuda::avgPool2dBackward;
+  static constexpr auto adaptiveAvgPool2d = cuda::adaptiveAvgPool2dForward;
+  static constexpr auto adaptiveAvgPool2dBackward = cuda::adaptiveAvgPool2dBackward;
+};
 
 constexpr int64_t kMaxSize = 2147483647;         // 2^31 - 1 per dimension / parameter
 constexpr int64_t kMaxStride = int64_t{1} << 40;
@@ -39,6 +76,19 @@ std::string fmtDims(const int64_t* v, int n) {
   std::string s = "[";
   for (int i = 0; i < n; ++i) s += (i ? "," : "") + std::to_string(v[i]);
   return s + "]";
+}
+
+// Runs a geometry check or a kernel; its std::invalid_argument / out_of_range (a bad argument,
+// found before anything is written) reaches JavaScript as a RangeError.
+template <class F>
+void checked(const Napi::Env& env, F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::out_of_range& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
 }
 
 // Reads `count` integers in [0, kMaxSize] from an array argument.
@@ -56,17 +106,49 @@ void readGeometry(const Napi::CallbackInfo& info, size_t at, int count, int64_t*
 // The geometry arrays hold up to 16 values, which is kMaxDims; readDims rejects longer ones.
 static_assert(kMaxDims >= 16, "conv geometry needs 16 values");
 
+ConvGeometry readConvGeometry(const Napi::CallbackInfo& info, size_t at, const char* op) {
+  int64_t v[16];
+  readGeometry(info, at, 16, v, op);
+  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+  checked(info.Env(), [&] { checkConvGeometry(g); });
+  return g;
+}
+
+PoolGeometry readPoolGeometry(const Napi::CallbackInfo& info, size_t at, const char* op) {
+  int64_t v[14];
+  readGeometry(info, at, 14, v, op);
+  PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+  checked(info.Env(), [&] { checkPoolGeometry(g); });
+  return g;
+}
+
+// A convolution followed by pooling: the pooling geometry must describe the convolution's output.
+PoolGeometry readPoolAfterConv(const Napi::CallbackInfo& info, size_t at, const ConvGeometry& g, const char* op) {
+  const PoolGeometry pg = readPoolGeometry(info, at, op);
+  if (pg.n != g.n || pg.c != g.k || pg.h != g.oh || pg.w != g.ow) {
+    const int64_t pooledInput[4] = {pg.n, pg.c, pg.h, pg.w}, convOutput[4] = {g.n, g.k, g.oh, g.ow};
+    throw Napi::RangeError::New(info.Env(), std::string(op) + ": pooling input " + fmtDims(pooledInput, 4) +
+                                                " is not the convolution's output " + fmtDims(convOutput, 4));
+  }
+  return pg;
+}
+
 // A 4-d float32 or int32 operand: (buffer, offset[, strides]) from info[at]; contiguous when
 // `strided` is false. Checks that every element of `shape` lies inside the storage.
 struct Operand4 {
   char* base;
   int64_t strides[4];
+  const float* floats() const { return reinterpret_cast<const float*>(base); }
+  float* mutableFloats() const { return reinterpret_cast<float*>(base); }
+  int32_t* ints() const { return reinterpret_cast<int32_t*>(base); }
+  ImageInput image() const { return {floats(), strides[0], strides[1], strides[2], strides[3]}; }
 };
 
+template <class Target>
 Operand4 readOperand4(const Napi::CallbackInfo& info, size_t at, const int64_t* shape, bool strided, const char* op,
                       const char* name) {
   Napi::Env env = info.Env();
-  const HostView view = hostBuffer(info[at], op);
+  const HostView view = Target::buffer(info[at], op);
   const int64_t offset = readInt(info[at + 1], op);
   if (offset < 0 || offset > kMaxOffset)
     throw Napi::RangeError::New(env, std::string(op) + ": " + name + " offset " + std::to_string(offset) + " out of range");
@@ -102,125 +184,11 @@ Operand4 readOperand4(const Napi::CallbackInfo& info, size_t at, const int64_t* 
   return o;
 }
 
-ConvGeometry readConvGeometry(const Napi::CallbackInfo& info, const char* op) {
-  int64_t v[16];
-  readGeometry(info, 0, 16, v, op);
-  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
-  checkConvGeometry(g);
-  return g;
-}
-
-struct ConvShapes {
-  int64_t x[4], weight[4], out[4];
-};
-
-ConvShapes convShapes(const ConvGeometry& g) {
-  return {{g.n, g.c, g.h, g.w}, {g.k, g.c / g.groups, g.kh, g.kw}, {g.n, g.k, g.oh, g.ow}};
-}
-
-ConvInput convInput(const Operand4& o) {
-  return {reinterpret_cast<const float*>(o.base), o.strides[0], o.strides[1], o.strides[2], o.strides[3]};
-}
-
-const float* readBias(const Napi::CallbackInfo& info, size_t at, const ConvGeometry& g, const char* op) {
+// An optional contiguous operand: nullptr when info[at] is null or undefined.
+template <class Target>
+float* readOptional(const Napi::CallbackInfo& info, size_t at, const int64_t* shape, const char* op, const char* name) {
   if (info[at].IsNull() || info[at].IsUndefined()) return nullptr;
-  const int64_t shape[4] = {1, 1, 1, g.k};
-  return reinterpret_cast<const float*>(readOperand4(info, at, shape, false, op, "bias").base);
-}
-
-template <bool Reference>
-Napi::Value conv2d(const Napi::CallbackInfo& info) {
-  const char* op = Reference ? "conv2dRef" : "conv2d";
-  const ConvGeometry g = readConvGeometry(info, op);
-  const ConvShapes s = convShapes(g);
-  const Operand4 x = readOperand4(info, 1, s.x, true, op, "input");
-  const Operand4 w = readOperand4(info, 4, s.weight, false, op, "weight");
-  const float* bias = readBias(info, 6, g, op);
-  const Operand4 out = readOperand4(info, 8, s.out, false, op, "output");
-  auto* wp = reinterpret_cast<const float*>(w.base);
-  auto* op_ = reinterpret_cast<float*>(out.base);
-  if (Reference) conv2dForwardRef(g, convInput(x), wp, bias, op_);
-  else conv2dForward(g, convInput(x), wp, bias, op_);
-  return info.Env().Undefined();
-}
-
-Napi::Value conv2dInputGradEntry(const Napi::CallbackInfo& info) {
-  const char* op = "conv2dInputGrad";
-  const ConvGeometry g = readConvGeometry(info, op);
-  const ConvShapes s = convShapes(g);
-  const Operand4 gradOut = readOperand4(info, 1, s.out, false, op, "gradOutput");
-  const Operand4 w = readOperand4(info, 3, s.weight, false, op, "weight");
-  const Operand4 gradX = readOperand4(info, 5, s.x, false, op, "gradInput");
-  conv2dInputGrad(g, reinterpret_cast<const float*>(gradOut.base), reinterpret_cast<const float*>(w.base),
-                  reinterpret_cast<float*>(gradX.base));
-  return info.Env().Undefined();
-}
-
-Napi::Value conv2dWeightGradEntry(const Napi::CallbackInfo& info) {
-  const char* op = "conv2dWeightGrad";
-  const ConvGeometry g = readConvGeometry(info, op);
-  const ConvShapes s = convShapes(g);
-  const Operand4 x = readOperand4(info, 1, s.x, true, op, "input");
-  const Operand4 gradOut = readOperand4(info, 4, s.out, false, op, "gradOutput");
-  const Operand4 gradW = readOperand4(info, 6, s.weight, false, op, "gradWeight");
-  conv2dWeightGrad(g, convInput(x), reinterpret_cast<const float*>(gradOut.base), reinterpret_cast<float*>(gradW.base));
-  return info.Env().Undefined();
-}
-
-Napi::Value conv2dBiasGradEntry(const Napi::CallbackInfo& info) {
-  const char* op = "conv2dBiasGrad";
-  const ConvGeometry g = readConvGeometry(info, op);
-  const ConvShapes s = convShapes(g);
-  const Operand4 gradOut = readOperand4(info, 1, s.out, false, op, "gradOutput");
-  const int64_t biasShape[4] = {1, 1, 1, g.k};
-  const Operand4 gradB = readOperand4(info, 3, biasShape, false, op, "gradBias");
-  conv2dBiasGrad(g, reinterpret_cast<const float*>(gradOut.base), reinterpret_cast<float*>(gradB.base));
-  return info.Env().Undefined();
-}
-
-// conv2dPooledBackward(geom16, pooledPlane, x, xOff, xStrides, weight, wOff, gradPooled, gpOff,
-//                      indices, idxOff, gradX|null, gxOff, gradW|null, gwOff, gradB|null, gbOff)
-Napi::Value conv2dPooledBackwardEntry(const Napi::CallbackInfo& info) {
-  const char* op = "conv2dPooledBackward";
-  const ConvGeometry g = readConvGeometry(info, op);
-  const int64_t pooledPlane = readInt(info[1], op);
-  if (pooledPlane < 1 || pooledPlane > g.oh * g.ow)
-    throw Napi::RangeError::New(info.Env(), std::string(op) + ": pooled plane " + std::to_string(pooledPlane) +
-                                                " does not fit the " + std::to_string(g.oh * g.ow) + "-element output plane");
-  const ConvShapes s = convShapes(g);
-  const int64_t pooled[4] = {g.n, g.k, 1, pooledPlane};
-  const Operand4 x = readOperand4(info, 2, s.x, true, op, "input");
-  const Operand4 w = readOperand4(info, 5, s.weight, false, op, "weight");
-  const Operand4 gp = readOperand4(info, 7, pooled, false, op, "gradPooled");
-  const Operand4 idx = readOperand4(info, 9, pooled, false, op, "indices");
-  auto optional = [&](size_t at, const int64_t* shape, const char* name) -> float* {
-    if (info[at].IsNull() || info[at].IsUndefined()) return nullptr;
-    return reinterpret_cast<float*>(readOperand4(info, at, shape, false, op, name).base);
-  };
-  const int64_t biasShape[4] = {1, 1, 1, g.k};
-  float* gradX = optional(11, s.x, "gradInput");
-  float* gradW = optional(13, s.weight, "gradWeight");
-  float* gradB = optional(15, biasShape, "gradBias");
-  try {
-    conv2dPooledBackward(g, convInput(x), reinterpret_cast<const float*>(w.base),
-                         reinterpret_cast<const float*>(gp.base), reinterpret_cast<const int32_t*>(idx.base), pooledPlane,
-                         gradX, gradW, gradB);
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(info.Env(), e.what());
-  }
-  return info.Env().Undefined();
-}
-
-PoolGeometry readPoolGeometry(const Napi::CallbackInfo& info, const char* op) {
-  int64_t v[14];
-  readGeometry(info, 0, 14, v, op);
-  PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
-  checkPoolGeometry(g);
-  return g;
-}
-
-PoolInput poolInput(const Operand4& o) {
-  return {reinterpret_cast<const float*>(o.base), o.strides[0], o.strides[1], o.strides[2], o.strides[3]};
+  return readOperand4<Target>(info, at, shape, false, op, name).mutableFloats();
 }
 
 bool readFlag(const Napi::CallbackInfo& info, size_t at, const char* op) {
@@ -228,120 +196,215 @@ bool readFlag(const Napi::CallbackInfo& info, size_t at, const char* op) {
   return info[at].As<Napi::Boolean>().Value();
 }
 
-Napi::Value maxPool2dEntry(const Napi::CallbackInfo& info) {
+// The operand shapes a convolution geometry implies.
+struct ConvShapes {
+  int64_t x[4], weight[4], out[4], bias[4];
+  explicit ConvShapes(const ConvGeometry& g)
+      : x{g.n, g.c, g.h, g.w}, weight{g.k, g.c / g.groups, g.kh, g.kw}, out{g.n, g.k, g.oh, g.ow}, bias{1, 1, 1, g.k} {}
+};
+
+struct PoolShapes {
+  int64_t x[4], out[4];
+  explicit PoolShapes(const PoolGeometry& g) : x{g.n, g.c, g.h, g.w}, out{g.n, g.c, g.oh, g.ow} {}
+};
+
+template <class Target>
+Napi::Value conv2d(const Napi::CallbackInfo& info) {
+  const char* op = "conv2d";
+  const ConvGeometry g = readConvGeometry(info, 0, op);
+  const ConvShapes s(g);
+  const Operand4 x = readOperand4<Target>(info, 1, s.x, true, op, "input");
+  const Operand4 w = readOperand4<Target>(info, 4, s.weight, false, op, "weight");
+  const float* bias = readOptional<Target>(info, 6, s.bias, op, "bias");
+  const Operand4 out = readOperand4<Target>(info, 8, s.out, false, op, "output");
+  checked(info.Env(), [&] { Target::conv2d(g, x.image(), w.floats(), bias, out.mutableFloats()); });
+  return info.Env().Undefined();
+}
+
+// CPU only: the direct double-accumulation reference, for tests.
+Napi::Value conv2dRef(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dRef";
+  const ConvGeometry g = readConvGeometry(info, 0, op);
+  const ConvShapes s(g);
+  const Operand4 x = readOperand4<CpuTarget>(info, 1, s.x, true, op, "input");
+  const Operand4 w = readOperand4<CpuTarget>(info, 4, s.weight, false, op, "weight");
+  const float* bias = readOptional<CpuTarget>(info, 6, s.bias, op, "bias");
+  const Operand4 out = readOperand4<CpuTarget>(info, 8, s.out, false, op, "output");
+  conv2dForwardRef(g, x.image(), w.floats(), bias, out.mutableFloats());
+  return info.Env().Undefined();
+}
+
+template <class Target>
+Napi::Value conv2dInputGrad(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dInputGrad";
+  const ConvGeometry g = readConvGeometry(info, 0, op);
+  const ConvShapes s(g);
+  const Operand4 gradOut = readOperand4<Target>(info, 1, s.out, false, op, "gradOutput");
+  const Operand4 w = readOperand4<Target>(info, 3, s.weight, false, op, "weight");
+  const Operand4 gradX = readOperand4<Target>(info, 5, s.x, false, op, "gradInput");
+  checked(info.Env(), [&] { Target::conv2dInputGrad(g, gradOut.floats(), w.floats(), gradX.mutableFloats()); });
+  return info.Env().Undefined();
+}
+
+template <class Target>
+Napi::Value conv2dWeightGrad(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dWeightGrad";
+  const ConvGeometry g = readConvGeometry(info, 0, op);
+  const ConvShapes s(g);
+  const Operand4 x = readOperand4<Target>(info, 1, s.x, true, op, "input");
+  const Operand4 gradOut = readOperand4<Target>(info, 4, s.out, false, op, "gradOutput");
+  const Operand4 gradW = readOperand4<Target>(info, 6, s.weight, false, op, "gradWeight");
+  checked(info.Env(), [&] { Target::conv2dWeightGrad(g, x.image(), gradOut.floats(), gradW.mutableFloats()); });
+  return info.Env().Undefined();
+}
+
+template <class Target>
+Napi::Value conv2dBiasGrad(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dBiasGrad";
+  const ConvGeometry g = readConvGeometry(info, 0, op);
+  const ConvShapes s(g);
+  const Operand4 gradOut = readOperand4<Target>(info, 1, s.out, false, op, "gradOutput");
+  const Operand4 gradB = readOperand4<Target>(info, 3, s.bias, false, op, "gradBias");
+  checked(info.Env(), [&] { Target::conv2dBiasGrad(g, gradOut.floats(), gradB.mutableFloats()); });
+  return info.Env().Undefined();
+}
+
+template <class Target>
+Napi::Value conv2dMaxPool2d(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dMaxPool2d";
+  const ConvGeometry g = readConvGeometry(info, 0, op);
+  const PoolGeometry pg = readPoolAfterConv(info, 1, g, op);
+  const ConvShapes s(g);
+  const PoolShapes ps(pg);
+  const Operand4 x = readOperand4<Target>(info, 2, s.x, true, op, "input");
+  const Operand4 w = readOperand4<Target>(info, 5, s.weight, false, op, "weight");
+  const float* bias = readOptional<Target>(info, 7, s.bias, op, "bias");
+  const Operand4 out = readOperand4<Target>(info, 9, ps.out, false, op, "output");
+  const Operand4 idx = readOperand4<Target>(info, 11, ps.out, false, op, "indices");
+  checked(info.Env(), [&] { Target::conv2dMaxPool2d(g, x.image(), w.floats(), bias, pg, out.mutableFloats(), idx.ints()); });
+  return info.Env().Undefined();
+}
+
+template <class Target>
+Napi::Value conv2dPooledBackward(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dPooledBackward";
+  const ConvGeometry g = readConvGeometry(info, 0, op);
+  const PoolGeometry pg = readPoolAfterConv(info, 1, g, op);
+  const ConvShapes s(g);
+  const PoolShapes ps(pg);
+  const Operand4 x = readOperand4<Target>(info, 2, s.x, true, op, "input");
+  const Operand4 w = readOperand4<Target>(info, 5, s.weight, false, op, "weight");
+  const Operand4 gp = readOperand4<Target>(info, 7, ps.out, false, op, "gradPooled");
+  const Operand4 idx = readOperand4<Target>(info, 9, ps.out, false, op, "indices");
+  float* gradX = readOptional<Target>(info, 11, s.x, op, "gradInput");
+  float* gradW = readOptional<Target>(info, 13, s.weight, op, "gradWeight");
+  float* gradB = readOptional<Target>(info, 15, s.bias, op, "gradBias");
+  checked(info.Env(), [&] {
+    Target::conv2dPooledBackward(g, pg, x.image(), w.floats(), gp.floats(), idx.ints(), gradX, gradW, gradB);
+  });
+  return info.Env().Undefined();
+}
+
+template <class Target>
+Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
   const char* op = "maxPool2d";
-  const PoolGeometry g = readPoolGeometry(info, op);
-  const int64_t xShape[4] = {g.n, g.c, g.h, g.w}, outShape[4] = {g.n, g.c, g.oh, g.ow};
-  const Operand4 x = readOperand4(info, 1, xShape, true, op, "input");
-  const Operand4 out = readOperand4(info, 4, outShape, false, op, "output");
-  const Operand4 idx = readOperand4(info, 6, outShape, false, op, "indices");
-  maxPool2dForward(g, poolInput(x), reinterpret_cast<float*>(out.base), reinterpret_cast<int32_t*>(idx.base));
+  const PoolGeometry g = readPoolGeometry(info, 0, op);
+  const PoolShapes s(g);
+  const Operand4 x = readOperand4<Target>(info, 1, s.x, true, op, "input");
+  const Operand4 out = readOperand4<Target>(info, 4, s.out, false, op, "output");
+  const Operand4 idx = readOperand4<Target>(info, 6, s.out, false, op, "indices");
+  checked(info.Env(), [&] { Target::maxPool2d(g, x.image(), out.mutableFloats(), idx.ints()); });
   return info.Env().Undefined();
 }
 
-Napi::Value maxPool2dBackwardEntry(const Napi::CallbackInfo& info) {
+template <class Target>
+Napi::Value maxPool2dBackward(const Napi::CallbackInfo& info) {
   const char* op = "maxPool2dBackward";
-  const PoolGeometry g = readPoolGeometry(info, op);
-  const int64_t xShape[4] = {g.n, g.c, g.h, g.w}, outShape[4] = {g.n, g.c, g.oh, g.ow};
-  const Operand4 gradOut = readOperand4(info, 1, outShape, false, op, "gradOutput");
-  const Operand4 idx = readOperand4(info, 3, outShape, false, op, "indices");
-  const Operand4 gradX = readOperand4(info, 5, xShape, false, op, "gradInput");
-  maxPool2dBackward(g, reinterpret_cast<const float*>(gradOut.base), reinterpret_cast<const int32_t*>(idx.base),
-                    reinterpret_cast<float*>(gradX.base));
+  const PoolGeometry g = readPoolGeometry(info, 0, op);
+  const PoolShapes s(g);
+  const Operand4 gradOut = readOperand4<Target>(info, 1, s.out, false, op, "gradOutput");
+  const Operand4 idx = readOperand4<Target>(info, 3, s.out, false, op, "indices");
+  const Operand4 gradX = readOperand4<Target>(info, 5, s.x, false, op, "gradInput");
+  checked(info.Env(), [&] { Target::maxPool2dBackward(g, gradOut.floats(), idx.ints(), gradX.mutableFloats()); });
   return info.Env().Undefined();
 }
 
-// conv2dMaxPoolForward(geom16, poolGeom14, x, xOff, xStrides, weight, wOff, bias|null, bOff, out, outOff,
-//                      indices, idxOff)
-Napi::Value conv2dMaxPoolForwardEntry(const Napi::CallbackInfo& info) {
-  const char* op = "conv2dMaxPoolForward";
-  const ConvGeometry g = readConvGeometry(info, op);
-  int64_t v[14];
-  readGeometry(info, 1, 14, v, op);
-  const PoolGeometry pg{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
-  if (pg.n != g.n || pg.c != g.k || pg.h != g.oh || pg.w != g.ow)
-    throw Napi::RangeError::New(info.Env(), std::string(op) + ": pooling input [" + std::to_string(pg.n) + "," +
-                                                std::to_string(pg.c) + "," + std::to_string(pg.h) + "," + std::to_string(pg.w) +
-                                                "] is not the convolution's output");
-  try {
-    checkPoolGeometry(pg);
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(info.Env(), e.what());
-  }
-  const ConvShapes s = convShapes(g);
-  const int64_t pooled[4] = {pg.n, pg.c, pg.oh, pg.ow};
-  const Operand4 x = readOperand4(info, 2, s.x, true, op, "input");
-  const Operand4 w = readOperand4(info, 5, s.weight, false, op, "weight");
-  const float* bias = readBias(info, 7, g, op);
-  const Operand4 out = readOperand4(info, 9, pooled, false, op, "output");
-  const Operand4 idx = readOperand4(info, 11, pooled, false, op, "indices");
-  conv2dMaxPoolForward(g, convInput(x), reinterpret_cast<const float*>(w.base), bias, pg,
-                       reinterpret_cast<float*>(out.base), reinterpret_cast<int32_t*>(idx.base));
-  return info.Env().Undefined();
-}
-
-Napi::Value avgPool2dEntry(const Napi::CallbackInfo& info) {
+template <class Target>
+Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
   const char* op = "avgPool2d";
-  const PoolGeometry g = readPoolGeometry(info, op);
+  const PoolGeometry g = readPoolGeometry(info, 0, op);
   const bool countIncludePad = readFlag(info, 1, op);
-  const int64_t xShape[4] = {g.n, g.c, g.h, g.w}, outShape[4] = {g.n, g.c, g.oh, g.ow};
-  const Operand4 x = readOperand4(info, 2, xShape, true, op, "input");
-  const Operand4 out = readOperand4(info, 5, outShape, false, op, "output");
-  avgPool2dForward(g, countIncludePad, poolInput(x), reinterpret_cast<float*>(out.base));
+  const PoolShapes s(g);
+  const Operand4 x = readOperand4<Target>(info, 2, s.x, true, op, "input");
+  const Operand4 out = readOperand4<Target>(info, 5, s.out, false, op, "output");
+  checked(info.Env(), [&] { Target::avgPool2d(g, countIncludePad, x.image(), out.mutableFloats()); });
   return info.Env().Undefined();
 }
 
-Napi::Value avgPool2dBackwardEntry(const Napi::CallbackInfo& info) {
+template <class Target>
+Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
   const char* op = "avgPool2dBackward";
-  const PoolGeometry g = readPoolGeometry(info, op);
+  const PoolGeometry g = readPoolGeometry(info, 0, op);
   const bool countIncludePad = readFlag(info, 1, op);
-  const int64_t xShape[4] = {g.n, g.c, g.h, g.w}, outShape[4] = {g.n, g.c, g.oh, g.ow};
-  const Operand4 gradOut = readOperand4(info, 2, outShape, false, op, "gradOutput");
-  const Operand4 gradX = readOperand4(info, 4, xShape, false, op, "gradInput");
-  avgPool2dBackward(g, countIncludePad, reinterpret_cast<const float*>(gradOut.base), reinterpret_cast<float*>(gradX.base));
+  const PoolShapes s(g);
+  const Operand4 gradOut = readOperand4<Target>(info, 2, s.out, false, op, "gradOutput");
+  const Operand4 gradX = readOperand4<Target>(info, 4, s.x, false, op, "gradInput");
+  checked(info.Env(), [&] { Target::avgPool2dBackward(g, countIncludePad, gradOut.floats(), gradX.mutableFloats()); });
   return info.Env().Undefined();
 }
 
-Napi::Value adaptiveAvgPool2dEntry(const Napi::CallbackInfo& info) {
+template <class Target>
+Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
   const char* op = "adaptiveAvgPool2d";
   int64_t v[6];
   readGeometry(info, 0, 6, v, op);
   const int64_t xShape[4] = {v[0], v[1], v[2], v[3]}, outShape[4] = {v[0], v[1], v[4], v[5]};
-  const Operand4 x = readOperand4(info, 1, xShape, true, op, "input");
-  const Operand4 out = readOperand4(info, 4, outShape, false, op, "output");
-  adaptiveAvgPool2dForward(v[0], v[1], v[2], v[3], v[4], v[5], poolInput(x), reinterpret_cast<float*>(out.base));
+  const Operand4 x = readOperand4<Target>(info, 1, xShape, true, op, "input");
+  const Operand4 out = readOperand4<Target>(info, 4, outShape, false, op, "output");
+  checked(info.Env(), [&] { Target::adaptiveAvgPool2d(v[0], v[1], v[2], v[3], v[4], v[5], x.image(), out.mutableFloats()); });
   return info.Env().Undefined();
 }
 
-Napi::Value adaptiveAvgPool2dBackwardEntry(const Napi::CallbackInfo& info) {
+template <class Target>
+Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
   const char* op = "adaptiveAvgPool2dBackward";
   int64_t v[6];
   readGeometry(info, 0, 6, v, op);
   const int64_t xShape[4] = {v[0], v[1], v[2], v[3]}, outShape[4] = {v[0], v[1], v[4], v[5]};
-  const Operand4 gradOut = readOperand4(info, 1, outShape, false, op, "gradOutput");
-  const Operand4 gradX = readOperand4(info, 3, xShape, false, op, "gradInput");
-  adaptiveAvgPool2dBackward(v[0], v[1], v[2], v[3], v[4], v[5], reinterpret_cast<const float*>(gradOut.base),
-                            reinterpret_cast<float*>(gradX.base));
+  const Operand4 gradOut = readOperand4<Target>(info, 1, outShape, false, op, "gradOutput");
+  const Operand4 gradX = readOperand4<Target>(info, 3, xShape, false, op, "gradInput");
+  checked(info.Env(), [&] {
+    Target::adaptiveAvgPool2dBackward(v[0], v[1], v[2], v[3], v[4], v[5], gradOut.floats(), gradX.mutableFloats());
+  });
   return info.Env().Undefined();
+}
+
+template <class Target>
+void registerFor(Napi::Env env, Napi::Object table) {
+  table.Set("conv2d", Napi::Function::New(env, conv2d<Target>, "conv2d"));
+  table.Set("conv2dInputGrad", Napi::Function::New(env, conv2dInputGrad<Target>, "conv2dInputGrad"));
+  table.Set("conv2dWeightGrad", Napi::Function::New(env, conv2dWeightGrad<Target>, "conv2dWeightGrad"));
+  table.Set("conv2dBiasGrad", Napi::Function::New(env, conv2dBiasGrad<Target>, "conv2dBiasGrad"));
+  table.Set("conv2dMaxPool2d", Napi::Function::New(env, conv2dMaxPool2d<Target>, "conv2dMaxPool2d"));
+  table.Set("conv2dPooledBackward", Napi::Function::New(env, conv2dPooledBackward<Target>, "conv2dPooledBackward"));
+  table.Set("maxPool2d", Napi::Function::New(env, maxPool2d<Target>, "maxPool2d"));
+  table.Set("maxPool2dBackward", Napi::Function::New(env, maxPool2dBackward<Target>, "maxPool2dBackward"));
+  table.Set("avgPool2d", Napi::Function::New(env, avgPool2d<Target>, "avgPool2d"));
+  table.Set("avgPool2dBackward", Napi::Function::New(env, avgPool2dBackward<Target>, "avgPool2dBackward"));
+  table.Set("adaptiveAvgPool2d", Napi::Function::New(env, adaptiveAvgPool2d<Target>, "adaptiveAvgPool2d"));
+  table.Set("adaptiveAvgPool2dBackward",
+            Napi::Function::New(env, adaptiveAvgPool2dBackward<Target>, "adaptiveAvgPool2dBackward"));
+}
+
+void registerConv(Napi::Env env, Napi::Object exports) {
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
+  exports.Set("conv2dRef", Napi::Function::New(env, conv2dRef, "conv2dRef"));
 }
 
 }  // namespace
 
-void registerConv(Napi::Env env, Napi::Object exports) {
-  exports.Set("conv2d", Napi::Function::New(env, conv2d<false>, "conv2d"));
-  exports.Set("conv2dRef", Napi::Function::New(env, conv2d<true>, "conv2dRef"));
-  exports.Set("conv2dInputGrad", Napi::Function::New(env, conv2dInputGradEntry, "conv2dInputGrad"));
-  exports.Set("conv2dWeightGrad", Napi::Function::New(env, conv2dWeightGradEntry, "conv2dWeightGrad"));
-  exports.Set("conv2dBiasGrad", Napi::Function::New(env, conv2dBiasGradEntry, "conv2dBiasGrad"));
-  exports.Set("conv2dMaxPoolForward", Napi::Function::New(env, conv2dMaxPoolForwardEntry, "conv2dMaxPoolForward"));
-  exports.Set("conv2dPooledBackward", Napi::Function::New(env, conv2dPooledBackwardEntry, "conv2dPooledBackward"));
-  exports.Set("maxPool2d", Napi::Function::New(env, maxPool2dEntry, "maxPool2d"));
-  exports.Set("maxPool2dBackward", Napi::Function::New(env, maxPool2dBackwardEntry, "maxPool2dBackward"));
-  exports.Set("avgPool2d", Napi::Function::New(env, avgPool2dEntry, "avgPool2d"));
-  exports.Set("avgPool2dBackward", Napi::Function::New(env, avgPool2dBackwardEntry, "avgPool2dBackward"));
-  exports.Set("adaptiveAvgPool2d", Napi::Function::New(env, adaptiveAvgPool2dEntry, "adaptiveAvgPool2d"));
-  exports.Set("adaptiveAvgPool2dBackward",
-              Napi::Function::New(env, adaptiveAvgPool2dBackwardEntry, "adaptiveAvgPool2dBackward"));
-}
+KD_REGISTER(registerConv);
 
 }  // namespace kd::binding

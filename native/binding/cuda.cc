@@ -19,4 +19,6 @@ void registerCuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDeviceName", Napi::Function::New(env, deviceName, "cudaDeviceName"));
 }
 
+KD_REGISTER(registerCuda);
+
 }  // namespace kd::binding

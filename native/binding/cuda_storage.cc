@@ -125,8 +125,11 @@ Napi::Value readScalar(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, value);
 }
 
+// CUDA storages have no memory JavaScript can view: null (the CPU's hostView returns an
+// ArrayBuffer), so Tensor.data() copies back through readBytes.
 Napi::Value hostView(const Napi::CallbackInfo& info) {
-  throw Napi::TypeError::New(info.Env(), "hostView: CUDA storages have no host view; copy with readBytes");
+  blockOf(info[0], "hostView");
+  return info.Env().Null();
 }
 
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
@@ -194,5 +197,7 @@ void registerCudaStorage(Napi::Env env, Napi::Object exports) {
   cuda.Set("setAllowTf32", Napi::Function::New(env, setAllowTf32, "setAllowTf32"));
   cuda.Set("getAllowTf32", Napi::Function::New(env, getAllowTf32, "getAllowTf32"));
 }
+
+KD_REGISTER(registerCudaStorage);
 
 }  // namespace kd::binding

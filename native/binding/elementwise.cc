@@ -2,9 +2,27 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
+#include "cpu/elementwise.h"
+#include "elementwise.h"  // cuda/
 
 namespace kd::binding {
 namespace {
+
+struct CpuKernels : CpuTarget {
+  static constexpr auto unary = unaryKernel;
+  static constexpr auto binary = binaryKernel;
+  static constexpr auto where = whereKernel;
+  static constexpr auto cast = castKernel;
+  static constexpr auto fill = fillKernel;
+};
+
+struct CudaKernels : CudaTarget {
+  static constexpr auto unary = cuda::unary;
+  static constexpr auto binary = cuda::binary;
+  static constexpr auto where = cuda::where;
+  static constexpr auto cast = cuda::cast;
+  static constexpr auto fill = cuda::fill;
+};
 
 DType binaryOutType(BinaryOp op, DType in) { return (isComparison(op) || isLogical(op)) ? DType::Bool : in; }
 
@@ -89,11 +107,14 @@ void registerFor(Napi::Env env, Napi::Object table) {
   table.Set("fill", Napi::Function::New(env, fill<Target>, "fill"));
 }
 
+void registerElementwise(Napi::Env env, Napi::Object exports) {
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
+}
+
 }  // namespace
 
-void registerElementwise(Napi::Env env, Napi::Object exports) {
-  registerFor<CpuTarget>(env, exports);
-  registerFor<CudaTarget>(env, cudaTable(env, exports));
-}
+KD_REGISTER(registerElementwise);
 
 }  // namespace kd::binding

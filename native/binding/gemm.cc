@@ -1,20 +1,23 @@
-// Entry points for the CPU GEMM family:
+// Entry points for the GEMM family:
 //   gemm(m, n, k, batch,
 //        aBuf, aOffset, aRowStride, aColStride, aBatchStride,
 //        bBuf, bOffset, bRowStride, bColStride, bBatchStride,
 //        cBuf, cOffset, cRowStride, cColStride, cBatchStride, alpha, beta)
-// and gemmRef(...) with the same arguments. Buffers are CPU storages; offsets and strides are in
-// float32 elements. Every operand's span (batch × rows × cols) is checked against its storage
+// on the CPU and CUDA tables alike, and gemmRef(...) with the same arguments (CPU). Offsets and
+// strides are in float32 elements. Every operand's span (batch × rows × cols) is checked against its storage
 // before the kernel runs, so no argument can make the kernel touch memory outside a buffer.
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "binding/args.h"
 #include "binding/registry.h"
-#include "binding/cuda_storage.h"
-#include "binding/storage.h"
+#include "binding/targets.h"
 #include "cpu/gemm.h"
-#include "matmul.h"  // cuda/
+#include "gemm.h"     // cuda/
+#include "matmul.h"   // cuda/
+#include "runtime.h"  // cuda/
 
 namespace kd::binding {
 namespace {
@@ -42,15 +45,15 @@ int64_t readInteger(const Napi::CallbackInfo& info, int index, double limit, boo
   return static_cast<int64_t>(d);
 }
 
-struct Operand {
+struct MatrixArg {
   HostView view;
   int64_t offset, rowStride, colStride, batchStride;
 };
 
 // Reads (buf, offset, rowStride, colStride, batchStride) starting at info[index].
-Operand readOperand(const Napi::CallbackInfo& info, int index, const char* op, const char* name, BufferLookup lookup) {
+MatrixArg readOperand(const Napi::CallbackInfo& info, int index, const char* op, const char* name, BufferLookup lookup) {
   const std::string prefix = std::string(name);
-  Operand o;
+  MatrixArg o;
   o.view = lookup(info[index], op);
   o.offset = readInteger(info, index + 1, kMaxOffset, false, op, (prefix + " offset").c_str());
   o.rowStride = readInteger(info, index + 2, kMaxStride, true, op, (prefix + " row stride").c_str());
@@ -59,7 +62,7 @@ Operand readOperand(const Napi::CallbackInfo& info, int index, const char* op, c
   return o;
 }
 
-void checkOperand(const Napi::Env& env, const Operand& o, int64_t batch, int64_t rows, int64_t cols,
+void checkOperand(const Napi::Env& env, const MatrixArg& o, int64_t batch, int64_t rows, int64_t cols,
                   const GemmArgs& g, const char* op, const char* name) {
   const int64_t shape[3] = {batch, rows, cols};
   const int64_t strides[3] = {o.batchStride, o.rowStride, o.colStride};
@@ -87,9 +90,9 @@ GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLook
   g.n = readInteger(info, 1, kMaxSize, false, op, "n");
   g.k = readInteger(info, 2, kMaxSize, false, op, "k");
   g.batch = readInteger(info, 3, kMaxSize, false, op, "batch");
-  const Operand a = readOperand(info, 4, op, "A", lookup);
-  const Operand b = readOperand(info, 9, op, "B", lookup);
-  const Operand c = readOperand(info, 14, op, "C", lookup);
+  const MatrixArg a = readOperand(info, 4, op, "A", lookup);
+  const MatrixArg b = readOperand(info, 9, op, "B", lookup);
+  const MatrixArg c = readOperand(info, 14, op, "C", lookup);
   if (!info[19].IsNumber() || !info[20].IsNumber())
     throw Napi::TypeError::New(env, std::string(op) + ": alpha and beta must be numbers");
   g.alpha = static_cast<float>(info[19].As<Napi::Number>().DoubleValue());
@@ -107,34 +110,77 @@ GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLook
   return g;
 }
 
+struct CpuKernels : CpuTarget {
+  static constexpr auto gemm = sgemm;
+};
+
+struct CudaKernels : CudaTarget {
+  // The same strided batches as cuda::StridedMatrix (device pointers).
+  static void gemm(const GemmArgs& g) {
+    auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
+      return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
+    };
+    cuda::matmul(g.m, g.n, g.k, g.batch, matrix(g.a, g.aRowStride, g.aColStride, g.aBatchStride),
+                 matrix(g.b, g.bRowStride, g.bColStride, g.bBatchStride),
+                 matrix(g.c, g.cRowStride, g.cColStride, g.cBatchStride), g.alpha, g.beta, allowTf32());
+  }
+  static constexpr auto rawGemm = cuda::gemm;
+  static void* stream() { return cuda::stream(); }
+};
+
+template <class Target>
 Napi::Value gemm(const Napi::CallbackInfo& info) {
-  sgemm(readGemmArgs(info, "gemm"));
+  Target::gemm(readGemmArgs(info, "gemm", Target::buffer));
   return info.Env().Undefined();
 }
 
-// The same call on CUDA storages (device pointers; bounds checked above on the host).
-Napi::Value cudaGemm(const Napi::CallbackInfo& info) {
-  const GemmArgs g = readGemmArgs(info, "gemm", deviceBuffer);
-  auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
-    return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
-  };
-  cuda::matmul(g.m, g.n, g.k, g.batch, matrix(g.a, g.aRowStride, g.aColStride, g.aBatchStride),
-               matrix(g.b, g.bRowStride, g.bColStride, g.bBatchStride), matrix(g.c, g.cRowStride, g.cColStride, g.cBatchStride),
-               g.alpha, g.beta, allowTf32());
-  return info.Env().Undefined();
-}
-
+// CPU only: the reference loop, for tests.
 Napi::Value gemmRef(const Napi::CallbackInfo& info) {
   sgemmRef(readGemmArgs(info, "gemmRef"));
   return info.Env().Undefined();
 }
 
-}  // namespace
+// CUDA only (in a build with CUDA): gemmRaw(m, n, k, inType, a, b, c, tf32, transB): C (float32, m x n) = A (m x k) @ B,
+// dense row-major, B stored k x n or (transB) n x k like a Linear weight, A and B of inType
+// (0 float32, 1 bf16, 2 fp16). Bench-only: lets bench/gpu.ts time the 16-bit tensor-core paths,
+// which no tensor dtype reaches.
+template <class Target>
+Napi::Value gemmRaw(const Napi::CallbackInfo& info) {
+  const char* op = "gemmRaw";
+  cuda::GemmArgs g;
+  g.m = static_cast<int>(readInt(info[0], op));
+  g.n = static_cast<int>(readInt(info[1], op));
+  g.k = static_cast<int>(readInt(info[2], op));
+  const int64_t type = readInt(info[3], op);
+  if (g.m < 1 || g.n < 1 || g.k < 1 || type < 0 || type > 2) throw Napi::RangeError::New(info.Env(), "gemmRaw: bad sizes or type");
+  g.inType = static_cast<cuda::DType>(type);
+  const size_t inBytes = type == 0 ? 4 : 2;
+  const HostView a = Target::buffer(info[4], op), b = Target::buffer(info[5], op), c = Target::buffer(info[6], op);
+  if (a.bytes < size_t(g.m) * g.k * inBytes || b.bytes < size_t(g.k) * g.n * inBytes || c.bytes < size_t(g.m) * g.n * 4)
+    throw Napi::RangeError::New(info.Env(), "gemmRaw: a buffer is too small");
+  g.a = a.data, g.b = b.data, g.c = c.data;
+  g.transB = info[8].ToBoolean();
+  g.lda = g.k, g.ldb = g.transB ? g.k : g.n, g.ldc = g.n;
+  g.math = info[7].ToBoolean() ? cuda::MathMode::TF32 : cuda::MathMode::ExactF32;
+  Target::rawGemm(g, Target::stream());
+  return info.Env().Undefined();
+}
+
+template <class Target>
+void registerFor(Napi::Env env, Napi::Object table) {
+  table.Set("gemm", Napi::Function::New(env, gemm<Target>, "gemm"));
+  if constexpr (std::is_same_v<Target, CudaKernels>) table.Set("gemmRaw", Napi::Function::New(env, gemmRaw<Target>, "gemmRaw"));
+}
 
 void registerGemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, gemm, "gemm"));
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
   exports.Set("gemmRef", Napi::Function::New(env, gemmRef, "gemmRef"));
-  cudaTable(env, exports).Set("gemm", Napi::Function::New(env, cudaGemm, "gemm"));
 }
+
+}  // namespace
+
+KD_REGISTER(registerGemm);
 
 }  // namespace kd::binding

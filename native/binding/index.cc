@@ -7,9 +7,33 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
+#include "cpu/index.h"
+#include "index.h"  // cuda/
 
 namespace kd::binding {
 namespace {
+
+struct CpuKernels : CpuTarget {
+  static constexpr auto firstBadIndex = kd::firstBadIndex;
+  static constexpr auto gather = gatherKernel;
+  static constexpr auto scatterAdd = scatterAddKernel;
+};
+
+// The CUDA kernels report a bad index in their own struct (cuda/index.h).
+struct CudaKernels : CudaTarget {
+  static BadIndex firstBadIndex(int nd, const int64_t* s, Operand index, int64_t bound) {
+    return host(cuda::firstBadIndex(nd, s, index, bound));
+  }
+  static BadIndex gather(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand x) {
+    return host(cuda::gather(t, nd, s, dim, size, o, i, x));
+  }
+  static BadIndex scatterAdd(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand src) {
+    return host(cuda::scatterAdd(t, nd, s, dim, size, o, i, src));
+  }
+
+ private:
+  static BadIndex host(const cuda::BadIndex& b) { return BadIndex{b.position, b.value}; }
+};
 
 Napi::Value report(const Napi::Env& env, const BadIndex& bad) {
   if (bad.position < 0) return env.Null();
@@ -137,11 +161,14 @@ void registerFor(Napi::Env env, Napi::Object table) {
   table.Set("indexAdd", Napi::Function::New(env, indexAdd<Target>, "indexAdd"));
 }
 
+void registerIndex(Napi::Env env, Napi::Object exports) {
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
+}
+
 }  // namespace
 
-void registerIndex(Napi::Env env, Napi::Object exports) {
-  registerFor<CpuTarget>(env, exports);
-  registerFor<CudaTarget>(env, cudaTable(env, exports));
-}
+KD_REGISTER(registerIndex);
 
 }  // namespace kd::binding

@@ -2,9 +2,19 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
+#include "cpu/reduce.h"
+#include "reduce.h"  // cuda/
 
 namespace kd::binding {
 namespace {
+
+struct CpuKernels : CpuTarget {
+  static constexpr auto reduce = reduceKernel;
+};
+
+struct CudaKernels : CudaTarget {
+  static constexpr auto reduce = cuda::reduce;
+};
 
 // reduce(op, dtype, keptShape, keptInStrides, reducedShape, reducedInStrides, in, inOffset,
 //        out, outOffset, outStrides)
@@ -43,11 +53,14 @@ void registerFor(Napi::Env env, Napi::Object table) {
   table.Set("reduce", Napi::Function::New(env, reduce<Target>, "reduce"));
 }
 
+void registerReduce(Napi::Env env, Napi::Object exports) {
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
+}
+
 }  // namespace
 
-void registerReduce(Napi::Env env, Napi::Object exports) {
-  registerFor<CpuTarget>(env, exports);
-  registerFor<CudaTarget>(env, cudaTable(env, exports));
-}
+KD_REGISTER(registerReduce);
 
 }  // namespace kd::binding

@@ -1,22 +1,20 @@
-// One registration function per kernel family; addon.cc calls each. A family's binding file
-// converts and checks arguments, then calls plain C++ kernels in native/cpu or cuda/.
+// How binding files reach the addon's exports: each file ends with `KD_REGISTER(registerX);`, which
+// adds its registration function to a list that addon.cc runs when the addon loads. Adding a kernel
+// family is adding one binding file; no shared list is edited. A family with CPU and CUDA kernels
+// registers one template instantiation per device (targets.h): the CPU one in `exports`, the CUDA
+// one in `exports.cuda`, under the same names and argument layouts.
 #pragma once
 #include <napi.h>
 
 namespace kd::binding {
 
-void registerStorage(Napi::Env env, Napi::Object exports);
-void registerRuntime(Napi::Env env, Napi::Object exports);
-void registerElementwise(Napi::Env env, Napi::Object exports);
-void registerReduce(Napi::Env env, Napi::Object exports);
-void registerIndex(Napi::Env env, Napi::Object exports);
-void registerGemm(Napi::Env env, Napi::Object exports);
-void registerSoftmax(Napi::Env env, Napi::Object exports);
-void registerConv(Napi::Env env, Napi::Object exports);
-void registerOptim(Napi::Env env, Napi::Object exports);
-void registerCuda(Napi::Env env, Napi::Object exports);
-void registerCudaStorage(Napi::Env env, Napi::Object exports);
-void registerCudaConv(Napi::Env env, Napi::Object exports);
+using Registrar = void (*)(Napi::Env env, Napi::Object exports);
+
+// Appends `fn` to the list; returns true so that it can initialise a file-scope constant.
+bool addRegistrar(Registrar fn);
+
+// Runs every registered function (addon.cc).
+void registerAll(Napi::Env env, Napi::Object exports);
 
 // exports.cuda: the CUDA backend's entry points, named and called like the CPU ones in exports.
 inline Napi::Object cudaTable(Napi::Env env, Napi::Object exports) {
@@ -25,3 +23,5 @@ inline Napi::Object cudaTable(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace kd::binding
+
+#define KD_REGISTER(fn) [[maybe_unused]] static const bool kdRegistered_##fn = ::kd::binding::addRegistrar(fn)

@@ -49,4 +49,6 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("isaDispatchCounts", Napi::Function::New(env, isaDispatchCounts, "isaDispatchCounts"));
 }
 
+KD_REGISTER(registerRuntime);
+
 }  // namespace kd::binding

@@ -5,9 +5,21 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
+#include "cpu/softmax.h"
+#include "softmax.h"  // cuda/
 
 namespace kd::binding {
 namespace {
+
+struct CpuKernels : CpuTarget {
+  static constexpr auto softmax = softmaxKernel;
+  static constexpr auto softmaxBackward = softmaxBackwardKernel;
+};
+
+struct CudaKernels : CudaTarget {
+  static constexpr auto softmax = cuda::softmax;
+  static constexpr auto softmaxBackward = cuda::softmaxBackward;
+};
 
 int readSoftmaxDim(const Napi::Value& value, const Dims& shape, const char* op) {
   int64_t dim = readInt(value, op);
@@ -48,11 +60,14 @@ void registerFor(Napi::Env env, Napi::Object table) {
   table.Set("softmaxBackward", Napi::Function::New(env, softmaxBackward<Target>, "softmaxBackward"));
 }
 
+void registerSoftmax(Napi::Env env, Napi::Object exports) {
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
+    registerFor<decltype(target)>(e, table);
+  });
+}
+
 }  // namespace
 
-void registerSoftmax(Napi::Env env, Napi::Object exports) {
-  registerFor<CpuTarget>(env, exports);
-  registerFor<CudaTarget>(env, cudaTable(env, exports));
-}
+KD_REGISTER(registerSoftmax);
 
 }  // namespace kd::binding

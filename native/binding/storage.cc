@@ -261,4 +261,6 @@ void registerStorage(Napi::Env env, Napi::Object exports) {
   exports.Set("setPoison", Napi::Function::New(env, setPoison, "setPoison"));
 }
 
+KD_REGISTER(registerStorage);
+
 }  // namespace kd::binding

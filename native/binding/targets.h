@@ -1,81 +1,70 @@
-// The two devices as the family bindings see them: how a handle resolves to memory and which
-// kernels run. elementwise.cc, reduce.cc, index.cc and softmax.cc convert and check arguments
-// once, as templates over a Target, and register the CPU instantiation in `exports` and the CUDA
-// one in `exports.cuda` under the same names, so both backends share every argument check.
+// The two devices as a family binding sees them. A family file (elementwise.cc, conv.cc, ...)
+// writes its entry points once, as templates over a kernel table, and names its kernels in two
+// small structs in the same file: one deriving from CpuTarget, one from CudaTarget, with the same
+// static members. Instantiating the entry points with each gives the CPU table (`exports`) and
+// the CUDA one (`exports.cuda`) the same names, argument layouts and checks:
+//
+//   struct CpuKernels : CpuTarget { static constexpr auto softmax = softmaxKernel; };
+//   struct CudaKernels : CudaTarget { static constexpr auto softmax = cuda::softmax; };
+//   template <class Target> void registerFor(Napi::Env env, Napi::Object table) { table.Set(...); }
+//   void registerSoftmax(Napi::Env env, Napi::Object exports) {
+//     registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto t, Napi::Env e, Napi::Object o) {
+//       registerFor<decltype(t)>(e, o);
+//     });
+//   }
+//   KD_REGISTER(registerSoftmax);
 #pragma once
+#include <napi.h>
+
+#include <string>
 
 #include "binding/cuda_storage.h"
+#include "binding/registry.h"
 #include "binding/storage.h"
-#include "cpu/elementwise.h"
-#include "cpu/index.h"
-#include "cpu/reduce.h"
-#include "cpu/softmax.h"
-#include "elementwise.h"  // cuda/
-#include "index.h"        // cuda/
-#include "reduce.h"       // cuda/
-#include "softmax.h"      // cuda/
 
 namespace kd::binding {
 
+// The one place that reads the build's CUDA switch (CMakeLists.txt defines KINDLING_WITH_CUDA).
+#ifdef KINDLING_WITH_CUDA
+inline constexpr bool kBuiltWithCuda = true;
+#else
+inline constexpr bool kBuiltWithCuda = false;
+#endif
+
 struct CpuTarget {
+  // Resolves a storage handle of this device to its memory (host pointer here).
   static HostView buffer(const Napi::Value& v, const char* op) { return hostBuffer(v, op); }
-  static void unary(UnaryOp op, DType t, double p0, double p1, int nd, const int64_t* s, Operand o, Operand x) {
-    unaryKernel(op, t, p0, p1, nd, s, o, x);
-  }
-  static void binary(BinaryOp op, DType t, int nd, const int64_t* s, Operand o, Operand a, Operand b) {
-    binaryKernel(op, t, nd, s, o, a, b);
-  }
-  static void where(DType t, int nd, const int64_t* s, Operand o, Operand c, Operand a, Operand b) {
-    whereKernel(t, nd, s, o, c, a, b);
-  }
-  static void cast(DType from, DType to, int nd, const int64_t* s, Operand o, Operand x) { castKernel(from, to, nd, s, o, x); }
-  static void fill(DType t, double v, int nd, const int64_t* s, Operand o) { fillKernel(t, v, nd, s, o); }
-  static void reduce(const ReduceArgs& a) { reduceKernel(a); }
-  static void softmax(bool log, int nd, const int64_t* s, int dim, Operand o, Operand x) { softmaxKernel(log, nd, s, dim, o, x); }
-  static void softmaxBackward(bool log, int nd, const int64_t* s, int dim, Operand dx, Operand y, Operand g) {
-    softmaxBackwardKernel(log, nd, s, dim, dx, y, g);
-  }
-  static BadIndex firstBadIndex(int nd, const int64_t* s, Operand index, int64_t bound) {
-    return kd::firstBadIndex(nd, s, index, bound);
-  }
-  static BadIndex gather(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand x) {
-    return gatherKernel(t, nd, s, dim, size, o, i, x);
-  }
-  static BadIndex scatterAdd(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand src) {
-    return scatterAddKernel(t, nd, s, dim, size, o, i, src);
-  }
 };
 
 struct CudaTarget {
+  // A device pointer the binding never dereferences; spans are checked on the host.
   static HostView buffer(const Napi::Value& v, const char* op) { return deviceBuffer(v, op); }
-  static void unary(UnaryOp op, DType t, double p0, double p1, int nd, const int64_t* s, Operand o, Operand x) {
-    cuda::unary(op, t, p0, p1, nd, s, o, x);
-  }
-  static void binary(BinaryOp op, DType t, int nd, const int64_t* s, Operand o, Operand a, Operand b) {
-    cuda::binary(op, t, nd, s, o, a, b);
-  }
-  static void where(DType t, int nd, const int64_t* s, Operand o, Operand c, Operand a, Operand b) {
-    cuda::where(t, nd, s, o, c, a, b);
-  }
-  static void cast(DType from, DType to, int nd, const int64_t* s, Operand o, Operand x) { cuda::cast(from, to, nd, s, o, x); }
-  static void fill(DType t, double v, int nd, const int64_t* s, Operand o) { cuda::fill(t, v, nd, s, o); }
-  static void reduce(const ReduceArgs& a) { cuda::reduce(a); }
-  static void softmax(bool log, int nd, const int64_t* s, int dim, Operand o, Operand x) { cuda::softmax(log, nd, s, dim, o, x); }
-  static void softmaxBackward(bool log, int nd, const int64_t* s, int dim, Operand dx, Operand y, Operand g) {
-    cuda::softmaxBackward(log, nd, s, dim, dx, y, g);
-  }
-  static BadIndex firstBadIndex(int nd, const int64_t* s, Operand index, int64_t bound) {
-    return fromDevice(cuda::firstBadIndex(nd, s, index, bound));
-  }
-  static BadIndex gather(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand x) {
-    return fromDevice(cuda::gather(t, nd, s, dim, size, o, i, x));
-  }
-  static BadIndex scatterAdd(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand src) {
-    return fromDevice(cuda::scatterAdd(t, nd, s, dim, size, o, i, src));
-  }
-
- private:
-  static BadIndex fromDevice(const cuda::BadIndex& b) { return BadIndex{b.position, b.value}; }
 };
+
+// Registers a family's entry points on both devices: `registerFor(Cpu{}, env, exports)` and, in a
+// build with CUDA, `registerFor(Cuda{}, env, exports.cuda)`. In a build without CUDA the CUDA
+// instantiation is never compiled, so the family's cuda/ kernels need no stand-in: exports.cuda
+// gets the CPU's names instead, each throwing "kindling was built without CUDA".
+template <class Cpu, class Cuda, class RegisterFor>
+void registerFamily(Napi::Env env, Napi::Object exports, RegisterFor registerFor) {
+  registerFor(Cpu{}, env, exports);
+  Napi::Object cuda = cudaTable(env, exports);
+  if constexpr (kBuiltWithCuda) {
+    registerFor(Cuda{}, env, cuda);
+  } else {
+    Napi::Object names = Napi::Object::New(env);
+    registerFor(Cpu{}, env, names);
+    Napi::Array keys = names.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      const std::string name = keys.Get(i).As<Napi::String>().Utf8Value();
+      cuda.Set(name, Napi::Function::New(
+                         env,
+                         [name](const Napi::CallbackInfo& info) -> Napi::Value {
+                           throw Napi::Error::New(info.Env(), name + ": kindling was built without CUDA");
+                         },
+                         name));
+    }
+  }
+}
 
 }  // namespace kd::binding

@@ -5,11 +5,10 @@
 #include <cstdint>
 
 #include "common/dtype.h"
+#include "common/opcodes.h"  // ReduceOp
 #include "common/operand.h"
 
 namespace kd {
-
-enum class ReduceOp : int { Sum = 0, Mean, Max, Min, Argmax, Argmin, Prod, Count };
 
 struct ReduceArgs {
   ReduceOp op;

@@ -2,6 +2,7 @@
 // forEachRow coalesces dims that are contiguous with respect to every operand, then calls
 // row(ptrs, innerStridesBytes, innerLength) once per innermost row, rows split across threads.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -66,17 +67,21 @@ void forEachRow(const StridedLoop<K>& loop, char* const base[K], Row row) {
   const int64_t inner = loop.innerLength(), rows = loop.rowCount();
   int64_t innerStrides[K];
   for (int k = 0; k < K; ++k) innerStrides[k] = loop.strides[k][loop.ndim - 1];
-  constexpr int64_t kGrainElems = 1 << 15;
-  if (rows == 1) {  // one long row: split it
-    parallelFor(inner, kGrainElems, [&](int64_t b, int64_t e) {
+  const Cost elemCost = bytesCost(4.0 * K);  // about a float read or written per operand
+  if (rows == 1) {
+    // One long row: split it in blocks, so that where a vector loop hands over to its scalar tail
+    // (which may round differently) does not depend on the thread count.
+    constexpr int64_t kBlockElems = 64;
+    const int64_t blocks = (inner + kBlockElems - 1) / kBlockElems;
+    parallelFor(blocks, elemCost * static_cast<double>(kBlockElems), [&](int64_t b, int64_t e) {
+      const int64_t begin = b * kBlockElems, end = std::min(inner, e * kBlockElems);
       char* p[K];
-      for (int k = 0; k < K; ++k) p[k] = base[k] + b * innerStrides[k];
-      row(p, innerStrides, e - b);
+      for (int k = 0; k < K; ++k) p[k] = base[k] + begin * innerStrides[k];
+      row(p, innerStrides, end - begin);
     });
     return;
   }
-  int64_t grainRows = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(inner, 1));
-  parallelFor(rows, grainRows, [&](int64_t b, int64_t e) {
+  parallelFor(rows, elemCost * static_cast<double>(inner), [&](int64_t b, int64_t e) {
     int64_t off[K];
     char* p[K];
     for (int64_t r = b; r < e; ++r) {

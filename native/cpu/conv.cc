@@ -19,6 +19,7 @@
 
 namespace kd {
 
+using conv_detail::convCost;
 using conv_detail::Dims;
 using conv_detail::dimsOf;
 
@@ -36,7 +37,7 @@ void conv2dForward(const ConvGeometry& g, ConvInput x, const float* weight, cons
   checkConvGeometry(g);
   const CpuIsa isa = dispatchIsa();
   if (isa != CpuIsa::Scalar && conv_direct::applies(g, x)) {
-    parallelFor(g.n, 1, [&](int64_t n0, int64_t n1) { conv_direct::forwardAvx2(g, x, weight, bias, out, n0, n1); });
+    parallelFor(g.n, convCost(g) * (1.0 / g.n), [&](int64_t n0, int64_t n1) { conv_direct::forwardAvx2(g, x, weight, bias, out, n0, n1); });
   } else if (conv_wide::applies(g, x)) {
     conv_wide::forward(isa, g, x, weight, bias, out);
   } else {
@@ -53,10 +54,10 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
   checkConvGeometry(g);
   const CpuIsa isa = dispatchIsa();
   if (isa != CpuIsa::Scalar && conv_direct::applies(g, x)) {
-    parallelFor(g.k, 1, [&](int64_t k0, int64_t k1) { conv_direct::weightGradAvx2(g, x, gradOut, gradWeight, k0, k1); });
+    parallelFor(g.k, convCost(g) * (1.0 / g.k), [&](int64_t k0, int64_t k1) { conv_direct::weightGradAvx2(g, x, gradOut, gradWeight, k0, k1); });
     return;
   }
-  conv_detail::WeightGradSums sums(gradWeight, g.k * dimsOf(g).ckk, numThreads());
+  conv_detail::WeightGradSums sums(gradWeight, g.k * dimsOf(g).ckk, threadsForCost(convCost(g)));
   const int used = conv_wide::applies(g, x) ? conv_wide::weightGrad(isa, g, x, gradOut, sums)
                                             : conv_im2col::weightGrad(isa, g, x, gradOut, sums);
   sums.finish(used);
@@ -65,7 +66,7 @@ void conv2dWeightGrad(const ConvGeometry& g, ConvInput x, const float* gradOut, 
 void conv2dBiasGrad(const ConvGeometry& g, const float* gradOut, float* gradBias) {
   checkConvGeometry(g);
   const int64_t plane = g.oh * g.ow;
-  parallelFor(g.k, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.n * plane)), [&](int64_t k0, int64_t k1) {
+  parallelFor(g.k, bytesCost(4.0 * g.n * plane), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       double total = 0;
       for (int64_t n = 0; n < g.n; ++n) {

@@ -12,20 +12,9 @@
 #pragma once
 #include <cstdint>
 
+#include "common/geometry.h"  // ConvGeometry, ConvInput
+
 namespace kd {
-
-struct ConvGeometry {
-  int64_t n, c, h, w;      // input
-  int64_t k, kh, kw;       // output channels and kernel size; weight is [k, c / groups, kh, kw]
-  int64_t oh, ow;          // output size; rows/columns past the input read zeros (padding)
-  int64_t strideH, strideW, padH, padW, dilationH, dilationW, groups;  // padH/padW: top/left
-};
-
-// An input operand: element (n, c, y, x) at p[n*sn + c*sc + y*sh + x*sw].
-struct ConvInput {
-  const float* p;
-  int64_t sn, sc, sh, sw;
-};
 
 // Throws std::invalid_argument unless every size is positive and groups divide c and k.
 void checkConvGeometry(const ConvGeometry& g);

@@ -32,6 +32,11 @@ inline Dims dimsOf(const ConvGeometry& g) {
   return d;
 }
 
+// Any of the three passes: 2·n·k·(c/groups)·kh·kw·oh·ow flops.
+inline Cost convCost(const ConvGeometry& g) {
+  return flopsCost(2.0 * static_cast<double>(g.n * g.k * (g.c / g.groups) * g.kh * g.kw) * static_cast<double>(g.oh * g.ow));
+}
+
 // Two buffers per thread (col and a temporary tile), kept across calls.
 struct ThreadScratch {
   ScratchBuffer col, tmp;
@@ -42,14 +47,14 @@ inline ThreadScratch& threadScratch() {
   return scratch;
 }
 
-// Runs body(t, n0, n1) on threads that own contiguous, even ranges of images. Returns the number
-// of threads that ran.
+// Runs body(t, n0, n1) on parts that own contiguous, even ranges of the batch's images, as many
+// as the convolution's cost warrants. Returns the number of parts that ran.
 template <class Body>
-int forEachImageRange(int64_t images, Body&& body) {
+int forEachImageRange(const ConvGeometry& g, Body&& body) {
   int used = 1;
-  parallelRun(static_cast<int>(std::min<int64_t>(numThreads(), images)), [&](int t, int count) {
+  parallelRun(static_cast<int>(std::min<int64_t>(kMaxThreads, g.n)), convCost(g), [&](int t, int count) {
     if (t == 0) used = count;
-    body(t, images * t / count, images * (t + 1) / count);
+    body(t, g.n * t / count, g.n * (t + 1) / count);
   });
   return used;
 }
@@ -71,7 +76,7 @@ class WeightGradSums {
   void finish(int used) {
     if (!touched(0)) std::fill(gradWeight_, gradWeight_ + elems_, 0.0f);
     if (used <= 1) return;
-    parallelFor(elems_, 4096, [&](int64_t i0, int64_t i1) {
+    parallelFor(elems_, bytesCost(8.0 * used), [&](int64_t i0, int64_t i1) {
       for (int t = 1; t < used; ++t) {
         if (!touched(t)) continue;
         const float* p = of(t);

@@ -102,11 +102,11 @@ bool imageParallel(const ConvGeometry& g, int threads) {
 // contiguous ranges. Returns the number of threads that ran.
 template <class Body>
 int forEachChunkParallel(const ConvGeometry& g, const Dims& d, Body&& body) {
-  const int threads = numThreads();
+  const int threads = threadsForCost(convCost(g));
   int used = 1;
   if (imageParallel(g, threads)) {
     const ChunkPlan plan = makePlan(d, kMaxChunkCols);
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), convCost(g), [&](int t, int count) {
       if (t == 0) used = count;
       const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
       for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) body(t, plan.at(n0, n1, i));
@@ -114,7 +114,7 @@ int forEachChunkParallel(const ConvGeometry& g, const Dims& d, Body&& body) {
   } else {
     const ChunkPlan plan = makePlan(d, ceilDiv(g.n * d.outPlane, threads));
     const int64_t chunks = plan.count(g.n);
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, chunks)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, chunks)), convCost(g), [&](int t, int count) {
       if (t == 0) used = count;
       for (int64_t i = chunks * t / count, end = chunks * (t + 1) / count; i < end; ++i) body(t, plan.at(0, g.n, i));
     });
@@ -209,6 +209,14 @@ void col2imAddRows(const ConvGeometry& g, const Dims& d, const float* col, int64
   }
 }
 
+// No padding and no window past the bottom or right edge. Zero padding is not enough: an output
+// larger than the windows cover (padding='same' with an even kernel pads only the bottom/right)
+// has windows that reach past the input.
+bool windowsInsideInput(const ConvGeometry& g) {
+  return g.padH == 0 && g.padW == 0 && (g.oh - 1) * g.strideH + (g.kh - 1) * g.dilationH < g.h &&
+         (g.ow - 1) * g.strideW + (g.kw - 1) * g.dilationW < g.w;
+}
+
 // For narrow outputs (the MNIST layers' rows are 3 to 26 wide) per-row setup dominates; these
 // walk each col row in one loop over the chunk's columns through per-column tables instead.
 struct ColumnTable {
@@ -240,7 +248,7 @@ void im2colTable(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64
                  int64_t ld) {
   const ColumnTable& t = columnTable(g, x, ch);
   const int64_t* base = t.inputBase.data();
-  const bool unpadded = g.padH == 0 && g.padW == 0;  // then every window lies inside the input
+  const bool unpadded = windowsInsideInput(g);
   for (int64_t c = 0; c < d.cg; ++c)
     for (int64_t ky = 0; ky < g.kh; ++ky)
       for (int64_t kx = 0; kx < g.kw; ++kx) {
@@ -263,7 +271,7 @@ void col2imAddTable(const ConvGeometry& g, const Dims& d, const float* col, int6
   const ConvInput dense{gradInput, g.c * d.inPlane, d.inPlane, g.w, 1};
   const ColumnTable& t = columnTable(g, dense, ch);
   const int64_t* base = t.gradBase.data();
-  const bool unpadded = g.padH == 0 && g.padW == 0;
+  const bool unpadded = windowsInsideInput(g);
   for (int64_t c = cBegin; c < cEnd; ++c)
     for (int64_t ky = 0; ky < g.kh; ++ky)
       for (int64_t kx = 0; kx < g.kw; ++kx) {
@@ -285,8 +293,7 @@ void col2imAddTable(const ConvGeometry& g, const Dims& d, const float* col, int6
 // Every window inside the input and unit column steps (stride 1, x.sw 1): each output-row run
 // of a col row is one contiguous input run, copied with no bounds logic at all.
 bool unpaddedUnitSteps(const ConvGeometry& g, const ConvInput& x) {
-  return g.padH == 0 && g.padW == 0 && g.strideW == 1 && x.sw == 1 &&
-         (g.oh - 1) * g.strideH + (g.kh - 1) * g.dilationH < g.h && g.ow - 1 + (g.kw - 1) * g.dilationW < g.w;
+  return windowsInsideInput(g) && g.strideW == 1 && x.sw == 1;
 }
 
 void im2colRuns(const ConvGeometry& g, const Dims& d, const ConvInput& x, int64_t group, const Chunk& ch, float* col,
@@ -464,19 +471,19 @@ void inputGrad(const ConvGeometry& g, const float* gradOut, const float* weight,
       float* col = scratch.col.reserve(d.ckk * ch.cols);
       sgemm(gemmArgs(d.ckk, ch.cols, d.kg, w, 1, d.ckk, b, bRow, 1, col, ch.cols, 0.0f));
       if (threadedCol2im) {
-        parallelFor(d.cg, 1, [&](int64_t c0, int64_t c1) { col2imAdd(g, d, col, ch.cols, grp, ch, c0, c1, gradInput); });
+        parallelFor(d.cg, bytesCost(8.0 * g.kh * g.kw * ch.cols), [&](int64_t c0, int64_t c1) { col2imAdd(g, d, col, ch.cols, grp, ch, c0, c1, gradInput); });
       } else {
         col2imAdd(g, d, col, ch.cols, grp, ch, 0, d.cg, gradInput);
       }
     }
   };
 
-  const int threads = numThreads();
+  const int threads = threadsForCost(convCost(g));
   const ChunkPlan plan = makePlan(d, kMaxChunkCols);
   // Pointwise chunks inside one image write every element of their columns; all else accumulates.
   const bool accumulates = !(pointwise && plan.imagesPerChunk == 1);
   if (imageParallel(g, threads)) {
-    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), [&](int t, int count) {
+    parallelRun(static_cast<int>(std::min<int64_t>(threads, g.n)), convCost(g), [&](int t, int count) {
       const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
       if (accumulates) std::fill(gradInput + n0 * g.c * d.inPlane, gradInput + n1 * g.c * d.inPlane, 0.0f);
       for (int64_t i = 0, chunks = plan.count(n1 - n0); i < chunks; ++i) chunkGrad(plan.at(n0, n1, i), false);
@@ -485,7 +492,7 @@ void inputGrad(const ConvGeometry& g, const float* gradOut, const float* weight,
     // Few images: chunks in order (segments of one image overlap in gradInput), each threaded inside.
     if (accumulates) {
       const int64_t total = g.n * g.c * d.inPlane;
-      parallelFor(total, 65536, [&](int64_t i0, int64_t i1) { std::fill(gradInput + i0, gradInput + i1, 0.0f); });
+      parallelFor(total, bytesCost(4), [&](int64_t i0, int64_t i1) { std::fill(gradInput + i0, gradInput + i1, 0.0f); });
     }
     for (int64_t i = 0, chunks = plan.count(g.n); i < chunks; ++i) chunkGrad(plan.at(0, g.n, i), true);
   }

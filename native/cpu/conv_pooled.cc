@@ -16,11 +16,35 @@ void rangeScalar(const Work& w, int64_t n0, int64_t n1) { pooledRange<tapAccumul
 
 }  // namespace conv_pooled_detail
 
-void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weight, const float* gradPooled,
-                          const int32_t* indices, int64_t pooledPlane, float* gradInput, float* gradWeight,
-                          float* gradBias) {
+namespace {
+
+void requirePoolAfterConv(const ConvGeometry& g, const PoolGeometry& pool, const char* op) {
   checkConvGeometry(g);
-  if (g.groups != 1) throw std::invalid_argument("conv2dPooledBackward: groups must be 1");
+  checkPoolGeometry(pool);
+  if (pool.n != g.n || pool.c != g.k || pool.h != g.oh || pool.w != g.ow)
+    throw std::invalid_argument(std::string(op) + ": the pooling geometry does not match the convolution's output");
+}
+
+// The dense route: the convolution's output gradient through the pool's backward, then the
+// convolution's gradients.
+void pooledBackwardDense(const ConvGeometry& g, const PoolGeometry& pool, ConvInput x, const float* weight,
+                         const float* gradPooled, const int32_t* indices, float* gradInput, float* gradWeight,
+                         float* gradBias) {
+  std::vector<float> gradOut(static_cast<size_t>(g.n * g.k * g.oh * g.ow));
+  maxPool2dBackward(pool, gradPooled, indices, gradOut.data());
+  if (gradInput) conv2dInputGrad(g, gradOut.data(), weight, gradInput);
+  if (gradWeight) conv2dWeightGrad(g, x, gradOut.data(), gradWeight);
+  if (gradBias) conv2dBiasGrad(g, gradOut.data(), gradBias);
+}
+
+}  // namespace
+
+void conv2dPooledBackward(const ConvGeometry& g, const PoolGeometry& pool, ConvInput x, const float* weight,
+                          const float* gradPooled, const int32_t* indices, float* gradInput, float* gradWeight,
+                          float* gradBias) {
+  requirePoolAfterConv(g, pool, "conv2dPooledBackward");
+  if (g.groups != 1) return pooledBackwardDense(g, pool, x, weight, gradPooled, indices, gradInput, gradWeight, gradBias);
+  const int64_t pooledPlane = pool.oh * pool.ow;
   const int64_t taps = g.kh * g.kw, weightElems = g.k * taps * g.c, plane = g.h * g.w;
   const int64_t outPlane = g.oh * g.ow;
   for (int64_t i = 0, total = g.n * g.k * pooledPlane; i < total; ++i)
@@ -41,12 +65,14 @@ void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weigh
       for (int64_t ci = 0; ci < g.c; ++ci)
         for (int64_t t = 0; t < taps; ++t) weightT[(k * taps + t) * g.c + ci] = weight[(k * g.c + ci) * taps + t];
   }
-  const int threads = static_cast<int>(std::min<int64_t>(numThreads(), g.n));
+  // Both gradients: twice the 2·n·k·c·kh·kw·oh·ow flops of the convolution.
+  const Cost cost = flopsCost(4.0 * static_cast<double>(g.n * g.k * g.c * taps) * static_cast<double>(outPlane));
+  const int threads = static_cast<int>(std::min<int64_t>(threadsForCost(cost), g.n));
   // Per thread: weight gradient [k, kh, kw, c], bias gradient, and two images of scratch.
   const int64_t perThread = weightElems + g.k + 2 * plane * g.c;
   std::vector<float> scratch(static_cast<size_t>(threads * perThread), 0.0f);
   const bool avx2 = activeIsa() >= CpuIsa::Avx2;
-  parallelRun(threads, [&](int t, int count) {
+  parallelRun(threads, cost, [&](int t, int count) {
     float* mine = scratch.data() + t * perThread;
     conv_pooled_detail::Work w{&g, x, gradInput ? weightT.data() : nullptr, gradPooled, indices, pooledPlane, gradInput,
                                gradWeight ? mine : nullptr, gradBias ? mine + weightElems : nullptr,
@@ -70,14 +96,18 @@ void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weigh
 
 void conv2dMaxPoolForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias,
                           const PoolGeometry& pool, float* out, int32_t* indices) {
-  checkConvGeometry(g);
-  checkPoolGeometry(pool);
-  if (pool.n != g.n || pool.c != g.k || pool.h != g.oh || pool.w != g.ow)
-    throw std::invalid_argument("conv2dMaxPoolForward: the pooling geometry does not match the convolution's output");
-  // Images in chunks whose convolution output stays within about 256 KiB (L2).
+  requirePoolAfterConv(g, pool, "conv2dMaxPoolForward");
   const int64_t convImage = g.k * g.oh * g.ow, pooledImage = pool.c * pool.oh * pool.ow;
+  const Cost cost = flopsCost(2.0 * static_cast<double>(g.n * g.k * (g.c / g.groups) * g.kh * g.kw) * static_cast<double>(g.oh * g.ow));
+  if (g.n < 2 * threadsForCost(cost)) {
+    std::vector<float> conv(static_cast<size_t>(g.n * convImage));
+    conv2dForward(g, x, weight, bias, conv.data());
+    maxPool2dForward(pool, PoolInput{conv.data(), convImage, g.oh * g.ow, g.ow, 1}, out, indices);
+    return;
+  }
+  // Images in chunks whose convolution output stays within about 256 KiB (L2).
   const int64_t chunk = std::max<int64_t>(1, (int64_t{256} * 1024 / 4) / convImage);
-  parallelRun(static_cast<int>(std::min<int64_t>(numThreads(), g.n)), [&](int t, int count) {
+  parallelRun(static_cast<int>(std::min<int64_t>(kMaxThreads, g.n)), cost, [&](int t, int count) {
     const int64_t n0 = g.n * t / count, n1 = g.n * (t + 1) / count;
     std::vector<float> y(static_cast<size_t>(std::min(chunk, std::max<int64_t>(n1 - n0, 1)) * convImage));
     for (int64_t c0 = n0; c0 < n1; c0 += chunk) {

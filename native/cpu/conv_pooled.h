@@ -13,17 +13,22 @@
 
 namespace kd {
 
-// gradPooled and indices are [n, k, pooledPlane] (contiguous); indices hold oy·ow + ox within
-// the convolution's output plane. Each of gradInput ([n, c, h, w]), gradWeight ([k, c, kh, kw])
-// and gradBias ([k]) may be null; the others are overwritten. groups must be 1.
-void conv2dPooledBackward(const ConvGeometry& g, ConvInput x, const float* weight, const float* gradPooled,
-                          const int32_t* indices, int64_t pooledPlane, float* gradInput, float* gradWeight,
+// The public entry points choose their algorithm themselves, so callers (the binding) need not.
+
+// gradPooled and indices are [n, k, pool.oh, pool.ow] (contiguous); indices hold oy·ow + ox within
+// the convolution's output plane, which pool describes (n, k, oh, ow). Each of gradInput
+// ([n, c, h, w]), gradWeight ([k, c/groups, kh, kw]) and gradBias ([k]) may be null; the others
+// are overwritten. groups == 1 runs the sparse kernel above; grouped convolutions go through the
+// dense route (maxPool2dBackward into a temporary, then the convolution's gradients).
+void conv2dPooledBackward(const ConvGeometry& g, const PoolGeometry& pool, ConvInput x, const float* weight,
+                          const float* gradPooled, const int32_t* indices, float* gradInput, float* gradWeight,
                           float* gradBias);
 
-// out, indices [n, k, pool.oh, pool.ow] = maxPool2d(conv2d(x, weight) + bias) image by image,
-// so each image's convolution output is pooled while it is still in cache and never written
-// out. pool must describe the convolution's output (n, k, oh, ow). Images are split across
-// threads; each runs the single-image convolution and pooling inline.
+// out, indices [n, k, pool.oh, pool.ow] = maxPool2d(conv2d(x, weight) + bias); pool must describe
+// the convolution's output (n, k, oh, ow). When the batch gives every thread at least two images,
+// images are split across threads and each image's convolution output is pooled while it is still
+// in cache, never written out; smaller batches run the (internally threaded) convolution over the
+// whole batch into a temporary and pool that.
 void conv2dMaxPoolForward(const ConvGeometry& g, ConvInput x, const float* weight, const float* bias,
                           const PoolGeometry& pool, float* out, int32_t* indices);
 

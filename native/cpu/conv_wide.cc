@@ -194,7 +194,7 @@ void wideForwardGather(const ConvGeometry& g, const Dims& d, const WideGeometry&
   // batch are first copied into a zero-padded buffer.
   const int64_t reach = wg.tapOffset.back() + ldc;
   const int64_t lastEnd = (g.n - 1) * x.sn + wg.imageElems;
-  forEachImageRange(g.n, [&](int, int64_t n0, int64_t n1) {
+  forEachImageRange(g, [&](int, int64_t n0, int64_t n1) {
     ThreadScratch& scratch = threadScratch();
     float* c = scratch.tmp.reserve(mPanels * MR * ldc);
     for (int64_t n = n0; n < n1; ++n) {
@@ -266,7 +266,7 @@ void forward(CpuIsa isa, const ConvGeometry& g, const ConvInput& x, const float*
     return;
   }
   withMicroKernel(isa, [&](const MicroKernel& kernel, auto mr, auto nr) {
-    forEachImageRange(g.n, [&](int, int64_t n0, int64_t n1) {
+    forEachImageRange(g, [&](int, int64_t n0, int64_t n1) {
       wideForward<decltype(mr)::value, decltype(nr)::value>(kernel, g, d, wg, x, weight, bias, out, n0, n1);
     });
   });
@@ -276,14 +276,14 @@ int weightGrad(CpuIsa isa, const ConvGeometry& g, const ConvInput& x, const floa
   const Dims d = dimsOf(g);
   const WideGeometry wg(g, d);
   if (isa == CpuIsa::Avx2) {
-    return forEachImageRange(g.n, [&](int t, int64_t n0, int64_t n1) {
+    return forEachImageRange(g, [&](int t, int64_t n0, int64_t n1) {
       wideWeightGradRows(g, d, wg, x, gradOut, sums.of(t), n0, n1);
       if (n1 > n0) sums.touch(t);
     });
   }
   int used = 1;
   withMicroKernel(isa, [&](const MicroKernel& kernel, auto mr, auto nr) {
-    used = forEachImageRange(g.n, [&](int t, int64_t n0, int64_t n1) {
+    used = forEachImageRange(g, [&](int t, int64_t n0, int64_t n1) {
       wideWeightGrad<decltype(mr)::value, decltype(nr)::value>(kernel, g, d, wg, x, gradOut, sums.of(t), false, n0, n1);
       if (n1 > n0) sums.touch(t);
     });

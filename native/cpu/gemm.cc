@@ -11,9 +11,9 @@
 // Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
 // tiles (and C with a column stride other than 1) go through a small buffer and a scalar merge.
 //
-// Threads: each thread owns a rectangle of C from a tm×tn grid and runs the loop nest above on it
-// with its own packing buffers, so threads share nothing and never wait on each other. Batches
-// of small matrices are split across threads by batch item instead.
+// Threads: how many is chosen from m·n·k (parallelRun). Each part owns a rectangle of C from a
+// tm×tn grid and runs the loop nest above on it with its thread's packing buffers, so parts share
+// nothing and never wait on each other. Batches of small matrices are split by batch item instead.
 #include "cpu/gemm.h"
 
 #include <algorithm>
@@ -31,8 +31,6 @@ namespace {
 
 using namespace gemm_detail;
 
-// Below this many flops per thread, waking another thread costs more than it saves.
-constexpr double kMinFlopsPerThread = 2.0 * 96 * 96 * 96;
 // Batch items at least this large are each split across threads rather than run one per thread.
 constexpr double kLargeItemFlops = 2.0 * 384 * 384 * 384;
 
@@ -77,13 +75,10 @@ void splitRange(int64_t total, int64_t unit, int parts, int index, int64_t& begi
 }
 
 template <int MR, int NR>
-void gemmParallel(const MicroKernel& kernel, int threads, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b,
-                  Mat c, float alpha, float beta) {
-  if (threads <= 1) {
-    gemmSerial<MR, NR>(kernel, m, n, k, a, b, c, alpha, beta);
-    return;
-  }
-  parallelRun(threads, [&](int t, int count) {
+void gemmParallel(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c,
+                  float alpha, float beta) {
+  const Cost cost = flopsCost(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
+  parallelRun(kMaxThreads, cost, [&](int t, int count) {
     const Grid grid = chooseGrid(count, m, n, MR, NR);
     if (t >= grid.tm * grid.tn) return;
     int64_t i0, i1, j0, j1;
@@ -126,7 +121,7 @@ Problem normalise(const GemmArgs& g) {
 }
 
 void scaleC(const Problem& p) {
-  parallelFor(p.batch * p.m, std::max<int64_t>(1, 16384 / p.n), [&](int64_t r0, int64_t r1) {
+  parallelFor(p.batch * p.m, bytesCost(8.0 * static_cast<double>(p.n)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       float* row = p.c.p + (r / p.m) * p.cBatch + (r % p.m) * p.c.rs;
       for (int64_t j = 0; j < p.n; ++j) {
@@ -148,8 +143,7 @@ void runGemm(const MicroKernel& kernel, const Problem& p) {
   };
 
   if (p.batch > 1 && p.batch >= pool && (p.batch % pool == 0 || itemFlops < kLargeItemFlops)) {
-    const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kMinFlopsPerThread / itemFlops));
-    parallelFor(p.batch, grain, [&](int64_t b0, int64_t b1) {
+    parallelFor(p.batch, flopsCost(itemFlops), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         auto [a, bm, c] = item(b);
         gemmSerial<MR, NR>(kernel, p.m, p.n, p.k, a, bm, c, p.alpha, p.beta);
@@ -157,10 +151,9 @@ void runGemm(const MicroKernel& kernel, const Problem& p) {
     });
     return;
   }
-  const int threads = static_cast<int>(std::clamp<double>(itemFlops / kMinFlopsPerThread, 1.0, pool));
   for (int64_t b = 0; b < p.batch; ++b) {
     auto [a, bm, c] = item(b);
-    gemmParallel<MR, NR>(kernel, threads, p.m, p.n, p.k, a, bm, c, p.alpha, p.beta);
+    gemmParallel<MR, NR>(kernel, p.m, p.n, p.k, a, bm, c, p.alpha, p.beta);
   }
 }
 

@@ -101,11 +101,9 @@ bool scatterAddTyped(int ndim, const int64_t* shape, int dim, int64_t dimSize, O
                 ks2 = loop.strides[2][loop.ndim - 1];
   const bool kInner = std::llabs(ks0) <= std::llabs(outDim);
   const bool denseRows = kInner && ks1 == 0 && ks0 == sizeof(T) && ks2 == sizeof(T);
-  // At least a cache line of k per chunk where rows are dense, so threads do not share lines.
-  const int64_t grain = std::max<int64_t>(denseRows ? 16 : 1, 32768 / L);
   std::atomic<bool> bad{false};
 
-  parallelFor(R * K, grain, [&](int64_t b, int64_t e) {
+  parallelFor(R * K, bytesCost(12.0 * L), [&](int64_t b, int64_t e) {
     int64_t off[3];
     for (int64_t pos = b; pos < e;) {
       const int64_t r = pos / K, k0 = pos % K, n = std::min(K - k0, e - pos);

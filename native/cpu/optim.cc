@@ -17,7 +17,7 @@ void adamStep(const AdamHyper& h, int64_t n, float* param, const float* grad, fl
   const float bc2Sqrt = static_cast<float>(std::sqrt(bc2));
   const float decay = h.decoupled ? 1.0f - h.lr * h.weightDecay : 1.0f;
   auto range = dispatchIsa(CpuIsa::Avx2) == CpuIsa::Avx2 ? isa_avx2::adamRange : isa_scalar::adamRange;
-  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
+  parallelFor(n, bytesCost(32), [&](int64_t i0, int64_t i1) {  // four floats read, three written
     range(h, stepSize, bc2Sqrt, decay, i0, i1, param, grad, expAvg, expAvgSq, maxExpAvgSq);
   });
 }

@@ -17,8 +17,8 @@
 namespace kd {
 namespace {
 
-// Planes per task: enough elements that waking a thread pays off.
-int64_t planeGrain(int64_t elemsPerPlane) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, elemsPerPlane)); }
+// What one plane costs: about a float for each element it touches.
+Cost planeCost(int64_t elemsPerPlane) { return bytesCost(4.0 * static_cast<double>(elemsPerPlane)); }
 
 // The clipped window of output index o along one axis for average pooling, PyTorch's rule: the
 // divisor counts the window clipped to the padded input, the sum only the real input.
@@ -65,7 +65,7 @@ bool isPool2x2Stride2(const PoolGeometry& g) {
 void maxPool2dDenseWindows(const PoolGeometry& g, PoolInput x, float* out, int32_t* indices) {
   const int64_t outPlane = g.oh * g.ow;
   const bool rows2x2 = isPool2x2Stride2(g);
-  parallelFor(g.n * g.c, planeGrain(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+  parallelFor(g.n * g.c, planeCost(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* plane = x.p + (p / g.c) * x.sn + (p % g.c) * x.sc;
       float* o = out + p * outPlane;
@@ -114,7 +114,7 @@ void maxPool2dForward(const PoolGeometry& g, PoolInput x, float* out, int32_t* i
     return;
   }
   const int64_t outPlane = g.oh * g.ow;
-  parallelFor(g.n * g.c, planeGrain(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+  parallelFor(g.n * g.c, planeCost(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* plane = x.p + (p / g.c) * x.sn + (p % g.c) * x.sc;
       float* o = out + p * outPlane;
@@ -170,7 +170,7 @@ void maxPool2dBackward(const PoolGeometry& g, const float* gradOut, const int32_
   const int64_t outPlane = g.oh * g.ow, inPlane = g.h * g.w;
   const bool rows2x2 = isPool2x2Stride2(g) && 2 * g.oh <= g.h && 2 * g.ow <= g.w;  // no window past the input
   std::atomic<bool> bad{false};
-  parallelFor(g.n * g.c, planeGrain(inPlane + outPlane), [&](int64_t p0, int64_t p1) {
+  parallelFor(g.n * g.c, planeCost(inPlane + outPlane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* gi = gradInput + p * inPlane;
       if (rows2x2 && maxPool2x2BackwardPlane(g, gradOut + p * outPlane, indices + p * outPlane, gi)) continue;
@@ -194,7 +194,7 @@ void avgPool2dForward(const PoolGeometry& g, bool countIncludePad, PoolInput x, 
   checkPoolGeometry(g);
   if (g.dilationH != 1 || g.dilationW != 1) throw std::invalid_argument("avgPool2d: dilation must be 1");
   const int64_t outPlane = g.oh * g.ow;
-  parallelFor(g.n * g.c, planeGrain(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+  parallelFor(g.n * g.c, planeCost(outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* plane = x.p + (p / g.c) * x.sn + (p % g.c) * x.sc;
       float* o = out + p * outPlane;
@@ -218,7 +218,7 @@ void avgPool2dBackward(const PoolGeometry& g, bool countIncludePad, const float*
   checkPoolGeometry(g);
   if (g.dilationH != 1 || g.dilationW != 1) throw std::invalid_argument("avgPool2d: dilation must be 1");
   const int64_t outPlane = g.oh * g.ow, inPlane = g.h * g.w;
-  parallelFor(g.n * g.c, planeGrain(inPlane + outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+  parallelFor(g.n * g.c, planeCost(inPlane + outPlane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* gi = gradInput + p * inPlane;
       std::fill(gi, gi + inPlane, 0.0f);
@@ -243,7 +243,7 @@ void adaptiveAvgPool2dForward(int64_t n, int64_t c, int64_t h, int64_t w, int64_
                               float* out) {
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || oh <= 0 || ow <= 0)
     throw std::invalid_argument("adaptiveAvgPool2d: sizes must be positive");
-  parallelFor(n * c, planeGrain(h * w + oh * ow), [&](int64_t p0, int64_t p1) {
+  parallelFor(n * c, planeCost(h * w + oh * ow), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* plane = x.p + (p / c) * x.sn + (p % c) * x.sc;
       float* o = out + p * oh * ow;
@@ -265,7 +265,7 @@ void adaptiveAvgPool2dBackward(int64_t n, int64_t c, int64_t h, int64_t w, int64
                                const float* gradOut, float* gradInput) {
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || oh <= 0 || ow <= 0)
     throw std::invalid_argument("adaptiveAvgPool2d: sizes must be positive");
-  parallelFor(n * c, planeGrain(h * w + oh * ow), [&](int64_t p0, int64_t p1) {
+  parallelFor(n * c, planeCost(h * w + oh * ow), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* gi = gradInput + p * h * w;
       std::fill(gi, gi + h * w, 0.0f);

@@ -3,20 +3,9 @@
 #pragma once
 #include <cstdint>
 
+#include "common/geometry.h"  // PoolGeometry, PoolInput
+
 namespace kd {
-
-// Window (oy, ox) covers rows oy*strideH - padH + i*dilationH for i < kh (columns alike); oh and
-// ow are given (ceil mode only changes them), windows past the input are clipped.
-struct PoolGeometry {
-  int64_t n, c, h, w, oh, ow;
-  int64_t kh, kw, strideH, strideW, padH, padW, dilationH, dilationW;
-};
-
-// An input operand: element (n, c, y, x) at p[n*sn + c*sc + y*sh + x*sw].
-struct PoolInput {
-  const float* p;
-  int64_t sn, sc, sh, sw;
-};
 
 // Throws std::invalid_argument unless sizes, kernel, stride and dilation are positive, padding is
 // non-negative and every window holds at least one input element.

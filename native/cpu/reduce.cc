@@ -131,7 +131,7 @@ void reduceTyped(const ReduceArgs& a) {
   if constexpr (std::is_same_v<T, float>) {
     if (isSum && red.ndim == 1 && kept.ndim == 1 && kept.strides[0] == 1 && outputs >= 8) {
       const int64_t width = outputs;
-      parallelFor(width, 256, [&](int64_t b, int64_t e) {
+      parallelFor(width, bytesCost(4.0 * red.shape[0]), [&](int64_t b, int64_t e) {
         std::vector<double> acc(e - b);
         sums.columns(in + b, red.shape[0], red.strides[0], e - b, acc.data());
         for (int64_t j = b; j < e; ++j) {
@@ -143,8 +143,7 @@ void reduceTyped(const ReduceArgs& a) {
     }
   }
 
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1));
-  parallelFor(outputs, grain, [&](int64_t b, int64_t e) {
+  parallelFor(outputs, bytesCost(static_cast<double>(sizeof(T)) * std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const T* base = in + offsetOf(keptRaw, o);
       char* outPtr = a.out.data + offsetOf(outRaw, o) * static_cast<int64_t>(outBytes);

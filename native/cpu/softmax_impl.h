@@ -235,8 +235,7 @@ void forEachSoftmaxRow(int ndim, const int64_t* shape, int dim, const Operand (&
 
   if (!rowsContiguous && columnsContiguous) {
     const int64_t blocks = (K + kColumnWidth - 1) / kColumnWidth;
-    const int64_t grain = std::max<int64_t>(1, 16384 / (n * kColumnWidth));
-    parallelFor(R * blocks, grain, [&](int64_t b, int64_t e) {
+    parallelFor(R * blocks, bytesCost(16.0 * n * kColumnWidth), [&](int64_t b, int64_t e) {
       float* p[N];
       for (int64_t u = b; u < e; ++u) {
         const int64_t r = u / blocks, k0 = (u % blocks) * kColumnWidth;
@@ -246,8 +245,7 @@ void forEachSoftmaxRow(int ndim, const int64_t* shape, int dim, const Operand (&
     });
     return;
   }
-  const int64_t grain = std::max<int64_t>(1, 16384 / n);
-  parallelFor(R * K, grain, [&](int64_t b, int64_t e) {
+  parallelFor(R * K, bytesCost(16.0 * n), [&](int64_t b, int64_t e) {
     float* p[N];
     std::vector<float> buffer(rowsContiguous ? 0 : static_cast<size_t>(N * n));
     for (int64_t u = b; u < e; ++u) {

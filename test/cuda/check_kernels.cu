@@ -35,6 +35,50 @@
 #include "softmax.h"
 
 using namespace kd::cuda;
+using kd::ConvGeometry;
+using kd::ImageInput;
+using kd::PoolGeometry;
+
+// The cases are written as these parameter blocks (output size from PyTorch's floor formula);
+// geometryOf / inputOf turn them into the ConvGeometry / PoolGeometry and strided input the
+// kernels take (common/geometry.h, shared with the CPU kernels).
+struct Conv2dShape {
+  int batch = 1, inChannels = 1, inH = 1, inW = 1;
+  int outChannels = 1, kernelH = 1, kernelW = 1;
+  int strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1, groups = 1;
+  int outH() const { return (inH + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1; }
+  int outW() const { return (inW + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1; }
+};
+
+struct Pool2dShape {
+  int batch = 1, channels = 1, inH = 1, inW = 1;
+  int kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1;
+  bool countIncludePad = true;
+  int64_t xStrides[4] = {0, 0, 0, 0};  // all zero: contiguous
+  int outH() const { return (inH + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1; }
+  int outW() const { return (inW + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1; }
+};
+
+static ConvGeometry geometryOf(const Conv2dShape& s) {
+  return ConvGeometry{s.batch, s.inChannels, s.inH, s.inW, s.outChannels, s.kernelH, s.kernelW, s.outH(), s.outW(),
+                      s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW, s.groups};
+}
+
+static PoolGeometry geometryOf(const Pool2dShape& s) {
+  return PoolGeometry{s.batch, s.channels, s.inH, s.inW, s.outH(), s.outW(), s.kernelH, s.kernelW,
+                      s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW};
+}
+
+static ImageInput inputOf(const Conv2dShape& s, const float* x) {
+  return ImageInput{x, int64_t(s.inChannels) * s.inH * s.inW, int64_t(s.inH) * s.inW, s.inW, 1};
+}
+
+static ImageInput inputOf(const Pool2dShape& s, const float* x) {
+  const int64_t* st = s.xStrides;
+  if (st[0] == 0 && st[1] == 0 && st[2] == 0 && st[3] == 0)
+    return ImageInput{x, int64_t(s.channels) * s.inH * s.inW, int64_t(s.inH) * s.inW, s.inW, 1};
+  return ImageInput{x, st[0], st[1], st[2], st[3]};
+}
 
 #define CK(call)                                                                          \
   do {                                                                                    \
@@ -265,9 +309,9 @@ static void checkConv(const Conv2dShape& s, const char* label) {
   CK(cudaMemset(dY, 0xFF, yn * 4));
   CK(cudaMemset(dDX, 0xFF, xn * 4));
   CK(cudaMemset(dDW, 0xFF, wn * 4));
-  conv2dForward(s, dX, dW, dB, dY, nullptr);
-  conv2dBackwardData(s, dDY, dW, dDX, nullptr);
-  conv2dBackwardWeight(s, dX, dDY, dDW, nullptr);
+  conv2dForward(geometryOf(s), inputOf(s, dX), dW, dB, dY);
+  conv2dInputGrad(geometryOf(s), dDY, dW, dDX);
+  conv2dWeightGrad(geometryOf(s), inputOf(s, dX), dDY, dDW);
   CK(cudaDeviceSynchronize());
   char name[256];
   std::snprintf(name, sizeof name, "%s n%d %d->%d %dx%d k%dx%d s%d,%d p%d,%d d%d,%d g%d", label, s.batch,
@@ -319,11 +363,11 @@ static void checkPool(const Pool2dShape& s, bool maxPool, const char* label) {
   CK(cudaMemset(dY, 0xFF, yn * 4));
   CK(cudaMemset(dDX, 0xFF, xn * 4));
   if (maxPool) {
-    maxPool2dForward(s, dX, dY, idx, nullptr);
-    maxPool2dBackward(s, dDY, idx, dDX, nullptr);
+    maxPool2dForward(geometryOf(s), inputOf(s, dX), dY, idx);
+    maxPool2dBackward(geometryOf(s), dDY, idx, dDX);
   } else {
-    avgPool2dForward(s, dX, dY, nullptr);
-    avgPool2dBackward(s, dDY, dDX, nullptr);
+    avgPool2dForward(geometryOf(s), s.countIncludePad, inputOf(s, dX), dY);
+    avgPool2dBackward(geometryOf(s), s.countIncludePad, dDY, dDX);
   }
   CK(cudaDeviceSynchronize());
   char name[200];
@@ -559,7 +603,7 @@ static void checkIndexAdamMatmulPool() {
   report("matmul strided A (dense copy), transposed C, exact fp32", relErr(fetch(dc, cref.size()), cref), 1e-5);
 
   // Max pool with dilation 2 on an input stored with h and w swapped (strides n, c, 1, H).
-  kd::cuda::Pool2dShape ps;
+  Pool2dShape ps;
   ps.batch = 2, ps.channels = 3, ps.inH = 13, ps.inW = 11, ps.kernelH = ps.kernelW = 3, ps.strideH = ps.strideW = 2;
   ps.padH = ps.padW = 1, ps.dilationH = ps.dilationW = 2;
   const int P = ps.outH(), Q = ps.outW();
@@ -568,7 +612,7 @@ static void checkIndexAdamMatmulPool() {
   float *dx = uploadF(hp), *dy = poisoned(size_t(6) * P * Q);
   int32_t* di = nullptr;
   CK(cudaMalloc(&di, size_t(6) * P * Q * 4));
-  kd::cuda::maxPool2dForward(ps, dx, dy, di, kd::cuda::stream());
+  kd::cuda::maxPool2dForward(geometryOf(ps), inputOf(ps, dx), dy, di);
   std::vector<double> pref(size_t(6) * P * Q);
   for (int pl = 0; pl < 6; ++pl)
     for (int p = 0; p < P; ++p)
@@ -666,9 +710,9 @@ static void benchConv(const char* tag, int n, int c, int hw, int oc, int pad) {
   CK(cudaMalloc(&dx, xn * 4));
   CK(cudaMalloc(&dw, wn * 4));
   const double flops = 2.0 * yn * c * 9;
-  emit(std::string("conv_fwd_") + tag, flops, timeMs([&] { conv2dForward(s, x, w, nullptr, y, nullptr); }));
-  emit(std::string("conv_dgrad_") + tag, flops, timeMs([&] { conv2dBackwardData(s, dy, w, dx, nullptr); }));
-  emit(std::string("conv_wgrad_") + tag, flops, timeMs([&] { conv2dBackwardWeight(s, x, dy, dw, nullptr); }));
+  emit(std::string("conv_fwd_") + tag, flops, timeMs([&] { conv2dForward(geometryOf(s), inputOf(s, x), w, nullptr, y); }));
+  emit(std::string("conv_dgrad_") + tag, flops, timeMs([&] { conv2dInputGrad(geometryOf(s), dy, w, dx); }));
+  emit(std::string("conv_wgrad_") + tag, flops, timeMs([&] { conv2dWeightGrad(geometryOf(s), inputOf(s, x), dy, dw); }));
   for (float* p : {x, w, dy, y, dx, dw}) CK(cudaFree(p));
 }
 

@@ -24,13 +24,9 @@ function randomInts(shape: number[], lo: number, hi: number): Tensor {
   for (let i = 0; i < v.length; i++) v[i] = lo + Math.floor((hi - lo) * rng());
   return kd.tensor(v).reshape(shape);
 }
-// The opcode lists of lib/backend/opcodes.ts, in order (const enums have no run-time object).
-const UNARY_NAMES = ['Neg', 'Exp', 'Log', 'Sqrt', 'Rsqrt', 'Abs', 'Relu', 'Gelu', 'GeluTanh', 'Sigmoid', 'Tanh', 'Silu', 'Sin',
-  'Cos', 'Reciprocal', 'Sign', 'Floor', 'Ceil', 'Round', 'Square', 'Log1p', 'Expm1', 'Erf', 'LogicalNot', 'AddScalar',
-  'MulScalar', 'RSubScalar', 'RDivScalar', 'PowScalar', 'Clamp', 'LeakyRelu', 'Elu', 'Softplus'];
-const BINARY_NAMES = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Maximum', 'Minimum', 'Remainder', 'Atan2', 'Eq', 'Ne', 'Lt', 'Le',
-  'Gt', 'Ge', 'LogicalAnd', 'LogicalOr', 'LogicalXor', 'ReluBackward', 'GeluBackward', 'GeluTanhBackward', 'SigmoidBackward',
-  'TanhBackward', 'SiluBackward'];
+// The opcode names in code order (lib/backend/opcodes.ts; a name's position is its code).
+const UNARY_NAMES = Object.keys(UnaryOp);
+const BINARY_NAMES = Object.keys(BinaryOp);
 const castTo = (t: Tensor, dtype: 'float32' | 'int32' | 'bool'): Tensor => (dtype === 'float32' ? t.float() : dtype === 'int32' ? t.int() : t.bool());
 const values = (t: Tensor): Float64Array => Float64Array.from((t.device === 'cuda' ? t.to('cpu') : t).data() as ArrayLike<number>);
 

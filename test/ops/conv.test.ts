@@ -91,6 +91,8 @@ const CASES: Case[] = [
   { name: 'non-square kernel, stride 2, padding [1,2]', x: [3, 2, 9, 8], w: [5, 2, 2, 3], o: { stride: 2, padding: [1, 2] } },
   { name: 'stride [2,3], dilation [2,1]', x: [3, 3, 11, 10], w: [4, 3, 3, 2], o: { stride: [2, 3], dilation: [2, 1] } },
   { name: 'padding same, even kernel, dilation 2', x: [3, 2, 8, 7], w: [3, 2, 4, 2], o: { padding: 'same', dilation: 2 } },
+  { name: 'padding same, 2x2 kernel: the odd pad row/column is at the bottom/right', x: [1, 1, 5, 5], w: [1, 1, 2, 2], o: { padding: 'same' } },
+  { name: 'padding same, 2x4 kernel, batch 3', x: [3, 3, 6, 5], w: [2, 3, 2, 4], o: { padding: 'same' } },
   { name: 'padding valid, no bias', x: [1, 4, 6, 5], w: [2, 4, 3, 3], o: { padding: 'valid' }, bias: false },
   { name: 'groups 2', x: [3, 4, 7, 7], w: [6, 2, 3, 3], o: { groups: 2, padding: 1 } },
   { name: 'depthwise, multiplier 2', x: [3, 3, 9, 6], w: [6, 1, 3, 3], o: { groups: 3, padding: 1, stride: [1, 2] } },
