@@ -394,8 +394,18 @@ export abstract class Module {
    */
   summary(options: SummaryOptions = {}): string {
     if (options === null || typeof options !== 'object') throw new ArgumentError('summary: expected options { inputShape?, inputDtype? }');
-    const sample = options.inputShape ? { shape: options.inputShape, dtype: options.inputDtype } : keras?.sampleInput(this);
-    const outputShapes = sample ? probeOutputShapes(this, sample) : null;
+    let outputShapes: Map<Module, string> | null = null;
+    if (options.inputShape) {
+      outputShapes = probeOutputShapes(this, { shape: options.inputShape, dtype: options.inputDtype });
+    } else {
+      // The input fit/evaluate/predict last saw may no longer fit a model changed since: then list parameter shapes.
+      const seen = keras?.sampleInput(this);
+      try {
+        outputShapes = seen ? probeOutputShapes(this, seen) : null;
+      } catch {
+        outputShapes = null;
+      }
+    }
     const rows: string[][] = [['Layer (type)', outputShapes ? 'Output Shape' : 'Param Shapes', 'Param #']];
     for (const [name, m] of this.namedModules()) {
       const own = [...m.ownParameters()];

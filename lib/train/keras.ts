@@ -74,6 +74,8 @@ export interface ModelFitOptions {
   /** The history to append to, when resuming. */
   history?: History;
   device?: Device;
+  /** Stop at the first non-finite loss (default true, see kd.train.fit). */
+  terminateOnNaN?: boolean;
 }
 
 export interface ModelEvaluateOptions {
@@ -253,7 +255,7 @@ function validationDataOf(op: string, value: unknown): DataInput {
   throw new ArgumentError(`${op}: validationData must be [x, y] tensors, a Dataset or a DataLoader`);
 }
 
-const fitOptionNames = new Set(['epochs', 'batchSize', 'validationData', 'validationSplit', 'callbacks', 'shuffle', 'verbose', 'seed', 'initialEpoch', 'history', 'device']);
+const fitOptionNames = new Set(['epochs', 'batchSize', 'validationData', 'validationSplit', 'callbacks', 'shuffle', 'verbose', 'seed', 'initialEpoch', 'history', 'device', 'terminateOnNaN']);
 
 function checkOptionNames(op: string, options: object, known: Set<string>): void {
   for (const key of Object.keys(options)) {
@@ -287,7 +289,7 @@ async function fitModel(model: Module, args: readonly unknown[]): Promise<Histor
       optimizer: c.optimizer, loss: c.loss, metrics: c.metrics, regularizer: c.regularizer,
       trainData, valData, epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 32,
       callbacks: options.callbacks, shuffle: options.shuffle, verbose: options.verbose, seed: options.seed,
-      initialEpoch: options.initialEpoch, history: options.history, device: options.device,
+      initialEpoch: options.initialEpoch, history: options.history, device: options.device, terminateOnNaN: options.terminateOnNaN,
     });
   } finally {
     for (const v of views) v.dispose();

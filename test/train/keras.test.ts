@@ -137,6 +137,22 @@ describe('model.compile / fit / evaluate / predict', () => {
     expect(summary).toContain('Output Shape');
     expect(summary).toMatch(/0 \(Linear\)\s+\[1,16\]\s+48/);
     expect(summary).toMatch(/2 \(Linear\)\s+\[1,4\]\s+68/);
+    // A layer added since fit breaks the remembered input: summary falls back to parameter shapes.
+    model.push(new nn.Linear(3, 3));
+    expect(model.summary()).toContain('Param Shapes');
+    expect(() => model.summary({ inputShape: [2] })).toThrow(kd.ShapeError);
+  });
+
+  it('stops at a non-finite loss by default and trains on with terminateOnNaN: false', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const [x, y] = quadrants(16, 2);
+    const nanLoss = (output: Tensor) => output.sum().mul(NaN);
+    const model = smallMlp(1).compile({ optimizer: 'sgd', loss: nanLoss });
+    const stopped = await model.fit(x, y, { epochs: 3, batchSize: 4, verbose: 0 });
+    expect(stopped.epoch).toEqual([1]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    const onward = await model.fit(x, y, { epochs: 3, batchSize: 4, verbose: 0, terminateOnNaN: false });
+    expect(onward.epoch).toEqual([1, 2, 3]);
   });
 
   it('compile returns the model, so it chains', () => {
