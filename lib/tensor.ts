@@ -155,6 +155,8 @@ export class Tensor implements KernelOperand {
     this._requiresGrad = true;
   }
 
+  size(): number[];
+  size(dim: number): number;
   size(dim?: number): number | number[] {
     if (dim === undefined) return [...this.shape];
     return this.shape[shp.normalizeDim(dim, this.ndim, 'size')];
