@@ -1,4 +1,12 @@
-// Convolution as implicit GEMM on the shared tiled tensor-core kernel.
+// Convolution as implicit GEMM on the shared tiled tensor-core kernel of kernels_common.cuh (TF32
+// inputs, FP32 accumulation; 128x128 tile per CTA, 4-stage cp.async ring in shared memory).
+// Nothing is unfolded in memory: the loaders gather the im2col tiles straight from x / dy with
+// 4-byte zero-filling cp.async (padding, stride, dilation resolved per element with precomputed
+// per-column offsets and one division-free k decomposition per row). Per group g:
+//   forward      y[n,oc,p,q]  : M = Cout/G, N = batch*P*Q, K = Cin/G*R*S   (A = weight, B = im2col(x))
+//   input grad   dx[n,c,h,w]  : M = Cin/G,  N = batch*H*W, K = Cout/G*R*S  (B gathers dy at (h+pad-r*dil)/stride)
+//   weight grad  dw[oc,c,r,s] : M = Cout/G, N = Cin/G*R*S, K = batch*P*Q   (split over K, fp32 atomics)
+// Shapes with few output tiles are split over K and summed with atomics into a zeroed output.
 //
 // Every conv operand, dense or gathered, is read by one GatherLoader: tile element (k, c)
 // (k along the GEMM's reduction, c along its M or N) sits at
@@ -8,17 +16,16 @@
 // c and k are split into (q, y, x) mixed-radix digits with FastDiv; each thread keeps the
 // decomposition of its 8 fixed columns in registers for the whole CTA and decomposes one k per
 // stage. Plain operands (weights, dy in the weight gradient) use hLim = wLim = 1 and zero h/w
-// terms. The conv.h comment lists the three GEMMs; the geometry of each is spelled out below.
+// terms. The geometry of each of the three GEMMs is spelled out below.
 #include <algorithm>
 #include <climits>
 #include <stdexcept>
 #include <string>
 
+#include "common/conv.h"
+#include "common/elementwise.h"
 #include "common/reduce.h"
-#include "conv.h"
-#include "elementwise.h"
 #include "kernels_common.cuh"
-#include "reduce.h"
 #include "runtime.h"
 
 namespace kd::cuda {

@@ -1,12 +1,13 @@
 // Convolution + max pooling composed from the convolution and pooling kernels, with the
 // convolution's output (or its gradient) in a block from the caching allocator. Freeing it when
-// the call returns is safe: the allocator reuses blocks in stream order.
+// the call returns is safe: the allocator reuses blocks in stream order. The calls are qualified:
+// the CPU's entry points (common/conv.h, pool.h) share their names and argument types.
 #include <stdexcept>
 #include <string>
 
-#include "conv.h"
-#include "conv_pooled.h"
-#include "pool.h"
+#include "common/conv.h"
+#include "common/conv_pooled.h"
+#include "common/pool.h"
 #include "runtime.h"
 
 namespace kd::cuda {
@@ -38,8 +39,8 @@ void conv2dMaxPoolForward(const ConvGeometry& g, ConvInput x, const float* weigh
                           const PoolGeometry& pool, float* out, int32_t* indices) {
   requirePoolAfterConv(g, pool, "conv2dMaxPoolForward");
   const ConvOutput y(g);
-  conv2dForward(g, x, weight, bias, y.data());
-  maxPool2dForward(pool, PoolInput{y.data(), g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1}, out, indices);
+  cuda::conv2dForward(g, x, weight, bias, y.data());
+  cuda::maxPool2dForward(pool, PoolInput{y.data(), g.k * g.oh * g.ow, g.oh * g.ow, g.ow, 1}, out, indices);
 }
 
 void conv2dPooledBackward(const ConvGeometry& g, const PoolGeometry& pool, ConvInput x, const float* weight,
@@ -47,10 +48,10 @@ void conv2dPooledBackward(const ConvGeometry& g, const PoolGeometry& pool, ConvI
                           float* gradBias) {
   requirePoolAfterConv(g, pool, "conv2dPooledBackward");
   const ConvOutput gradOut(g);
-  maxPool2dBackward(pool, gradPooled, indices, gradOut.data());
-  if (gradInput) conv2dInputGrad(g, gradOut.data(), weight, gradInput);
-  if (gradWeight) conv2dWeightGrad(g, x, gradOut.data(), gradWeight);
-  if (gradBias) conv2dBiasGrad(g, gradOut.data(), gradBias);
+  cuda::maxPool2dBackward(pool, gradPooled, indices, gradOut.data());
+  if (gradInput) cuda::conv2dInputGrad(g, gradOut.data(), weight, gradInput);
+  if (gradWeight) cuda::conv2dWeightGrad(g, x, gradOut.data(), gradWeight);
+  if (gradBias) cuda::conv2dBiasGrad(g, gradOut.data(), gradBias);
 }
 
 }  // namespace kd::cuda

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "elementwise.h"
+#include "common/elementwise.h"
 #include "runtime.h"
 #include "strided.cuh"
 

@@ -1,9 +1,14 @@
 // GEMM: dense strided operands through the shared tiled kernel (kernels_common.cuh); this file
 // holds the GEMM problem description (loaders + epilogue) and the dtype/layout dispatch.
+//
+// The kernel: 128x128 output tile per 256-thread CTA, K in 64-byte slices through a 4-stage
+// cp.async ring in shared memory (A tile 128 x BK and B tile BK x 128 per stage, each in the
+// orientation its layout copies in without transposition), mma.sync tensor cores (TF32 m16n8k8 /
+// BF16, FP16 m16n8k16), fp32 accumulators in registers, epilogue fused.
 #include <stdexcept>
 #include <string>
 
-#include "gemm.h"
+#include "common/gemm.h"
 #include "kernels_common.cuh"
 
 namespace kd::cuda {

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "check.cuh"
-#include "index.h"
+#include "common/index.h"
 #include "runtime.h"
 #include "strided.cuh"
 

@@ -1,4 +1,7 @@
-// Layout mapping for the strided GEMM call (matmul.h) onto the tiled kernel of gemm.cu.
+// Layout mapping for the strided GEMM call (cuda::matmul, common/gemm.h) onto the tiled kernel of
+// gemm.cu: each operand is mapped onto cuda::gemm's (pointer, pitch, transposed) form when one of
+// its strides is 1; C with unit row stride is computed transposed (C^T = B^T A^T); any other
+// layout goes through a dense temporary made by the strided copy kernel.
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -6,9 +9,8 @@
 #include <utility>
 
 #include "common/dtype.h"
-#include "elementwise.h"
-#include "gemm.h"
-#include "matmul.h"
+#include "common/elementwise.h"
+#include "common/gemm.h"
 #include "runtime.h"
 
 namespace kd::cuda {

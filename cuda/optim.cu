@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "optim.h"
+#include "common/optim.h"
 #include "runtime.h"
 #include "strided.cuh"
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "check.cuh"
-#include "pool.h"
+#include "common/pool.h"
 #include "runtime.h"
 
 namespace kd::cuda {

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "reduce.h"
+#include "common/reduce.h"
 #include "runtime.h"
 #include "strided.cuh"
 

@@ -4,8 +4,8 @@
 // Rows are enumerated by a strided walk over the other dims, so any layout works without a copy.
 #include <cstdint>
 
+#include "common/softmax.h"
 #include "runtime.h"
-#include "softmax.h"
 #include "strided.cuh"
 
 namespace kd::cuda {

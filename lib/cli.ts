@@ -2,7 +2,7 @@
 // The `kindling` command. `kindling train` trains one of the example models (lib/models.ts) on
 // Fashion-MNIST: 90% of the training images train it, the other 10% (a seeded split) validate
 // each epoch, and the test set is used once, at the end, for the reported accuracy.
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -11,6 +11,8 @@ import { fashionMnist } from './data/datasets.js';
 import { TensorDataset, permutation } from './data/dataset.js';
 import { isAvailable as cudaIsAvailable } from './cuda.js';
 import type { Device } from './device.js';
+import { DeviceError } from './errors.js';
+import { assertReplaceable, discardTempFiles, withIOErrors, writeFileAtomic, writeTempFile } from './io/files.js';
 import { save } from './io/index.js';
 import { kerasMnistCnn, mlp } from './models.js';
 import { CrossEntropyLoss } from './nn/loss.js';
@@ -121,11 +123,28 @@ function splitRows(ds: TensorDataset, heldOutFraction: number, seed: number): [T
   return [take(order.slice(heldOut)), take(order.slice(0, heldOut))];
 }
 
+const runFiles = ['model.safetensors', 'history.json', 'curve.svg'];
+
+/**
+ * Creates the run folder and proves it takes files (a probe file is written and removed), and
+ * that none of the files a run writes exists there read-only: an IOError naming --out otherwise.
+ */
+function checkOutDirWritable(outDir: string): void {
+  const op = 'kindling train --out';
+  withIOErrors(op, outDir, () => mkdirSync(outDir, { recursive: true }));
+  for (const name of runFiles) assertReplaceable(op, join(outDir, name));
+  const probe = join(outDir, '.write-check');
+  discardTempFiles([{ temp: writeTempFile(probe, new Uint8Array(0), op), path: probe }]);
+}
+
 /** `kindling train`: trains, evaluates on the test set and writes the run folder. */
 export async function runTrain(args: TrainArgs): Promise<{ testAccuracy: number; testLoss: number; outDir: string; seconds: number }> {
   const started = performance.now();
-  if (args.device === 'cuda' && !cudaIsAvailable()) throw new Error("--device cuda: no CUDA device is available (or this build of the addon has no CUDA); use --device cpu");
+  if (args.device === 'cuda' && !cudaIsAvailable()) throw new DeviceError('--device cuda: no CUDA device is available (or this build of the addon has no CUDA); use --device cpu');
   if (args.threads !== undefined) setNumThreads(args.threads);
+  // Found out now, not after the training it would throw away.
+  const outDir = resolve(args.out ?? join('runs', timestamp()));
+  checkOutDirWritable(outDir);
   manualSeed(args.seed);
 
   const data = fashionMnist({ dir: args.data });
@@ -145,13 +164,11 @@ export async function runTrain(args: TrainArgs): Promise<{ testAccuracy: number;
   });
   const test = evaluate(model, { data: data.test, loss, metrics: ['accuracy'], device: args.device });
 
-  const outDir = resolve(args.out ?? join('runs', timestamp()));
-  mkdirSync(outDir, { recursive: true });
   save(model.stateDict(), join(outDir, 'model.safetensors'), {
     model: args.model, epochs: String(args.epochs), test_accuracy: String(test.accuracy), test_loss: String(test.loss),
   });
-  writeFileSync(join(outDir, 'history.json'), historyToJson(history));
-  writeFileSync(join(outDir, 'curve.svg'), historyCurveSvg(history, `${args.model} on Fashion-MNIST`));
+  writeFileAtomic(join(outDir, 'history.json'), Buffer.from(historyToJson(history)), 'kindling train');
+  writeFileAtomic(join(outDir, 'curve.svg'), Buffer.from(historyCurveSvg(history, `${args.model} on Fashion-MNIST`)), 'kindling train');
   const seconds = (performance.now() - started) / 1000;
   console.log(`\nTest accuracy: ${(100 * test.accuracy).toFixed(2)}% on ${data.test.length.toLocaleString('en-US')} images (test loss ${test.loss.toFixed(4)})`);
   console.log(`Wrote ${outDir}/ (model.safetensors, curve.svg, history.json) in ${seconds.toFixed(1)}s total`);

@@ -1,22 +1,46 @@
 // kd.cuda: the CUDA runtime as users see it (PyTorch's torch.cuda names, camelCase).
+// Without a driver or a CUDA build, calls that need a GPU raise a DeviceError; queries
+// (isAvailable, deviceCount, memory stats) answer as if there were no GPU.
 import { cudaAvailable, cudaRuntime, requireCuda } from './backend/cuda.js';
+import { ArgumentError, DeviceError, KindlingError } from './errors.js';
 import { native } from './native.js';
+
+/** Runs a native CUDA query, reporting its failure as a DeviceError naming the call. */
+function deviceCall<T>(op: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof KindlingError) throw err;
+    throw new DeviceError(`cuda.${op}: ${(err as Error).message ?? String(err)}`);
+  }
+}
+
+function checkDeviceIndex(op: string, device: unknown): number {
+  if (typeof device !== 'number' || !Number.isInteger(device) || device < 0) {
+    throw new ArgumentError(`cuda.${op}: device must be an integer >= 0, got ${String(device)}`);
+  }
+  requireCuda(`cuda.${op}`);
+  const count = deviceCount();
+  if (device >= count) throw new DeviceError(`cuda.${op}: device ${device} does not exist (${count} CUDA device${count === 1 ? '' : 's'}: 0..${count - 1})`);
+  return device;
+}
 
 export function isAvailable(): boolean {
   return cudaAvailable();
 }
 
 export function deviceCount(): number {
-  return native.cudaDeviceCount();
+  return deviceCall('deviceCount', () => native.cudaDeviceCount() as number);
 }
 
 export function getDeviceName(device = 0): string {
-  return native.cudaDeviceName(device);
+  checkDeviceIndex('getDeviceName', device);
+  return deviceCall('getDeviceName', () => native.cudaDeviceName(device) as string);
 }
 
 /** Whether this build of the addon includes the CUDA kernels. */
 export function isBuilt(): boolean {
-  return native.cudaBuilt();
+  return deviceCall('isBuilt', () => native.cudaBuilt() as boolean);
 }
 
 /** The device tensors on 'cuda' live on (0 unless setDevice chose another). */
@@ -27,7 +51,7 @@ export function currentDevice(): number {
 
 /** Selects the GPU for 'cuda' tensors; only while none is allocated. */
 export function setDevice(device: number): void {
-  requireCuda('setDevice');
+  checkDeviceIndex('setDevice', device);
   cudaRuntime.setDevice(device);
 }
 
@@ -79,9 +103,14 @@ export function emptyCache(): void {
  * times faster). Convolutions always use TF32.
  */
 export function setAllowTF32(allow: boolean): void {
-  cudaRuntime.setAllowTf32(allow);
+  if (typeof allow !== 'boolean') throw new ArgumentError(`cuda.setAllowTF32: expected a boolean, got ${typeof allow}`);
+  // A build without CUDA has no runtime to tell; the setting is kept for when one would read it.
+  if (!isBuilt()) allowTf32WithoutCuda = allow;
+  else deviceCall('setAllowTF32', () => cudaRuntime.setAllowTf32(allow));
 }
 
 export function getAllowTF32(): boolean {
-  return cudaRuntime.getAllowTf32();
+  return isBuilt() ? deviceCall('getAllowTF32', () => cudaRuntime.getAllowTf32() as boolean) : allowTf32WithoutCuda;
 }
+
+let allowTf32WithoutCuda = true;

@@ -15,6 +15,14 @@ export class DTypeError extends KindlingError {}
 export class DeviceError extends KindlingError {}
 /** Any other invalid argument: an out-of-range dim, a negative size, a disposed tensor. */
 export class ArgumentError extends KindlingError {}
+/** A file that could not be read or written: names the op, the path and the cause (`code` holds ENOENT, EACCES, ...). */
+export class IOError extends KindlingError {
+  constructor(message: string, readonly path?: string, readonly code?: string) {
+    super(message);
+  }
+}
+/** File or table contents that are malformed or inconsistent (corrupt headers, mismatched counts, bad numbers). */
+export class DataError extends KindlingError {}
 
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

@@ -3,7 +3,7 @@ export { Tensor, isTensor, numel } from './tensor.js';
 export type { NestedArray, TensorOrScalar } from './tensor.js';
 export type { DType } from './dtype.js';
 export type { Device } from './device.js';
-export { KindlingError, ShapeError, DTypeError, DeviceError, ArgumentError } from './errors.js';
+export { KindlingError, ShapeError, DTypeError, DeviceError, ArgumentError, IOError, DataError } from './errors.js';
 export {
   tensor, zeros, ones, full, empty, rand, randn, randint, arange, linspace, eye,
   zerosLike, onesLike, fullLike, randLike, randnLike,

@@ -84,7 +84,7 @@ function collectReturned(value: unknown, into: Set<unknown>, seen = new Set<unkn
     for (const v of value) collectReturned(v, into, seen);
   } else if (value instanceof Map) {
     for (const v of value.values()) collectReturned(v, into, seen);
-  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+  } else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
     for (const v of Object.values(value)) collectReturned(v, into, seen);
   }
 }

@@ -155,6 +155,8 @@ export class Tensor implements KernelOperand {
     this._requiresGrad = true;
   }
 
+  size(): number[];
+  size(dim: number): number;
   size(dim?: number): number | number[] {
     if (dim === undefined) return [...this.shape];
     return this.shape[shp.normalizeDim(dim, this.ndim, 'size')];
@@ -401,7 +403,7 @@ export class Tensor implements KernelOperand {
   contiguous(): Tensor { return shp.contiguous(this); }
   /** Elements start..end (exclusive) with a step along dim; negative indices count from the end. */
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return shp.slice(this, dim, start, end, step); }
-  narrow(dim: number, start: number, length: number): Tensor { return shp.slice(this, dim, start, start + length); }
+  narrow(dim: number, start: number, length: number): Tensor { return shp.narrow(this, dim, start, length); }
   select(dim: number, index: number): Tensor { return shp.select(this, dim, index); }
   split(splitSize: number | number[], dim = 0): Tensor[] { return shp.split(this, splitSize, dim); }
   chunk(chunks: number, dim = 0): Tensor[] { return shp.chunk(this, chunks, dim); }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,5 +131,37 @@ describe('kindling train end to end (tiny data)', () => {
   it('--device cuda without a GPU is a clear error', async () => {
     if (kd.cuda.isAvailable()) return;
     await expect(runTrain({ model: 'mlp', epochs: 1, batchSize: 32, lr: 1e-3, data: dir, device: 'cuda', seed: 1, valSplit: 0.1 })).rejects.toThrow(/no CUDA device/);
+  });
+
+  it('an --out that cannot be written is an IOError before any training', async () => {
+    writeTinyFashionMnist(dir, 300, 100);
+    writeFileSync(join(dir, 'plain-file'), 'x');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const started = performance.now();
+    try {
+      const run = runTrain({ model: 'mlp', epochs: 50, batchSize: 32, lr: 1e-3, data: dir, device: 'cpu', out: join(dir, 'plain-file', 'run'), seed: 3, valSplit: 0.1 });
+      await expect(run).rejects.toThrow(kd.IOError);
+      await expect(runTrain({ model: 'mlp', epochs: 50, batchSize: 32, lr: 1e-3, data: dir, device: 'cpu', out: join(dir, 'plain-file', 'run'), seed: 3, valSplit: 0.1 })).rejects.toThrow(/--out: .*plain-file.*ENOTDIR/);
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      log.mockRestore();
+    }
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it('a read-only model.safetensors in --out is an IOError before any training', async () => {
+    writeTinyFashionMnist(dir, 300, 100);
+    const out = join(dir, 'run-ro');
+    mkdirSync(out);
+    writeFileSync(join(out, 'model.safetensors'), 'keep me');
+    chmodSync(join(out, 'model.safetensors'), 0o444);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      await expect(runTrain({ model: 'mlp', epochs: 50, batchSize: 32, lr: 1e-3, data: dir, device: 'cpu', out, seed: 3, valSplit: 0.1 })).rejects.toThrow(/model\.safetensors.*EACCES/);
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      log.mockRestore();
+    }
+    expect(readFileSync(join(out, 'model.safetensors'), 'utf8')).toBe('keep me');
   });
 });

@@ -55,6 +55,8 @@ function accumulateLeaf(leaf: Tensor, grad: Tensor, shared: boolean): void {
 }
 
 export function runBackward(root: Tensor, gradient: Tensor | undefined, options: BackwardOptions = {}): void {
+  if (root.isDisposed) throw new ArgumentError(`backward: the tensor of shape ${fmtShape(root.shape)} was disposed; call backward() before disposing it`);
+  if (gradient !== undefined && gradient.isDisposed) throw new ArgumentError(`backward: the gradient of shape ${fmtShape(gradient.shape)} was disposed`);
   if (!root.requiresGrad) {
     throw new ArgumentError('backward: the tensor does not require grad and has no grad_fn');
   }

@@ -1,15 +1,22 @@
 // A small RFC 4180 reader: a header row, comma-separated fields, double-quoted fields that may
 // hold commas, newlines and "" escapes; LF or CRLF line ends. Enough for the shipped tables.
-import { readFileSync } from 'node:fs';
-import { ArgumentError } from '../errors.js';
+import { DataError } from '../errors.js';
+import { readText } from '../io/files.js';
 
-export class CsvFormatError extends ArgumentError {
+export class CsvFormatError extends DataError {
   override name = 'CsvFormatError';
 }
 
 /** Splits CSV text into rows of raw string fields. Blank lines are skipped. */
 export function parseCsvRows(text: string, source = '<string>'): string[][] {
+  return splitRows(text, source).rows;
+}
+
+/** The rows, and the line each starts on (1-based), for error messages. */
+function splitRows(text: string, source: string): { rows: string[][]; lines: number[] } {
   const rows: string[][] = [];
+  const lines: number[] = [];
+  let rowStartLine = 1;
   let row: string[] = [];
   let field = '';
   let inQuotes = false;
@@ -19,7 +26,10 @@ export function parseCsvRows(text: string, source = '<string>'): string[][] {
   const endRow = () => {
     row.push(field);
     const blank = row.length === 1 && row[0] === '' && !fieldWasQuoted;
-    if (!blank) rows.push(row);
+    if (!blank) {
+      rows.push(row);
+      lines.push(rowStartLine);
+    }
     row = [];
     field = '';
     fieldWasQuoted = false;
@@ -54,6 +64,7 @@ export function parseCsvRows(text: string, source = '<string>'): string[][] {
       if (ch === '\r' && text[i + 1] === '\n') i++;
       endRow();
       line++;
+      rowStartLine = line;
     } else {
       if (fieldWasQuoted) {
         throw new CsvFormatError(`${source}:${line}: text after the closing quote of a field`);
@@ -63,7 +74,7 @@ export function parseCsvRows(text: string, source = '<string>'): string[][] {
   }
   if (inQuotes) throw new CsvFormatError(`${source}:${quoteStartLine}: unterminated quoted field`);
   if (field !== '' || row.length > 0 || fieldWasQuoted) endRow();
-  return rows;
+  return { rows, lines };
 }
 
 export interface CsvTable {
@@ -86,8 +97,14 @@ export interface CsvReadOptions {
   sortClasses?: boolean;
 }
 
+// A decimal number: optional sign, digits with an optional point (or a point and digits), an
+// optional exponent; spaces around it are allowed. Number() alone would also take '0x10', '0b1',
+// '0o7', 'Infinity' and '' (as 0), which a data file never means.
+const decimalNumber = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 function isNumber(field: string): boolean {
-  return field.trim() !== '' && Number.isFinite(Number(field));
+  const text = field.trim();
+  return decimalNumber.test(text) && Number.isFinite(Number(text));
 }
 
 /**
@@ -95,14 +112,14 @@ function isNumber(field: string): boolean {
  * names. Every numeric field must parse; every row must have as many fields as the header.
  */
 export function parseCsvTable(text: string, options: CsvReadOptions = {}, source = '<string>'): CsvTable {
-  const rows = parseCsvRows(text, source);
+  const { rows, lines } = splitRows(text, source);
   if (rows.length === 0) throw new CsvFormatError(`${source}: empty file, expected a header row`);
   const columns = rows[0]!.map((name) => name.trim());
   const records = rows.slice(1);
   records.forEach((record, r) => {
     if (record.length !== columns.length) {
       throw new CsvFormatError(
-        `${source}: record ${r + 1} has ${record.length} fields, the header has ${columns.length}`,
+        `${source}:${lines[r + 1]}: record ${r + 1} has ${record.length} fields, the header has ${columns.length}`,
       );
     }
   });
@@ -130,9 +147,11 @@ export function parseCsvTable(text: string, options: CsvReadOptions = {}, source
     featureIndices.forEach((c, f) => {
       const field = record[c]!;
       if (!isNumber(field)) {
-        throw new CsvFormatError(`${source}: record ${r + 1}, column '${columns[c]}': '${field}' is not a number`);
+        throw new CsvFormatError(
+          `${source}:${lines[r + 1]}:${c + 1}: record ${r + 1}, column '${columns[c]}': '${field}' is not a number (expected a decimal such as 12, -0.5 or 1e-3)`,
+        );
       }
-      features[r * featureIndices.length + f] = Number(field);
+      features[r * featureIndices.length + f] = Number(field.trim());
     });
   });
 
@@ -157,5 +176,5 @@ export function parseCsvTable(text: string, options: CsvReadOptions = {}, source
 }
 
 export function readCsvFile(path: string, options: CsvReadOptions = {}): CsvTable {
-  return parseCsvTable(readFileSync(path, 'utf8'), options, path);
+  return parseCsvTable(readText('readCsvFile', path), options, path);
 }

@@ -2,10 +2,11 @@
 // set from a folder or from Debian's dataset-fashion-mnist package).
 import { join } from 'node:path';
 
+import { DataError, IOError } from '../errors.js';
 import { fromTypedArray } from '../ops/creation.js';
 import { readCsvFile } from './csv.js';
 import { TensorDataset } from './dataset.js';
-import { debianFashionMnistDir, findFashionMnist, readIdxFile, shippedFashionMnistDir } from './idx.js';
+import { type IdxArray, debianFashionMnistDir, findFashionMnist, readIdxFile, shippedFashionMnistDir } from './idx.js';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
@@ -27,12 +28,15 @@ export function fashionMnist(options: { dir?: string | 'debian'; flatten?: boole
   let dir = options.dir;
   if (dir === 'debian') {
     const found = debianFashionMnistDir();
-    if (!found) throw new Error('fashionMnist: the Debian package dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)');
+    if (!found) {
+      throw new IOError('fashionMnist: /usr/share/datasets/fashion-mnist: no such folder (ENOENT); the Debian package dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)', '/usr/share/datasets/fashion-mnist', 'ENOENT');
+    }
     dir = found;
   }
   const files = findFashionMnist(dir);
   const load = (imagesPath: string, labelsPath: string): TensorDataset => {
     const images = readIdxFile(imagesPath), labels = readIdxFile(labelsPath);
+    checkImagesAndLabels(images, imagesPath, labels, labelsPath);
     const n = images.shape[0], h = images.shape[1], w = images.shape[2];
     const pixels = new Float32Array(images.data.length);
     const raw = images.data as Uint8Array;
@@ -47,6 +51,29 @@ export function fashionMnist(options: { dir?: string | 'debian'; flatten?: boole
     classes: FASHION_MNIST_CLASSES,
     source: dir ?? shippedFashionMnistDir(),
   };
+}
+
+/**
+ * Images must be uint8 [n, h, w], labels uint8 [n] with values below the class count: anything
+ * else would read past one array or leave rows without labels.
+ */
+function checkImagesAndLabels(images: IdxArray, imagesPath: string, labels: IdxArray, labelsPath: string): void {
+  const fmt = (a: IdxArray) => `${a.dtype} [${a.shape.join(',')}]`;
+  if (images.dtype !== 'uint8' || images.shape.length !== 3) {
+    throw new DataError(`fashionMnist: ${imagesPath} holds ${fmt(images)}; images must be uint8 [count, height, width] (labels: ${labelsPath})`);
+  }
+  if (labels.dtype !== 'uint8' || labels.shape.length !== 1) {
+    throw new DataError(`fashionMnist: ${labelsPath} holds ${fmt(labels)}; labels must be uint8 [count] (images: ${imagesPath})`);
+  }
+  const imageCount = images.shape[0]!, labelCount = labels.shape[0]!;
+  if (imageCount !== labelCount) {
+    throw new DataError(`fashionMnist: ${imagesPath} holds ${imageCount} images but ${labelsPath} holds ${labelCount} labels; the counts must match`);
+  }
+  const classes = FASHION_MNIST_CLASSES.length;
+  const bad = (labels.data as Uint8Array).findIndex((v) => v >= classes);
+  if (bad >= 0) {
+    throw new DataError(`fashionMnist: ${labelsPath}: label ${labels.data[bad]} at index ${bad} is not a class index 0..${classes - 1} (images: ${imagesPath})`);
+  }
 }
 
 export interface Iris {

@@ -1,11 +1,12 @@
 // The IDX format of MNIST and Fashion-MNIST: a big-endian header
 //   [0, 0, dtypeCode, ndim] [dim0 u32] ... [dim(ndim-1) u32]
 // followed by the elements in row-major order, big-endian. Files are usually gzipped.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { ArgumentError } from '../errors.js';
+import { DataError, IOError } from '../errors.js';
+import { readBytes, withIOErrors } from '../io/files.js';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -23,7 +24,7 @@ export interface IdxArray {
   data: IdxTypedArray;
 }
 
-export class IdxFormatError extends ArgumentError {
+export class IdxFormatError extends DataError {
   override name = 'IdxFormatError';
 }
 
@@ -162,7 +163,7 @@ export function encodeIdx(array: IdxArray): Uint8Array {
 }
 
 export function readIdxFile(path: string): IdxArray {
-  return decodeIdx(readFileSync(path), path);
+  return decodeIdx(readBytes('readIdxFile', path), path);
 }
 
 export interface FashionMnistFiles {
@@ -192,7 +193,7 @@ function packageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`kindling: no package.json above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) throw new IOError(`kindling: no package.json above ${fileURLToPath(import.meta.url)} (ENOENT)`, dir, 'ENOENT');
     dir = parent;
   }
 }
@@ -217,11 +218,19 @@ function filesIn(dir: string): FashionMnistFiles | null {
  * there), else in the package's shipped data/fashion-mnist.
  */
 export function findFashionMnist(dir?: string): FashionMnistFiles {
+  if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
+    throw new IOError(`findFashionMnist: dir must be a non-empty string, got ${typeof dir === 'string' ? "''" : typeof dir}`, undefined, 'EINVAL');
+  }
   const searched = dir === undefined ? shippedFashionMnistDir() : resolve(dir);
   const files = filesIn(searched);
   if (files === null) {
-    const names = Object.values(fashionMnistFileNames).map((n) => `${n}[.gz]`).join(', ');
-    throw new Error(`findFashionMnist: ${searched} does not hold all of ${names}`);
+    const names = Object.values(fashionMnistFileNames).map((n) => `${n}[.gz]`);
+    const missing = Object.values(fashionMnistFileNames).filter((n) => !existsSync(join(searched, n)) && !existsSync(join(searched, `${n}.gz`)));
+    const op = 'findFashionMnist';
+    if (!withIOErrors(op, searched, () => statSync(searched)).isDirectory()) {
+      throw new IOError(`${op}: ${searched}: not a folder (ENOTDIR)`, searched, 'ENOTDIR');
+    }
+    throw new IOError(`${op}: ${searched}: missing ${missing.join(', ')} (ENOENT); the folder must hold ${names.join(', ')}`, searched, 'ENOENT');
   }
   return files;
 }

@@ -1,78 +1,32 @@
 // kd.io: state dicts to and from safetensors files, with PyTorch's dtypes. Writes are atomic
 // (temp file, fsync, rename), so a crash never loses the previous checkpoint.
-import { fromTypedArray } from '../ops/creation.js';
-import { contiguous } from '../ops/shape.js';
-import { ArgumentError, DTypeError } from '../errors.js';
-import { Tensor } from '../tensor.js';
-import {
-  type SafetensorsEntry, type SafetensorsMetadata, int64BytesToInt32, readSafetensorsFile, typedArrayOf, writeSafetensorsFile,
-} from './safetensors.js';
-
-const SAFETENSORS_DTYPE = { float32: 'F32', int32: 'I32', bool: 'BOOL' } as const;
-
-function f16ToF32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1, exp = (bits >> 10) & 0x1f, frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function entryToTensor(name: string, entry: SafetensorsEntry): Tensor {
-  const shape = entry.shape;
-  switch (entry.dtype) {
-    case 'F32': return fromTypedArray(typedArrayOf(entry) as Float32Array, shape, 'float32', 'cpu');
-    case 'F64': return fromTypedArray(Float32Array.from(typedArrayOf(entry) as Float64Array), shape, 'float32', 'cpu');
-    case 'F16': return fromTypedArray(Float32Array.from(typedArrayOf(entry) as Uint16Array, f16ToF32), shape, 'float32', 'cpu');
-    case 'BF16': {
-      const bits = typedArrayOf(entry) as Uint16Array;
-      const out = new Float32Array(bits.length);
-      const asInt = new Uint32Array(out.buffer);
-      for (let i = 0; i < bits.length; i++) asInt[i] = bits[i] << 16;
-      return fromTypedArray(out, shape, 'float32', 'cpu');
-    }
-    case 'I64': {
-      try {
-        return fromTypedArray(int64BytesToInt32(name, entry.data), shape, 'int32', 'cpu');
-      } catch (e) {
-        throw new DTypeError(`load: ${(e as Error).message}`);
-      }
-    }
-    case 'I32': return fromTypedArray(typedArrayOf(entry) as Int32Array, shape, 'int32', 'cpu');
-    case 'I16':
-    case 'I8': return fromTypedArray(Int32Array.from(typedArrayOf(entry) as Int16Array), shape, 'int32', 'cpu');
-    case 'U8':
-    case 'BOOL': return fromTypedArray(Uint8Array.from(typedArrayOf(entry) as Uint8Array, (v) => (v ? 1 : 0)), shape, 'bool', 'cpu');
-  }
-}
+import type { Tensor } from '../tensor.js';
+import { checkPath, writeFileAtomic } from './files.js';
+import type { SafetensorsMetadata } from './safetensors.js';
+import { encodeStateDict, readMetadataOf, readStateDictFile } from './state_dict.js';
 
 /**
  * Writes tensors to a safetensors file PyTorch's safetensors.torch.load_file reads (float32 as
- * F32, int32 as I32, bool as BOOL; metadata {"format": "pt"} plus any given).
+ * F32, int32 as I32, bool as BOOL; metadata {"format": "pt"} plus any given). The write is
+ * atomic; a read-only file at `path` is an IOError, not replaced.
  */
 export function save(stateDict: Record<string, Tensor>, path: string, metadata: SafetensorsMetadata = {}): void {
-  if (!stateDict || typeof stateDict !== 'object') throw new ArgumentError('save: expected an object of tensors');
-  const entries: Record<string, { dtype: string; shape: number[]; data: Uint8Array }> = {};
-  for (const [key, t] of Object.entries(stateDict)) {
-    if (!(t instanceof Tensor)) throw new ArgumentError(`save: value for '${key}' is not a Tensor`);
-    const dense = t.device === 'cpu' && t.isContiguous() ? t : contiguous(t.device === 'cpu' ? t : t.to('cpu'));
-    const view = dense.data();
-    entries[key] = { dtype: SAFETENSORS_DTYPE[t.dtype], shape: [...t.shape], data: new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice() };
-    if (dense !== t) dense.dispose();
-  }
-  writeSafetensorsFile(path, entries, { format: 'pt', ...metadata });
+  checkPath('save', path);
+  writeFileAtomic(path, encodeStateDict(stateDict, metadata, 'save'), 'save');
 }
 
-/** Reads every tensor of a safetensors file (int64 as int32 when all values fit; f16/bf16/f64 as float32). */
+/**
+ * Reads every tensor of a safetensors file (int64 as int32 when all values fit; f16/bf16/f64 as
+ * float32; U8 is refused). The result has a null prototype, so any key, '__proto__' included,
+ * is an ordinary entry. Nothing is returned (and nothing leaks) unless every tensor converts.
+ */
 export function load(path: string): Record<string, Tensor> {
-  const file = readSafetensorsFile(path);
-  const out: Record<string, Tensor> = {};
-  for (const [key, entry] of Object.entries(file.entries)) out[key] = entryToTensor(key, entry);
-  return out;
+  return readStateDictFile(path, 'load').tensors;
 }
 
 /** The file's __metadata__ (string to string), or an empty object. */
 export function loadMetadata(path: string): SafetensorsMetadata {
-  return readSafetensorsFile(path).metadata ?? {};
+  return readMetadataOf(path, 'loadMetadata');
 }
 
-export { writeFileAtomic } from './safetensors.js';
+export { writeFileAtomic } from './files.js';

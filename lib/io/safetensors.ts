@@ -4,10 +4,8 @@
 // the data section) and may hold "__metadata__": a string-to-string map. Tensor data is
 // little-endian, row-major, and the data sections of the tensors tile the data part exactly.
 // Typed-array views below assume a little-endian host, which every platform Node runs on is.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
-import { ArgumentError } from '../errors.js';
+import { DataError } from '../errors.js';
+import { readBytes, writeFileAtomic } from './files.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -25,7 +23,7 @@ export interface SafetensorsFile {
   metadata: SafetensorsMetadata | null;
 }
 
-export class SafetensorsFormatError extends ArgumentError {
+export class SafetensorsFormatError extends DataError {
   override name = 'SafetensorsFormatError';
 }
 
@@ -269,67 +267,17 @@ function parseMetadata(value: unknown, source: string): SafetensorsMetadata {
   return metadata;
 }
 
-export function readSafetensorsFile(path: string): SafetensorsFile {
-  return decodeSafetensors(readFileSync(path), path);
+export function readSafetensorsFile(path: string, op = 'load'): SafetensorsFile {
+  return decodeSafetensors(readBytes(op, path), path);
 }
 
 export function writeSafetensorsFile(
   path: string,
   entries: Record<string, { dtype: string; shape: number[]; data: Uint8Array }>,
   metadata?: SafetensorsMetadata | null,
+  op = 'save',
 ): void {
-  writeFileAtomic(path, encodeSafetensorsChunks(entries, metadata));
-}
-
-/**
- * Writes `bytes` (one buffer, or chunks written in order) to `path` so that a crash or error
- * at any point leaves either the old file or the complete new one: the bytes go to a temp file
- * in the same directory (same file system, so the rename is atomic), are fsynced, and the temp
- * file is renamed over `path`. On failure the temp file is removed and the error rethrown.
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array | Iterable<Uint8Array>): void {
-  const dir = dirname(path);
-  const tempPath = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const chunks = bytes instanceof Uint8Array ? [bytes] : bytes;
-  let fd: number | null = null;
-  try {
-    fd = openSync(tempPath, 'wx', 0o644);
-    for (const chunk of chunks) {
-      for (let written = 0; written < chunk.byteLength; ) {
-        written += writeSync(fd, chunk, written, chunk.byteLength - written);
-      }
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tempPath, path);
-  } catch (err) {
-    if (fd !== null) closeSync(fd);
-    try {
-      unlinkSync(tempPath);
-    } catch {
-      // The temp file may never have been created; the original error is the one to report.
-    }
-    throw err;
-  }
-  fsyncDirectory(dir);
-}
-
-/** Makes the rename itself durable. Some platforms (Windows) cannot open a directory; there the rename is as durable as it gets. */
-function fsyncDirectory(dir: string): void {
-  let fd: number;
-  try {
-    fd = openSync(dir, 'r');
-  } catch {
-    return;
-  }
-  try {
-    fsyncSync(fd);
-  } catch {
-    // Not supported for directories on this file system.
-  } finally {
-    closeSync(fd);
-  }
+  writeFileAtomic(path, encodeSafetensorsChunks(entries, metadata), op);
 }
 
 const int32Min = -(2n ** 31n);

@@ -2,11 +2,19 @@
 // module's own fields (in the order they were assigned), so a layer is written as a plain class.
 // Field names are camelCase; checkpoint keys are PyTorch's snake_case (`inProjWeight` ->
 // `in_proj_weight`), so state dicts written by PyTorch load here and the reverse.
+// Every module also has the Keras workflow (compile, fit, evaluate, predict), which
+// lib/train/keras.ts implements over kd.train and installs here.
 import { noGrad } from '../autograd/grad_mode.js';
 import type { Device } from '../device.js';
+import { type DType, dtypeBytes } from '../dtype.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { keep } from '../scope.js';
+import { full } from '../ops/creation.js';
+import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
+import type { DataInput, History } from '../train/fit.js';
+import type { CompileOptions, ModelEvaluateOptions, ModelFitOptions } from '../train/keras.js';
+import type { PredictOptions } from '../train/predict.js';
+import type { Logs } from '../train/progress.js';
 
 const parameterSet = new WeakSet<Tensor>();
 
@@ -49,6 +57,104 @@ export function reprTuple(v: readonly number[]): string {
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
+}
+
+export interface NumParametersOptions {
+  /** true (default): only parameters that require grad; false: all of them, frozen ones too. */
+  trainable?: boolean;
+}
+
+/** One sample's input (without the batch dim), for summary to run through the model. */
+export interface SampleInput {
+  shape: readonly number[];
+  dtype?: DType;
+}
+
+export interface SummaryOptions {
+  /**
+   * One sample's shape without the batch dim (e.g. [1, 28, 28]): summary runs a batch of one
+   * through the model, in eval mode without grad, and lists each layer's output shape. Default:
+   * the input shape of the last model.fit / evaluate / predict, if any; else parameter shapes are listed.
+   */
+  inputShape?: readonly number[];
+  /** The dtype of that input (int32 for token ids). Default float32. */
+  inputDtype?: DType;
+}
+
+/**
+ * The Keras workflow on modules. lib/train/keras.ts implements it over kd.train and installs it
+ * with installKerasWorkflow (this file cannot import kd.train, which imports it).
+ * @internal
+ */
+export interface KerasWorkflow {
+  compile(model: Module, options: CompileOptions): void;
+  fit(model: Module, args: readonly unknown[]): Promise<History>;
+  evaluate(model: Module, args: readonly unknown[]): Logs;
+  predict(model: Module, data: unknown, options: PredictOptions | undefined): Tensor;
+  /** The per-sample input last seen by fit/evaluate/predict, for summary. */
+  sampleInput(model: Module): SampleInput | undefined;
+}
+
+let keras: KerasWorkflow | null = null;
+
+/** @internal */
+export function installKerasWorkflow(workflow: KerasWorkflow): void {
+  keras = workflow;
+}
+
+function kerasWorkflow(method: string): KerasWorkflow {
+  if (!keras) throw new ArgumentError(`Module.${method}: the Keras workflow comes with kd.train; import kindling (lib/index.js), not lib/nn alone`);
+  return keras;
+}
+
+/** "1.2 KB", as Keras's summary gives parameter memory (units of 1024 bytes). */
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = bytes, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${v.toFixed(2)} ${units[u]}`;
+}
+
+function outputShapeText(out: unknown): string {
+  if (out instanceof Tensor) return fmtShape(out.shape);
+  if (Array.isArray(out) && out.length > 0 && out.every((o) => o instanceof Tensor || o === null)) return out.map(outputShapeText).join(' ');
+  return out === null ? '-' : '?';
+}
+
+/**
+ * Each module's output shape for a batch of one zero sample: every forward is wrapped (on the
+ * instance, so Sequential runs the layers one by one) while the batch runs in eval mode without grad.
+ */
+function probeOutputShapes(model: Module, sample: SampleInput): Map<Module, string> {
+  const shapes = new Map<Module, string>();
+  const modules = model.modules();
+  const saved = modules.map((m) => [m, m.training, Object.getOwnPropertyDescriptor(m, 'forward')] as const);
+  for (const m of modules) {
+    const forward = m.forward;
+    Object.defineProperty(m, 'forward', {
+      configurable: true, enumerable: false, writable: true,
+      value: (...inputs: unknown[]) => {
+        const out = forward.apply(m, inputs);
+        shapes.set(m, outputShapeText(out));
+        return out;
+      },
+    });
+  }
+  const device = model.parameters()[0]?.device ?? 'cpu';
+  const shape = [1, ...sample.shape];
+  try {
+    model.eval();
+    noGrad(() => tidy(() => { model.forward(full(shape, 0, { dtype: sample.dtype ?? 'float32', device })); }));
+  } catch (err) {
+    throw new ShapeError(`summary: a batch of shape ${fmtShape(shape)} (${sample.dtype ?? 'float32'}) does not run through the model: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    for (const [m, training, descriptor] of saved) {
+      m.training = training;
+      if (descriptor) Object.defineProperty(m, 'forward', descriptor);
+      else delete (m as { forward?: unknown }).forward;
+    }
+  }
+  return shapes;
 }
 
 export abstract class Module {
@@ -253,8 +359,16 @@ export abstract class Module {
     return this;
   }
 
-  /** The parameter count, trainable only by default. */
-  numParameters(trainableOnly = false): number {
+  /**
+   * The number of trainable parameter elements (those that require grad), each shared tensor
+   * once; with { trainable: false }, of all parameters, frozen ones included.
+   */
+  numParameters(options: NumParametersOptions = {}): number {
+    if (options === null || typeof options !== 'object') {
+      throw new ArgumentError(`numParameters: expected options { trainable?: boolean }, got ${String(options)}`);
+    }
+    const trainableOnly = options.trainable ?? true;
+    if (typeof trainableOnly !== 'boolean') throw new ArgumentError(`numParameters: trainable must be a boolean, got ${String(trainableOnly)}`);
     return this.parameters().filter((p) => !trainableOnly || p.requiresGrad).reduce((n, p) => n + p.numel, 0);
   }
 
@@ -272,21 +386,75 @@ export abstract class Module {
     return `${name}(${extra ? `\n  ${extra}` : ''}\n${lines.join('\n')}\n)`;
   }
 
-  /** A table of the modules that own parameters, with their parameter counts and a total. */
-  summary(): string {
-    const rows: [string, string, string, string][] = [['Layer', 'Type', 'Shape', 'Params']];
+  /**
+   * A table as Keras's model.summary() prints: each layer (every module without children, and
+   * any module that holds parameters itself) with its type, its output shape (when an input
+   * shape is known, see SummaryOptions) or else its parameters' shapes, and its parameter count;
+   * then the total, trainable and non-trainable parameter counts and their memory.
+   */
+  summary(options: SummaryOptions = {}): string {
+    if (options === null || typeof options !== 'object') throw new ArgumentError('summary: expected options { inputShape?, inputDtype? }');
+    let outputShapes: Map<Module, string> | null = null;
+    if (options.inputShape) {
+      outputShapes = probeOutputShapes(this, { shape: options.inputShape, dtype: options.inputDtype });
+    } else {
+      // The input fit/evaluate/predict last saw may no longer fit a model changed since: then list parameter shapes.
+      const seen = keras?.sampleInput(this);
+      try {
+        outputShapes = seen ? probeOutputShapes(this, seen) : null;
+      } catch {
+        outputShapes = null;
+      }
+    }
+    const rows: string[][] = [['Layer (type)', outputShapes ? 'Output Shape' : 'Param Shapes', 'Param #']];
     for (const [name, m] of this.namedModules()) {
       const own = [...m.ownParameters()];
-      if (own.length === 0) continue;
+      if (own.length === 0 && m.children().length > 0) continue;
       const count = own.reduce((n, [, t]) => n + t.numel, 0);
-      rows.push([name || '(root)', m.constructor.name, own.map(([k, t]) => `${k}${fmtShape(t.shape)}`).join(' '), count.toLocaleString('en-US')]);
+      const shapes = outputShapes ? outputShapes.get(m) ?? '-' : own.map(([k, t]) => `${k}${fmtShape(t.shape)}`).join(' ');
+      rows.push([`${name || '(root)'} (${m.constructor.name})`, shapes, count.toLocaleString('en-US')]);
     }
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    const fmt = (r: string[]) => r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ');
-    const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
-    const total = this.numParameters(), trainable = this.numParameters(true);
-    return [fmt(rows[0]), rule, ...rows.slice(1).map(fmt), rule,
-      `Total params: ${total.toLocaleString('en-US')}`, `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`].join('\n');
+    const fmt = (r: string[]) => r.map((cell, c) => (c === 2 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('   ').trimEnd();
+    const width = widths.reduce((a, b) => a + b + 3, -3);
+    const params = this.parameters();
+    const bytesOf = (ps: Tensor[]) => ps.reduce((n, p) => n + p.numel * dtypeBytes(p.dtype), 0);
+    const trainable = params.filter((p) => p.requiresGrad), frozen = params.filter((p) => !p.requiresGrad);
+    const line = (label: string, ps: Tensor[]) =>
+      `${label}: ${ps.reduce((n, p) => n + p.numel, 0).toLocaleString('en-US')} (${formatBytes(bytesOf(ps))})`;
+    return [`Model: "${this.constructor.name}"`, '_'.repeat(width), fmt(rows[0]), '='.repeat(width), ...rows.slice(1).map(fmt), '='.repeat(width),
+      line('Total params', params), line('Trainable params', trainable), line('Non-trainable params', frozen), '_'.repeat(width)].join('\n');
+  }
+
+  // ---- the Keras workflow (lib/train/keras.ts) ----------------------------------------------
+
+  /**
+   * Sets the optimizer ('adam', 'sgd', 'adamw', 'rmsprop' with Keras's defaults, or a kd.optim
+   * optimizer), the loss (a name such as 'sparseCategoricalCrossentropy', a loss module or a
+   * function) and the metrics that fit and evaluate use. Returns the module.
+   */
+  compile(options: CompileOptions): this {
+    kerasWorkflow('compile').compile(this, options);
+    return this;
+  }
+
+  /** Trains the compiled model on x and y (tensors of samples along dim 0); see kd.train.fit. */
+  fit(x: Tensor, y: Tensor, options?: ModelFitOptions): Promise<History>;
+  /** Trains the compiled model on a dataset of [input, target] (or a DataLoader of them). */
+  fit(data: DataInput, options?: ModelFitOptions): Promise<History>;
+  async fit(...args: unknown[]): Promise<History> {
+    return kerasWorkflow('fit').fit(this, args);
+  }
+
+  /** The compiled loss and metrics over x and y (in eval mode, without grad): { loss, accuracy, ... }. */
+  evaluate(x: Tensor, y: Tensor, options?: ModelEvaluateOptions): Logs;
+  evaluate(data: DataInput, options?: ModelEvaluateOptions): Logs;
+  evaluate(...args: unknown[]): Logs {
+    return kerasWorkflow('evaluate').evaluate(this, args);
+  }
+
+  /** The outputs for every sample of x, batched, in eval mode without grad; see kd.train.predict. */
+  predict(x: Tensor | DataInput, options?: PredictOptions): Tensor {
+    return kerasWorkflow('predict').predict(this, x, options);
   }
 }

@@ -57,19 +57,19 @@ function pair(value: number | readonly number[], dims: number, op: string, what:
   return list;
 }
 
-function positive(value: number | readonly number[], dims: number, op: string, what: string): number[] {
+export function positive(value: number | readonly number[], dims: number, op: string, what: string): number[] {
   const list = pair(value, dims, op, what);
   if (list.some((v) => v <= 0)) throw new ArgumentError(`${op}: ${what} must be positive, got ${JSON.stringify(value)}`);
   return list;
 }
 
-function nonNegative(value: number | readonly number[], dims: number, op: string, what: string): number[] {
+export function nonNegative(value: number | readonly number[], dims: number, op: string, what: string): number[] {
   const list = pair(value, dims, op, what);
   if (list.some((v) => v < 0)) throw new ArgumentError(`${op}: ${what} must be non-negative, got ${JSON.stringify(value)}`);
   return list;
 }
 
-function assertFloat(op: string, ...ts: Tensor[]): void {
+export function assertFloat(op: string, ...ts: Tensor[]): void {
   for (const t of ts) if (t.dtype !== 'float32') throw new DTypeError(`${op}: expected float32 tensors, got ${t.dtype}`);
 }
 
@@ -79,11 +79,11 @@ function operand(t: Tensor, shape: number[], strides: number[]): KernelOperand {
 }
 
 /** A contiguous tensor seen with the (same-numel) shape `shape`. */
-function dense(t: Tensor, shape: number[]): KernelOperand {
+export function dense(t: Tensor, shape: number[]): KernelOperand {
   return operand(t, shape, contiguousStrides(shape));
 }
 
-function noDoubleBackward(op: string): void {
+export function noDoubleBackward(op: string): void {
   if (isGradEnabled()) throw new ArgumentError(`${op}: double backward (createGraph) is not supported`);
 }
 

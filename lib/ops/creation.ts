@@ -74,12 +74,26 @@ function flatten(data: unknown, shape: number[], op: string): (number | boolean)
  * kd.tensor(data, { dtype, device, requiresGrad }): data is a number, a boolean, nested arrays
  * of them, or a typed array (1-d). Booleans give bool, whole numbers int32, others float32.
  */
+/**
+ * Values bound for an int32 tensor must be finite and within int32 once truncated toward zero
+ * (PyTorch: "value cannot be converted to type int32 without overflow"); fractions truncate.
+ */
+function assertFitsInt32(values: ArrayLike<number>, op: string): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!(v > -2147483649 && v < 2147483648)) {
+      throw new ArgumentError(`${op}: value ${v} at index ${i} cannot be converted to int32 without overflow (int32 holds -2147483648..2147483647; NaN and infinities have no int32 value)`);
+    }
+  }
+}
+
 export function tensor(data: NestedArray | AnyTypedArray | Float64Array | number | boolean, options: TensorOptions = {}): Tensor {
   const device = parseDevice(options.device, 'tensor');
   if (data instanceof Tensor) throw new ArgumentError('tensor: got a Tensor; use t.clone() or t.detach()');
   if (ArrayBuffer.isView(data)) {
     const dtype = options.dtype ? assertDType(options.dtype, 'tensor') : data instanceof Float32Array || data instanceof Float64Array ? 'float32' : data instanceof Uint8Array ? 'bool' : 'int32';
     const values = data as unknown as ArrayLike<number>;
+    if (dtype === 'int32' && !(data instanceof Int32Array)) assertFitsInt32(values, 'tensor');
     const converted = dtype === 'float32' ? Float32Array.from(values) : dtype === 'int32' ? Int32Array.from(values) : Uint8Array.from(values, (v) => (v ? 1 : 0));
     return finish(fromTypedArray(converted, [values.length], dtype, device), options);
   }
@@ -91,12 +105,8 @@ export function tensor(data: NestedArray | AnyTypedArray | Float64Array | number
   else if (flat.length > 0 && flat.every((v) => typeof v === 'boolean')) dtype = 'bool';
   else if (flat.every((v) => typeof v === 'boolean' || Number.isInteger(v))) dtype = flat.length === 0 ? 'float32' : 'int32';
   else dtype = 'float32';
-  if (dtype === 'int32') {
-    for (const v of flat) {
-      if (typeof v === 'number' && (v > 2147483647 || v < -2147483648)) throw new ArgumentError(`tensor: value ${v} does not fit in int32`);
-    }
-  }
   const numbers = flat.map((v) => (typeof v === 'boolean' ? Number(v) : v));
+  if (dtype === 'int32') assertFitsInt32(numbers, 'tensor');
   const values = dtype === 'float32' ? Float32Array.from(numbers) : dtype === 'int32' ? Int32Array.from(numbers) : Uint8Array.from(numbers, (v) => (v ? 1 : 0));
   return finish(fromTypedArray(values, shape, dtype, device), options);
 }

@@ -6,13 +6,14 @@ import { backendOf } from '../backend/index.js';
 import { BinaryOp, UnaryOp } from '../backend/opcodes.js';
 import { type DType, promoteTypes } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { scoped } from '../scope.js';
+import { scoped, tidy } from '../scope.js';
 import { Tensor, type TensorOrScalar } from '../tensor.js';
 import { fullLike, zerosLike } from './creation.js';
 import {
   assertTensor, broadcastOperand, broadcastShapes, needsGrad, record, sameDevice, scalarTensor,
 } from './record.js';
-import { sumToShape } from './reduce.js';
+import { sum, sumToShape } from './reduce.js';
+import { memoryOverlap } from './shape.js';
 
 // ---- building blocks ----------------------------------------------------------------------
 
@@ -187,6 +188,16 @@ function powInt(x0: Tensor, p: number): Tensor {
 }
 
 export function remainder(a: Tensor, b: TensorOrScalar): Tensor {
+  assertTensor(a, 'remainder', 'input');
+  // Integer division by zero has no value (the kernel would write 0); PyTorch raises ZeroDivisionError.
+  if (resultType(a, b) === 'int32') {
+    const zeroDivisor = b instanceof Tensor
+      ? tidy(() => sum(cast(eq(b, 0), 'int32')).item() > 0)
+      : b === 0;
+    if (zeroDivisor) {
+      throw new ArgumentError(`remainder: integer division by zero (input ${fmtShape(a.shape)}, other ${b instanceof Tensor ? `${fmtShape(b.shape)} holding a 0` : String(b)})`);
+    }
+  }
   // d/da = 1, d/db = -floor(a / b)
   return arithmetic('RemainderBackward', BinaryOp.Remainder, a, b, (g, x, y) => [g, neg(mul(g, floor(div(x, y))))], false, 'a,b');
 }
@@ -504,7 +515,18 @@ export function copyInplace(t: Tensor, src: Tensor): void {
   if (shape.join(',') !== t.shape.join(',')) {
     throw new ShapeError(`copy_: source of shape ${fmtShape(src.shape)} does not broadcast to ${fmtShape(t.shape)}`);
   }
-  scoped(() => backendOf(t).cast(t, broadcastOperand(src.device === t.device ? src : src.to(t.device), t.shape)));
+  // The kernel reads and writes in one pass, so a source that shares memory with the destination
+  // (other than being the very same view) would read values it has already overwritten.
+  const overlap = memoryOverlap(t, src);
+  if (overlap === 'partial') {
+    throw new ArgumentError(
+      `copy_: unsupported operation: some elements of the input tensor and the written-to tensor refer to a single memory location (destination ${fmtShape(t.shape)} strides ${fmtShape(t.strides)} offset ${t.offset}, source ${fmtShape(src.shape)} strides ${fmtShape(src.strides)} offset ${src.offset}); clone() the source first`,
+    );
+  }
+  scoped(() => {
+    const source = overlap === 'unknown' ? src.clone() : src;
+    backendOf(t).cast(t, broadcastOperand(source.device === t.device ? source : source.to(t.device), t.shape));
+  });
   t._storage.version++;
 }
 

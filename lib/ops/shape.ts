@@ -252,6 +252,63 @@ export function slice(t: Tensor, dim: number, start?: number | null, end?: numbe
   );
 }
 
+/** The element range [begin, end) of the storage a view can touch. */
+function memoryRange(t: Tensor): [number, number] {
+  let begin = t.offset, end = t.offset + 1;
+  t.shape.forEach((size, d) => {
+    const reach = (size - 1) * t.strides[d]!;
+    if (reach < 0) begin += reach;
+    else end += reach;
+  });
+  return [begin, end];
+}
+
+/** No two elements share a location and they fill their range without gaps (some permutation of a contiguous layout). */
+function isNonOverlappingAndDense(t: Tensor): boolean {
+  const dims = t.shape.map((size, d) => ({ size, stride: t.strides[d]! })).filter(({ size }) => size !== 1);
+  dims.sort((a, b) => a.stride - b.stride);
+  let expected = 1;
+  for (const { size, stride } of dims) {
+    if (stride !== expected) return false;
+    expected *= size;
+  }
+  return true;
+}
+
+/**
+ * How two views of storage relate, as PyTorch's get_overlap_status sees it: 'full' when they are
+ * the same view, 'partial' when their memory ranges meet otherwise, 'none' when they cannot
+ * share an element, and 'unknown' for strided views whose ranges interleave (they may or may not
+ * share elements).
+ */
+export function memoryOverlap(a: Tensor, b: Tensor): 'none' | 'full' | 'partial' | 'unknown' {
+  if (a._storage !== b._storage || a.numel === 0 || b.numel === 0) return 'none';
+  const [aBegin, aEnd] = memoryRange(a), [bBegin, bEnd] = memoryRange(b);
+  if (aEnd <= bBegin || bEnd <= aBegin) return 'none';
+  const sameView = a.offset === b.offset && a.shape.length === b.shape.length
+    && a.shape.every((size, d) => size === b.shape[d] && (size === 1 || a.strides[d] === b.strides[d]));
+  if (sameView) return 'full';
+  return isNonOverlappingAndDense(a) && isNonOverlappingAndDense(b) ? 'partial' : 'unknown';
+}
+
+/** PyTorch's narrow: the view of `length` elements of dim `dim` from `start` (which may count from the end). */
+export function narrow(t: Tensor, dim: number, start: number, length: number): Tensor {
+  assertTensor(t, 'narrow', 'input');
+  if (t.ndim === 0) throw new ShapeError('narrow: cannot narrow a 0-d tensor');
+  const d = normalizeDim(dim, t.ndim, 'narrow');
+  const size = t.shape[d]!;
+  if (!Number.isInteger(start) || !Number.isInteger(length)) throw new ArgumentError(`narrow: start and length must be integers, got ${start} and ${length}`);
+  if (length < 0) throw new ArgumentError(`narrow: length must be non-negative, got ${length}`);
+  if (start < -size || start > size) {
+    throw new ShapeError(`narrow: start ${start} is out of range [${-size}, ${size}] for dim ${d} of shape ${fmtShape(t.shape)}`);
+  }
+  const s = start < 0 ? start + size : start;
+  if (s + length > size) {
+    throw new ShapeError(`narrow: start (${s}) + length (${length}) exceeds dimension size (${size}) of dim ${d} of shape ${fmtShape(t.shape)}`);
+  }
+  return slice(t, d, s, s + length);
+}
+
 export function select(t: Tensor, dim: number, index: number): Tensor {
   assertTensor(t, 'select', 'input');
   if (t.ndim === 0) throw new ShapeError('select: cannot select from a 0-d tensor');

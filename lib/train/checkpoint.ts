@@ -5,23 +5,29 @@
 //                             (step counts, param_groups) as JSON in the metadata key 'optimizer'
 //   <name>.history.json       the History so far (NaN written as null)
 //   <name>.svg                the training curve
-// Every file is written atomically; the model file is written last, so a complete model file
-// never sits beside optimizer state from an older epoch.
-import { existsSync, readFileSync } from 'node:fs';
+// A checkpoint is written whole or not at all: every part is written to a fsynced temp file
+// first, and only then are they renamed into place, the model file last; if a rename fails the
+// parts already replaced get their old contents back. Each part carries the checkpoint's id and
+// the model file lists the parts that belong to it, so a process killed between two renames
+// leaves a checkpoint that loadCheckpoint refuses rather than mixes. loadCheckpoint reads and
+// checks every part before it changes the model or the optimizer.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import { ArgumentError } from '../errors.js';
-import { load, loadMetadata, save, writeFileAtomic } from '../io/index.js';
+import { ArgumentError, DataError, ShapeError, fmtShape } from '../errors.js';
+import { encodeStateDict, readStateDictFile } from '../io/state_dict.js';
+import { type PendingFile, checkPath, commitFiles, discardTempFiles, pathExists, readText, withIOErrors, writeTempFile } from '../io/files.js';
 import type { Module } from '../nn/module.js';
 import type { OptimizerStateDict, StateValue } from '../optim/optimizer.js';
+import { tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import type { AnyOptimizer, History } from './fit.js';
 import { trainingCurveSvg } from './plot.js';
 
 /** The files that make up the checkpoint at `path` (a .safetensors file). */
 export function checkpointFiles(path: string): { model: string; optimizer: string; history: string; svg: string } {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError('checkpoint: path must be a non-empty string');
+  checkPath('checkpoint', path);
   const stem = path.endsWith('.safetensors') ? path.slice(0, -'.safetensors'.length) : path;
   return { model: stem === path ? `${path}.safetensors` : path, optimizer: `${stem}.optim.safetensors`, history: `${stem}.history.json`, svg: `${stem}.svg` };
 }
@@ -31,24 +37,36 @@ export function historyCurveSvg(history: History, title = 'Training curves'): st
   return trainingCurveSvg({ epoch: history.epoch, series: history.history }, { title });
 }
 
-export function historyToJson(history: History): string {
-  return JSON.stringify({ epoch: history.epoch, history: history.history }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1);
+export function historyToJson(history: History, checkpointId?: string): string {
+  const body = checkpointId === undefined ? { epoch: history.epoch, history: history.history } : { checkpointId, epoch: history.epoch, history: history.history };
+  return JSON.stringify(body, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1);
+}
+
+function parseHistory(text: string, source: string): { history: History; checkpointId: unknown } {
+  let raw: { epoch?: unknown; history?: unknown; checkpointId?: unknown };
+  try {
+    raw = JSON.parse(text) as typeof raw;
+  } catch (err) {
+    throw new DataError(`history: ${source}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!raw || typeof raw !== 'object' || !Array.isArray(raw.epoch) || !raw.history || typeof raw.history !== 'object' || Array.isArray(raw.history)) {
+    throw new DataError(`history: ${source}: expected JSON { epoch: [...], history: {...} }`);
+  }
+  const history: Record<string, number[]> = Object.create(null);
+  for (const [k, v] of Object.entries(raw.history as Record<string, unknown>)) {
+    if (!Array.isArray(v)) throw new DataError(`history: ${source}: series '${k}' is not an array`);
+    history[k] = v.map((x) => (typeof x === 'number' ? x : NaN));
+  }
+  return { history: { epoch: raw.epoch.map(Number), history }, checkpointId: raw.checkpointId };
 }
 
 export function historyFromJson(text: string): History {
-  const raw = JSON.parse(text) as { epoch?: unknown; history?: unknown };
-  if (!Array.isArray(raw.epoch) || !raw.history || typeof raw.history !== 'object') throw new ArgumentError('history: expected JSON { epoch: [...], history: {...} }');
-  const history: Record<string, number[]> = {};
-  for (const [k, v] of Object.entries(raw.history as Record<string, unknown>)) {
-    if (!Array.isArray(v)) throw new ArgumentError(`history: series '${k}' is not an array`);
-    history[k] = v.map((x) => (typeof x === 'number' ? x : NaN));
-  }
-  return { epoch: raw.epoch.map(Number), history };
+  return parseHistory(text, '<string>').history;
 }
 
 function optimizerToFile(optimizer: AnyOptimizer): { tensors: Record<string, Tensor>; json: string } {
   const dict = optimizer.stateDict();
-  const tensors: Record<string, Tensor> = {};
+  const tensors: Record<string, Tensor> = Object.create(null);
   const numbers: Record<string, Record<string, number>> = {};
   for (const [index, entry] of Object.entries(dict.state)) {
     for (const [name, value] of Object.entries(entry)) {
@@ -59,19 +77,42 @@ function optimizerToFile(optimizer: AnyOptimizer): { tensors: Record<string, Ten
   return { tensors, json: JSON.stringify({ param_groups: dict.param_groups, numbers }) };
 }
 
-function optimizerFromFile(path: string): { dict: OptimizerStateDict; tensors: Tensor[] } {
-  const meta = loadMetadata(path);
-  if (typeof meta.optimizer !== 'string') throw new ArgumentError(`loadCheckpoint: ${path} has no 'optimizer' metadata; it was not written by saveCheckpoint`);
-  const parsed = JSON.parse(meta.optimizer) as { param_groups: Record<string, unknown>[]; numbers: Record<string, Record<string, number>> };
+/** Reads the optimizer part; the tensors are the caller's to dispose. */
+function optimizerFromFile(path: string): { dict: OptimizerStateDict; tensors: Tensor[]; checkpointId: string | undefined } {
+  const { tensors: loaded, metadata: meta } = readStateDictFile(path, 'loadCheckpoint');
+  const tensors = Object.values(loaded);
+  try {
+    return optimizerStateOf(path, loaded, meta);
+  } catch (err) {
+    for (const t of tensors) t.dispose();
+    throw err;
+  }
+}
+
+function optimizerStateOf(path: string, loaded: Record<string, Tensor>, meta: Record<string, string>): { dict: OptimizerStateDict; tensors: Tensor[]; checkpointId: string | undefined } {
+  if (typeof meta.optimizer !== 'string') throw new DataError(`loadCheckpoint: ${path} has no 'optimizer' metadata; it was not written by saveCheckpoint`);
+  let parsed: { param_groups?: unknown; numbers?: unknown };
+  try {
+    parsed = JSON.parse(meta.optimizer) as typeof parsed;
+  } catch (err) {
+    throw new DataError(`loadCheckpoint: ${path}: the 'optimizer' metadata is not valid JSON (${(err as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.param_groups) || (parsed.numbers !== undefined && (typeof parsed.numbers !== 'object' || parsed.numbers === null))) {
+    throw new DataError(`loadCheckpoint: ${path}: the 'optimizer' metadata is not { param_groups: [...], numbers: {...} }`);
+  }
   const state: Record<number, Record<string, StateValue>> = {};
-  for (const [index, entry] of Object.entries(parsed.numbers ?? {})) state[Number(index)] = { ...entry };
-  const loaded = load(path);
+  for (const [index, entry] of Object.entries((parsed.numbers ?? {}) as Record<string, unknown>)) {
+    if (!entry || typeof entry !== 'object' || Object.values(entry).some((v) => typeof v !== 'number')) {
+      throw new DataError(`loadCheckpoint: ${path}: the optimizer numbers of parameter ${index} are not numbers`);
+    }
+    state[Number(index)] = { ...(entry as Record<string, number>) };
+  }
   for (const [key, t] of Object.entries(loaded)) {
     const match = /^state\.(\d+)\.(.+)$/.exec(key);
-    if (!match) throw new ArgumentError(`loadCheckpoint: unexpected tensor '${key}' in ${path}`);
-    (state[Number(match[1])] ??= {})[match[2]] = t;
+    if (!match) throw new DataError(`loadCheckpoint: unexpected tensor '${key}' in ${path}`);
+    (state[Number(match[1])] ??= {})[match[2]!] = t;
   }
-  return { dict: { state, param_groups: parsed.param_groups }, tensors: Object.values(loaded) };
+  return { dict: { state, param_groups: parsed.param_groups as OptimizerStateDict['param_groups'] }, tensors: Object.values(loaded), checkpointId: meta.checkpoint_id };
 }
 
 export interface SaveCheckpointOptions {
@@ -83,19 +124,38 @@ export interface SaveCheckpointOptions {
   metadata?: Record<string, string>;
 }
 
-/** Writes the checkpoint files for `path` (see the top of this file). */
+/**
+ * Writes the checkpoint files for `path` (see the top of this file), whole or not at all: on any
+ * error the previous checkpoint at `path` is left as it was.
+ */
 export function saveCheckpoint(path: string, options: SaveCheckpointOptions): void {
+  const op = 'saveCheckpoint';
   const files = checkpointFiles(path);
-  mkdirSync(dirname(files.model), { recursive: true });
-  if (options.history) {
-    writeFileAtomic(files.history, Buffer.from(historyToJson(options.history)));
-    writeFileAtomic(files.svg, Buffer.from(historyCurveSvg(options.history)));
+  if (!options || typeof options !== 'object' || !options.model) throw new ArgumentError(`${op}: options.model is required`);
+  if (!Number.isInteger(options.epoch) || options.epoch < 0) throw new ArgumentError(`${op}: epoch must be an integer >= 0, got ${String(options.epoch)}`);
+  withIOErrors(op, dirname(files.model), () => mkdirSync(dirname(files.model), { recursive: true }));
+  const id = randomBytes(8).toString('hex');
+  const parts: string[] = [];
+  const pending: PendingFile[] = [];
+  const prepare = (dest: string, bytes: Uint8Array | Uint8Array[]) => pending.push({ temp: writeTempFile(dest, bytes, op), path: dest });
+  try {
+    if (options.history) {
+      prepare(files.history, Buffer.from(historyToJson(options.history, id)));
+      prepare(files.svg, Buffer.from(historyCurveSvg(options.history)));
+      parts.push('history');
+    }
+    if (options.optimizer) {
+      const { tensors, json } = optimizerToFile(options.optimizer);
+      prepare(files.optimizer, encodeStateDict(tensors, { optimizer: json, checkpoint_id: id }, op));
+      parts.push('optimizer');
+    }
+    const metadata = { ...options.metadata, epoch: String(options.epoch), checkpoint_id: id, checkpoint_parts: parts.join(',') };
+    prepare(files.model, tidy(() => encodeStateDict(options.model.stateDict(), metadata, op)));
+  } catch (err) {
+    discardTempFiles(pending);
+    throw err;
   }
-  if (options.optimizer) {
-    const { tensors, json } = optimizerToFile(options.optimizer);
-    save(tensors, files.optimizer, { optimizer: json });
-  }
-  save(options.model.stateDict(), files.model, { ...options.metadata, epoch: String(options.epoch) });
+  commitFiles(pending, op);
 }
 
 export interface LoadedCheckpoint {
@@ -108,27 +168,81 @@ export interface LoadedCheckpoint {
 
 /**
  * Loads a checkpoint's weights into `model` (strict keys) and, when given, its state into
- * `optimizer` (which must be built over the same parameters, in the same groups).
+ * `optimizer` (which must be built over the same parameters, in the same groups). Every part is
+ * read and checked first (present, parseable, of the same checkpoint, keys and shapes matching
+ * the model), so an error leaves the model and the optimizer as they were.
  */
 export function loadCheckpoint(path: string, options: { model: Module; optimizer?: AnyOptimizer }): LoadedCheckpoint {
+  const op = 'loadCheckpoint';
   const files = checkpointFiles(path);
-  const metadata = loadMetadata(files.model);
-  const weights = load(files.model);
+  if (!options || typeof options !== 'object' || !options.model) throw new ArgumentError(`${op}: options.model is required`);
+  const { tensors: weights, metadata } = readStateDictFile(files.model, op);
   try {
+    return loadParts(files, weights, metadata, options);
+  } finally {
+    disposeAll(Object.values(weights));
+  }
+}
+
+function loadParts(
+  files: ReturnType<typeof checkpointFiles>, weights: Record<string, Tensor>, metadata: Record<string, string>, options: { model: Module; optimizer?: AnyOptimizer },
+): LoadedCheckpoint {
+  const op = 'loadCheckpoint';
+  const epoch = metadata.epoch === undefined ? 0 : Number(metadata.epoch);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new DataError(`${op}: ${files.model}: metadata epoch '${metadata.epoch}' is not an integer >= 0`);
+  // Checkpoints from before ids were written have neither key; then each part is taken as found.
+  const id = metadata.checkpoint_id;
+  const parts = id === undefined ? null : new Set((metadata.checkpoint_parts ?? '').split(',').filter(Boolean));
+  const checkId = (file: string, partId: unknown) => {
+    if (id !== undefined && partId !== id) {
+      throw new DataError(`${op}: ${file} belongs to another checkpoint than ${files.model} (id ${String(partId)} vs ${id}): a save was interrupted; use an earlier checkpoint`);
+    }
+  };
+
+  let history: History | null = null;
+  if (parts === null ? pathExists(files.history) : parts.has('history')) {
+    const parsed = parseHistory(readText(op, files.history), files.history);
+    checkId(files.history, parsed.checkpointId);
+    history = parsed.history;
+  }
+  if (options.optimizer && parts !== null && !parts.has('optimizer')) {
+    throw new DataError(`${op}: ${files.model} was saved without optimizer state; load it without { optimizer }`);
+  }
+
+  const optimizerPart = options.optimizer ? optimizerFromFile(files.optimizer) : null;
+  try {
+    if (optimizerPart) checkId(files.optimizer, optimizerPart.checkpointId);
+    checkWeightsFit(options.model, weights, files.model);
+    // The optimizer validates everything before it changes anything; the model's keys and
+    // shapes were checked above, so once the optimizer has its state the weights load too.
+    if (optimizerPart && options.optimizer) options.optimizer.loadStateDict(optimizerPart.dict);
     options.model.loadStateDict(weights);
   } finally {
-    for (const t of Object.values(weights)) t.dispose();
+    if (optimizerPart) disposeAll(optimizerPart.tensors);
   }
-  if (options.optimizer) {
-    if (!existsSync(files.optimizer)) throw new ArgumentError(`loadCheckpoint: no optimizer state beside ${files.model} (expected ${files.optimizer})`);
-    const { dict, tensors } = optimizerFromFile(files.optimizer);
-    try {
-      options.optimizer.loadStateDict(dict);
-    } finally {
-      for (const t of tensors) t.dispose();
+  const { checkpoint_id: _id, checkpoint_parts: _parts, ...userMetadata } = metadata;
+  return { epoch, history, metadata: userMetadata };
+}
+
+function disposeAll(tensors: Tensor[]): void {
+  for (const t of tensors) t.dispose();
+}
+
+/** The checkpoint's keys must be exactly the model's, with the same shapes (loadStateDict casts dtypes). */
+function checkWeightsFit(model: Module, weights: Record<string, Tensor>, file: string): void {
+  tidy(() => {
+    const own = model.stateDict();
+    const missing = Object.keys(own).filter((k) => !Object.hasOwn(weights, k));
+    const unexpected = Object.keys(weights).filter((k) => !Object.hasOwn(own, k));
+    if (missing.length || unexpected.length) {
+      const said = [missing.length ? `missing keys: ${missing.join(', ')}` : '', unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : ''];
+      throw new ArgumentError(`loadCheckpoint: ${file} does not fit the model: ${said.filter(Boolean).join('; ')}`);
     }
-  }
-  const history = existsSync(files.history) ? historyFromJson(readFileSync(files.history, 'utf8')) : null;
-  const epoch = Number(metadata.epoch ?? 0);
-  return { epoch: Number.isInteger(epoch) ? epoch : 0, history, metadata };
+    for (const [key, target] of Object.entries(own)) {
+      const src = weights[key]!;
+      if (src.shape.join(',') !== target.shape.join(',')) {
+        throw new ShapeError(`loadCheckpoint: ${file}: size mismatch for ${key}: checkpoint has ${fmtShape(src.shape)}, the module has ${fmtShape(target.shape)}`);
+      }
+    }
+  });
 }

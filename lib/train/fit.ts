@@ -1,6 +1,7 @@
 // The training loop: fit (epochs of shuffled batches, validation, callbacks, a progress bar) and
 // evaluate (loss and metrics under eval mode and noGrad). Each optimisation step runs in its own
 // kd.tidy, so a long run holds flat memory; fit awaits between epochs so output can render.
+// The Keras-style methods on every Module (compile, fit, evaluate, predict) run these; see keras.ts.
 import { noGrad } from '../autograd/grad_mode.js';
 import { DataLoader, Dataset } from '../data/dataset.js';
 import type { Device } from '../device.js';
@@ -9,16 +10,17 @@ import { Module } from '../nn/module.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
 import { tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
+import { type Metric, type MetricInput, resolveMetrics } from './metrics.js';
 import { EpochProgress, type Logs } from './progress.js';
 
 /** A loss: a module such as new kd.nn.CrossEntropyLoss(), or a function such as F.crossEntropy. */
 export type LossInput = Module | ((output: Tensor, target: Tensor) => Tensor);
 
 /**
- * 'accuracy': the argmax over the last dim against int32 class indices or one-hot/probability
- * targets; with one output per sample, output > 0 (a logit) against target > 0.5.
+ * A penalty added to the loss of every step (and to the loss evaluate reports), computed from the
+ * model: (m) => F.l1Penalty(m.parameters()).mul(1e-4). It must return a one-element tensor.
  */
-export type MetricName = 'accuracy';
+export type Regularizer = (model: Module) => Tensor;
 
 /** Batches of [input, target]: a dataset (fit batches and shuffles it) or a ready DataLoader. */
 export type DataInput = Dataset<Tensor[]> | DataLoader;
@@ -61,59 +63,96 @@ export interface FitOptions {
   epochs: number;
   /** Batch size when trainData/valData is a Dataset. Default 32. */
   batchSize?: number;
-  metrics?: MetricName[];
+  /** 'accuracy', 'mae', 'mse', 'topKAccuracy', or functions (output, target) => number logged under their names. */
+  metrics?: MetricInput[];
+  /** Added to the loss before backward; the logged loss includes it (as Keras's regularization losses). */
+  regularizer?: Regularizer;
   callbacks?: Callback[];
   /** Shuffle a Dataset each epoch. Default true. */
   shuffle?: boolean;
   /** Epoch e (0-based) is shuffled with seed + e, so a resumed run sees the same order. Default random. */
   seed?: number;
-  /** 1 (default): a progress bar per epoch (when stderr is a TTY) and a summary line; 0: silent. */
-  verbose?: 0 | 1;
+  /** 1 (default): a progress bar per epoch (when stderr is a TTY) and a summary line; 2: the summary line only; 0: silent. */
+  verbose?: 0 | 1 | 2;
   /** Moves the model there and each batch before its step. */
   device?: Device;
   /** Epochs already done (when resuming from a checkpoint). Default 0. */
   initialEpoch?: number;
   /** A history to append to (the one saved with the checkpoint being resumed). */
   history?: History;
+  /**
+   * Stop at the first batch whose loss is NaN or infinite, before its update reaches the weights
+   * (Keras's TerminateOnNaN, on by default here). false: train on regardless.
+   */
+  terminateOnNaN?: boolean;
 }
 
 export interface EvaluateOptions {
   data: DataInput;
   loss?: LossInput;
-  metrics?: MetricName[];
+  metrics?: MetricInput[];
+  /** Added to the reported loss (needs loss). */
+  regularizer?: Regularizer;
   /** Batch size when data is a Dataset. Default 256. */
   batchSize?: number;
   device?: Device;
 }
 
-const knownMetrics: readonly string[] = ['accuracy'];
-
-function lossFunction(op: string, loss: unknown): (output: Tensor, target: Tensor) => Tensor {
+function lossFunction(op: string, loss: unknown): LossFn {
   if (loss instanceof Module) return (output, target) => loss.forward(output, target) as Tensor;
   if (typeof loss === 'function') return loss as (output: Tensor, target: Tensor) => Tensor;
   throw new ArgumentError(`${op}: loss must be a loss module (new kd.nn.CrossEntropyLoss()) or a function (output, target) => Tensor`);
 }
 
-function checkMetrics(op: string, metrics: unknown): MetricName[] {
-  if (metrics === undefined) return [];
-  if (!Array.isArray(metrics)) throw new ArgumentError(`${op}: metrics must be an array such as ['accuracy']`);
-  for (const m of metrics) {
-    if (!knownMetrics.includes(m)) throw new ArgumentError(`${op}: unknown metric '${String(m)}' (known: ${knownMetrics.join(', ')})`);
-  }
-  return metrics as MetricName[];
+type LossFn = (output: Tensor, target: Tensor) => Tensor;
+
+function checkRegularizer(op: string, regularizer: unknown): Regularizer | null {
+  if (regularizer === undefined) return null;
+  if (typeof regularizer !== 'function') throw new ArgumentError(`${op}: regularizer must be a function (model) => Tensor, got ${typeof regularizer}`);
+  return regularizer as Regularizer;
 }
 
-function checkPositiveInt(op: string, name: string, value: unknown): number {
+/** The regularizer's penalty for `model`, checked to be a one-element tensor. */
+function penaltyOf(op: string, regularizer: Regularizer, model: Module): Tensor {
+  const penalty = regularizer(model);
+  if (!(penalty instanceof Tensor)) throw new ArgumentError(`${op}: regularizer must return a Tensor, got ${penalty === null ? 'null' : typeof penalty}`);
+  if (penalty.numel !== 1) throw new ShapeError(`${op}: regularizer must return a one-element tensor, got shape ${fmtShape(penalty.shape)}`);
+  return penalty.reshape([]);
+}
+
+const callbackHooks = ['onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+
+/** Each entry must be an object with at least one hook, and every hook it has a function. */
+function checkCallbacks(op: string, callbacks: unknown): Callback[] {
+  if (callbacks === undefined) return [];
+  if (!Array.isArray(callbacks)) throw new ArgumentError(`${op}: callbacks must be an array of callback objects, got ${typeof callbacks}`);
+  callbacks.forEach((cb: unknown, i) => {
+    const shown = typeof cb === 'string' ? `'${cb}'` : typeof cb === 'object' && cb !== null ? 'an object' : String(cb);
+    if (typeof cb !== 'object' || cb === null || !callbackHooks.some((h) => h in cb)) {
+      throw new ArgumentError(`${op}: callbacks[${i}] is ${shown}, not a callback (an object with ${callbackHooks.join(', ')})`);
+    }
+    for (const hook of callbackHooks) {
+      const fn = (cb as Record<string, unknown>)[hook];
+      if (fn !== undefined && typeof fn !== 'function') throw new ArgumentError(`${op}: callbacks[${i}].${hook} must be a function, got ${typeof fn}`);
+    }
+  });
+  return callbacks as Callback[];
+}
+
+/** @internal */
+export function checkPositiveInt(op: string, name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new ArgumentError(`${op}: ${name} must be a positive integer, got ${String(value)}`);
   return value;
 }
 
-function checkData(op: string, name: string, data: unknown): DataInput {
+/** @internal */
+export function checkData(op: string, name: string, data: unknown): DataInput {
   if (data instanceof DataLoader || data instanceof Dataset) return data;
   throw new ArgumentError(`${op}: ${name} must be a kd.data.Dataset (e.g. a TensorDataset) or a kd.data.DataLoader`);
 }
 
-function batchesOf(data: DataInput, batchSize: number, shuffle: boolean, seed: number): DataLoader {
+/** @internal */
+export function batchesOf(data: DataInput, batchSize: number, shuffle: boolean, seed: number): DataLoader {
   return data instanceof DataLoader ? data : new DataLoader(data, { batchSize, shuffle, seed });
 }
 
@@ -126,58 +165,59 @@ function splitBatch(op: string, batch: Tensor[], device: Device | undefined): [T
   return [x.device === device ? x : x.to(device), y.device === device ? y : y.to(device)];
 }
 
-function forwardOf(op: string, model: Module, x: Tensor): Tensor {
+/** @internal */
+export function forwardOf(op: string, model: Module, x: Tensor): Tensor {
   const out = model.forward(x);
   if (!(out instanceof Tensor)) throw new ArgumentError(`${op}: model.forward must return a Tensor`);
   return out;
 }
 
-/** How many samples of the batch the output classifies correctly (see MetricName). */
-export function countCorrect(output: Tensor, target: Tensor): number {
-  return noGrad(() =>
-    tidy(() => {
-      const perSampleLogit = output.ndim === 1 || (output.ndim === 2 && output.shape[1] === 1);
-      let pred: Tensor, truth: Tensor;
-      if (perSampleLogit) {
-        pred = output.reshape(-1).gt(0);
-        truth = target.reshape(-1).gt(0.5);
-      } else {
-        pred = output.argmax(-1);
-        truth = target.dtype === 'int32' ? target : target.argmax(-1);
-      }
-      if (pred.shape.join(',') !== truth.shape.join(',')) {
-        throw new ShapeError(`accuracy: predictions ${fmtShape(pred.shape)} (from output ${fmtShape(output.shape)}) do not match targets ${fmtShape(truth.shape)}`);
-      }
-      return pred.eq(truth).float().sum().item();
-    }),
-  );
+/**
+ * Runs fn with every module of `model` in eval mode, then puts back each module's own mode (a
+ * frozen BatchNorm kept in eval inside a training model stays so).
+ * @internal
+ */
+export function inEvalMode<T>(model: Module, fn: () => T): T {
+  const modes = model.modules().map((m) => [m, m.training] as const);
+  model.eval();
+  try {
+    return fn();
+  } finally {
+    for (const [m, training] of modes) m.training = training;
+  }
 }
 
-/** Sums of loss·n and correct counts over an epoch, turned into per-sample means. */
+/** Sums of loss·n and metric·n over an epoch, turned into per-sample means. */
 class EpochTotals {
   samples = 0;
   private lossSum = 0;
-  private correct = 0;
+  private readonly metricSums: number[];
 
-  add(lossValue: number | null, correct: number | null, n: number): void {
-    this.samples += n;
-    if (lossValue !== null) this.lossSum += lossValue * n;
-    if (correct !== null) this.correct += correct;
+  constructor(private readonly metrics: readonly Metric[]) {
+    this.metricSums = metrics.map(() => 0);
   }
 
-  logs(prefix: string, withLoss: boolean, metrics: MetricName[]): Logs {
+  add(lossValue: number | null, metricValues: readonly number[], n: number): void {
+    this.samples += n;
+    if (lossValue !== null) this.lossSum += lossValue * n;
+    metricValues.forEach((v, i) => { this.metricSums[i] += v * n; });
+  }
+
+  logs(prefix: string, withLoss: boolean): Logs {
     const out: Logs = {};
     if (withLoss) out[`${prefix}loss`] = this.lossSum / this.samples;
-    if (metrics.includes('accuracy')) out[`${prefix}accuracy`] = this.correct / this.samples;
+    this.metrics.forEach((m, i) => { out[`${prefix}${m.name}`] = this.metricSums[i] / this.samples; });
     return out;
   }
 }
 
-function evaluateBatches(op: string, model: Module, loader: DataLoader, loss: ((o: Tensor, t: Tensor) => Tensor) | null, metrics: MetricName[], device?: Device, prefix = ''): Logs {
-  const wasTraining = model.training;
-  model.eval();
-  const totals = new EpochTotals();
-  try {
+function metricValues(metrics: readonly Metric[], output: Tensor, target: Tensor): number[] {
+  return metrics.map((m) => m.batchMean(output, target));
+}
+
+function evaluateBatches(op: string, model: Module, loader: DataLoader, loss: LossFn | null, metrics: readonly Metric[], regularizer: Regularizer | null, device?: Device, prefix = ''): Logs {
+  const totals = new EpochTotals(metrics);
+  const penalty = inEvalMode(model, () => {
     for (const batch of loader) {
       try {
         noGrad(() =>
@@ -185,19 +225,20 @@ function evaluateBatches(op: string, model: Module, loader: DataLoader, loss: ((
             const [x, y] = splitBatch(op, batch, device);
             const out = forwardOf(op, model, x);
             const l = loss ? loss(out, y).item() : null;
-            const correct = metrics.includes('accuracy') ? countCorrect(out, y) : null;
-            totals.add(l, correct, x.shape[0]);
+            totals.add(l, metricValues(metrics, out, y), x.shape[0]);
           }),
         );
       } finally {
         for (const t of batch) t.dispose();
       }
     }
-  } finally {
-    model.train(wasTraining);
-  }
+    // The weights do not change while evaluating, so the penalty is the same for every batch.
+    return loss && regularizer ? noGrad(() => tidy(() => penaltyOf(op, regularizer, model).item())) : 0;
+  });
   if (totals.samples === 0) throw new ArgumentError(`${op}: the data has no batches`);
-  return totals.logs(prefix, loss !== null, metrics);
+  const logs = totals.logs(prefix, loss !== null);
+  if (loss) logs[`${prefix}loss`] += penalty;
+  return logs;
 }
 
 /** The loss (when given) and metrics of `model` over `data`, in eval mode and without grad. */
@@ -207,11 +248,13 @@ export function evaluate(model: Module, options: EvaluateOptions): Logs {
   if (!options || typeof options !== 'object') throw new ArgumentError(`${op}: expected options { data, loss?, metrics?, batchSize? }`);
   const data = checkData(op, 'data', options.data);
   const loss = options.loss === undefined ? null : lossFunction(op, options.loss);
-  const metrics = checkMetrics(op, options.metrics);
+  const metrics = resolveMetrics(op, options.metrics);
   if (!loss && metrics.length === 0) throw new ArgumentError(`${op}: nothing to compute: pass a loss and/or metrics: ['accuracy']`);
+  const regularizer = checkRegularizer(op, options.regularizer);
+  if (regularizer && !loss) throw new ArgumentError(`${op}: a regularizer is added to the loss: pass a loss too`);
   const batchSize = checkPositiveInt(op, 'batchSize', options.batchSize ?? 256);
   if (options.device) model.to(options.device);
-  return evaluateBatches(op, model, batchesOf(data, batchSize, false, 0), loss, metrics, options.device);
+  return evaluateBatches(op, model, batchesOf(data, batchSize, false, 0), loss, metrics, regularizer, options.device);
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -234,17 +277,20 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const loss = lossFunction(op, options.loss);
   const trainData = checkData(op, 'trainData', options.trainData);
   const valData = options.valData === undefined ? null : checkData(op, 'valData', options.valData);
-  const metrics = checkMetrics(op, options.metrics);
+  const metrics = resolveMetrics(op, options.metrics);
+  const regularizer = checkRegularizer(op, options.regularizer);
   const batchSize = checkPositiveInt(op, 'batchSize', options.batchSize ?? 32);
   const initialEpoch = options.initialEpoch ?? 0;
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new ArgumentError(`${op}: initialEpoch must be an integer >= 0, got ${initialEpoch}`);
   const epochs = checkPositiveInt(op, 'epochs', options.epochs);
   if (epochs < initialEpoch) throw new ArgumentError(`${op}: epochs (${epochs}) is the last epoch to run and must be >= initialEpoch (${initialEpoch})`);
   const verbose = options.verbose ?? 1;
-  if (verbose !== 0 && verbose !== 1) throw new ArgumentError(`${op}: verbose must be 0 or 1, got ${String(verbose)}`);
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new ArgumentError(`${op}: verbose must be 0, 1 or 2, got ${String(verbose)}`);
   const shuffle = options.shuffle ?? true;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const callbacks = options.callbacks ?? [];
+  const callbacks = checkCallbacks(op, options.callbacks);
+  const terminateOnNaN = options.terminateOnNaN ?? true;
+  if (typeof terminateOnNaN !== 'boolean') throw new ArgumentError(`${op}: terminateOnNaN must be a boolean, got ${String(terminateOnNaN)}`);
   const device = options.device;
   if (device) model.to(device);
 
@@ -259,28 +305,37 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     for (const cb of callbacks) await cb.onEpochBegin?.(epoch, state);
     const lr = optimizer.paramGroups[0].lr;
     const loader = batchesOf(trainData, batchSize, shuffle, seed + e);
-    const progress = new EpochProgress({ epoch, epochs, batches: loader.length, enabled: verbose === 1 });
-    const totals = new EpochTotals();
+    const progress = new EpochProgress({ epoch, epochs, batches: loader.length, enabled: verbose !== 0, bar: verbose === 1 });
+    const totals = new EpochTotals(metrics);
     const started = performance.now();
     let batchIndex = 0;
     try {
       for (const batch of loader) {
-        let lossValue: number, correct: number | null, n: number;
+        let lossValue: number, values: number[], n: number;
         try {
-          [lossValue, correct, n] = tidy(() => {
+          [lossValue, values, n] = tidy(() => {
             const [x, y] = splitBatch(op, batch, device);
             optimizer.zeroGrad();
             const out = forwardOf(op, model, x);
-            const l = loss(out, y);
+            const dataLoss = loss(out, y);
+            const l = regularizer ? dataLoss.add(penaltyOf(op, regularizer, model)) : dataLoss;
+            const value = l.item();
+            const values = metricValues(metrics, out, y);
+            if (terminateOnNaN && !Number.isFinite(value)) return [value, values, x.shape[0]] as const;
             l.backward();
             optimizer.step();
-            return [l.item(), metrics.includes('accuracy') ? countCorrect(out, y) : null, x.shape[0]] as const;
+            return [value, values, x.shape[0]] as const;
           });
         } finally {
           for (const t of batch) t.dispose();
         }
-        totals.add(lossValue, correct, n);
-        progress.update(batchIndex + 1, totals.samples, totals.logs('', true, metrics));
+        totals.add(lossValue, values, n);
+        if (terminateOnNaN && !Number.isFinite(lossValue)) {
+          console.warn(`${op}: epoch ${epoch}, batch ${batchIndex + 1}: the loss is ${lossValue}; training stopped (terminateOnNaN) with the weights from before this batch. Pass terminateOnNaN: false to train on.`);
+          state.stopTraining = true;
+          break;
+        }
+        progress.update(batchIndex + 1, totals.samples, totals.logs('', true));
         for (const cb of callbacks) await cb.onBatchEnd?.(batchIndex, { loss: lossValue, size: n }, state);
         batchIndex++;
       }
@@ -290,8 +345,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     optimizer.zeroGrad();
     const trainSeconds = (performance.now() - started) / 1000;
     if (totals.samples === 0) throw new ArgumentError(`${op}: trainData gave no batches (is it empty, or smaller than the batch with dropLast?)`);
-    const logs: Logs = totals.logs('', true, metrics);
-    if (valLoader) Object.assign(logs, evaluateBatches(op, model, valLoader, loss, metrics, device, 'val_'));
+    const logs: Logs = totals.logs('', true);
+    if (valLoader) Object.assign(logs, evaluateBatches(op, model, valLoader, loss, metrics, regularizer, device, 'val_'));
     logs.lr = lr;
     history.epoch.push(epoch);
     for (const [key, value] of Object.entries(logs)) {

@@ -1,5 +1,5 @@
 // What fit prints: a progress bar while an epoch runs (only when stderr is a terminal) and one
-// summary line per epoch on stdout. verbose 0 turns both off.
+// summary line per epoch on stdout. verbose 2 keeps only the line; verbose 0 turns both off.
 import cliProgress from 'cli-progress';
 
 /** An epoch's figures by name: loss, the metrics, val_loss, val_<metric>, lr. */
@@ -9,7 +9,10 @@ export interface EpochProgressOptions {
   epoch: number;
   epochs: number;
   batches: number;
+  /** Whether anything is printed. */
   enabled: boolean;
+  /** Whether the bar is drawn (on a terminal) while the epoch runs. Default true. */
+  bar?: boolean;
   /** Where the bar is drawn. Default process.stderr. */
   barStream?: NodeJS.WriteStream;
   /** Where the summary line goes. Default process.stdout. */
@@ -38,7 +41,7 @@ export class EpochProgress {
     this.prefix = `Epoch ${String(options.epoch).padStart(width)}/${options.epochs}`;
     this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
     const stream = options.barStream ?? process.stderr;
-    if (options.enabled && stream.isTTY) {
+    if (options.enabled && (options.bar ?? true) && stream.isTTY) {
       this.bar = new cliProgress.SingleBar({
         stream,
         format: `${this.prefix} [{bar}] {value}/{total} | {metrics} | {speed} samples/s | ETA {eta_formatted}`,

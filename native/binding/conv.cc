@@ -28,12 +28,9 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
-#include "conv.h"              // cuda/
-#include "conv_pooled.h"       // cuda/
-#include "cpu/conv.h"
-#include "cpu/conv_pooled.h"
-#include "cpu/pool.h"
-#include "pool.h"              // cuda/
+#include "common/conv.h"
+#include "common/conv_pooled.h"
+#include "common/pool.h"
 
 namespace kd::binding {
 namespace {

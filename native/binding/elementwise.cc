@@ -2,8 +2,7 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
-#include "cpu/elementwise.h"
-#include "elementwise.h"  // cuda/
+#include "common/elementwise.h"
 
 namespace kd::binding {
 namespace {

@@ -14,9 +14,7 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
-#include "cpu/gemm.h"
-#include "gemm.h"     // cuda/
-#include "matmul.h"   // cuda/
+#include "common/gemm.h"
 #include "runtime.h"  // cuda/
 
 namespace kd::binding {

@@ -7,8 +7,7 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
-#include "cpu/index.h"
-#include "index.h"  // cuda/
+#include "common/index.h"
 
 namespace kd::binding {
 namespace {
@@ -19,20 +18,10 @@ struct CpuKernels : CpuTarget {
   static constexpr auto scatterAdd = scatterAddKernel;
 };
 
-// The CUDA kernels report a bad index in their own struct (cuda/index.h).
 struct CudaKernels : CudaTarget {
-  static BadIndex firstBadIndex(int nd, const int64_t* s, Operand index, int64_t bound) {
-    return host(cuda::firstBadIndex(nd, s, index, bound));
-  }
-  static BadIndex gather(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand x) {
-    return host(cuda::gather(t, nd, s, dim, size, o, i, x));
-  }
-  static BadIndex scatterAdd(DType t, int nd, const int64_t* s, int dim, int64_t size, Operand o, Operand i, Operand src) {
-    return host(cuda::scatterAdd(t, nd, s, dim, size, o, i, src));
-  }
-
- private:
-  static BadIndex host(const cuda::BadIndex& b) { return BadIndex{b.position, b.value}; }
+  static constexpr auto firstBadIndex = cuda::firstBadIndex;
+  static constexpr auto gather = cuda::gather;
+  static constexpr auto scatterAdd = cuda::scatterAdd;
 };
 
 Napi::Value report(const Napi::Env& env, const BadIndex& bad) {

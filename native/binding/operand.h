@@ -5,7 +5,7 @@
 
 #include "binding/args.h"
 #include "binding/storage.h"
-#include "cpu/elementwise.h"
+#include "common/operand.h"
 
 namespace kd::binding {
 

@@ -12,26 +12,13 @@
 #include "binding/args.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
-#include "cpu/optim.h"
-#include "optim.h"  // cuda/
+#include "common/optim.h"
 
 namespace kd::binding {
 namespace {
 
-// The call as both devices take it (cuda/optim.h's layout: the step travels with each tensor).
-using AdamSettings = cuda::AdamHyper;
-using AdamTensor = cuda::AdamTensor;
-
-void cpuAdam(const AdamSettings& h, const AdamTensor* tensors, int count) {
-  for (int i = 0; i < count; ++i) {
-    const AdamTensor& t = tensors[i];
-    const AdamHyper step{h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.maximize, t.step};
-    adamStep(step, t.n, t.param, t.grad, t.expAvg, t.expAvgSq, t.maxExpAvgSq);
-  }
-}
-
 struct CpuKernels : CpuTarget {
-  static constexpr auto adam = cpuAdam;
+  static constexpr auto adam = kd::adamStep;
 };
 
 struct CudaKernels : CudaTarget {
@@ -55,7 +42,7 @@ Napi::Value adam(const Napi::CallbackInfo& info) {
   Napi::Array h = info[0].As<Napi::Array>(), list = info[1].As<Napi::Array>();
   if (h.Length() != 7) throw Napi::RangeError::New(env, "adam: expected 7 hyperparameters");
   auto at = [&](uint32_t i) { return static_cast<float>(readDouble(h.Get(i), name)); };
-  const AdamSettings hp{at(0), at(1), at(2), at(3), at(4), at(5) != 0.f, at(6) != 0.f};
+  const AdamHyper hp{at(0), at(1), at(2), at(3), at(4), at(5) != 0.f, at(6) != 0.f};
   std::vector<AdamTensor> tensors(list.Length());
   for (uint32_t i = 0; i < list.Length(); ++i) {
     if (!list.Get(i).IsArray()) throw Napi::TypeError::New(env, "adam: each tensor entry must be an array");

@@ -2,8 +2,7 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
-#include "cpu/reduce.h"
-#include "reduce.h"  // cuda/
+#include "common/reduce.h"
 
 namespace kd::binding {
 namespace {

@@ -5,8 +5,7 @@
 #include "binding/operand.h"
 #include "binding/registry.h"
 #include "binding/targets.h"
-#include "cpu/softmax.h"
-#include "softmax.h"  // cuda/
+#include "common/softmax.h"
 
 namespace kd::binding {
 namespace {

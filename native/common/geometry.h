@@ -1,6 +1,6 @@
 // The geometry of a 2-d convolution and of a 2-d pooling window over NCHW float32, and the strided
 // input operand both read: one description that the binding reads once and hands to the CPU
-// kernels (native/cpu/conv.h, pool.h) and the CUDA ones (cuda/conv.h, pool.h) alike.
+// and CUDA kernels (common/conv.h, pool.h, conv_pooled.h) alike.
 #pragma once
 #include <cstdint>
 

@@ -1,6 +1,12 @@
-// A reduction call as both backends take it (native/cpu/reduce.h, cuda/reduce.h): the input's
-// dims split into kept dims (matching the output, which may be strided) and reduced dims, each
-// with the input's strides in elements.
+// Reductions over any set of dims of a strided input, on both devices: sum, mean, prod, max, min,
+// argmax, argmin. The call splits the input's dims into kept dims (matching the output, which may
+// be strided) and reduced dims, each with the input's strides in elements. Semantics: sums and
+// products accumulate in double (sums in float lanes per block of 256 first); max/min/arg* take
+// the first occurrence and NaN wins (its first occurrence); the mean of nothing is NaN, the
+// max/min of nothing 0.
+//   CPU  native/cpu/reduce.cc: coalesces the reduced dims, then a contiguous, column-wise or
+//        general loop.
+//   CUDA cuda/reduce.cu: a warp or a block per output; device pointers, cuda::stream().
 #pragma once
 #include <cstdint>
 
@@ -23,4 +29,11 @@ struct ReduceArgs {
   Operand out;     // strided over keptShape; dtype float32/int32 as the input, int32 for arg ops
 };
 
+void reduceKernel(const ReduceArgs& args);
+
+namespace cuda {
+
+void reduce(const ReduceArgs& args);
+
+}  // namespace cuda
 }  // namespace kd

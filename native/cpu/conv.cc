@@ -1,11 +1,11 @@
-// conv2d on the CPU (cpu/conv.h): argument checks, the choice of engine for each pass, the bias
+// conv2d on the CPU (common/conv.h): argument checks, the choice of engine for each pass, the bias
 // gradient and the float64 reference. The engines:
 //   conv_direct  one input channel, 3×3 or 5×5, no padding: direct AVX2 loops (conv_direct_avx2.cc)
 //   conv_wide    stride 1, unpadded, undilated, one group, ow/w >= 0.8: a GEMM over wide output
 //                rows that reads the image in place (conv_wide.cc)
 //   conv_im2col  everything else: im2col / col2im + sgemm over column chunks (conv_im2col.cc)
 // The input gradient always runs on the im2col engine.
-#include "cpu/conv.h"
+#include "common/conv.h"
 
 #include <algorithm>
 #include <stdexcept>

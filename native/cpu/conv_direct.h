@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "cpu/conv.h"
+#include "common/conv.h"
 
 namespace kd::conv_direct {
 

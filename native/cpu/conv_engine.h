@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/conv.h"
 #include "common/parallel.h"
 #include "common/scratch.h"
-#include "cpu/conv.h"
 
 namespace kd::conv_detail {
 

@@ -24,9 +24,9 @@
 #include <cstring>
 #include <vector>
 
+#include "common/gemm.h"
 #include "common/parallel.h"
 #include "cpu/conv_im2col.h"
-#include "cpu/gemm.h"
 
 namespace kd::conv_im2col {
 namespace {

@@ -1,10 +1,16 @@
 // The im2col engine: any 2-d convolution as im2col / col2im + sgemm over column chunks
 // (conv_im2col.cc says how chunks and threads are cut).
+//
+// The GEMM view: for group g, out[n, g] (Kg × OH·OW) = W_g (Kg × Cg·kH·kW) · col (Cg·kH·kW × OH·OW),
+// where col holds, for each (c, kh, kw) row, the input pixel each output position reads (zero
+// where it falls into the padding). The output positions of the whole batch are cut into
+// column chunks that keep one col block in L2; each chunk is one GEMM per group. Pointwise
+// convolutions (1×1, stride 1, no padding) read the input in place as col.
 #pragma once
 #include <cstdint>
 
+#include "common/conv.h"
 #include "common/isa.h"
-#include "cpu/conv.h"
 #include "cpu/conv_engine.h"
 
 namespace kd::conv_im2col {

@@ -1,12 +1,29 @@
-#include "cpu/conv_pooled.h"
+// A convolution followed by max pooling on the CPU (common/conv_pooled.h).
+//
+// Forward: when the batch gives every thread at least two images, images are split across
+// threads and each image's convolution output is pooled while it is still in cache, never
+// written out; smaller batches run the (internally threaded) convolution over the whole batch
+// into a temporary and pool that.
+//
+// Backward, taken straight from the pooled gradient: only each window's maximum receives a
+// gradient, so the convolution's output gradient is zero except at one position per window (a
+// quarter of them for 2×2 pools). Instead of materialising it and running dense GEMMs over its
+// zeros, every nonzero position adds its gradient times the input patch to the weight gradient
+// (and times the weight to the input gradient) directly. Images are worked on channels-last, so
+// those updates are contiguous vectors of input channels. groups == 1 runs this sparse kernel
+// (conv_pooled_impl.h, built per ISA); grouped convolutions go through the dense route
+// (maxPool2dBackward into a temporary, then the convolution's gradients).
+#include "common/conv_pooled.h"
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/conv.h"
 #include "common/isa.h"
 #include "common/parallel.h"
+#include "common/pool.h"
 #include "cpu/conv_pooled_impl.h"
 
 namespace kd {

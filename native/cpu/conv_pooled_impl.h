@@ -7,9 +7,31 @@
 #include <cstring>
 #include <vector>
 
-#include "cpu/conv_pooled.h"
+#include "common/conv_pooled.h"
 
 namespace kd::conv_pooled_detail {
+
+// Per-thread work on images [n0, n1): accumulates into weightGradT ([k, kh, kw, c]) and
+// biasGrad ([k]), writes gradInput's images. xT and dxT are scratch of h·w·c floats; weightT is
+// the weight as [k, kh, kw, c].
+struct Work {
+  const ConvGeometry* g;
+  ConvInput x;
+  const float* weightT;
+  const float* gradPooled;
+  const int32_t* indices;
+  int64_t pooledPlane;
+  float* gradInput;
+  float* weightGradT;
+  float* biasGrad;
+  float* xT;
+  float* dxT;
+};
+
+// The builds, chosen by conv2dPooledBackward: conv_pooled.cc and conv_pooled_avx2.cc.
+void rangeScalar(const Work& w, int64_t n0, int64_t n1);
+void rangeAvx2(const Work& w, int64_t n0, int64_t n1);
+
 // Internal linkage: each including file (one per ISA) keeps its own compiled copy.
 namespace {
 

@@ -11,8 +11,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/conv.h"
 #include "common/isa.h"
-#include "cpu/conv.h"
 #include "cpu/conv_engine.h"
 
 namespace kd::conv_wide {

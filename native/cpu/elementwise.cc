@@ -1,7 +1,8 @@
 // Chooses the per-ISA build of each elementwise kernel; fill needs no vector code of its own.
-#include "cpu/elementwise.h"
+#include "common/elementwise.h"
 
 #include "common/isa.h"
+#include "cpu/elementwise_builds.h"
 
 namespace kd {
 

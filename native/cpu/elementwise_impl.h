@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "common/strided.h"
-#include "cpu/elementwise.h"
+#include "cpu/elementwise_builds.h"
 #include "cpu/vector_math.h"
 
 namespace kd {

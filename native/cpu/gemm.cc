@@ -18,7 +18,7 @@
 // Threads: how many is chosen from m·n·k (parallelRun). Each part owns a rectangle of C from a
 // tm×tn grid and runs the loop nest above on it with its thread's packing buffers, so parts share
 // nothing and never wait on each other. Batches of small matrices are split by batch item instead.
-#include "cpu/gemm.h"
+#include "common/gemm.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -3,8 +3,8 @@
 // kc = 256) stays in L1 across the row panels of one A block; the mc×kc A block (120 KiB at
 // mc = 120) stays in L2 with room for streaming B and C; the kc×nc B block lives in L3.
 // (Measured on Zen 3: mc 120 beat 96, 144, 168, 240; kc 256 beat 192, 320, 384.)
-#include "cpu/gemm.h"
 #include "cpu/gemm_avx2_tile.h"
+#include "cpu/gemm_micro_kernel.h"
 #include "cpu/gemm_small.h"
 
 namespace kd::gemm_detail {

@@ -6,7 +6,7 @@
 // Below it, the small path's tiles (gemm_small.h): up to 14×32 of C, A and B read in place.
 #include <immintrin.h>
 
-#include "cpu/gemm.h"
+#include "cpu/gemm_micro_kernel.h"
 #include "cpu/gemm_small.h"
 
 namespace kd::gemm_detail {

@@ -17,7 +17,7 @@
 #include <cstring>
 
 #include "common/scratch.h"
-#include "cpu/gemm.h"
+#include "cpu/gemm_micro_kernel.h"
 
 namespace kd::gemm_detail {
 

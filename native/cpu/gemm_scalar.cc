@@ -1,6 +1,6 @@
 // Portable micro-kernel for processors without AVX2: a 4×8 tile in plain C++ (the compiler may
 // use SSE2, the x86-64 baseline). 32 accumulators fit the 16 xmm registers as 8 vectors of 4.
-#include "cpu/gemm.h"
+#include "cpu/gemm_micro_kernel.h"
 
 namespace kd::gemm_detail {
 namespace {

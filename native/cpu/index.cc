@@ -1,4 +1,4 @@
-#include "cpu/index.h"
+#include "common/index.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,11 +1,24 @@
-// The Adam / AdamW update loop (cpu/optim.h), plain C++ that the compiler vectorises for the
+// The Adam / AdamW update loop (common/optim.h), plain C++ that the compiler vectorises for the
 // including file's ISA (optim.cc: baseline SSE2, optim_avx2.cc: AVX2+FMA). Both files are built
 // with -fno-math-errno (CMakeLists.txt) so that std::sqrt vectorises; nothing is reassociated.
 // Include only from those files, with KD_ISA_NS defined.
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/optim.h"
+#include "common/optim.h"
+
+namespace kd {
+// The builds, chosen by adamStep: isa_scalar (optim.cc) and isa_avx2 (optim_avx2.cc). The update
+// of elements [i0, i1); stepSize = lr / bc1, decay = 1 - lr·wd for AdamW (else 1).
+#define KD_DECLARE_ADAM_RANGE(ns)                                                                             \
+  namespace ns {                                                                                              \
+  void adamRange(const AdamHyper& h, float stepSize, float bc2Sqrt, float decay, int64_t i0, int64_t i1, float* p, \
+                 const float* g, float* m, float* v, float* vmax);                                            \
+  }
+KD_DECLARE_ADAM_RANGE(isa_scalar)
+KD_DECLARE_ADAM_RANGE(isa_avx2)
+#undef KD_DECLARE_ADAM_RANGE
+}  // namespace kd
 
 namespace kd::KD_ISA_NS {
 

@@ -1,6 +1,6 @@
 // Pooling kernels: one plane (n, c) is the unit of work, so a thread owns whole planes of the
 // output and of the input gradient and the backward scatters need no locks.
-#include "cpu/pool.h"
+#include "common/pool.h"
 
 #include <algorithm>
 #include <atomic>

@@ -6,7 +6,22 @@
 #include <cstdint>
 #include <vector>
 
-#include "cpu/reduce.h"
+#include "common/reduce.h"
+
+namespace kd {
+// The builds, chosen by reduceKernel: isa_scalar (reduce.cc) and isa_avx2 (reduce_avx2.cc); AVX-512
+// machines run the AVX2 build (these loops are bound by memory, not width).
+//   sumContiguous: the sum of n contiguous floats.
+//   sumColumns: acc[j] = sum over r < rows of x[r·rowStride + j], for j < width.
+#define KD_DECLARE_REDUCE_SUMS(ns)                                                             \
+  namespace ns {                                                                               \
+  double sumContiguous(const float* x, int64_t n);                                             \
+  void sumColumns(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc); \
+  }
+KD_DECLARE_REDUCE_SUMS(isa_scalar)
+KD_DECLARE_REDUCE_SUMS(isa_avx2)
+#undef KD_DECLARE_REDUCE_SUMS
+}  // namespace kd
 
 namespace kd::KD_ISA_NS {
 

@@ -10,10 +10,22 @@
 #include <vector>
 
 #include "common/parallel.h"
+#include "common/softmax.h"
 #include "common/strided.h"
-#include "cpu/softmax.h"
 
 namespace kd {
+
+// The builds, chosen by softmaxKernel / softmaxBackwardKernel: isa_scalar (softmax.cc) and
+// isa_avx2 (softmax_avx2.cc).
+#define KD_DECLARE_SOFTMAX(ns)                                                                 \
+  namespace ns {                                                                               \
+  void softmaxKernel(bool, int, const int64_t*, int, Operand, Operand);                        \
+  void softmaxBackwardKernel(bool, int, const int64_t*, int, Operand, Operand, Operand);       \
+  }
+KD_DECLARE_SOFTMAX(isa_scalar)
+KD_DECLARE_SOFTMAX(isa_avx2)
+#undef KD_DECLARE_SOFTMAX
+
 namespace KD_ISA_NS {
 namespace {
 

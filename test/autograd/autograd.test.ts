@@ -526,3 +526,23 @@ describe('engine rules', () => {
     expectClose(Array.from(x.grad!.data()), xs.map((v) => 0.75 * v ** -2.5 + (v > 1 ? 2 : 0) + 2), 1e-5, 'second derivative');
   });
 });
+
+describe('backward on disposed tensors', () => {
+  it('a disposed output is an ArgumentError and fills no gradient', () => {
+    const x = kd.tensor([1, 2, 3], { dtype: 'float32', requiresGrad: true });
+    const y = x.mul(2).sum();
+    y.dispose();
+    expect(() => y.backward()).toThrow(kd.ArgumentError);
+    expect(() => y.backward()).toThrow(/disposed/);
+    expect(x.grad).toBeNull();
+  });
+
+  it('a disposed gradient argument is an ArgumentError', () => {
+    const x = kd.tensor([1, 2], { dtype: 'float32', requiresGrad: true });
+    const y = x.mul(3);
+    const g = kd.ones([2]);
+    g.dispose();
+    expect(() => y.backward(g)).toThrow(/gradient .* was disposed/);
+    expect(x.grad).toBeNull();
+  });
+});

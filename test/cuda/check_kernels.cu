@@ -23,16 +23,15 @@
 #include <string>
 #include <vector>
 
-#include "conv.h"
-#include "elementwise.h"
-#include "gemm.h"
-#include "index.h"
-#include "matmul.h"
-#include "optim.h"
-#include "pool.h"
-#include "reduce.h"
+#include "common/conv.h"
+#include "common/elementwise.h"
+#include "common/gemm.h"
+#include "common/index.h"
+#include "common/optim.h"
+#include "common/pool.h"
+#include "common/reduce.h"
+#include "common/softmax.h"
 #include "runtime.h"
-#include "softmax.h"
 
 using namespace kd::cuda;
 using kd::ConvGeometry;
@@ -309,9 +308,9 @@ static void checkConv(const Conv2dShape& s, const char* label) {
   CK(cudaMemset(dY, 0xFF, yn * 4));
   CK(cudaMemset(dDX, 0xFF, xn * 4));
   CK(cudaMemset(dDW, 0xFF, wn * 4));
-  conv2dForward(geometryOf(s), inputOf(s, dX), dW, dB, dY);
-  conv2dInputGrad(geometryOf(s), dDY, dW, dDX);
-  conv2dWeightGrad(geometryOf(s), inputOf(s, dX), dDY, dDW);
+  kd::cuda::conv2dForward(geometryOf(s), inputOf(s, dX), dW, dB, dY);
+  kd::cuda::conv2dInputGrad(geometryOf(s), dDY, dW, dDX);
+  kd::cuda::conv2dWeightGrad(geometryOf(s), inputOf(s, dX), dDY, dDW);
   CK(cudaDeviceSynchronize());
   char name[256];
   std::snprintf(name, sizeof name, "%s n%d %d->%d %dx%d k%dx%d s%d,%d p%d,%d d%d,%d g%d", label, s.batch,
@@ -363,11 +362,11 @@ static void checkPool(const Pool2dShape& s, bool maxPool, const char* label) {
   CK(cudaMemset(dY, 0xFF, yn * 4));
   CK(cudaMemset(dDX, 0xFF, xn * 4));
   if (maxPool) {
-    maxPool2dForward(geometryOf(s), inputOf(s, dX), dY, idx);
-    maxPool2dBackward(geometryOf(s), dDY, idx, dDX);
+    kd::cuda::maxPool2dForward(geometryOf(s), inputOf(s, dX), dY, idx);
+    kd::cuda::maxPool2dBackward(geometryOf(s), dDY, idx, dDX);
   } else {
-    avgPool2dForward(geometryOf(s), s.countIncludePad, inputOf(s, dX), dY);
-    avgPool2dBackward(geometryOf(s), s.countIncludePad, dDY, dDX);
+    kd::cuda::avgPool2dForward(geometryOf(s), s.countIncludePad, inputOf(s, dX), dY);
+    kd::cuda::avgPool2dBackward(geometryOf(s), s.countIncludePad, dDY, dDX);
   }
   CK(cudaDeviceSynchronize());
   char name[200];
@@ -564,7 +563,7 @@ static void checkIndexAdamMatmulPool() {
   CK(cudaMalloc(&idx, 48));
   CK(cudaMemcpy(idx, hi.data(), 48, cudaMemcpyHostToDevice));
   const int64_t shape[2] = {4, 3}, xs[2] = {9, 1}, is[2] = {3, 1}, os[2] = {3, 1};
-  const kd::cuda::BadIndex bad = kd::cuda::gather(kd::DType::Float32, 2, shape, 1, 9, op(out, os), op(idx, is), op(x, xs));
+  const kd::BadIndex bad = kd::cuda::gather(kd::DType::Float32, 2, shape, 1, 9, op(out, os), op(idx, is), op(x, xs));
   report("gather reports the first bad index (position 7, value 9)", (bad.position == 7 && bad.value == 9) ? 0.0 : 1.0, 0.0);
 
   // Adam: two tensors in one launch against the CPU's float math transcribed in double.
@@ -573,8 +572,8 @@ static void checkIndexAdamMatmulPool() {
   std::vector<float> zeros0(n0, 0.f), zeros1(n1, 0.f);
   float *dp0 = uploadF(p0), *dg0 = uploadF(g0), *dm0 = uploadF(zeros0), *dv0 = uploadF(zeros0);
   float *dp1 = uploadF(p1), *dg1 = uploadF(g1), *dm1 = uploadF(zeros1), *dv1 = uploadF(zeros1);
-  const kd::cuda::AdamHyper h{0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, true, false};
-  const kd::cuda::AdamTensor ts[2] = {{dp0, dg0, dm0, dv0, nullptr, n0, 1}, {dp1, dg1, dm1, dv1, nullptr, n1, 1}};
+  const kd::AdamHyper h{0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, true, false};
+  const kd::AdamTensor ts[2] = {{dp0, dg0, dm0, dv0, nullptr, n0, 1}, {dp1, dg1, dm1, dv1, nullptr, n1, 1}};
   kd::cuda::adamStep(h, ts, 2);
   auto adamRef = [&](const std::vector<float>& p, const std::vector<float>& g) {
     std::vector<double> r(p.size());
@@ -710,9 +709,9 @@ static void benchConv(const char* tag, int n, int c, int hw, int oc, int pad) {
   CK(cudaMalloc(&dx, xn * 4));
   CK(cudaMalloc(&dw, wn * 4));
   const double flops = 2.0 * yn * c * 9;
-  emit(std::string("conv_fwd_") + tag, flops, timeMs([&] { conv2dForward(geometryOf(s), inputOf(s, x), w, nullptr, y); }));
-  emit(std::string("conv_dgrad_") + tag, flops, timeMs([&] { conv2dInputGrad(geometryOf(s), dy, w, dx); }));
-  emit(std::string("conv_wgrad_") + tag, flops, timeMs([&] { conv2dWeightGrad(geometryOf(s), inputOf(s, x), dy, dw); }));
+  emit(std::string("conv_fwd_") + tag, flops, timeMs([&] { kd::cuda::conv2dForward(geometryOf(s), inputOf(s, x), w, nullptr, y); }));
+  emit(std::string("conv_dgrad_") + tag, flops, timeMs([&] { kd::cuda::conv2dInputGrad(geometryOf(s), dy, w, dx); }));
+  emit(std::string("conv_wgrad_") + tag, flops, timeMs([&] { kd::cuda::conv2dWeightGrad(geometryOf(s), inputOf(s, x), dy, dw); }));
   for (float* p : {x, w, dy, y, dx, dw}) CK(cudaFree(p));
 }
 

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CsvFormatError, parseCsvRows, parseCsvTable, readCsvFile } from '../../lib/data/csv.js';
+import * as kd from '../../lib/index.js';
 
 const irisPath = fileURLToPath(new URL('../../data/iris.csv', import.meta.url));
 
@@ -60,7 +61,7 @@ describe('CSV parsing', () => {
   });
 
   it.each([
-    ['a row with too few fields', 'a,b\n1\n', {}, /data\.csv: record 1 has 1 fields, the header has 2/],
+    ['a row with too few fields', 'a,b\n1\n', {}, /data\.csv:2: record 1 has 1 fields, the header has 2/],
     ['a non-number in a numeric column', 'a,label\n1,x\nfoo,y\n', { labelColumn: 'label' }, /record 2, column 'a': 'foo' is not a number/],
     ['two text columns and no label column named', 'a,b\nx,y\n', {}, /several non-numeric columns \(a, b\)/],
     ['an unknown label column', 'a\n1\n', { labelColumn: 'kind' }, /no column 'kind' in \[a\]/],
@@ -70,5 +71,23 @@ describe('CSV parsing', () => {
   ])('%s is a CsvFormatError', (_, text, options, message) => {
     expect(() => parseCsvTable(text, options, 'data.csv')).toThrow(CsvFormatError);
     expect(() => parseCsvTable(text, options, 'data.csv')).toThrow(message);
+  });
+});
+
+describe('numbers in CSV are decimals', () => {
+  it.each(['0x10', '0b1', '0o7', 'Infinity', '-Infinity', '1_000', '1e', '.', '+', '1.2.3', '١٢'])('%s in a numeric column is a DataError with file, line and column', (bad) => {
+    const text = `a,b,label\n1,2,x\n3,${bad},y\n`;
+    expect(() => parseCsvTable(text, { labelColumn: 'label' }, 'data.csv')).toThrow(kd.DataError);
+    expect(() => parseCsvTable(text, { labelColumn: 'label' }, 'data.csv')).toThrow(`data.csv:3:2: record 2, column 'b': '${bad}' is not a number`);
+  });
+
+  it('integers, decimals, exponents and signs parse, with spaces around them', () => {
+    const table = parseCsvTable('a,b,c,d,e,f\n12,-0.5,+3.,.25,1e3, -2.5E-2 \n', {}, 'data.csv');
+    expect(Array.from(table.features)).toEqual([12, -0.5, 3, 0.25, 1000, -0.025]);
+  });
+
+  it('the line counts quoted newlines and blank lines', () => {
+    const text = 'a,note\n1,"two\nlines"\n\n0x1F,z\n';
+    expect(() => parseCsvTable(text, { labelColumn: 'note' }, 'data.csv')).toThrow(/data\.csv:5:1: record 2, column 'a': '0x1F'/);
   });
 });

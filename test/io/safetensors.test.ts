@@ -12,11 +12,11 @@ import {
   readSafetensorsFile,
   SafetensorsFormatError,
   typedArrayOf,
-  writeFileAtomic,
   writeSafetensorsFile,
   type SafetensorsDtype,
   type SafetensorsEntry,
 } from '../../lib/io/safetensors.js';
+import { writeFileAtomic } from '../../lib/io/files.js';
 import { makeRng } from '../helpers.js';
 
 const fixturesDir = fileURLToPath(new URL('../fixtures/', import.meta.url));

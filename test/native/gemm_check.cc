@@ -14,9 +14,9 @@
 #include <cstring>
 #include <vector>
 
+#include "common/gemm.h"
 #include "common/isa.h"
 #include "common/parallel.h"
-#include "cpu/gemm.h"
 
 namespace {
 

@@ -318,7 +318,7 @@ describe('Module: modes, apply, zeroGrad, to', () => {
 });
 
 describe('Module: summary() and toString()', () => {
-  it('summary counts the Keras MNIST CNN: 320 + 18,496 + 36,928 + 36,928 + 650 = 93,322', () => {
+  it('summary counts the Keras MNIST CNN: 320 + 18,496 + 36,928 + 36,928 + 650 = 93,322, every layer listed', () => {
     const cnn = new nn.Sequential(
       new nn.Conv2d(1, 32, 3), new nn.ReLU(), new nn.MaxPool2d(2),
       new nn.Conv2d(32, 64, 3), new nn.ReLU(), new nn.MaxPool2d(2),
@@ -327,22 +327,67 @@ describe('Module: summary() and toString()', () => {
     );
     expect(cnn.numParameters()).toBe(93_322);
     const s = cnn.summary();
-    const rows = s.split('\n').filter((l) => /^\d+\s/.test(l)).map((l) => l.trim().split(/\s+/));
+    const rows = s.split('\n').filter((l) => /^\d+ \(/.test(l)).map((l) => l.trim().split(/\s+/));
     expect(rows.map((r) => [r[0], r[1], r[r.length - 1]])).toEqual([
-      ['0', 'Conv2d', '320'], ['3', 'Conv2d', '18,496'], ['6', 'Conv2d', '36,928'],
-      ['9', 'Linear', '36,928'], ['11', 'Linear', '650'],
+      ['0', '(Conv2d)', '320'], ['1', '(ReLU)', '0'], ['2', '(MaxPool2d)', '0'],
+      ['3', '(Conv2d)', '18,496'], ['4', '(ReLU)', '0'], ['5', '(MaxPool2d)', '0'],
+      ['6', '(Conv2d)', '36,928'], ['7', '(ReLU)', '0'], ['8', '(Flatten)', '0'],
+      ['9', '(Linear)', '36,928'], ['10', '(ReLU)', '0'], ['11', '(Linear)', '650'],
     ]);
-    expect(s).toContain('Total params: 93,322');
-    expect(s).toContain('Trainable params: 93,322');
-    expect(s).toContain('Non-trainable params: 0');
+    expect(s).toMatch(/^Model: "Sequential"\n/);
+    expect(s).toContain('Param Shapes');
+    expect(s).toContain('weight[32,1,3,3] bias[32]');
+    expect(s).toContain('Total params: 93,322 (364.54 KB)');
+    expect(s).toContain('Trainable params: 93,322 (364.54 KB)');
+    expect(s).toContain('Non-trainable params: 0 (0.00 B)');
   });
 
-  it('summary and numParameters separate frozen parameters', () => {
+  it('summary({ inputShape }) lists each layer\'s output shape for a batch of one, leaving modes and forwards as they were', () => {
+    const cnn = new nn.Sequential(
+      new nn.Conv2d(1, 32, 3), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Conv2d(32, 64, 3), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Flatten(), new nn.Dropout(0.5), new nn.Linear(64 * 5 * 5, 10),
+    );
+    const s = cnn.summary({ inputShape: [1, 28, 28] });
+    const shapes = Object.fromEntries(s.split('\n').filter((l) => /^\d+ \(/.test(l)).map((l) => {
+      const cells = l.trim().split(/\s+/);
+      return [cells[0], cells[2]];
+    }));
+    expect(shapes).toEqual({
+      0: '[1,32,26,26]', 1: '[1,32,26,26]', 2: '[1,32,13,13]', 3: '[1,64,11,11]', 4: '[1,64,11,11]', 5: '[1,64,5,5]',
+      6: '[1,1600]', 7: '[1,1600]', 8: '[1,10]',
+    });
+    expect(s).toContain('Output Shape');
+    expect(cnn.training).toBe(true);
+    expect(cnn.modules().every((m) => m.training && !Object.hasOwn(m, 'forward'))).toBe(true);
+    expect(() => cnn.summary({ inputShape: [3, 28, 28] })).toThrow(kd.ShapeError);
+    expect(() => cnn.summary({ inputShape: [3, 28, 28] })).toThrow(/summary: a batch of shape \[1,3,28,28\]/);
+    expect(cnn.modules().every((m) => m.training && !Object.hasOwn(m, 'forward'))).toBe(true);
+  });
+
+  it('numParameters counts trainable parameters, and { trainable: false } counts all (58 vs 26 with a frozen layer)', () => {
+    const m = new nn.Sequential(new nn.Linear(4, 4), new nn.Tanh(), new nn.Linear(4, 4), new nn.Linear(4, 2));
+    expect(m.numParameters()).toBe(20 + 20 + 10);
+    for (const p of m.at(0).parameters()) p.requiresGrad = false;
+    for (const p of m.at(3).parameters()) p.requiresGrad = false;
+    expect(m.numParameters()).toBe(20);
+    expect(m.numParameters({ trainable: true })).toBe(20);
+    expect(m.numParameters({ trainable: false })).toBe(50);
+    const issue = new nn.Sequential(new nn.Linear(4, 6), new nn.ReLU(), new nn.Linear(6, 2));
+    for (const p of issue.at(0).parameters()) p.requiresGrad = false;
+    expect([issue.numParameters(), issue.numParameters({ trainable: false })]).toEqual([14, 44]);
+    expect(() => m.numParameters(true as unknown as { trainable: boolean })).toThrow(kd.ArgumentError);
+  });
+
+  it('summary separates frozen parameters in its totals', () => {
     const m = new nn.Sequential(new nn.Linear(10, 10), new nn.Linear(10, 1));
-    for (const p of (m.at(0) as kd.nn.Linear).parameters()) p.requiresGrad = false;
-    expect(m.numParameters()).toBe(121);
-    expect(m.numParameters(true)).toBe(11);
-    expect(m.summary()).toContain('Non-trainable params: 110');
+    for (const p of m.at(0).parameters()) p.requiresGrad = false;
+    expect(m.numParameters()).toBe(11);
+    expect(m.numParameters({ trainable: false })).toBe(121);
+    const s = m.summary();
+    expect(s).toContain('Total params: 121 (484.00 B)');
+    expect(s).toContain('Trainable params: 11 (44.00 B)');
+    expect(s).toContain('Non-trainable params: 110 (440.00 B)');
   });
 
   it('toString prints a Sequential of Linear/ReLU like PyTorch\'s repr', () => {

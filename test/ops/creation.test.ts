@@ -200,3 +200,21 @@ describe('ranges', () => {
     expect(() => kd.linspace(0, 1, 2 ** 40)).toThrow(kd.ShapeError);
   });
 });
+
+describe('int32 tensors from data', () => {
+  it('NaN, infinities and values beyond int32 are ArgumentErrors naming the value, from arrays and typed arrays', () => {
+    for (const bad of [NaN, Infinity, -Infinity, 1e20, 2 ** 31, -(2 ** 31) - 1]) {
+      expect(() => kd.tensor(Float64Array.from([1, bad]), { dtype: 'int32' }), String(bad)).toThrow(kd.ArgumentError);
+      expect(() => kd.tensor(Float64Array.from([1, bad]), { dtype: 'int32' }), String(bad)).toThrow(new RegExp(`value ${String(bad).replace('+', '\\+')} at index 1`));
+      if (Math.fround(bad) !== -(2 ** 31)) expect(() => kd.tensor(Float32Array.from([bad]), { dtype: 'int32' }), String(bad)).toThrow(kd.ArgumentError);
+      expect(() => kd.tensor([[0], [bad]], { dtype: 'int32' }), String(bad)).toThrow(kd.ArgumentError);
+    }
+  });
+
+  it('values in range convert, fractions truncating toward zero as PyTorch does', () => {
+    expect(kd.tensor(Float64Array.from([2 ** 31 - 1, -(2 ** 31), 2.7, -2.7]), { dtype: 'int32' }).toArray()).toEqual([2147483647, -2147483648, 2, -2]);
+    expect(kd.tensor([1.9, -0.5], { dtype: 'int32' }).toArray()).toEqual([1, 0]);
+    expect(kd.tensor(Uint8Array.from([255]), { dtype: 'int32' }).toArray()).toEqual([255]);
+    expect(kd.tensor(Float64Array.from([NaN])).toArray()).toEqual([NaN]);
+  });
+});

@@ -517,3 +517,23 @@ describe('in place', () => {
     expect(() => e.fill_(2)).toThrow(kd.ArgumentError);
   });
 });
+
+describe('integer remainder by zero', () => {
+  it('raises an ArgumentError, as PyTorch raises ZeroDivisionError, for a number or a tensor divisor', () => {
+    const a = kd.tensor([5, -7, 9], { dtype: 'int32' });
+    expect(() => a.remainder(0)).toThrow(kd.ArgumentError);
+    expect(() => a.remainder(0)).toThrow(/remainder: integer division by zero/);
+    expect(() => a.remainder(kd.tensor([2, 0, 3], { dtype: 'int32' }))).toThrow(/integer division by zero/);
+    expect(() => a.remainder(kd.tensor([true, false, true]))).toThrow(/integer division by zero/);
+    expect(() => kd.tensor([[1, 2]], { dtype: 'int32' }).remainder(kd.tensor([[1], [0]], { dtype: 'int32' }).transpose(0, 1).expand([2, 2]))).toThrow(/integer division by zero/);
+  });
+
+  it('nonzero integer divisors and float zero divisors still work', () => {
+    const a = kd.tensor([5, -7, 9], { dtype: 'int32' });
+    expect(a.remainder(kd.tensor([2, 3, -4], { dtype: 'int32' })).toArray()).toEqual([1, 2, -3]);
+    expect(a.remainder(4).toArray()).toEqual([1, 1, 1]);
+    expect(a.remainder(0.0 + 0.5).dtype).toBe('float32');
+    const f = kd.tensor([1.5, 2.5]).remainder(0).toArray() as number[];
+    expect(f.every(Number.isNaN)).toBe(true);
+  });
+});

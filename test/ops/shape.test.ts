@@ -305,3 +305,55 @@ describe('cat and stack', () => {
     expect(c.toArray()).toEqual([1, 1, 1, 1]);
   });
 });
+
+describe('narrow', () => {
+  it('takes length elements from start, counting a negative start from the end, as a view', () => {
+    const x = kd.arange(10).reshape([2, 5]);
+    expect(x.narrow(1, 1, 3).toArray()).toEqual([[1, 2, 3], [6, 7, 8]]);
+    expect(x.narrow(1, -2, 2).toArray()).toEqual([[3, 4], [8, 9]]);
+    expect(x.narrow(0, 2, 0).shape).toEqual([0, 5]);
+    expect(x.narrow(-1, 5, 0).shape).toEqual([2, 0]);
+  });
+
+  it('start + length past the end is a ShapeError, as in PyTorch (not a shorter result)', () => {
+    const x = kd.arange(4);
+    expect(() => x.narrow(0, 3, 5)).toThrow(kd.ShapeError);
+    expect(() => x.narrow(0, 3, 5)).toThrow(/start \(3\) \+ length \(5\) exceeds dimension size \(4\)/);
+    expect(() => x.narrow(0, 1, 4)).toThrow(kd.ShapeError);
+    expect(() => x.narrow(0, 5, 0)).toThrow(kd.ShapeError);
+    expect(() => x.narrow(0, -5, 1)).toThrow(kd.ShapeError);
+    expect(() => x.narrow(0, 0, -1)).toThrow(kd.ArgumentError);
+    expect(() => x.narrow(0, 0.5, 1)).toThrow(kd.ArgumentError);
+  });
+});
+
+describe('copy_ between views of one storage', () => {
+  it('partially overlapping contiguous views are refused, as PyTorch does', () => {
+    const x = kd.arange(6, { dtype: 'float32' });
+    expect(() => x.narrow(0, 1, 4).copy_(x.narrow(0, 0, 4))).toThrow(kd.ArgumentError);
+    expect(() => x.narrow(0, 1, 4).copy_(x.narrow(0, 0, 4))).toThrow(/some elements of the input tensor and the written-to tensor refer to a single memory location/);
+    const m = kd.arange(9, { dtype: 'float32' }).reshape([3, 3]);
+    expect(() => m.copy_(m.transpose(0, 1))).toThrow(/single memory location/);
+    expect(() => m.copy_(m.narrow(0, 0, 1))).toThrow(/single memory location/);
+    expect(x.toArray()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(m.toArray()).toEqual([[0, 1, 2], [3, 4, 5], [6, 7, 8]]);
+  });
+
+  it('the same view, disjoint views and interleaved strided views copy correctly', () => {
+    const x = kd.arange(6, { dtype: 'float32' });
+    x.copy_(x);
+    expect(x.toArray()).toEqual([0, 1, 2, 3, 4, 5]);
+    x.narrow(0, 3, 3).copy_(x.narrow(0, 0, 3));
+    expect(x.toArray()).toEqual([0, 1, 2, 0, 1, 2]);
+    const m = kd.arange(6, { dtype: 'float32' }).reshape([3, 2]);
+    m.select(1, 0).copy_(m.select(1, 1)); // columns share no element
+    expect(m.toArray()).toEqual([[1, 1], [3, 3], [5, 5]]);
+    const y = kd.arange(8, { dtype: 'float32' });
+    y.slice(0, 1, 8, 2).copy_(y.slice(0, 0, 7, 2));
+    expect(y.toArray()).toEqual([0, 0, 2, 2, 4, 4, 6, 6]);
+    const z = kd.arange(8, { dtype: 'float32' });
+    const evens = z.slice(0, 0, 8, 2), shifted = z.slice(0, 2, 8, 2);
+    evens.slice(0, 0, 3).copy_(shifted); // overlapping strided views: copied as if from a clone
+    expect(z.toArray()).toEqual([2, 1, 4, 3, 6, 5, 6, 7]);
+  });
+});

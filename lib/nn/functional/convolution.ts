@@ -6,15 +6,15 @@
 // gradient is that conv's forward, and the weight gradient is its weight gradient with the
 // roles of input and output swapped. unfold gathers each window's elements with one
 // indexSelect, whose backward scatters them back.
-import { isGradEnabled } from '../../autograd/grad_mode.js';
-import type { ConvGeometry, KernelOperand } from '../../backend/backend.js';
+import type { ConvGeometry } from '../../backend/backend.js';
 import { backendOf } from '../../backend/index.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { fromTypedArray, zeros } from '../../ops/creation.js';
 import { assertTensor, record, sameDevice } from '../../ops/record.js';
+import { assertFloat, dense, noDoubleBackward, nonNegative, positive } from '../../ops/conv.js';
 import { cat, contiguous } from '../../ops/shape.js';
 import { scoped } from '../../scope.js';
-import { Tensor, contiguousStrides } from '../../tensor.js';
+import { Tensor } from '../../tensor.js';
 
 export type Size2 = number | readonly [number, number];
 
@@ -34,37 +34,12 @@ export interface UnfoldOptions {
   stride?: Size2;
 }
 
-// ---- argument parsing (shared with pooling.ts) ----------------------------------------------
 
-/** A size argument as `dims` integers, each checked by `ok`. */
-export function sizeList(op: string, what: string, value: number | readonly number[], dims: number,
-  ok: (v: number) => boolean, rule: string): number[] {
-  const list = typeof value === 'number' ? new Array<number>(dims).fill(value) : [...value];
-  if (list.length !== dims || !list.every((v) => Number.isInteger(v) && ok(v))) {
-    throw new ArgumentError(`${op}: ${what} must be ${dims === 1 ? 'an integer' : `an integer or ${dims} integers`} ${rule}, got ${JSON.stringify(value)}`);
-  }
-  return list;
-}
-
-export const positiveSizes = (op: string, what: string, value: number | readonly number[], dims: number) =>
-  sizeList(op, what, value, dims, (v) => v > 0, '> 0');
-
-export const nonNegativeSizes = (op: string, what: string, value: number | readonly number[], dims: number) =>
-  sizeList(op, what, value, dims, (v) => v >= 0, '>= 0');
-
+/** A float32 tensor argument. */
 export function floatTensor(op: string, what: string, value: unknown): Tensor {
   const t = assertTensor(value, op, what);
-  if (t.dtype !== 'float32') throw new DTypeError(`${op}: ${what} must be float32, got ${t.dtype}`);
+  assertFloat(op, t);
   return t;
-}
-
-/** A contiguous tensor seen with the (same-numel) shape `shape`. */
-export function dense(t: Tensor, shape: number[]): KernelOperand {
-  return { handle: t.handle, offset: t.offset, shape, strides: contiguousStrides(shape), dtype: t.dtype };
-}
-
-export function noDoubleBackward(op: string): void {
-  if (isGradEnabled()) throw new ArgumentError(`${op}: double backward (createGraph) is not supported`);
 }
 
 // ---- transposed convolution -----------------------------------------------------------------
@@ -93,10 +68,10 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const outC = outPerGroup * groups;
   if (b && (b.ndim !== 1 || b.shape[0] !== outC)) throw new ShapeError(`${op}: bias ${fmtShape(b.shape)} must have shape [${outC}] for weight ${fmtShape(weight.shape)} with groups=${groups}`);
   if (inC === 0 || h === 0 || w === 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} has a zero-size channel or spatial dim`);
-  const stride = positiveSizes(op, 'stride', options.stride ?? 1, 2);
-  const padding = nonNegativeSizes(op, 'padding', options.padding ?? 0, 2);
-  const outputPadding = nonNegativeSizes(op, 'outputPadding', options.outputPadding ?? 0, 2);
-  const dilation = positiveSizes(op, 'dilation', options.dilation ?? 1, 2);
+  const stride = positive(options.stride ?? 1, 2, op, 'stride');
+  const padding = nonNegative(options.padding ?? 0, 2, op, 'padding');
+  const outputPadding = nonNegative(options.outputPadding ?? 0, 2, op, 'outputPadding');
+  const dilation = positive(options.dilation ?? 1, 2, op, 'dilation');
   for (let d = 0; d < 2; d++) {
     if (outputPadding[d] >= stride[d] && outputPadding[d] >= dilation[d]) {
       throw new ArgumentError(`${op}: outputPadding [${outputPadding}] must be smaller than either stride [${stride}] or dilation [${dilation}]`);
@@ -157,10 +132,10 @@ export function unfold(x: Tensor, kernelSize: Size2, options: UnfoldOptions = {}
   const op = 'unfold';
   floatTensor(op, 'input', x);
   if (x.ndim !== 3 && x.ndim !== 4) throw new ShapeError(`${op}: expected a 3-d (unbatched) or 4-d (batched) input, got ${fmtShape(x.shape)}`);
-  const [kh, kw] = positiveSizes(op, 'kernelSize', kernelSize, 2);
-  const dilation = positiveSizes(op, 'dilation', options.dilation ?? 1, 2);
-  const padding = nonNegativeSizes(op, 'padding', options.padding ?? 0, 2);
-  const stride = positiveSizes(op, 'stride', options.stride ?? 1, 2);
+  const [kh, kw] = positive(kernelSize, 2, op, 'kernelSize');
+  const dilation = positive(options.dilation ?? 1, 2, op, 'dilation');
+  const padding = nonNegative(options.padding ?? 0, 2, op, 'padding');
+  const stride = positive(options.stride ?? 1, 2, op, 'stride');
   const batched = x.ndim === 4;
   const [n, c, h, w] = batched ? x.shape : [1, ...x.shape];
   if (c === 0 || h === 0 || w === 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} has a zero-size channel or spatial dim`);

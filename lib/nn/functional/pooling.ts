@@ -7,7 +7,8 @@ import { record } from '../../ops/record.js';
 import { contiguous } from '../../ops/shape.js';
 import { scoped } from '../../scope.js';
 import { Tensor } from '../../tensor.js';
-import { dense, floatTensor, noDoubleBackward, nonNegativeSizes, positiveSizes } from './convolution.js';
+import { dense, noDoubleBackward, nonNegative, positive } from '../../ops/conv.js';
+import { floatTensor } from './convolution.js';
 
 type Size1 = number | readonly [number];
 
@@ -32,10 +33,10 @@ export function maxPool1d(x: Tensor, kernelSize: Size1, options: MaxPool1dOption
   const op = 'maxPool1d';
   floatTensor(op, 'input', x);
   if (x.ndim !== 2 && x.ndim !== 3) throw new ShapeError(`${op}: expected a 2-d (unbatched) or 3-d (batched) input, got ${fmtShape(x.shape)}`);
-  const [k] = positiveSizes(op, 'kernelSize', kernelSize, 1);
-  const [s] = options.stride === null || options.stride === undefined ? [k] : positiveSizes(op, 'stride', options.stride, 1);
-  const [p] = nonNegativeSizes(op, 'padding', options.padding ?? 0, 1);
-  const [d] = positiveSizes(op, 'dilation', options.dilation ?? 1, 1);
+  const [k] = positive(kernelSize, 1, op, 'kernelSize');
+  const [s] = options.stride === null || options.stride === undefined ? [k] : positive(options.stride, 1, op, 'stride');
+  const [p] = nonNegative(options.padding ?? 0, 1, op, 'padding');
+  const [d] = positive(options.dilation ?? 1, 1, op, 'dilation');
   const ceilMode = options.ceilMode ?? false;
   if (p > Math.floor(k / 2)) throw new ArgumentError(`${op}: padding ${p} must be at most half the kernel size ${k}`);
   const batched = x.ndim === 3;

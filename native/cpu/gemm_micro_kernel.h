@@ -1,0 +1,28 @@
+// The micro-kernel interface between sgemm's blocked loop nest (gemm_blocked.h, gemm.cc) and the
+// register tiles written once per ISA (gemm_scalar.cc, gemm_avx2.cc, gemm_avx512.cc).
+#pragma once
+#include <cstdint>
+
+namespace kd::gemm_detail {
+
+// A micro-kernel computes one MR×NR tile of C from packed panels:
+//   pa: kc × MR, k-major (pa[p*MR + i] = A(i, p)), 64-byte aligned
+//   pb: kc × NR, k-major (pb[p*NR + j] = B(p, j)), 64-byte aligned
+//   c:  row-major tile, element (i, j) at c[i*ldc + j], unaligned
+// and writes C = alpha * pa·pb + beta * C; beta == 0 means C is not read.
+using MicroKernelFn = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
+                               float alpha, float beta);
+
+// One ISA's register tile and the cache blocking tuned for it (mc % mr == 0, nc % nr == 0).
+struct MicroKernel {
+  MicroKernelFn fn;
+  int mr, nr;
+  int64_t mc, kc, nc;
+  const char* name;
+};
+
+const MicroKernel& microKernelScalar();  // gemm_scalar.cc, 4×8, any x86-64
+const MicroKernel& microKernelAvx2();    // gemm_avx2.cc, 6×16 of ymm, needs AVX2+FMA
+const MicroKernel& microKernelAvx512();  // gemm_avx512.cc, 14×32 of zmm, needs AVX-512F
+
+}  // namespace kd::gemm_detail
