@@ -5,8 +5,9 @@
 //      otherwise packed one NR-wide panel at a time into a buffer that stays in L1.
 //   C: written in place (column stride 1), partial tiles with masked stores: a tile of r < MR rows
 //      runs a kernel compiled for r rows, so no padding row or column is computed or written.
-// Loop order: column panels of B outer, so one kc×NR panel stays in L1 while every row tile of A
-// passes over it; A (m×k, at most kSmallMaxK columns) stays in L1/L2 across the panels.
+// Loop order: column panels of B outer, k in blocks of kSmallKc inside them, so one kc×NR panel
+// stays in L1 while every row tile of A passes over it; A stays in L1/L2 across the panels (sgemm
+// sends only products up to SmallKernel::maxMacs here). Later k blocks accumulate into C.
 // Included by the ISA files (gemm_avx512.cc, gemm_avx2.cc), which supply the tile kernels.
 #pragma once
 #include <algorithm>
@@ -18,11 +19,11 @@
 
 namespace kd::gemm_detail {
 
-// One thread's part of a small product: C = alpha·A·B + beta·C, C with column stride 1;
-// beta == 0 means C is not read.
 // k is taken in blocks of at most this many, so a kc×NR panel of B stays in L1 (32 KiB at NR 32).
 constexpr int64_t kSmallKc = 256;
 
+// One thread's part of a small product: C = alpha·A·B + beta·C, C with column stride 1;
+// beta == 0 means C is not read.
 struct SmallGemm {
   int64_t m, n, k;
   ConstMat a, b;
@@ -66,7 +67,6 @@ constexpr auto smallTileTable(std::integer_sequence<int, Rows...>) {
   return std::array<SmallTileFn, sizeof...(Rows)>{&Kernel<Rows + 1>::run...};
 }
 
-// The loop nest above over tiles from `tiles` (MR entries, by row count), NR columns each.
 // Whether a kc×NR panel of B, rows `ldb` floats apart, stays in a 12-way 32-48 KiB L1 when read in
 // place. Rows whose byte stride shares a large power of two with 4 KiB fall into few cache sets:
 // with ldb = 1024 every row maps to the same set pair and a panel of more than ~8 rows evicts
@@ -79,6 +79,7 @@ inline bool panelFitsInPlace(int64_t kc, int64_t ldb) {
   return kc <= 8 * positions;
 }
 
+// The loop nest above over tiles from `tiles` (MR entries, by row count), NR columns each.
 template <int MR, int NR, class Tiles>
 void smallGemmLoop(const SmallGemm& g, const Tiles& tiles) {
   const int64_t kcMax = balancedBlock(g.k, kSmallKc, 1);
