@@ -1,5 +1,6 @@
 // The GEMM driver: problem normalisation, packing, cache blocking, threading and ISA dispatch,
-// plus the double-accumulating reference. The micro-kernels live in gemm_{avx512,avx2,scalar}.cc.
+// plus the double-accumulating reference. The micro-kernels (and the small path's tile kernels)
+// live in gemm_{avx512,avx2,scalar}.cc.
 //
 // Loop nest of one thread's sub-problem (BLIS order):
 //   for jc in n step NC:            B block kc×nc packed once, reused by every A block (L3)
@@ -10,6 +11,9 @@
 //           for ir in mc step MR:   micro-kernel: MR×NR tile of C in registers
 // Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
 // tiles (and C with a column stride other than 1) go through a small buffer and a scalar merge.
+//
+// Small products (up to the ISA's SmallKernel::maxMacs multiply-adds, C with unit column stride)
+// skip packing: gemm_small.h reads A and B in place and writes edge tiles with masked stores.
 //
 // Threads: how many is chosen from m·n·k (parallelRun). Each part owns a rectangle of C from a
 // tm×tn grid and runs the loop nest above on it with its thread's packing buffers, so parts share
@@ -25,6 +29,7 @@
 #include "common/isa.h"
 #include "common/parallel.h"
 #include "cpu/gemm_blocked.h"
+#include "cpu/gemm_small.h"
 
 namespace kd {
 namespace {
@@ -74,18 +79,17 @@ void splitRange(int64_t total, int64_t unit, int parts, int index, int64_t& begi
   end = std::min(total, units * (index + 1) / parts * unit);
 }
 
-template <int MR, int NR>
-void gemmParallel(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c,
-                  float alpha, float beta) {
+// Splits C over the threads on a grid of mr×nr tiles; serial(m, n, a, b, c) runs one part.
+template <class Serial>
+void gemmParallel(int mr, int nr, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c, const Serial& serial) {
   const Cost cost = flopsCost(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
   parallelRun(kMaxThreads, cost, [&](int t, int count) {
-    const Grid grid = chooseGrid(count, m, n, MR, NR);
+    const Grid grid = chooseGrid(count, m, n, mr, nr);
     if (t >= grid.tm * grid.tn) return;
     int64_t i0, i1, j0, j1;
-    splitRange(m, MR, grid.tm, t / grid.tn, i0, i1);
-    splitRange(n, NR, grid.tn, t % grid.tn, j0, j1);
-    if (i0 < i1 && j0 < j1)
-      gemmSerial<MR, NR>(kernel, i1 - i0, j1 - j0, k, a.at(i0, 0), b.at(0, j0), c.at(i0, j0), alpha, beta);
+    splitRange(m, mr, grid.tm, t / grid.tn, i0, i1);
+    splitRange(n, nr, grid.tn, t % grid.tn, j0, j1);
+    if (i0 < i1 && j0 < j1) serial(i1 - i0, j1 - j0, a.at(i0, 0), b.at(0, j0), c.at(i0, j0));
   });
 }
 
@@ -132,11 +136,23 @@ void scaleC(const Problem& p) {
   });
 }
 
+// Whether `small` takes p: C's rows are contiguous and the product is within its size limit.
+bool takesSmallPath(const SmallKernel& small, const Problem& p) {
+  return p.c.cs == 1 && static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k) <= small.maxMacs;
+}
+
 template <int MR, int NR>
-void runGemm(const MicroKernel& kernel, const Problem& p) {
+void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem& p) {
   if (kernel.mr != MR || kernel.nr != NR) std::abort();  // the table below pairs them; never differs
   const double itemFlops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k);
   const int pool = numThreads();
+  if (small && !takesSmallPath(*small, p)) small = nullptr;
+  auto serial = [&](int64_t m, int64_t n, ConstMat a, ConstMat b, Mat c) {
+    if (small)
+      small->fn(SmallGemm{m, n, p.k, a, b, c, p.alpha, p.beta});
+    else
+      gemmSerial<MR, NR>(kernel, m, n, p.k, a, b, c, p.alpha, p.beta);
+  };
   auto item = [&](int64_t b) {
     return std::make_tuple(ConstMat{p.a.p + b * p.aBatch, p.a.rs, p.a.cs}, ConstMat{p.b.p + b * p.bBatch, p.b.rs, p.b.cs},
                            Mat{p.c.p + b * p.cBatch, p.c.rs, p.c.cs});
@@ -146,14 +162,15 @@ void runGemm(const MicroKernel& kernel, const Problem& p) {
     parallelFor(p.batch, flopsCost(itemFlops), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         auto [a, bm, c] = item(b);
-        gemmSerial<MR, NR>(kernel, p.m, p.n, p.k, a, bm, c, p.alpha, p.beta);
+        serial(p.m, p.n, a, bm, c);
       }
     });
     return;
   }
+  const int mr = small ? small->mr : MR, nr = small ? small->nr : NR;
   for (int64_t b = 0; b < p.batch; ++b) {
     auto [a, bm, c] = item(b);
-    gemmParallel<MR, NR>(kernel, p.m, p.n, p.k, a, bm, c, p.alpha, p.beta);
+    gemmParallel(mr, nr, p.m, p.n, p.k, a, bm, c, serial);
   }
 }
 
@@ -167,9 +184,9 @@ void sgemm(const GemmArgs& args) {
     return;
   }
   switch (dispatchIsa()) {
-    case CpuIsa::Avx512: runGemm<14, 32>(gemm_detail::microKernelAvx512(), p); break;
-    case CpuIsa::Avx2: runGemm<6, 16>(gemm_detail::microKernelAvx2(), p); break;
-    default: runGemm<4, 8>(gemm_detail::microKernelScalar(), p); break;
+    case CpuIsa::Avx512: runGemm<14, 32>(microKernelAvx512(), &smallKernelAvx512(), p); break;
+    case CpuIsa::Avx2: runGemm<6, 16>(microKernelAvx2(), &smallKernelAvx2(), p); break;
+    default: runGemm<4, 8>(microKernelScalar(), nullptr, p); break;
   }
 }
 

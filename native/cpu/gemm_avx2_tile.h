@@ -3,8 +3,11 @@
 // independent chains keep both pipes busy. 12 + 2 + 1 = 15 of the 16 ymm registers.
 // One body serves every AVX2 product; where A and B come from is a parameter:
 //   gemm_avx2.cc       packed A, packed B               (sgemm's micro-kernel)
+//                      A and B read in place            (sgemm's small path, gemm_small.h)
 //   conv_wide_avx2.cc  packed A, B rows read in place    (wide-rows forward)
 //                      A rows read in place, packed B    (wide-rows weight gradient)
+// A tile of fewer rows (the bottom edge of C) runs the same body with Rows < 6: the accumulators
+// of the missing rows are never touched, so no padding row is computed.
 // Include only from files compiled with -mavx2 -mfma.
 #pragma once
 #include <immintrin.h>
@@ -38,6 +41,15 @@ struct RowsA {
   void prefetchAhead() const {}
 };
 
+// A read in place with any strides: A(i, p) at a[i·rs + p·cs].
+struct StridedA {
+  const float* a;
+  int64_t rs, cs;
+  __m256 broadcast(int p, int i) const { return _mm256_broadcast_ss(a + p * cs + i * rs); }
+  void advance(int steps) { a += steps * cs; }
+  void prefetchAhead() const {}
+};
+
 // B as NR-wide panels, k-major and 32-byte aligned: B(p, j) at pb[p·16 + j].
 struct PackedB {
   const float* pb;
@@ -53,21 +65,62 @@ struct OffsetB {
   void advance(int steps) { offset += steps; }
 };
 
-template <class A, class B>
+// B rows read in place: B(p, j) at b[p·ldb + j], unaligned.
+struct RowsB {
+  const float* b;
+  int64_t ldb;
+  __m256 load(int p, int half) const { return _mm256_loadu_ps(b + p * ldb + half * 8); }
+  void advance(int steps) { b += steps * ldb; }
+};
+
+// Lane masks for the first `cols` (0..16) of 16 columns: all ones in a lane that is kept.
+struct ColumnMask {
+  __m256i lo, hi;
+  explicit ColumnMask(int cols) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
+    hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
+  }
+};
+
+// RowsB for a tile narrower than 16: columns past the edge load as zero and are never read.
+struct MaskedRowsB {
+  const float* b;
+  int64_t ldb;
+  ColumnMask mask;
+  __m256 load(int p, int half) const {
+    return _mm256_maskload_ps(b + p * ldb + half * 8, half ? mask.hi : mask.lo);
+  }
+  void advance(int steps) { b += steps * ldb; }
+};
+
+// One k step for the first Rows rows of the tile.
+template <int Rows = kMr, class A, class B>
 inline void fmaStep(Tile& t, const A& a, const B& b, int p) {
+  static_assert(Rows >= 1 && Rows <= kMr, "a tile has 1 to 6 rows");
   const __m256 b0 = b.load(p, 0), b1 = b.load(p, 1);
   __m256 ai = a.broadcast(p, 0);
   t.r00 = _mm256_fmadd_ps(ai, b0, t.r00); t.r01 = _mm256_fmadd_ps(ai, b1, t.r01);
-  ai = a.broadcast(p, 1);
-  t.r10 = _mm256_fmadd_ps(ai, b0, t.r10); t.r11 = _mm256_fmadd_ps(ai, b1, t.r11);
-  ai = a.broadcast(p, 2);
-  t.r20 = _mm256_fmadd_ps(ai, b0, t.r20); t.r21 = _mm256_fmadd_ps(ai, b1, t.r21);
-  ai = a.broadcast(p, 3);
-  t.r30 = _mm256_fmadd_ps(ai, b0, t.r30); t.r31 = _mm256_fmadd_ps(ai, b1, t.r31);
-  ai = a.broadcast(p, 4);
-  t.r40 = _mm256_fmadd_ps(ai, b0, t.r40); t.r41 = _mm256_fmadd_ps(ai, b1, t.r41);
-  ai = a.broadcast(p, 5);
-  t.r50 = _mm256_fmadd_ps(ai, b0, t.r50); t.r51 = _mm256_fmadd_ps(ai, b1, t.r51);
+  if constexpr (Rows > 1) {
+    ai = a.broadcast(p, 1);
+    t.r10 = _mm256_fmadd_ps(ai, b0, t.r10); t.r11 = _mm256_fmadd_ps(ai, b1, t.r11);
+  }
+  if constexpr (Rows > 2) {
+    ai = a.broadcast(p, 2);
+    t.r20 = _mm256_fmadd_ps(ai, b0, t.r20); t.r21 = _mm256_fmadd_ps(ai, b1, t.r21);
+  }
+  if constexpr (Rows > 3) {
+    ai = a.broadcast(p, 3);
+    t.r30 = _mm256_fmadd_ps(ai, b0, t.r30); t.r31 = _mm256_fmadd_ps(ai, b1, t.r31);
+  }
+  if constexpr (Rows > 4) {
+    ai = a.broadcast(p, 4);
+    t.r40 = _mm256_fmadd_ps(ai, b0, t.r40); t.r41 = _mm256_fmadd_ps(ai, b1, t.r41);
+  }
+  if constexpr (Rows > 5) {
+    ai = a.broadcast(p, 5);
+    t.r50 = _mm256_fmadd_ps(ai, b0, t.r50); t.r51 = _mm256_fmadd_ps(ai, b1, t.r51);
+  }
 }
 
 inline Tile zeroTile() {
@@ -84,19 +137,19 @@ inline Tile loadTile(const float* c, int64_t ldc) {
 
 // t + A (6 × kc) · B (kc × 16), k steps unrolled by `Unroll` (4 for packed operands; 1 for B
 // read in place, where unrolling hoists the next step's B loads and spills accumulators).
-template <int Unroll, class A, class B>
+template <int Unroll, int Rows = kMr, class A, class B>
 inline Tile multiplyAdd(Tile t, int64_t kc, A a, B b) {
   int64_t p = 0;
   if constexpr (Unroll > 1) {
     for (; p + Unroll <= kc; p += Unroll) {
       a.prefetchAhead();
-      for (int u = 0; u < Unroll; ++u) fmaStep(t, a, b, u);
+      for (int u = 0; u < Unroll; ++u) fmaStep<Rows>(t, a, b, u);
       a.advance(Unroll);
       b.advance(Unroll);
     }
   }
   for (; p < kc; ++p) {
-    fmaStep(t, a, b, 0);
+    fmaStep<Rows>(t, a, b, 0);
     a.advance(1);
     b.advance(1);
   }
@@ -128,6 +181,34 @@ inline void store(const Tile& t, float* c, int64_t ldc, float alpha, float beta)
   storeRow(c + 3 * ldc, t.r30, t.r31, va, beta);
   storeRow(c + 4 * ldc, t.r40, t.r41, va, beta);
   storeRow(c + 5 * ldc, t.r50, t.r51, va, beta);
+}
+
+// The first `cols` of 16 floats of C = alpha · (x0, x1) + beta · C; beta == 0 means C is not read.
+inline void storeRowMasked(float* c, __m256 x0, __m256 x1, __m256 alpha, float beta, const ColumnMask& mask) {
+  x0 = _mm256_mul_ps(alpha, x0);
+  x1 = _mm256_mul_ps(alpha, x1);
+  if (beta != 0.0f) {
+    const __m256 vb = _mm256_set1_ps(beta);
+    x0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c, mask.lo), x0);
+    x1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + 8, mask.hi), x1);
+  }
+  _mm256_maskstore_ps(c, mask.lo, x0);
+  _mm256_maskstore_ps(c + 8, mask.hi, x1);
+}
+
+// The first Rows rows and `cols` columns of C (rows ldc apart) = alpha · tile + beta · C; beta == 0
+// means C is not read. Nothing outside those rows and columns is read or written.
+template <int Rows>
+inline void storeEdge(const Tile& t, float* c, int64_t ldc, int cols, float alpha, float beta) {
+  const __m256 va = _mm256_set1_ps(alpha);
+  const __m256 rows[kMr][2] = {{t.r00, t.r01}, {t.r10, t.r11}, {t.r20, t.r21},
+                               {t.r30, t.r31}, {t.r40, t.r41}, {t.r50, t.r51}};
+  if (cols == kNr) {
+    for (int i = 0; i < Rows; ++i) storeRow(c + i * ldc, rows[i][0], rows[i][1], va, beta);
+  } else {
+    const ColumnMask mask(cols);
+    for (int i = 0; i < Rows; ++i) storeRowMasked(c + i * ldc, rows[i][0], rows[i][1], va, beta, mask);
+  }
 }
 
 // C (rows ldc apart) = tile.

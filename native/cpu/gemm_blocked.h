@@ -147,11 +147,10 @@ void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
   for (dst += j0 * kc; j0 < nc; j0 += NR, dst += NR * kc) {
     const float* src = b.p + j0 * b.cs;
     const int64_t cols = std::min<int64_t>(NR, nc - j0);
-    if (cols == NR && b.rs == 1) {  // B transposed: read each column contiguously
-      for (int j = 0; j < NR; ++j) {
-        const float* col = src + j * b.cs;
-        for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = col[p];
-      }
+    if (cols == NR && b.rs == 1) {  // B transposed: its columns are contiguous runs of k
+      const float* columns[NR];
+      for (int j = 0; j < NR; ++j) columns[j] = src + j * b.cs;
+      packRowPointersPanel<NR>(kc, columns, dst);
     } else {
       for (int64_t p = 0; p < kc; ++p)
         for (int j = 0; j < NR; ++j) dst[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : 0.0f;

@@ -142,6 +142,30 @@ const CASES: Case[] = [
   { name: 'batch 2 of 150x170x90 with B transposed and broadcast', m: 150, n: 170, k: 90, batch: 2,
     b: { broadcast: true, transposed: true } },
   { name: '200x300x150 (split across threads)', m: 200, n: 300, k: 150 },
+  // The small path (gemm_small.h: A and B read in place, masked edge tiles): sizes below each ISA's
+  // limit, with edge tiles of every kind (m not a multiple of 14 or 6, n of 32 or 16, n < 16, < 8).
+  { name: 'small 64x128x64 (the MLP fc2 gradient shape)', m: 64, n: 128, k: 64 },
+  { name: 'small 64x128x64 with A transposed', m: 64, n: 128, k: 64, a: { transposed: true } },
+  { name: 'small 64x64x128 with B transposed (packed panels)', m: 64, n: 64, k: 128, b: { transposed: true } },
+  { name: 'small 69x47x33 with A transposed and sliced', m: 69, n: 47, k: 33, a: { transposed: true, pad: 5, offset: 2 } },
+  { name: 'small 13x70x1 (k = 1)', m: 13, n: 70, k: 1 },
+  { name: 'small 70x1x70 (one column)', m: 70, n: 1, k: 70 },
+  { name: 'small 1x70x19 (one row)', m: 1, n: 70, k: 19 },
+  { name: 'small 15x7x9 with alpha 0.75', m: 15, n: 7, k: 9, alpha: 0.75 },
+  { name: 'small 29x33x61 with beta 1', m: 29, n: 33, k: 61, beta: 1 },
+  { name: 'small 41x17x27 with A and B transposed, alpha -2, beta 0.5', m: 41, n: 17, k: 27,
+    a: { transposed: true }, b: { transposed: true }, alpha: -2, beta: 0.5 },
+  { name: 'small 57x45x23 on sliced views with beta -1', m: 57, n: 45, k: 23,
+    a: { offset: 3, pad: 4 }, b: { offset: 9, pad: 11 }, c: { offset: 1, pad: 7 }, beta: -1 },
+  { name: 'small 33x31x300 (k blocked in two)', m: 33, n: 31, k: 300, beta: 1 },
+  { name: 'small 31x9x260 with B rows 1024 floats apart (panels packed)', m: 31, n: 9, k: 260,
+    b: { pad: 1024 - 9 } },
+  { name: 'small 17x37x11 into a transposed C', m: 17, n: 37, k: 11, c: { transposed: true } },
+  { name: 'small batch 5 of 11x19x7 with B broadcast', m: 11, n: 19, k: 7, batch: 5, b: { broadcast: true } },
+  { name: 'small batch 3 of 23x21x25 with A broadcast and transposed, beta 2', m: 23, n: 21, k: 25, batch: 3,
+    a: { broadcast: true, transposed: true }, beta: 2 },
+  { name: 'small batch 4 of 13x35x9 with B transposed and broadcast', m: 13, n: 35, k: 9, batch: 4,
+    b: { broadcast: true, transposed: true } },
 ];
 
 const ISAS = ['avx512', 'avx2', 'scalar'] as const;
