@@ -3,18 +3,26 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { IOError } from './errors.js';
 
 const require = createRequire(import.meta.url);
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
+/**
+ * The package root: the nearest folder above this module whose package.json has a name (from
+ * lib/, dist/lib/ and dist/cjs/, whose nameless package.json only marks its files as CommonJS).
+ */
+export function packageRoot(): string {
+  const here = fileURLToPath(import.meta.url);
+  for (let dir = dirname(here); ; ) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && typeof (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'string') {
+      return dir;
+    }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('kindling: cannot find the package root');
+    if (parent === dir) throw new IOError(`kindling: no package.json with a name above ${here} (ENOENT)`, here, 'ENOENT');
     dir = parent;
   }
-  return dir;
 }
 
 // The addon's exports are untyped at this boundary; lib/backend/cpu.ts gives them types.

@@ -2,11 +2,11 @@
 //   [0, 0, dtypeCode, ndim] [dim0 u32] ... [dim(ndim-1) u32]
 // followed by the elements in row-major order, big-endian. Files are usually gzipped.
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataError, IOError } from '../errors.js';
 import { readBytes, withIOErrors } from '../io/files.js';
+import { packageRoot } from '../native.js';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -185,17 +185,6 @@ const debianFashionMnistPath = '/usr/share/datasets/fashion-mnist';
 /** Where Debian's `dataset-fashion-mnist` installs the full 60k/10k set, or null if absent. */
 export function debianFashionMnistDir(): string | null {
   return filesIn(debianFashionMnistPath) === null ? null : debianFashionMnistPath;
-}
-
-/** The package root: the nearest folder above this module holding package.json (works from lib/ and dist/lib/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new IOError(`kindling: no package.json above ${fileURLToPath(import.meta.url)} (ENOENT)`, dir, 'ENOENT');
-    dir = parent;
-  }
 }
 
 export function shippedFashionMnistDir(): string {
