@@ -8,9 +8,9 @@ import * as ew from '../ops/elementwise.js';
 import { indexSelect } from '../ops/indexing.js';
 import { stack } from '../ops/shape.js';
 import { Generator, defaultGenerator } from '../random.js';
-import { keep } from '../scope.js';
+import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
-import { toTransform } from './transforms.js';
+import { Lambda, toTransform } from './transforms.js';
 import type { Transform, TransformLike } from './transforms.js';
 
 /**
@@ -108,7 +108,20 @@ export class TensorDataset extends Dataset<Tensor[]> {
  * and stacks the results; every row must come out with the same shape.
  */
 function transformRows(name: string, transform: Transform, batch: Tensor, rows: Int32Array, generatorOf: (index: number) => Generator): Tensor {
-  if (batch.dtype !== 'float32') throw new DTypeError(`TensorDataset: ${name} ${transform.constructor.name} needs float32 samples, got ${batch.dtype} ${fmtShape(batch.shape)}`);
+  if (transform instanceof Lambda) {
+    // A plain function gets each row as a tensor of its own dtype (labels stay int32).
+    const results = Array.from(rows, (index, r) => tidy(() => transform.fn(batch.select(0, r), generatorOf(index))));
+    try {
+      results.forEach((t, r) => {
+        if (!(t instanceof Tensor)) throw new ArgumentError(`TensorDataset: ${name} must return a Tensor, got ${t === null ? 'null' : typeof t} for row ${rows[r]}`);
+        if (fmtShape(t.shape) !== fmtShape(results[0].shape)) throw new ShapeError(`TensorDataset: ${name} gave row ${rows[r]} the shape ${fmtShape(t.shape)} but row ${rows[0]} ${fmtShape(results[0].shape)}; rows of a batch must match`);
+      });
+      return stack(results, 0);
+    } finally {
+      for (const t of results) if (t instanceof Tensor) t.dispose();
+    }
+  }
+  if (batch.dtype !== 'float32') throw new DTypeError(`TensorDataset: ${name} ${transform.constructor.name} needs float32 samples (a plain function takes any dtype), got ${batch.dtype} ${fmtShape(batch.shape)}`);
   const n = batch.shape[0], rowShape = batch.shape.slice(1);
   const src = batch.data() as Float32Array, rowElems = n === 0 ? 0 : src.length / n;
   let out = new Float32Array(0), outShape: readonly number[] = rowShape;
