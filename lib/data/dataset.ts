@@ -211,7 +211,9 @@ export interface DataLoaderOptions {
 
 /**
  * Iterates a dataset in batches. With a TensorDataset and the default collate, each batch is
- * one gather per tensor. Batches are new tensors: dispose them (or iterate inside kd.tidy).
+ * one gather per tensor, its transforms run over the gathered rows. Sample i of epoch k gets the
+ * generator (seed + k, stream i), so augmentation repeats run to run whatever the batch size.
+ * Batches are new tensors: dispose them (or iterate inside kd.tidy).
  */
 export class DataLoader implements Iterable<Batch> {
   readonly batchSize: number;
