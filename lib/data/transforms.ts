@@ -52,6 +52,11 @@ export class Lambda extends Transform {
     if (typeof fn !== 'function') throw new ArgumentError(`Lambda: expected a function (x, generator) => Tensor, got ${describe(fn)}`);
   }
 
+  /** fn(x, generator) itself, on a tensor of any dtype. */
+  override forward(x: Tensor, generator: Generator = defaultGenerator): Tensor {
+    return this.fn(x, generator);
+  }
+
   apply(sample: Sample, generator: Generator): Sample {
     return tidy(() => {
       const y = this.fn(fromTypedArray(sample.data, [...sample.shape], 'float32', 'cpu'), generator);

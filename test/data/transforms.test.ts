@@ -396,6 +396,7 @@ describe('Compose', () => {
     expectError(() => new T.Compose([new T.RandomHorizontalFlip(), 42 as unknown as Transform]), kd.ArgumentError, 'Compose', 'transforms[1]');
     expectError(() => new T.Compose(new T.RandomHorizontalFlip() as unknown as Transform[]), kd.ArgumentError, 'Compose', 'array');
     expectError(() => new T.Compose([(x: Tensor) => x.int()]).forward(kd.zeros([1, 2, 2])), kd.DTypeError, 'Lambda', 'float32');
+    expect(new T.Lambda((y: Tensor) => y.add(1)).forward(kd.tensor([1, 2], { dtype: 'int32' })).toArray()).toEqual([2, 3]);
   });
 
   it('the same generator state gives the same result; forward without one uses kd.manualSeed', () => {
