@@ -18,7 +18,7 @@ export type { AllcloseOptions } from './ops/pointwise.js';
 export { t, broadcastTo, tile, repeatInterleave, roll, diag, diagonal } from './ops/rearrange.js';
 export { maskedSelect, nonzero, unique, median, scatter } from './ops/select.js';
 export type { NonzeroOptions, UniqueOptions, ScatterReduce } from './ops/select.js';
-export { manualSeed } from './random.js';
+export { manualSeed, Generator } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode.js';
 export { tidy, keep } from './scope.js';
 export { getNumThreads, setNumThreads, cpuIsa, cpuIsaDetected, setCpuIsa } from './runtime.js';

@@ -1,7 +1,7 @@
-// Seeded random numbers: xoshiro128** for uniform bits, Box-Muller for normals. kd.manualSeed
-// makes runs repeatable; the stream differs from PyTorch's (distributions match, values don't).
-
-let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+// Seeded random numbers: xoshiro128** for uniform bits, Box-Muller for normals. A Generator is one
+// stream (like torch.Generator); the functions below draw from the default one, which
+// kd.manualSeed seeds. The stream differs from PyTorch's (distributions match, values don't).
+import { ArgumentError } from './errors.js';
 
 function splitmix32(seed: number): () => number {
   let x = seed >>> 0;
@@ -14,49 +14,105 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-export function manualSeed(seed: number): void {
-  const next = splitmix32(Math.floor(seed) ^ Math.floor(seed / 2 ** 32));
-  s0 = next(); s1 = next(); s2 = next(); s3 = next();
-  if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
+/** MurmurHash3's finaliser: a bijection on 32-bit words that maps 0 to 0. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
-manualSeed(Date.now());
-
-/** 32 random bits. */
-export function nextUint32(): number {
-  const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-  const t = s1 << 9;
-  s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
-  s2 ^= t;
-  s3 = rotl(s3, 11);
-  return result;
-}
+// One odd multiplier per state word, so stream s changes every word differently.
+const STREAM_MULTIPLIERS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f];
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** Uniform in [0, 1) with 24 random bits, so it is exact in float32. */
-export function nextUniform(): number {
-  return (nextUint32() >>> 8) / 16777216;
-}
+export class Generator {
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
 
-export function fillUniform(out: Float32Array, low: number, high: number): void {
-  const span = high - low;
-  for (let i = 0; i < out.length; i++) out[i] = low + span * nextUniform();
-}
+  constructor(seed = 0, stream = 0) {
+    this.manualSeed(seed, stream);
+  }
 
-export function fillNormal(out: Float32Array, mean: number, std: number): void {
-  for (let i = 0; i < out.length; i += 2) {
-    const u1 = 1 - nextUniform(); // (0, 1]
-    const u2 = nextUniform();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    out[i] = mean + std * r * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < out.length) out[i + 1] = mean + std * r * Math.sin(2 * Math.PI * u2);
+  /**
+   * Restarts the stream from `seed`. `stream` selects one of 2^32 independent streams of the same
+   * seed (the DataLoader gives sample i of an epoch stream i); stream 0 is the seed's plain stream.
+   */
+  manualSeed(seed: number, stream = 0): this {
+    if (!Number.isFinite(seed) || !Number.isFinite(stream)) throw new ArgumentError(`Generator.manualSeed: seed and stream must be finite numbers, got ${seed}, ${stream}`);
+    const next = splitmix32(Math.floor(seed) ^ Math.floor(seed / 2 ** 32));
+    const s = Math.floor(stream) >>> 0;
+    this.s0 = next() ^ fmix32(Math.imul(s, STREAM_MULTIPLIERS[0]));
+    this.s1 = next() ^ fmix32(Math.imul(s, STREAM_MULTIPLIERS[1]));
+    this.s2 = next() ^ fmix32(Math.imul(s, STREAM_MULTIPLIERS[2]));
+    this.s3 = next() ^ fmix32(Math.imul(s, STREAM_MULTIPLIERS[3]));
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    return this;
+  }
+
+  /** 32 random bits. */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0; this.s3 ^= this.s1; this.s1 ^= this.s2; this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 24 random bits, so it is exact in float32. */
+  nextUniform(): number {
+    return (this.nextUint32() >>> 8) / 16777216;
+  }
+
+  /** A uniform integer in [0, n). */
+  nextInt(n: number): number {
+    return Math.floor(this.nextUniform() * n) % n;
+  }
+
+  fillUniform(out: Float32Array, low: number, high: number): void {
+    const span = high - low;
+    for (let i = 0; i < out.length; i++) out[i] = low + span * this.nextUniform();
+  }
+
+  fillNormal(out: Float32Array, mean: number, std: number): void {
+    for (let i = 0; i < out.length; i += 2) {
+      const u1 = 1 - this.nextUniform(); // (0, 1]
+      const u2 = this.nextUniform();
+      const r = Math.sqrt(-2 * Math.log(u1));
+      out[i] = mean + std * r * Math.cos(2 * Math.PI * u2);
+      if (i + 1 < out.length) out[i + 1] = mean + std * r * Math.sin(2 * Math.PI * u2);
+    }
   }
 }
 
-/** A uniform integer in [0, n). */
+/** The generator behind kd.rand, kd.randn, weight initialisation and unseeded transforms. */
+export const defaultGenerator = new Generator(Date.now());
+
+export function manualSeed(seed: number): void {
+  defaultGenerator.manualSeed(seed);
+}
+
+export function nextUint32(): number {
+  return defaultGenerator.nextUint32();
+}
+
+export function nextUniform(): number {
+  return defaultGenerator.nextUniform();
+}
+
+export function fillUniform(out: Float32Array, low: number, high: number): void {
+  defaultGenerator.fillUniform(out, low, high);
+}
+
+export function fillNormal(out: Float32Array, mean: number, std: number): void {
+  defaultGenerator.fillNormal(out, mean, std);
+}
+
 export function nextInt(n: number): number {
-  return Math.floor(nextUniform() * n) % n;
+  return defaultGenerator.nextInt(n);
 }

@@ -7,6 +7,8 @@ import { fromTypedArray } from '../ops/creation.js';
 import { readCsvFile } from './csv.js';
 import { TensorDataset } from './dataset.js';
 import { type IdxArray, debianFashionMnistDir, findFashionMnist, readIdxFile, shippedFashionMnistDir } from './idx.js';
+import type { TensorDatasetOptions } from './dataset.js';
+import type { TransformLike } from './transforms.js';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
@@ -19,12 +21,23 @@ export interface FashionMnist {
   source: string;
 }
 
+export interface FashionMnistOptions {
+  dir?: string | 'debian';
+  flatten?: boolean;
+  /** Per-sample transform of the training images (augmentation), e.g. a kd.data.transforms.Compose. */
+  transform?: TransformLike;
+  /** Per-sample transform of the training labels. */
+  targetTransform?: TransformLike;
+  /** Per-sample transform of the test images (e.g. the same Normalize, without augmentation). */
+  testTransform?: TransformLike;
+}
+
 /**
  * Fashion-MNIST as two TensorDatasets of (image [1, 28, 28] in [0, 1], label int32).
  * `dir`: a folder with the four IDX files; 'debian' for the full set from the Debian package;
  * omitted: the subset shipped in data/ (20,000 training images, all 10,000 test images).
  */
-export function fashionMnist(options: { dir?: string | 'debian'; flatten?: boolean } = {}): FashionMnist {
+export function fashionMnist(options: FashionMnistOptions = {}): FashionMnist {
   let dir = options.dir;
   if (dir === 'debian') {
     const found = debianFashionMnistDir();
@@ -34,7 +47,7 @@ export function fashionMnist(options: { dir?: string | 'debian'; flatten?: boole
     dir = found;
   }
   const files = findFashionMnist(dir);
-  const load = (imagesPath: string, labelsPath: string): TensorDataset => {
+  const load = (imagesPath: string, labelsPath: string, transforms: TensorDatasetOptions): TensorDataset => {
     const images = readIdxFile(imagesPath), labels = readIdxFile(labelsPath);
     checkImagesAndLabels(images, imagesPath, labels, labelsPath);
     const n = images.shape[0], h = images.shape[1], w = images.shape[2];
@@ -43,11 +56,11 @@ export function fashionMnist(options: { dir?: string | 'debian'; flatten?: boole
     for (let i = 0; i < raw.length; i++) pixels[i] = raw[i] / 255;
     const x = fromTypedArray(pixels, options.flatten ? [n, h * w] : [n, 1, h, w], 'float32', 'cpu');
     const y = fromTypedArray(Int32Array.from(labels.data as Uint8Array), [n], 'int32', 'cpu');
-    return new TensorDataset(x, y);
+    return new TensorDataset(x, y, transforms);
   };
   return {
-    train: load(files.trainImages, files.trainLabels),
-    test: load(files.testImages, files.testLabels),
+    train: load(files.trainImages, files.trainLabels, { transform: options.transform, targetTransform: options.targetTransform }),
+    test: load(files.testImages, files.testLabels, { transform: options.testTransform }),
     classes: FASHION_MNIST_CLASSES,
     source: dir ?? shippedFashionMnistDir(),
   };
@@ -83,11 +96,11 @@ export interface Iris {
   classes: string[];
 }
 
-/** Fisher's Iris data (shipped): 150 rows, 4 features, 3 classes. */
-export function iris(): Iris {
+/** Fisher's Iris data (shipped): 150 rows, 4 features, 3 classes; `transform` / `targetTransform` per sample. */
+export function iris(options: TensorDatasetOptions = {}): Iris {
   const root = shippedFashionMnistDir().replace(/fashion-mnist$/, '');
   const table = readCsvFile(join(root, 'iris.csv'), { labelColumn: 'species' });
   const x = fromTypedArray(Float32Array.from(table.features), [table.rowCount, table.featureColumns.length], 'float32', 'cpu');
   const y = fromTypedArray(table.labels, [table.rowCount], 'int32', 'cpu');
-  return { dataset: new TensorDataset(x, y), featureNames: table.featureColumns, classes: table.classes };
+  return { dataset: new TensorDataset(x, y, { transform: options.transform, targetTransform: options.targetTransform }), featureNames: table.featureColumns, classes: table.classes };
 }
