@@ -15,7 +15,7 @@
 #   KINDLING_CUDA_ARCHS  CUDA architectures (default "90a": H100/H200; "90;90a" for both)
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 buildDir=build-gpu
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -20,7 +20,7 @@
 #   KINDLING_CUDA_SYNC=1 in the environment makes every kernel launch synchronise and name its op
 set -uo pipefail
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 only=check,tests,memcheck,bench
 budget=450
 while [ $# -gt 0 ]; do
@@ -34,7 +34,7 @@ done
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
-bundle="$top/build-gpurun"
+bundle="${KINDLING_GPU_BUNDLE:-$top/build-gpurun}"  # what prepare.sh built (override for tests)
 OUT="${OUT:-$top/gpu-out}"
 mkdir -p "$OUT"
 summary="$OUT/summary.txt"
