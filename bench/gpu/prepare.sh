@@ -2,13 +2,14 @@
 # Builds, on a machine without a GPU, everything bench/gpu/run-on-gpu.sh needs on a GPU machine
 # that has CUDA but no Node.js and no network, into one ignored folder (build-gpurun/), and prints
 # the device tool's `run` call that carries it:
-#   build-gpurun/kindling.node        the addon built with CUDA for KINDLING_CUDA_ARCHS (default 90a)
-#   build-gpurun/check_kernels        test/cuda/check_kernels.cu, same architectures
+#   build-gpurun/kindling.node.xz     the addon built with CUDA for KINDLING_CUDA_ARCHS (default 90a)
+#   build-gpurun/check_kernels.xz     test/cuda/check_kernels.cu, same architectures
 #   build-gpurun/node.xz              this machine's node binary (as ../shared/tools/pack-node.sh packs it)
 #   build-gpurun/dist.tar.xz          `tsc -p tsconfig.json` output (lib/ and bench/ as JavaScript)
 #   build-gpurun/node_modules.tar.xz  vitest and what it loads (not typescript), to run the GPU suites
 #   build-gpurun/manifest.txt         what was built, from which commit, for which architectures
-# The carried size must stay under the device tool's 64 MiB; this script checks it.
+# What travels (the working tree and the bundle) must stay under the device tool's 64 MiB; this
+# script checks it.
 #
 # usage: bench/gpu/prepare.sh [--build-dir DIR] [--help]
 #   --build-dir DIR   cmake-js build folder (default build-gpu; reused incrementally)
@@ -42,11 +43,20 @@ npx tsc -p tsconfig.json
 
 rm -rf "$bundle"
 mkdir -p "$bundle"
-cp "$buildDir/Release/kindling.node" "$bundle/kindling.node"
 checkBin=$(find "$buildDir" -maxdepth 2 -type f -name kindling_check_kernels | head -n 1)
 [ -n "$checkBin" ] || { echo "prepare.sh: kindling_check_kernels was not built" >&2; exit 1; }
-cp "$checkBin" "$bundle/check_kernels"
-strip --strip-unneeded "$bundle/kindling.node" "$bundle/check_kernels" 2>/dev/null || true
+# The device code (fatbins) compresses about sixfold.
+echo "== addon and check_kernels"
+xz -T0 -6 -c "$buildDir/Release/kindling.node" > "$bundle/kindling.node.xz"
+xz -T0 -6 -c "$checkBin" > "$bundle/check_kernels.xz"
+# cmake-js reuses a configured build folder as it is: check that it builds the architectures asked for.
+builtArchs=$(grep -o 'generate-code=arch=compute_[0-9a-z]*,code=\[[^]]*\]' "$buildDir/build.ninja" 2>/dev/null | sort -u | tr '\n' ' ' || true)
+for a in ${archs//;/ }; do
+  if [ -n "$builtArchs" ] && ! grep -q "sm_$a[],]" <<<"$builtArchs"; then
+    echo "prepare.sh: $buildDir/ was configured for other CUDA architectures ($builtArchs), not sm_$a: remove it and run again" >&2
+    exit 1
+  fi
+done
 
 echo "== node binary"
 xz -T0 -6 -c "$(readlink -f "$(command -v node)")" > "$bundle/node.xz"
@@ -79,16 +89,19 @@ tar -chf - -T "$bundle/node_modules.list" | xz -T0 -6 > "$bundle/node_modules.ta
 {
   echo "commit: $(git rev-parse HEAD)$(git diff --quiet HEAD -- . ':!build-gpurun' || echo ' (with uncommitted changes)')"
   echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "cuda archs: $archs ($(nvcc --version | tail -n 1))"
+  echo "cuda archs: $archs, device code for: ${builtArchs:-unknown} ($(nvcc --version | tail -n 1))"
   echo "node: $(node --version)"
   echo "node_modules packages: $(grep -c . "$bundle/node_modules.list")"
 } > "$bundle/manifest.txt"
 
-bytes=$(du -sb "$bundle" | cut -f1)
-echo "== $bundle/ holds $((bytes / 1024 / 1024)) MiB:"
+# What travels: the tracked and untracked-not-ignored files, plus the carried bundle.
+bundleBytes=$(du -sb "$bundle" | cut -f1)
+treeBytes=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 -r du -cb 2>/dev/null | awk '/\ttotal$/ { s += $1 } END { print s + 0 }')
+bytes=$((bundleBytes + treeBytes))
+echo "== $bundle/ holds $((bundleBytes / 1024 / 1024)) MiB; with the working tree $((bytes / 1024 / 1024)) MiB travel:"
 ls -la "$bundle"
 if [ "$bytes" -ge "$limitBytes" ]; then
-  echo "prepare.sh: $bundle/ is over the device tool's 64 MiB for carried paths" >&2
+  echo "prepare.sh: that is over the device tool's 64 MiB (working tree and carried paths together)" >&2
   exit 1
 fi
 cat <<RUN

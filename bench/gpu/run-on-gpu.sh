@@ -59,7 +59,7 @@ step() {
   fi
   local t0 rc
   t0=$(date +%s)
-  echo "== $name (limit ${limit}s): $*" | tee -a "$log"
+  echo "== $name (limit ${limit}s): $*" >> "$log"
   timeout -k 10 "$limit" "$@" >> "$log" 2>&1
   rc=$?
   local verdict=ok
@@ -79,16 +79,18 @@ if [ ! -f "$bundle/manifest.txt" ]; then
 fi
 say "bundle: $(tr '\n' ';' < "$bundle/manifest.txt")"
 mkdir -p "$bundle/bin"
-if [ ! -x "$bundle/bin/node" ]; then
-  xz -dc "$bundle/node.xz" > "$bundle/bin/node.tmp" && chmod +x "$bundle/bin/node.tmp" && mv "$bundle/bin/node.tmp" "$bundle/bin/node"
-fi
+for f in node kindling.node check_kernels; do
+  if [ ! -s "$bundle/bin/$f" ]; then
+    xz -dc "$bundle/$f.xz" > "$bundle/bin/$f.tmp" && chmod +x "$bundle/bin/$f.tmp" && mv "$bundle/bin/$f.tmp" "$bundle/bin/$f"
+  fi
+done
 export PATH="$bundle/bin:$PATH"
 if [ ! -f node_modules/vitest/package.json ]; then
   [ -L node_modules ] && rm node_modules  # a link to the build machine's node_modules
   mkdir -p node_modules && xz -dc "$bundle/node_modules.tar.xz" | tar -xf -
 fi
 rm -rf dist && xz -dc "$bundle/dist.tar.xz" | tar -xf -
-export KINDLING_ADDON="$bundle/kindling.node"
+export KINDLING_ADDON="$bundle/bin/kindling.node"
 export KINDLING_REQUIRE_CUDA=1
 command -v nvidia-smi >/dev/null && nvidia-smi -L >> "$summary" 2>&1
 deviceLine=$(timeout -k 5 60 node --input-type=module -e '
@@ -106,7 +108,7 @@ say "device: $deviceLine"
 
 # ---- the steps ----------------------------------------------------------------------------------
 if wants check; then
-  step check 100 "$OUT/check_kernels.log" "$bundle/check_kernels" --check-only
+  step check 100 "$OUT/check_kernels.log" "$bundle/bin/check_kernels" --check-only
 fi
 if wants tests; then
   step tests 170 "$OUT/tests.log" node node_modules/vitest/vitest.mjs run test/gpu \
@@ -115,7 +117,7 @@ fi
 if wants memcheck; then
   if command -v compute-sanitizer >/dev/null; then
     step memcheck-kernels 70 "$OUT/memcheck.log" compute-sanitizer --tool memcheck --error-exitcode 9 \
-      "$bundle/check_kernels" --check-only --small
+      "$bundle/bin/check_kernels" --check-only --small
     step memcheck-node 50 "$OUT/memcheck.log" compute-sanitizer --tool memcheck --error-exitcode 9 \
       --target-processes all node bench/gpu/smoke.mjs
   else
