@@ -1,7 +1,8 @@
 // Entry points for gather / indexSelect (one gather kernel) and scatterAdd / indexAdd (one
 // scatter-add kernel). Every operand's span is checked against its storage here; index values
-// are checked by the kernels. A bad index comes back as [position, value] for lib/ to report;
-// success returns null.
+// are checked by the kernels. On the CPU a bad index comes back as [position, value] for lib/ to
+// report; success returns null. CUDA calls always return null: the kernels record a bad index on
+// the device and the next read throws it, naming the op (cuda/index.cu).
 #include <string>
 
 #include "binding/operand.h"
