@@ -3,8 +3,10 @@
 // PyTorch with allow_tf32) and BF16 at 1024/4096/8192 cubed and the GPT-2 small Linear shapes,
 // conv2d forward / input-grad / weight-grad for the MNIST CNN layers and a ResNet 3x3 layer
 // (batch 64), and training steps/s for the MLP and the Keras MNIST CNN (batch 64). The peer is
-// bench/gpu/peer_torch.py run with the interpreter findPeerPython picks, when its torch has CUDA; nothing is built
-// or installed. Without a CUDA device it prints one line saying so and exits.
+// bench/gpu/peer_torch.py run with the interpreter findPeerPython picks ($KINDLING_PEER_PYTHON,
+// .venv-peer, /usr/bin/python3), when its torch has CUDA; it says which one, or that there is none
+// and why. Nothing is built or installed. Without a CUDA device it prints one line saying why and
+// exits 0, or 1 under KINDLING_REQUIRE_CUDA=1 (also when a case measured nothing).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -27,16 +29,20 @@ interface PeerLine {
 
 function torchPeer(python: string): Map<string, PeerLine> {
   const result = new Map<string, PeerLine>();
+  const script = join(packageRoot(), 'bench', 'gpu', 'peer_torch.py');
   try {
-    const out = execFileSync(python, [join(packageRoot(), 'bench', 'gpu', 'peer_torch.py'), '--train'],
+    const out = execFileSync(python, [script, '--train'],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
     for (const line of out.split('\n')) {
       if (!line.startsWith('{')) continue;
       const parsed = JSON.parse(line) as PeerLine;
       result.set(parsed.case, parsed);
     }
-  } catch {
-    // torch without CUDA, or the peer script failed: rows get no peer.
+  } catch (e) {
+    // torch without CUDA, or the peer script failed: rows get no peer, and the reason is printed.
+    const err = e as { stderr?: string; message?: string };
+    const detail = (err.stderr || err.message || String(e)).trim().split('\n').slice(-5).join('\n  ');
+    console.log(`peer: ${python} ${script} failed, rows have no peer:\n  ${detail}`);
   }
   return result;
 }
@@ -128,9 +134,20 @@ function trainRows(peer: Map<string, PeerLine>): Row[] {
   return rows;
 }
 
+/** Under KINDLING_REQUIRE_CUDA=1 (a GPU run) a bench that measures nothing is a failure, not a skip. */
+function cudaRequired(): boolean {
+  return process.env.KINDLING_REQUIRE_CUDA === '1';
+}
+
 export async function main(): Promise<void> {
   if (!kd.cuda.isAvailable()) {
-    console.log(`gpu bench skipped: no CUDA device (${kd.cuda.isBuilt() ? 'addon built with CUDA, no driver or GPU found' : 'addon built without CUDA'})`);
+    const reason = kd.cuda.unavailableReason() ?? 'no CUDA device';
+    if (cudaRequired()) {
+      console.error(`gpu bench: KINDLING_REQUIRE_CUDA=1 but CUDA is not usable: ${reason}`);
+      process.exitCode = 1;
+    } else {
+      console.log(`gpu bench skipped: ${reason}`);
+    }
     return;
   }
   console.log(`device: ${kd.cuda.getDeviceName(0)}`);
@@ -141,4 +158,9 @@ export async function main(): Promise<void> {
   const rows = [...gemmRows(peer), ...convRows(peer), ...trainRows(peer)];
   printTable(rows);
   console.log(`wrote ${writeResults('gpu', rows)}`);
+  const measured = rows.filter((r) => Number.isFinite(r.kindling) && r.kindling > 0).length;
+  if (cudaRequired() && measured < rows.length) {
+    console.error(`gpu bench: KINDLING_REQUIRE_CUDA=1 and only ${measured} of ${rows.length} cases measured anything`);
+    process.exitCode = 1;
+  }
 }

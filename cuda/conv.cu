@@ -1,5 +1,6 @@
 // Convolution as implicit GEMM on the shared tiled tensor-core kernel of kernels_common.cuh (TF32
-// inputs, FP32 accumulation; 128x128 tile per CTA, 4-stage cp.async ring in shared memory).
+// inputs, FP32 accumulation; 128x128 tile per CTA, 4-stage cp.async ring in shared memory), or
+// with kd.cuda.setAllowTF32(false) on the same kernel's exact FP32 FMA math (SimtMath, 128x128).
 // Nothing is unfolded in memory: the loaders gather the im2col tiles straight from x / dy with
 // 4-byte zero-filling cp.async (padding, stride, dilation resolved per element with precomputed
 // per-column offsets and one division-free k decomposition per row). Per group g:
@@ -230,6 +231,7 @@ void runConvTiles(ConvProblem<AAK, BAK, Math::kTileM> p, int groups, float* out,
 template <bool AAK, bool BAK>
 void runConv(const ConvProblem<AAK, BAK, 128>& wide, int groups, float* out, int64_t outElems, cudaStream_t stream,
              const char* name) {
+  if (!allowTf32()) return runConvTiles<detail::SimtMath>(wide, groups, out, outElems, stream, name);
   if (wide.m > 64) return runConvTiles<MathWide>(wide, groups, out, outElems, stream, name);
   ConvProblem<AAK, BAK, 64> narrow{};
   narrow.m = wide.m;

@@ -5,6 +5,9 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "check.cuh"
 #include "common/index.h"
@@ -18,43 +21,53 @@ using detail::checkCuda;
 using detail::launchMap;
 using detail::makeWalk;
 
+// Bad indices are reported lazily, so that an embedding or cross-entropy step does not stall the
+// host on a read-back per call. Each call takes the next of kFaultSlots device words (armed to
+// kNoFault); its threads atomicMin (position << 32 | value) into it, so the word ends holding the
+// first bad position of that call and the value found there. The words are read back at the next
+// point that waits for the stream anyway (synchronize, a copy to the host: checkDeferredFaults,
+// called by runtime.cu), or when every slot is taken; the first call with a fault throws there,
+// naming its op, dim and dim size, as the CPU's error does at once.
 constexpr unsigned long long kNoFault = ~0ull;
+constexpr int kFaultSlots = 256;
 
-// One 8-byte word per device, outside the caching allocator so memory statistics stay those of
-// tensors. Lives as long as the process.
-unsigned long long* faultWord() {
-  static unsigned long long* word = nullptr;
-  static int device = -1;
-  if (!word || device != currentDevice()) {
+struct PendingCall {
+  const char* op;  // a string literal of the binding
+  int dim;
+  int64_t dimSize;
+};
+
+struct FaultSlots {
+  unsigned long long* words = nullptr;  // device, kFaultSlots words outside the caching allocator
+  int device = -1;
+  std::vector<PendingCall> pending;  // pending[i] owns words[i]
+};
+FaultSlots gFaults;
+
+// The device words, allocated and armed once per device. Lives as long as the process.
+unsigned long long* faultWords() {
+  if (!gFaults.words || gFaults.device != currentDevice()) {
     stream();  // selects the device
-    checkCuda(cudaMalloc(reinterpret_cast<void**>(&word), sizeof(unsigned long long)), "cudaMalloc");
-    device = currentDevice();
+    checkCuda(cudaMalloc(reinterpret_cast<void**>(&gFaults.words), kFaultSlots * sizeof(unsigned long long)),
+              "cudaMalloc");
+    fillBytes(gFaults.words, 0xff, kFaultSlots * sizeof(unsigned long long));
+    gFaults.device = currentDevice();
+    gFaults.pending.clear();
   }
-  return word;
+  return gFaults.words;
 }
 
-unsigned long long* armFault() {
-  unsigned long long* word = faultWord();
-  fillBytes(word, 0xff, sizeof *word);
-  return word;
+// The armed word for one call of `op`; reads the pending words back first when all are taken.
+unsigned long long* armFault(const char* op, int dim, int64_t dimSize) {
+  unsigned long long* words = faultWords();
+  if (gFaults.pending.size() == size_t(kFaultSlots)) checkDeferredFaults();
+  gFaults.pending.push_back(PendingCall{op, dim, dimSize});
+  return words + (gFaults.pending.size() - 1);
 }
 
-// Reads the fault word back (waits for the stream) and, if set, the offending value.
-BadIndex readFault(const unsigned long long* word, int ndim, const int64_t* shape, Operand index) {
-  unsigned long long pos = kNoFault;
-  copyToHost(&pos, word, sizeof pos);
-  BadIndex bad;
-  if (pos == kNoFault) return bad;
-  bad.position = int64_t(pos);
-  int64_t rest = bad.position, offset = 0;
-  for (int d = ndim - 1; d >= 0; --d) {
-    offset += (rest % shape[d]) * index.strides[d];
-    rest /= shape[d];
-  }
-  int32_t value = 0;
-  copyToHost(&value, index.data + offset * int64_t(sizeof(int32_t)), sizeof value);
-  bad.value = value;
-  return bad;
+__device__ __forceinline__ unsigned long long packFault(int64_t position, int32_t value) {
+  const unsigned long long pos = position < 0xFFFFFFFEll ? (unsigned long long)position : 0xFFFFFFFEull;
+  return (pos << 32) | (unsigned long long)(uint32_t)value;
 }
 
 __device__ __forceinline__ bool outOfRange(int32_t v, int64_t bound) { return v < 0 || int64_t(v) >= bound; }
@@ -63,7 +76,8 @@ struct CheckFn {
   int64_t bound;
   unsigned long long* fault;
   __device__ void operator()(char* (&p)[1], int64_t i) const {
-    if (outOfRange(*reinterpret_cast<const int32_t*>(p[0]), bound)) atomicMin(fault, (unsigned long long)i);
+    const int32_t v = *reinterpret_cast<const int32_t*>(p[0]);
+    if (outOfRange(v, bound)) atomicMin(fault, packFault(i, v));
   }
 };
 
@@ -77,7 +91,7 @@ struct IndexedFn {
   __device__ void operator()(char* (&p)[3], int64_t i) const {
     const int32_t v = *reinterpret_cast<const int32_t*>(p[1]);
     if (outOfRange(v, dimSize)) {
-      atomicMin(fault, (unsigned long long)i);
+      atomicMin(fault, packFault(i, v));
       return;
     }
     if constexpr (SCATTER) atomicAdd(reinterpret_cast<T*>(p[0] + v * dimBytes), *reinterpret_cast<const T*>(p[2]));
@@ -101,43 +115,63 @@ struct DimlessStrides {
 
 }  // namespace
 
-BadIndex firstBadIndex(int ndim, const int64_t* shape, Operand index, int64_t bound) {
+void checkDeferredFaults() {
+  if (gFaults.pending.empty()) return;
+  const size_t n = gFaults.pending.size();
+  unsigned long long words[kFaultSlots];
+  cudaStream_t s = static_cast<cudaStream_t>(stream());
+  checkCuda(cudaMemcpyAsync(words, gFaults.words, n * sizeof words[0], cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+  checkCuda(cudaMemsetAsync(gFaults.words, 0xff, n * sizeof words[0], s), "cudaMemsetAsync");
+  checkCuda(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+  std::vector<PendingCall> calls;
+  calls.swap(gFaults.pending);
+  for (size_t i = 0; i < n; ++i) {
+    if (words[i] == kNoFault) continue;
+    const PendingCall& c = calls[i];
+    throw std::out_of_range(std::string(c.op) + ": index " + std::to_string(int32_t(uint32_t(words[i]))) +
+                            " is out of bounds for dim " + std::to_string(c.dim) + " with size " +
+                            std::to_string(c.dimSize) +
+                            " (CUDA checks indices at the next synchronisation: raised by a later read)");
+  }
+}
+
+BadIndex firstBadIndex(const char* op, int dim, int ndim, const int64_t* shape, Operand index, int64_t bound) {
   if (empty(ndim, shape)) return {};
-  unsigned long long* fault = armFault();
+  unsigned long long* fault = armFault(op, dim, bound);
   const Operand ops[1] = {index};
   const int bytes[1] = {4};
   launchMap(makeWalk<1>(ndim, shape, ops, bytes), CheckFn{bound, fault}, static_cast<cudaStream_t>(stream()),
-            "firstBadIndex");
-  return readFault(fault, ndim, shape, index);
+            op);
+  return {};
 }
 
-BadIndex gather(kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize, Operand out,
-                Operand index, Operand x) {
+BadIndex gather(const char* op, kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize,
+                Operand out, Operand index, Operand x) {
   if (empty(ndim, shape)) return {};
-  unsigned long long* fault = armFault();
+  unsigned long long* fault = armFault(op, dim, dimSize);
   const DimlessStrides xWalk(ndim, x.strides, dim);
   const Operand ops[3] = {out, index, Operand{x.data, xWalk.v}};
   const int es = int(dtypeBytes(dtype));
   const int bytes[3] = {es, 4, es};
   const auto walk = makeWalk<3>(ndim, shape, ops, bytes);
   cudaStream_t s = static_cast<cudaStream_t>(stream());
-  if (es == 4) launchMap(walk, IndexedFn<uint32_t, false>{dimSize, x.strides[dim] * 4, fault}, s, "gather");
-  else launchMap(walk, IndexedFn<uint8_t, false>{dimSize, x.strides[dim], fault}, s, "gather");
-  return readFault(fault, ndim, shape, index);
+  if (es == 4) launchMap(walk, IndexedFn<uint32_t, false>{dimSize, x.strides[dim] * 4, fault}, s, op);
+  else launchMap(walk, IndexedFn<uint8_t, false>{dimSize, x.strides[dim], fault}, s, op);
+  return {};
 }
 
-BadIndex scatterAdd(kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize, Operand out,
-                    Operand index, Operand src) {
+BadIndex scatterAdd(const char* op, kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize,
+                    Operand out, Operand index, Operand src) {
   if (empty(ndim, shape)) return {};
-  unsigned long long* fault = armFault();
+  unsigned long long* fault = armFault(op, dim, dimSize);
   const DimlessStrides outWalk(ndim, out.strides, dim);
   const Operand ops[3] = {Operand{out.data, outWalk.v}, index, src};
   const int bytes[3] = {4, 4, 4};
   const auto walk = makeWalk<3>(ndim, shape, ops, bytes);
   cudaStream_t s = static_cast<cudaStream_t>(stream());
-  if (dtype == kd::DType::Float32) launchMap(walk, IndexedFn<float, true>{dimSize, out.strides[dim] * 4, fault}, s, "scatterAdd");
-  else launchMap(walk, IndexedFn<int, true>{dimSize, out.strides[dim] * 4, fault}, s, "scatterAdd");
-  return readFault(fault, ndim, shape, index);
+  if (dtype == kd::DType::Float32) launchMap(walk, IndexedFn<float, true>{dimSize, out.strides[dim] * 4, fault}, s, op);
+  else launchMap(walk, IndexedFn<int, true>{dimSize, out.strides[dim] * 4, fault}, s, op);
+  return {};
 }
 
 }  // namespace kd::cuda

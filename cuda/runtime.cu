@@ -16,6 +16,7 @@ namespace {
 
 using detail::checkCuda;
 
+bool gAllowTf32 = true;
 int gDevice = -1;                  // -1: not chosen yet (device 0 on first use)
 std::vector<cudaStream_t> gStreams;  // per device, created on first use
 
@@ -81,6 +82,16 @@ int deviceCount() {
   return n;
 }
 
+std::string unavailableReason() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("cudaGetDeviceCount: ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
+  }
+  return n > 0 ? "" : "cudaGetDeviceCount: the driver reports 0 devices";
+}
+
 std::string deviceName(int device) {
   cudaDeviceProp prop;
   cudaError_t err = cudaGetDeviceProperties(&prop, device);
@@ -114,7 +125,18 @@ void setDevice(int device) {
 
 void* stream() { return currentStream(); }
 
-void synchronize() { checkCuda(cudaStreamSynchronize(currentStream()), "cudaStreamSynchronize"); }
+void synchronize() {
+  checkCuda(cudaStreamSynchronize(currentStream()), "cudaStreamSynchronize");
+  checkDeferredFaults();
+}
+
+void setAllowTf32(bool allow) { gAllowTf32 = allow; }
+bool allowTf32() { return gAllowTf32; }
+
+void memGetInfo(size_t* freeBytes, size_t* totalBytes) {
+  currentStream();  // selects the device (and creates its context) first
+  checkCuda(cudaMemGetInfo(freeBytes, totalBytes), "cudaMemGetInfo");
+}
 
 void copyToDevice(void* dst, const void* src, size_t bytes) {
   cudaStream_t s = currentStream();
@@ -141,6 +163,7 @@ void copyToHost(void* dst, const void* src, size_t bytes) {
     std::memcpy(static_cast<char*>(dst) + done, staging, n);
     done += n;
   }
+  checkDeferredFaults();
 }
 
 void copyDeviceToDevice(void* dst, const void* src, size_t bytes) {

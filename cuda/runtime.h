@@ -15,6 +15,10 @@ namespace kd::cuda {
 bool builtWithCuda();
 // Number of usable devices; 0 when there is no driver or no device. Never throws.
 int deviceCount();
+// Why deviceCount() answers 0: the failed call and CUDA's own error text ("cudaGetDeviceCount:
+// cudaErrorInsufficientDriver: CUDA driver version is insufficient ..."), or "" when a device is
+// there. Never throws.
+std::string unavailableReason();
 // Device name, or throws std::runtime_error naming the failed CUDA call.
 std::string deviceName(int device);
 
@@ -25,6 +29,13 @@ void setDevice(int device);
 void* stream();
 // Waits for every kernel and copy enqueued so far.
 void synchronize();
+// The driver's view of the current device's memory (cudaMemGetInfo): free and total bytes.
+void memGetInfo(size_t* freeBytes, size_t* totalBytes);
+
+// Whether float32 matrix products (matmul and convolution) may use TF32 tensor cores
+// (kd.cuda.setAllowTF32; default true). When false they run exact FP32 FMA kernels.
+void setAllowTf32(bool allow);
+bool allowTf32();
 
 // ---- caching allocator (alloc.cu) ---------------------------------------------------------------
 // Blocks come in size classes and are kept in per-class free lists when released; a request is
@@ -53,5 +64,11 @@ void copyToDevice(void* dst, const void* src, size_t bytes);
 void copyToHost(void* dst, const void* src, size_t bytes);
 void copyDeviceToDevice(void* dst, const void* src, size_t bytes);
 void fillBytes(void* dst, int value, size_t bytes);
+
+// ---- deferred kernel checks (index.cu) -----------------------------------------------------------
+// Reads back the index checks of the gather / scatter-add calls enqueued since the last check
+// (waits for the stream) and throws std::out_of_range for the first call that met a bad index.
+// synchronize() and copyToHost() call it, so a bad index surfaces at the next read of any result.
+void checkDeferredFaults();
 
 }  // namespace kd::cuda

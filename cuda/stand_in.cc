@@ -15,11 +15,17 @@ namespace {
 
 bool builtWithCuda() { return false; }
 int deviceCount() { return 0; }
+std::string unavailableReason() { return "kindling was built without CUDA"; }
 std::string deviceName(int) { notBuilt(); }
 int currentDevice() { notBuilt(); }
 void setDevice(int) { notBuilt(); }
 void* stream() { notBuilt(); }
 void synchronize() { notBuilt(); }
+void memGetInfo(size_t*, size_t*) { notBuilt(); }
+
+bool gAllowTf32 = true;  // kept so that the setting reads back the same in every build
+void setAllowTf32(bool allow) { gAllowTf32 = allow; }
+bool allowTf32() { return gAllowTf32; }
 
 void* deviceAlloc(size_t, size_t*) { notBuilt(); }
 void deviceFree(void*, size_t) { notBuilt(); }

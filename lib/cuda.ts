@@ -1,7 +1,7 @@
 // kd.cuda: the CUDA runtime as users see it (PyTorch's torch.cuda names, camelCase).
 // Without a driver or a CUDA build, calls that need a GPU raise a DeviceError; queries
 // (isAvailable, deviceCount, memory stats) answer as if there were no GPU.
-import { cudaAvailable, cudaRuntime, requireCuda } from './backend/cuda.js';
+import { cudaAvailable, cudaRuntime, cudaUnavailableReason, requireCuda } from './backend/cuda.js';
 import { ArgumentError, DeviceError, KindlingError } from './errors.js';
 import { native } from './native.js';
 
@@ -27,6 +27,16 @@ function checkDeviceIndex(op: string, device: unknown): number {
 
 export function isAvailable(): boolean {
   return cudaAvailable();
+}
+
+/**
+ * Why isAvailable() is false, in CUDA's words: "kindling was built without CUDA", or the failed call
+ * and its error ("cudaGetDeviceCount: cudaErrorNoDevice: no CUDA-capable device is detected");
+ * null when a device is available.
+ */
+export function unavailableReason(): string | null {
+  if (cudaAvailable()) return null;
+  return deviceCall('unavailableReason', () => cudaUnavailableReason()) || 'no CUDA device is available';
 }
 
 export function deviceCount(): number {
@@ -77,6 +87,12 @@ export function memoryStats(): MemoryStats {
   return cudaRuntime.memoryStats() as MemoryStats;
 }
 
+/** [free, total] bytes of the current device as the driver reports them (torch.cuda.mem_get_info). */
+export function memGetInfo(): [number, number] {
+  requireCuda('memGetInfo');
+  return cudaRuntime.memGetInfo() as [number, number];
+}
+
 export function memoryAllocated(): number {
   return memoryStats().allocated;
 }
@@ -99,8 +115,8 @@ export function emptyCache(): void {
 }
 
 /**
- * Whether float32 matmuls may use TF32 tensor cores (default true: ~1e-3 relative error, several
- * times faster). Convolutions always use TF32.
+ * Whether float32 matmuls and convolutions may use TF32 tensor cores (default true: ~1e-3 relative
+ * error, several times faster); false runs them in exact FP32 (PyTorch's allow_tf32 flags).
  */
 export function setAllowTF32(allow: boolean): void {
   if (typeof allow !== 'boolean') throw new ArgumentError(`cuda.setAllowTF32: expected a boolean, got ${typeof allow}`);

@@ -19,14 +19,24 @@ export function cudaAvailable(): boolean {
 export function requireCuda(op: string): void {
   if (cudaAvailable()) return;
   if (!native.cudaBuilt()) throw new DeviceError(`${op}: kindling was built without CUDA`);
-  throw new DeviceError(`${op}: no CUDA device is available`);
+  throw new DeviceError(`${op}: no CUDA device is available (${cudaUnavailableReason()})`);
 }
 
-// Argument checks in the binding throw RangeError / TypeError; everything else that reaches JS
-// from the CUDA table is a failed CUDA call (out of memory included).
-function cudaErrorKind(e: unknown): new (message: string) => KindlingError {
-  return e instanceof RangeError || e instanceof TypeError ? ArgumentError : DeviceError;
+/** Why there is no usable device: the CUDA call that failed and CUDA's error text; '' when one is there. */
+export function cudaUnavailableReason(): string {
+  if (!native.cudaBuilt()) return 'kindling was built without CUDA';
+  return native.cudaUnavailableReason() as string;
 }
+
+// Argument checks in the binding throw RangeError / TypeError, and a bad index that a gather or
+// scatter-add met on the device is reported at the next read ("gather: index 9 is out of bounds
+// for dim 1 with size 9 ..."): ArgumentErrors, as on the CPU. Everything else that reaches JS from
+// the CUDA table is a failed CUDA call (out of memory included).
+function cudaErrorKind(e: unknown): new (message: string) => KindlingError {
+  if (e instanceof RangeError || e instanceof TypeError) return ArgumentError;
+  return e instanceof Error && DEFERRED_INDEX_ERROR.test(e.message) ? ArgumentError : DeviceError;
+}
+const DEFERRED_INDEX_ERROR = /^(gather|indexSelect|scatterAdd|indexAdd): index -?\d+ is out of bounds for dim \d+/;
 
 const table = withKindlingErrors(native.cuda ?? {}, cudaErrorKind);
 function guarded(kernels: Backend): Backend {

@@ -23,7 +23,6 @@ struct DeviceBlock {
 
 std::vector<DeviceBlock> gSlots;
 std::vector<uint32_t> gFreeSlots;
-bool gAllowTf32 = true;
 
 DeviceBlock* lookup(const Napi::Value& value) {
   size_t slot;
@@ -142,6 +141,16 @@ Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// memGetInfo() -> [freeBytes, totalBytes] of the current device, as the driver sees them.
+Napi::Value memGetInfo(const Napi::CallbackInfo& info) {
+  size_t freeBytes = 0, totalBytes = 0;
+  cuda::memGetInfo(&freeBytes, &totalBytes);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, static_cast<double>(freeBytes));
+  out.Set(1u, static_cast<double>(totalBytes));
+  return out;
+}
+
 Napi::Value resetPeakMemory(const Napi::CallbackInfo& info) {
   cuda::resetPeakMemory();
   return info.Env().Undefined();
@@ -165,11 +174,11 @@ Napi::Value setDevice(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value setAllowTf32(const Napi::CallbackInfo& info) {
-  gAllowTf32 = info[0].ToBoolean();
+  cuda::setAllowTf32(info[0].ToBoolean());
   return info.Env().Undefined();
 }
 
-Napi::Value getAllowTf32(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), gAllowTf32); }
+Napi::Value getAllowTf32(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), cuda::allowTf32()); }
 
 }  // namespace
 
@@ -178,7 +187,7 @@ HostView deviceBuffer(const Napi::Value& value, const char* op) {
   return {static_cast<char*>(block->data), block->bytes};
 }
 
-bool allowTf32() { return gAllowTf32; }
+bool allowTf32() { return cuda::allowTf32(); }
 
 void registerCudaStorage(Napi::Env env, Napi::Object exports) {
   Napi::Object cuda = cudaTable(env, exports);
@@ -189,6 +198,7 @@ void registerCudaStorage(Napi::Env env, Napi::Object exports) {
   cuda.Set("readScalar", Napi::Function::New(env, readScalar, "readScalar"));
   cuda.Set("hostView", Napi::Function::New(env, hostView, "hostView"));
   cuda.Set("memoryStats", Napi::Function::New(env, memoryStats, "memoryStats"));
+  cuda.Set("memGetInfo", Napi::Function::New(env, memGetInfo, "memGetInfo"));
   cuda.Set("resetPeakMemory", Napi::Function::New(env, resetPeakMemory, "resetPeakMemory"));
   cuda.Set("emptyCache", Napi::Function::New(env, emptyCache, "emptyCache"));
   cuda.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));

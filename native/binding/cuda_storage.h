@@ -14,7 +14,8 @@ namespace kd::binding {
 // Error naming `op` if the handle is stale or not a CUDA storage.
 HostView deviceBuffer(const Napi::Value& value, const char* op);
 
-// Whether GEMMs on float32 may use TF32 tensor cores (kd.cuda.setAllowTF32; default true).
+// Whether float32 GEMMs and convolutions may use TF32 tensor cores (cuda::allowTf32, set by
+// kd.cuda.setAllowTF32; default true).
 bool allowTf32();
 
 }  // namespace kd::binding

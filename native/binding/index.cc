@@ -1,7 +1,8 @@
 // Entry points for gather / indexSelect (one gather kernel) and scatterAdd / indexAdd (one
 // scatter-add kernel). Every operand's span is checked against its storage here; index values
-// are checked by the kernels. A bad index comes back as [position, value] for lib/ to report;
-// success returns null.
+// are checked by the kernels. On the CPU a bad index comes back as [position, value] for lib/ to
+// report; success returns null. CUDA calls always return null: the kernels record a bad index on
+// the device and the next read throws it, naming the op (cuda/index.cu).
 #include <string>
 
 #include "binding/operand.h"
@@ -12,10 +13,20 @@
 namespace kd::binding {
 namespace {
 
+// The CPU kernels report a bad index at once, so lib/ names the op; the CUDA ones report it later
+// (at the next read) and are given the op's name and dim for that.
 struct CpuKernels : CpuTarget {
-  static constexpr auto firstBadIndex = kd::firstBadIndex;
-  static constexpr auto gather = gatherKernel;
-  static constexpr auto scatterAdd = scatterAddKernel;
+  static BadIndex firstBadIndex(const char*, int, int ndim, const int64_t* shape, Operand index, int64_t bound) {
+    return kd::firstBadIndex(ndim, shape, index, bound);
+  }
+  static BadIndex gather(const char*, DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize,
+                         Operand out, Operand index, Operand x) {
+    return gatherKernel(dtype, ndim, shape, dim, dimSize, out, index, x);
+  }
+  static BadIndex scatterAdd(const char*, DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize,
+                             Operand out, Operand index, Operand src) {
+    return scatterAddKernel(dtype, ndim, shape, dim, dimSize, out, index, src);
+  }
 };
 
 struct CudaKernels : CudaTarget {
@@ -80,7 +91,7 @@ Napi::Value gather(const Napi::CallbackInfo& info) {
   Dims xShape = readDims(info[9], name);
   requireWithin(info.Env(), shape, xShape, dim, name);
   StridedArg x = readStrided(info, 10, xShape, dtype, name, Target::buffer);
-  return report(info.Env(), Target::gather(dtype, shape.n, shape.v, dim, xShape.v[dim], out.operand, index.operand, x.operand));
+  return report(info.Env(), Target::gather(name, dtype, shape.n, shape.v, dim, xShape.v[dim], out.operand, index.operand, x.operand));
 }
 
 // indexSelect(dtype, dim, xShape, x, xOffset, xStrides, index, indexOffset, indexStride,
@@ -96,11 +107,11 @@ Napi::Value indexSelect(const Napi::CallbackInfo& info) {
   Dims outShape = xShape;
   outShape.v[dim] = vi.length;
   StridedArg out = readStrided(info, 10, outShape, dtype, name, Target::buffer);
-  BadIndex bad = Target::firstBadIndex(1, &vi.length, Operand{vi.data, &vi.stride}, xShape.v[dim]);
+  BadIndex bad = Target::firstBadIndex(name, dim, 1, &vi.length, Operand{vi.data, &vi.stride}, xShape.v[dim]);
   if (bad.position >= 0) return report(info.Env(), bad);
   int64_t broadcast[kMaxDims] = {0};
   broadcast[dim] = vi.stride;
-  return report(info.Env(), Target::gather(dtype, outShape.n, outShape.v, dim, xShape.v[dim], out.operand,
+  return report(info.Env(), Target::gather(name, dtype, outShape.n, outShape.v, dim, xShape.v[dim], out.operand,
                                          Operand{vi.data, broadcast}, x.operand));
 }
 
@@ -117,7 +128,7 @@ Napi::Value scatterAdd(const Napi::CallbackInfo& info) {
   requireWithin(info.Env(), shape, outShape, dim, name);
   StridedArg index = readStrided(info, 7, shape, DType::Int32, name, Target::buffer);
   StridedArg src = readStrided(info, 10, shape, dtype, name, Target::buffer);  // only the index-shaped corner is read
-  return report(info.Env(), Target::scatterAdd(dtype, shape.n, shape.v, dim, outShape.v[dim], out.operand,
+  return report(info.Env(), Target::scatterAdd(name, dtype, shape.n, shape.v, dim, outShape.v[dim], out.operand,
                                              index.operand, src.operand));
 }
 
@@ -134,11 +145,11 @@ Napi::Value indexAdd(const Napi::CallbackInfo& info) {
   Dims srcShape = outShape;
   srcShape.v[dim] = vi.length;
   StridedArg src = readStrided(info, 10, srcShape, dtype, name, Target::buffer);
-  BadIndex bad = Target::firstBadIndex(1, &vi.length, Operand{vi.data, &vi.stride}, outShape.v[dim]);
+  BadIndex bad = Target::firstBadIndex(name, dim, 1, &vi.length, Operand{vi.data, &vi.stride}, outShape.v[dim]);
   if (bad.position >= 0) return report(info.Env(), bad);
   int64_t broadcast[kMaxDims] = {0};
   broadcast[dim] = vi.stride;
-  return report(info.Env(), Target::scatterAdd(dtype, srcShape.n, srcShape.v, dim, outShape.v[dim], out.operand,
+  return report(info.Env(), Target::scatterAdd(name, dtype, srcShape.n, srcShape.v, dim, outShape.v[dim], out.operand,
                                              Operand{vi.data, broadcast}, src.operand));
 }
 

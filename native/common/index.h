@@ -38,12 +38,14 @@ BadIndex scatterAddKernel(DType dtype, int ndim, const int64_t* shape, int dim, 
 
 namespace cuda {
 
-// The same calls on device pointers.
-BadIndex firstBadIndex(int ndim, const int64_t* shape, Operand index, int64_t bound);
-BadIndex gather(kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize, Operand out,
-                Operand index, Operand x);
-BadIndex scatterAdd(kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize, Operand out,
-                    Operand index, Operand src);
+// The same calls on device pointers, enqueued on the stream; they return no bad index: a bad one
+// is recorded on the device and thrown (std::out_of_range naming `op`, `dim` and the dim size) by
+// the next synchronize or copy to the host (cuda/index.cu, checkDeferredFaults in runtime.h).
+BadIndex firstBadIndex(const char* op, int dim, int ndim, const int64_t* shape, Operand index, int64_t bound);
+BadIndex gather(const char* op, kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize,
+                Operand out, Operand index, Operand x);
+BadIndex scatterAdd(const char* op, kd::DType dtype, int ndim, const int64_t* shape, int dim, int64_t dimSize,
+                    Operand out, Operand index, Operand src);
 
 }  // namespace cuda
 }  // namespace kd

@@ -9,7 +9,8 @@
 //
 //   cmake --build build --target kindling_check_kernels && build/kindling_check_kernels
 //
-// Run: kindling_check_kernels [--check-only | --bench-only]; exit code 1 if any check fails.
+// Run: kindling_check_kernels [--check-only | --bench-only] [--small]; exit code 1 if any check
+// fails. --small leaves out the 8 GiB reduction (for compute-sanitizer, which runs kernels slowly).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,20 @@ static ImageInput inputOf(const Pool2dShape& s, const float* x) {
     }                                                                                     \
   } while (0)
 
+// The kernels run on the runtime's stream, which is non-blocking: it does not wait for the legacy
+// default stream that cudaMemset / cudaMemcpy use. Every poison and upload here therefore waits
+// for the device to finish it before any kernel is enqueued (and no earlier kernel still runs).
+static void poison(void* d, size_t bytes) {
+  CK(cudaDeviceSynchronize());
+  CK(cudaMemset(d, 0xFF, bytes));
+  CK(cudaDeviceSynchronize());
+}
+static void copyIn(void* d, const void* h, size_t bytes) {
+  CK(cudaDeviceSynchronize());
+  CK(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice));
+  CK(cudaDeviceSynchronize());
+}
+
 static uint64_t gSeed = 0x9E3779B97F4A7C15ull;
 static float randUniform() {  // splitmix64 -> [-1, 1)
   uint64_t z = (gSeed += 0x9E3779B97F4A7C15ull);
@@ -98,6 +114,7 @@ static float randUniform() {  // splitmix64 -> [-1, 1)
 }
 
 static int gFailures = 0;
+static bool gSmall = false;  // --small: skip the checks that take gigabytes
 static void report(const std::string& name, double err, double tol) {
   const bool ok = std::isfinite(err) && err <= tol;
   if (!ok) ++gFailures;
@@ -123,7 +140,7 @@ static void* upload(const std::vector<float>& h) {
   }
   void* d = nullptr;
   CK(cudaMalloc(&d, std::max<size_t>(t.size(), 1) * sizeof(T)));
-  CK(cudaMemcpy(d, t.data(), t.size() * sizeof(T), cudaMemcpyHostToDevice));
+  copyIn(d, t.data(), t.size() * sizeof(T));
   return d;
 }
 static std::vector<double> download(const void* d, size_t n, DType t) {
@@ -189,7 +206,7 @@ __global__ void gemmRefKernel(GemmRefArgs r) {
 static double* uploadD(const std::vector<double>& h) {
   double* d = nullptr;
   CK(cudaMalloc(&d, std::max<size_t>(h.size(), 1) * 8));
-  CK(cudaMemcpy(d, h.data(), h.size() * 8, cudaMemcpyHostToDevice));
+  copyIn(d, h.data(), h.size() * 8);
   return d;
 }
 static std::vector<float> randomVec(size_t n) {
@@ -208,19 +225,20 @@ struct GemmCase {
   bool bias = false;
   Activation act = Activation::None;
   int padLd = 0;  // extra elements on every leading dimension (misaligns when odd)
+  int padStrideC = 0;  // extra elements between C's batch entries (stride m*ldc + padStrideC)
 };
 
 static void checkGemm(const GemmCase& c) {
   const int64_t aRows = c.ta ? c.k : c.m, aCols = c.ta ? c.m : c.k;
   const int64_t bRows = c.tb ? c.n : c.k, bCols = c.tb ? c.k : c.n;
   const int64_t lda = aCols + c.padLd, ldb = bCols + c.padLd, ldc = c.n + c.padLd;
-  const int64_t sa = c.broadcastA ? 0 : aRows * lda, sb = c.broadcastB ? 0 : bRows * ldb, sc = int64_t(c.m) * ldc;
+  const int64_t sa = c.broadcastA ? 0 : aRows * lda, sb = c.broadcastB ? 0 : bRows * ldb, sc = int64_t(c.m) * ldc + c.padStrideC;
   const int nbA = c.broadcastA ? 1 : c.batch, nbB = c.broadcastB ? 1 : c.batch;
   auto ha = randomVec(aRows * lda * nbA), hb = randomVec(bRows * ldb * nbB), hc = randomVec(sc * c.batch),
        hbias = randomVec(c.n);
   void *da = uploadAs(ha, c.in), *db = uploadAs(hb, c.in), *dc = uploadAs(hc, c.out), *dbias = uploadAs(hbias, c.out);
   const size_t cBytes = sc * c.batch * (c.out == DType::F32 ? 4 : 2);
-  if (c.beta == 0) CK(cudaMemset(dc, 0xFF, cBytes));  // NaN in every output dtype
+  if (c.beta == 0) poison(dc, cBytes);  // NaN in every output dtype
   auto ra = uploadD(rounded(ha, c.in)), rb = uploadD(rounded(hb, c.in)), rc = uploadD(rounded(hc, c.out)),
        rbias = uploadD(rounded(hbias, c.out));
   double* rout = nullptr;
@@ -251,11 +269,11 @@ static void checkGemm(const GemmCase& c) {
   const bool exact = c.in == DType::F32 && c.math == MathMode::ExactF32;
   const double tol = exact ? 1e-5 : c.in == DType::F32 ? 1e-3 : 1e-2;
   char name[256];
-  std::snprintf(name, sizeof name, "gemm %s->%s%s %dx%dx%d b%d %c%c%s%s%s%s%s%s", dtName(c.in), dtName(c.out),
+  std::snprintf(name, sizeof name, "gemm %s->%s%s %dx%dx%d b%d %c%c%s%s%s%s%s%s%s", dtName(c.in), dtName(c.out),
                 exact ? " exact" : c.in == DType::F32 ? " tf32" : "", c.m, c.n, c.k, c.batch, c.ta ? 'T' : 'N',
                 c.tb ? 'T' : 'N', c.broadcastA ? " bcastA" : "", c.broadcastB ? " bcastB" : "", c.bias ? " bias" : "",
                 c.act == Activation::Relu ? " relu" : c.act == Activation::Gelu ? " gelu" : "",
-                c.beta != 0 ? " beta" : "", c.padLd ? " padded-ld" : "");
+                c.beta != 0 ? " beta" : "", c.padLd ? " padded-ld" : "", c.padStrideC ? " padded-strideC" : "");
   report(name, relErr(out, ref), tol);
   for (void* p : {da, db, dc, dbias}) CK(cudaFree(p));
   for (double* p : {ra, rb, rc, rbias, rout}) CK(cudaFree(p));
@@ -305,9 +323,9 @@ static void checkConv(const Conv2dShape& s, const char* label) {
   CK(cudaMalloc(&dY, yn * 4));
   CK(cudaMalloc(&dDX, xn * 4));
   CK(cudaMalloc(&dDW, wn * 4));
-  CK(cudaMemset(dY, 0xFF, yn * 4));
-  CK(cudaMemset(dDX, 0xFF, xn * 4));
-  CK(cudaMemset(dDW, 0xFF, wn * 4));
+  poison(dY, yn * 4);
+  poison(dDX, xn * 4);
+  poison(dDW, wn * 4);
   kd::cuda::conv2dForward(geometryOf(s), inputOf(s, dX), dW, dB, dY);
   kd::cuda::conv2dInputGrad(geometryOf(s), dDY, dW, dDX);
   kd::cuda::conv2dWeightGrad(geometryOf(s), inputOf(s, dX), dDY, dDW);
@@ -316,9 +334,10 @@ static void checkConv(const Conv2dShape& s, const char* label) {
   std::snprintf(name, sizeof name, "%s n%d %d->%d %dx%d k%dx%d s%d,%d p%d,%d d%d,%d g%d", label, s.batch,
                 s.inChannels, s.outChannels, s.inH, s.inW, s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH,
                 s.padW, s.dilationH, s.dilationW, s.groups);
-  report(std::string("conv fwd  ") + name, relErr(download(dY, yn, DType::F32), y), 1e-3);
-  report(std::string("conv dgrad ") + name, relErr(download(dDX, xn, DType::F32), dx), 1e-3);
-  report(std::string("conv wgrad ") + name, relErr(download(dDW, wn, DType::F32), dw), 1e-3);
+  const double tol = allowTf32() ? 1e-3 : 1e-5;
+  report(std::string("conv fwd  ") + name, relErr(download(dY, yn, DType::F32), y), tol);
+  report(std::string("conv dgrad ") + name, relErr(download(dDX, xn, DType::F32), dx), tol);
+  report(std::string("conv wgrad ") + name, relErr(download(dDW, wn, DType::F32), dw), tol);
   for (float* p : {dX, dW, dDY, dB, dY, dDX, dDW}) CK(cudaFree(p));
 }
 
@@ -359,8 +378,8 @@ static void checkPool(const Pool2dShape& s, bool maxPool, const char* label) {
   CK(cudaMalloc(&dY, yn * 4));
   CK(cudaMalloc(&dDX, xn * 4));
   CK(cudaMalloc(&idx, yn * 4));
-  CK(cudaMemset(dY, 0xFF, yn * 4));
-  CK(cudaMemset(dDX, 0xFF, xn * 4));
+  poison(dY, yn * 4);
+  poison(dDX, xn * 4);
   if (maxPool) {
     kd::cuda::maxPool2dForward(geometryOf(s), inputOf(s, dX), dY, idx);
     kd::cuda::maxPool2dBackward(geometryOf(s), dDY, idx, dDX);
@@ -442,7 +461,48 @@ static void runChecks() {
     c.bias = true;
     checkGemm(c);
   }
-  (void)F16;
+  {
+    // More than 8 rows of 128-row tiles with a partial last group of tile rows (m = 1100: 9 rows).
+    GemmCase c{1100, 300, 70};
+    checkGemm(c);
+    c.math = MathMode::ExactF32;
+    checkGemm(c);
+    c.math = MathMode::TF32;
+    c.in = c.out = BF16;
+    c.ta = true;
+    checkGemm(c);
+  }
+  {
+    // Leading dimensions that are multiples of 16 bytes with k and n that are not: the 16-byte
+    // vector loads end in a partial chunk (k = n = 67, ld = 68).
+    GemmCase c{65, 67, 67};
+    c.padLd = 1;
+    checkGemm(c);
+    c.tb = true;
+    checkGemm(c);
+    c.in = BF16;  // bf16: ld 68 elements = 136 bytes, not a multiple of 16: the copy path
+    c.padLd = 5;  // ld 72 = 144 bytes: vector path with a partial chunk of 3 elements
+    checkGemm(c);
+  }
+  {
+    // C's batch stride other than m * ldc: padded by 8 (aligned) and by 5 (misaligned vector stores).
+    GemmCase c{33, 40, 48, 3};
+    c.padStrideC = 8;
+    checkGemm(c);
+    c.padStrideC = 5;
+    c.beta = 0.5f;
+    checkGemm(c);
+    c.in = c.out = BF16;
+    checkGemm(c);
+  }
+  for (int size : {301, 512, 777}) {  // above 300 in every dimension, square and not
+    GemmCase c{size, size + 2, size - 1};
+    checkGemm(c);
+    c.in = F16;
+    c.out = F16;
+    c.tb = true;
+    checkGemm(c);
+  }
 
   // Convolutions: odd spatial sizes, stride 2, padding, dilation 2, groups 2, 1x1, many k-tiles.
   auto conv = [](int n, int c, int h, int w, int oc, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
@@ -460,6 +520,13 @@ static void runChecks() {
   checkConv(conv(4, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1), "mnist1");
   checkConv(conv(2, 64, 20, 19, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wide");
   checkConv(conv(2, 130, 9, 9, 136, 3, 3, 2, 2, 1, 1, 1, 1, 2), "multi-tile groups2");
+  // kd.cuda.setAllowTF32(false): exact FP32 convolutions, held to float32 accuracy.
+  setAllowTf32(false);
+  checkConv(conv(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1), "exact pad1");
+  checkConv(conv(3, 4, 17, 15, 6, 3, 3, 2, 2, 1, 1, 2, 2, 2), "exact stride2 dil2 groups2");
+  checkConv(conv(2, 64, 20, 19, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1), "exact wide");
+  checkConv(conv(2, 130, 9, 9, 136, 3, 3, 2, 2, 1, 1, 1, 1, 2), "exact multi-tile groups2");
+  setAllowTf32(true);
 
   auto pool = [](int n, int c, int h, int w, int k, int s, int p, bool incl) {
     Pool2dShape ps;
@@ -485,7 +552,7 @@ static std::vector<double> fetch(const void* d, size_t n) {
 static float* poisoned(size_t n) {
   float* d = nullptr;
   CK(cudaMalloc(&d, std::max<size_t>(n, 1) * 4));
-  CK(cudaMemset(d, 0xFF, n * 4));
+  poison(d, n * 4);
   return d;
 }
 static kd::Operand op(const void* p, const int64_t* strides) { return kd::Operand{(char*)p, strides}; }
@@ -503,14 +570,14 @@ static void checkElementwise() {
   for (const U& u : ops) {
     std::vector<float> in = hx;
     if (u.op == kd::UnaryOp::Log1p) for (float& v : in) v += 1.0f;  // log1p over (0, 2)
-    CK(cudaMemcpy(x, in.data(), in.size() * 4, cudaMemcpyHostToDevice));
+    copyIn(x, in.data(), in.size() * 4);
     kd::cuda::unary(u.op, kd::DType::Float32, 0, 0, 2, shape, op(y, ys), op(x, xs));
     std::vector<double> ref(size_t(R) * C);
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < C; ++j) ref[size_t(i) * C + j] = u.f(in[size_t(j) * R + i]);
     report(std::string("unary ") + u.name + " transposed 37x53", relErr(fetch(y, ref.size()), ref), 1e-6);
   }
-  CK(cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
+  copyIn(x, hx.data(), hx.size() * 4);
   kd::cuda::binary(kd::BinaryOp::Atan2, kd::DType::Float32, 2, shape, op(y, ys), op(x, xs), op(b, bs));
   std::vector<double> ref(size_t(R) * C);
   for (int i = 0; i < R; ++i)
@@ -561,10 +628,26 @@ static void checkIndexAdamMatmulPool() {
   float *x = uploadF(hx), *out = poisoned(12);
   int32_t* idx = nullptr;
   CK(cudaMalloc(&idx, 48));
-  CK(cudaMemcpy(idx, hi.data(), 48, cudaMemcpyHostToDevice));
+  copyIn(idx, hi.data(), 48);
   const int64_t shape[2] = {4, 3}, xs[2] = {9, 1}, is[2] = {3, 1}, os[2] = {3, 1};
-  const kd::BadIndex bad = kd::cuda::gather(kd::DType::Float32, 2, shape, 1, 9, op(out, os), op(idx, is), op(x, xs));
-  report("gather reports the first bad index (position 7, value 9)", (bad.position == 7 && bad.value == 9) ? 0.0 : 1.0, 0.0);
+  const kd::BadIndex bad = kd::cuda::gather("gather", kd::DType::Float32, 2, shape, 1, 9, op(out, os), op(idx, is), op(x, xs));
+  // The fault is recorded on the device and thrown at the next synchronisation, naming the op.
+  std::string deferred;
+  try {
+    kd::cuda::synchronize();
+  } catch (const std::out_of_range& e) {
+    deferred = e.what();
+  }
+  report("gather returns at once and reports the bad index (value 9) at the next synchronize",
+         (bad.position < 0 && deferred.rfind("gather: index 9 is out of bounds for dim 1 with size 9", 0) == 0) ? 0.0 : 1.0, 0.0);
+  kd::cuda::synchronize();  // reported once: nothing is pending now
+  report("gather copies the good indices of a faulting call",
+         [&] {
+           const std::vector<double> got = fetch(out, 12);
+           for (int i = 0; i < 12; ++i)
+             if (i != 7 && got[i] != hx[size_t(i / 3) * 9 + hi[i]]) return 1.0;
+           return 0.0;
+         }(), 0.0);
 
   // Adam: two tensors in one launch against the CPU's float math transcribed in double.
   const int n0 = 1000, n1 = 37;
@@ -631,31 +714,67 @@ static void checkIndexAdamMatmulPool() {
     CK(cudaFree(p));
 }
 
+// A sum and a mean over 2^31 + 4099 float32 elements (8 GiB; skipped, and said so, when the device
+// has less free memory): 64-bit element counts and offsets through the chunked reduction.
+static void checkHugeSum() {
+  const int64_t n = (int64_t(1) << 31) + 4099;
+  if (gSmall) {
+    std::printf("skip  sum over 2^31 + 4099 elements (--small)\n");
+    return;
+  }
+  size_t freeBytes = 0, totalBytes = 0;
+  CK(cudaMemGetInfo(&freeBytes, &totalBytes));
+  if (freeBytes < size_t(n) * 4 + (size_t(1) << 30)) {
+    std::printf("skip  sum over 2^31 + 4099 elements: %zu MiB free\n", freeBytes >> 20);
+    return;
+  }
+  float *x = nullptr, *s = poisoned(2);
+  CK(cudaMalloc(&x, size_t(n) * 4));
+  const int64_t shape[1] = {n}, unit[1] = {1}, none[1] = {0};
+  kd::cuda::fill(kd::DType::Float32, 0.5, 1, shape, op(x, unit));
+  // The last 4099 elements are 1.5: a chunk that reads past 2^31 wrongly, or not at all, shows.
+  const int64_t tail[1] = {4099};
+  kd::cuda::fill(kd::DType::Float32, 1.5, 1, tail, op(x + (int64_t(1) << 31), unit));
+  const double sum = 0.5 * double(int64_t(1) << 31) + 1.5 * 4099;
+  for (kd::ReduceOp o : {kd::ReduceOp::Sum, kd::ReduceOp::Mean}) {
+    kd::cuda::reduce(kd::ReduceArgs{o, kd::DType::Float32, 0, nullptr, none, 1, shape, unit, (const char*)x,
+                                    op(s + (o == kd::ReduceOp::Mean), none)});
+  }
+  const std::vector<double> got = fetch(s, 2);
+  report("reduce sum over 2^31 + 4099 elements", relErr({got[0]}, {sum}), 1e-6);
+  report("reduce mean over 2^31 + 4099 elements", relErr({got[1]}, {sum / double(n)}), 1e-6);
+  CK(cudaFree(x));
+  CK(cudaFree(s));
+}
+
 static void runBackendChecks() {
   checkElementwise();
   checkReduceSoftmax();
   checkIndexAdamMatmulPool();
+  checkHugeSum();
 }
 
 // ---------------------------------------------------------------- timing
+// Times fn's work on the runtime's stream (where every kernel of cuda/ is enqueued).
 static double timeMs(const std::function<void()>& fn) {
+  cudaStream_t st = static_cast<cudaStream_t>(kd::cuda::stream());
   cudaEvent_t a, b;
   CK(cudaEventCreate(&a));
   CK(cudaEventCreate(&b));
   fn();
   CK(cudaDeviceSynchronize());
-  CK(cudaEventRecord(a));
+  CK(cudaEventRecord(a, st));
   fn();
-  CK(cudaEventRecord(b));
+  CK(cudaEventRecord(b, st));
   CK(cudaEventSynchronize(b));
   float once = 0;
   CK(cudaEventElapsedTime(&once, a, b));
   const int reps = std::max(3, std::min(200, int(40.0 / std::max(once, 1e-3f))));
   std::vector<float> trials;
   for (int t = 0; t < 5; ++t) {
-    CK(cudaEventRecord(a));
+    CK(cudaEventRecord(a, st));
     for (int i = 0; i < reps; ++i) fn();
-    CK(cudaEventRecord(b));
+    CK(cudaEventRecord(b, st));
     CK(cudaEventSynchronize(b));
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, a, b));
@@ -689,7 +808,8 @@ static void benchGemm(const char* tag, DType in, int m, int n, int k, bool tb) {
   GemmArgs g;
   g.m = m; g.n = n; g.k = k; g.inType = in; g.outType = in;
   g.a = a; g.lda = k; g.b = b; g.transB = tb; g.ldb = tb ? k : n; g.c = c; g.ldc = n;
-  const double ms = timeMs([&] { gemm(g, nullptr); });
+  CK(cudaDeviceSynchronize());  // the fills above ran on the legacy stream
+  const double ms = timeMs([&] { gemm(g, kd::cuda::stream()); });
   char name[128];
   std::snprintf(name, sizeof name, "gemm_%s_%dx%dx%d%s", tag, m, n, k, tb ? "_nt" : "");
   emit(name, 2.0 * m * n * k, ms);
@@ -732,8 +852,16 @@ static void runBench() {
 }
 
 int main(int argc, char** argv) {
-  const bool checkOnly = argc > 1 && !std::strcmp(argv[1], "--check-only");
-  const bool benchOnly = argc > 1 && !std::strcmp(argv[1], "--bench-only");
+  bool checkOnly = false, benchOnly = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--check-only")) checkOnly = true;
+    else if (!std::strcmp(argv[i], "--bench-only")) benchOnly = true;
+    else if (!std::strcmp(argv[i], "--small")) gSmall = true;
+    else {
+      std::fprintf(stderr, "usage: %s [--check-only | --bench-only] [--small]\n", argv[0]);
+      return 2;
+    }
+  }
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);

@@ -7,6 +7,7 @@ import { describe, it } from 'vitest';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
 import { expectClose, freshSeed, makeRng, randomTensor } from '../helpers.js';
+import { describeCuda } from './require_cuda.js';
 
 const F = kd.nn.functional;
 const seed = freshSeed();
@@ -32,7 +33,7 @@ function sameOnBothDevices(name: string, f: (...xs: Tensor[]) => Tensor, shapes:
   results[0].grads.forEach((g, i) => expectClose(results[1].grads[i], g, tol, `${name} gradient ${i}, seed ${seed}`));
 }
 
-describe.skipIf(!kd.cuda.isAvailable())(`common functionals on CUDA vs the CPU (seed ${seed})`, () => {
+describeCuda(`common functionals on CUDA vs the CPU (seed ${seed})`, () => {
   it('convTranspose2d with stride, padding and output padding', () => {
     sameOnBothDevices('convTranspose2d', (x, w, b) => F.convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1 }),
       [[2, 4, 5, 6], [4, 3, 3, 3], [3]], 1e-3);

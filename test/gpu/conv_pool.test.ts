@@ -8,6 +8,7 @@ import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
 import { conv2dMaxPool2d } from '../../lib/ops/conv.js';
 import { expectClose, freshSeed, makeRng, numel } from '../helpers.js';
+import { describeCuda } from './require_cuda.js';
 
 const seed = freshSeed();
 const rng = makeRng(seed);
@@ -17,7 +18,7 @@ function random(shape: number[]): Tensor {
   return kd.tensor(Float32Array.from({ length: numel(shape) }, () => 2 * rng() - 1)).reshape(shape);
 }
 
-describe.skipIf(!kd.cuda.isAvailable())(`conv2dMaxPool2d on CUDA vs the CPU (needs a CUDA device; seed ${seed})`, () => {
+describeCuda(`conv2dMaxPool2d on CUDA vs the CPU (needs a CUDA device; seed ${seed})`, () => {
   it('forward, indices and every gradient follow the CPU within TF32', () => {
     const cases = [
       { x: [3, 4, 13, 11], w: [6, 4, 3, 3], bias: true, conv: { padding: 1 }, pool: { k: 2, stride: 2 } },

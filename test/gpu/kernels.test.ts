@@ -10,6 +10,7 @@ import { cpuBackend } from '../../lib/backend/cpu.js';
 import { cudaBackend } from '../../lib/backend/cuda.js';
 import { BinaryOp, UnaryOp } from '../../lib/backend/opcodes.js';
 import { expectClose, forEachIndex, freshSeed, makeRng, numel } from '../helpers.js';
+import { describeCuda } from './require_cuda.js';
 
 const seed = freshSeed();
 const rng = makeRng(seed);
@@ -55,7 +56,7 @@ function kernelOnBoth(outShape: number[], outDtype: 'float32' | 'int32' | 'bool'
   return r;
 }
 
-describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA device; seed ${seed})`, () => {
+describeCuda(`CUDA kernels vs the CPU (needs a CUDA device; seed ${seed})`, () => {
   // The tolerances below assume TF32 matmuls; the setting the suite found is restored after it.
   let tf32AtStart = true;
   beforeAll(() => {
@@ -244,17 +245,161 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA d
       return values(wv.grad!);
     });
     expectClose(emb.gpu, emb.cpu, 1e-6, 'indexAdd (embedding backward)');
+    // The CPU throws at the call; CUDA records the bad index on the device and throws at the next
+    // read (no host stall per call), with the CPU's message and error class.
     const bad = kd.tensor(new Int32Array([1, 2, 9, 12, -1])).reshape([1, 5, 1]);
-    const messages = onBoth([x, bad], (xx, bb) => {
+    const errors = onBoth([x, bad], (xx, bb) => {
       try {
-        xx.slice(0, 0, 1).slice(2, 0, 1).gather(1, bb);
-        return 'no error';
+        values(xx.slice(0, 0, 1).slice(2, 0, 1).gather(1, bb));
+        return null;
       } catch (e) {
-        return (e as Error).message;
+        return e as Error;
       }
     });
-    expect(messages.gpu).toBe(messages.cpu);
-    expect(messages.gpu).toMatch(/9/);
+    expect(errors.cpu).toBeInstanceOf(kd.ArgumentError);
+    expect(errors.gpu).toBeInstanceOf(kd.ArgumentError);
+    expect(errors.cpu!.message).toBe('gather: index 9 is out of bounds for dim 1 with size 9');
+    expect(errors.gpu!.message).toContain(errors.cpu!.message);
+  });
+
+  it('a bad index on CUDA is reported once, at the next read, naming the op that met it; the ops between run', () => {
+    const table = random([10, 3]).to('cuda');
+    const good = kd.tensor(new Int32Array([0, 9, 4])).to('cuda');
+    const bad = kd.tensor(new Int32Array([3, 10, 1])).to('cuda');
+    const before = table.indexSelect(0, good); // no read yet: nothing pending fails
+    const faulty = table.indexSelect(0, bad);
+    const after = table.mul(2);
+    let caught: unknown;
+    try {
+      kd.cuda.synchronize();
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(kd.ArgumentError);
+    expect((caught as Error).message).toMatch(/indexSelect: index 10 is out of bounds for dim 0 with size 10/);
+    kd.cuda.synchronize(); // reported once
+    const host = values(table);
+    expect(Array.from(values(before))).toEqual([0, 9, 4].flatMap((r) => Array.from(host.slice(3 * r, 3 * r + 3))));
+    expect(Array.from(values(after))).toEqual(Array.from(host, (v) => Math.fround(2 * v)));
+    expect(values(faulty.slice(0, 0, 1))).toEqual(host.slice(9, 12)); // the good rows were written
+    // Many calls between reads (more than the device keeps slots for, 256): the fault is still
+    // reported, at the read or at the call that finds every slot taken.
+    expect(() => {
+      for (let i = 0; i < 300; i++) table.indexSelect(0, i === 150 ? bad : good);
+      values(table);
+    }).toThrow(/indexSelect: index 10 is out of bounds/);
+    expect(values(table.indexSelect(0, good)).length).toBe(9);
+  });
+
+  it('zero-size tensors and k = 0 matmuls on CUDA', () => {
+    const empty = kd.zeros([0, 5]).to('cuda');
+    expect(empty.add(1).shape).toEqual([0, 5]);
+    expect(empty.sum().item()).toBe(0);
+    expect(empty.sum(0).toArray()).toEqual([0, 0, 0, 0, 0]);
+    expect(empty.softmax(1).shape).toEqual([0, 5]);
+    expect(empty.to('cpu').shape).toEqual([0, 5]);
+    const a = random([3, 0]).to('cuda'), b = random([0, 4]).to('cuda');
+    for (const tf32 of [true, false]) {
+      kd.cuda.setAllowTF32(tf32);
+      expect(a.matmul(b).toArray()).toEqual([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
+      expect(kd.zeros([2, 3, 0]).to('cuda').matmul(kd.zeros([2, 0, 1]).to('cuda')).toArray()).toEqual([[[0], [0], [0]], [[0], [0], [0]]]);
+    }
+    kd.cuda.setAllowTF32(true);
+    expect(random([4, 0]).to('cuda').matmul(random([0, 0]).to('cuda')).shape).toEqual([4, 0]);
+  });
+
+  it('GEMMs above 300 (m = 1100: more than 8 rows of tiles and a partial last group), TF32 and exact, vs float64', () => {
+    const cases: [number[], number[]][] = [[[1100, 70], [70, 300]], [[301, 517], [517, 333]], [[2, 513, 129], [129, 257]]];
+    try {
+      for (const tf32 of [true, false]) {
+        kd.cuda.setAllowTF32(tf32);
+        for (const [sa, sb] of cases) {
+          const a = random(sa, -1, 1), b = random(sb, -1, 1);
+          expectClose(values(a.to('cuda').matmul(b.to('cuda'))), matmulRef(a, b), tf32 ? 5e-3 : 1e-5, `matmul ${sa} @ ${sb} tf32=${tf32}`);
+        }
+      }
+    } finally {
+      kd.cuda.setAllowTF32(true);
+    }
+  });
+
+  it('misaligned row slices (offsets not a multiple of 16 bytes) in matmul, elementwise and softmax', () => {
+    const base = random([40, 67], -1, 1);
+    const view = (t: Tensor) => t.slice(1, 1, 66).slice(0, 3); // offset 3*67 + 1 elements, rows of 65
+    const other = random([65, 33], -1, 1);
+    try {
+      for (const tf32 of [true, false]) {
+        kd.cuda.setAllowTF32(tf32);
+        const out = view(base.to('cuda')).matmul(other.to('cuda').slice(1, 1)); // b offset by one column too
+        expectClose(values(out), matmulRef(view(base), other.slice(1, 1)), tf32 ? 5e-3 : 1e-5, `sliced matmul tf32=${tf32}`);
+      }
+    } finally {
+      kd.cuda.setAllowTF32(true);
+    }
+    const r = onBoth([base], (b) => [values(view(b).exp().add(view(b))), values(view(b).softmax(1)), values(view(b).sum(1))]);
+    expectClose(r.gpu[0], r.cpu[0], 1e-6, 'elementwise on a misaligned slice');
+    expectClose(r.gpu[1], r.cpu[1], 1e-6, 'softmax on a misaligned slice');
+    expectClose(r.gpu[2], r.cpu[2], 1e-6, 'sum on a misaligned slice');
+  });
+
+  it('softmax and logSoftmax of rows with -inf and NaN match the CPU (all -inf: NaN, any NaN: NaN)', () => {
+    const rows = [
+      [-Infinity, 1, 2, 3, -Infinity],
+      [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity],
+      [0.5, NaN, 1, 2, 3],
+      [Infinity, 1, 2, 3, 4],
+      [1e30, -1e30, 0, 88, -88],
+    ];
+    const x = kd.tensor(rows.flat()).reshape([5, 5]);
+    const show = (v: Float64Array) => Array.from(v, (e) => (Number.isNaN(e) ? 'NaN' : e));
+    for (const log of [false, true]) {
+      for (const dim of [0, 1]) {
+        const r = onBoth([x], (t) => values(log ? t.logSoftmax(dim) : t.softmax(dim)));
+        const gpu = show(r.gpu), cpu = show(r.cpu);
+        gpu.forEach((g, i) => {
+          const c = cpu[i];
+          if (typeof c === 'string' || typeof g === 'string' || !Number.isFinite(c)) expect(g, `log=${log} dim=${dim} [${i}]`).toBe(c);
+          else expect(Math.abs(g - c), `log=${log} dim=${dim} [${i}]`).toBeLessThan(1e-6 * Math.max(1, Math.abs(c)));
+        });
+      }
+    }
+  });
+
+  it('fused Adam over more than 32 tensors (several launches) matches the CPU', () => {
+    const shapes = Array.from({ length: 45 }, (_, i) => (i % 3 === 0 ? [i + 1, 7] : [((i * 37) % 101) + 1]));
+    const bases = shapes.map((sh) => random(sh, -1, 1));
+    const r = onBoth(bases, (...xs) => {
+      const params = xs.map((x) => {
+        const p = x.detach();
+        p.requiresGrad = true;
+        return p;
+      });
+      const opt = new kd.optim.AdamW(params, { lr: 1e-2, weightDecay: 0.1 });
+      for (let step = 0; step < 3; step++) {
+        opt.zeroGrad();
+        params.reduce((acc: Tensor | null, p, i) => {
+          const term = p.mul(p).mul(i + 1).sum();
+          return acc ? acc.add(term) : term;
+        }, null)!.backward();
+        opt.step();
+      }
+      return params.map(values);
+    });
+    r.gpu.forEach((g, i) => expectClose(g, r.cpu[i], 1e-5, `AdamW tensor ${i} of ${shapes.length}`));
+  });
+
+  it('a transfer over 64 MiB (the staging buffer size) round-trips exactly, both ways', () => {
+    const n = 16 * 2 ** 20 + 12345; // 64 MiB + 48 KiB of float32: one full chunk and a partial one
+    const v = new Float32Array(n);
+    for (let i = 0; i < n; i++) v[i] = (i % 1021) - 510.5;
+    const g = kd.tensor(v).to('cuda');
+    const back = g.to('cpu').data() as Float32Array;
+    expect(back.length).toBe(n);
+    let mismatches = 0;
+    for (let i = 0; i < n; i++) if (back[i] !== v[i]) mismatches++;
+    expect(mismatches).toBe(0);
+    expect(g.slice(0, n - 3).toArray()).toEqual(Array.from(v.subarray(n - 3)));
+    g.dispose();
   });
 
   it('matmul with TF32 and exact float32, transposed, sliced and batch-broadcast operands, vs float64', () => {
@@ -303,6 +448,32 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA kernels vs the CPU (needs a CUDA d
       });
       ['output', 'input grad', 'weight grad', 'bias grad'].forEach((what, i) =>
         expectClose(r.gpu[i], r.cpu[i], 5e-3, `conv2d ${JSON.stringify(c)} ${what}`));
+    }
+  });
+
+  it('conv2d with TF32 off (setAllowTF32(false)) matches float64 to float32 accuracy, forward and both gradients', () => {
+    const cases = [
+      { x: [2, 3, 11, 13], w: [5, 3, 3, 3], o: { padding: 1 } },
+      { x: [3, 4, 17, 15], w: [6, 2, 3, 3], o: { stride: 2, padding: 1, dilation: 2, groups: 2 } },
+      { x: [2, 70, 9, 9], w: [72, 70, 3, 3], o: { padding: 1 } },
+    ];
+    kd.cuda.setAllowTF32(false);
+    try {
+      for (const c of cases) {
+        const x = random(c.x, -1, 1), w = random(c.w, -1, 1), bias = random([c.w[0]], -1, 1);
+        const r = onBoth([x, w, bias], (xx, ww, bb) => {
+          xx.requiresGrad = true;
+          ww.requiresGrad = true;
+          const y = kd.nn.functional.conv2d(xx, ww, bb, c.o);
+          y.mul(y).sum().backward();
+          return [values(y), values(xx.grad!), values(ww.grad!)];
+        });
+        // TF32 would be off by ~1e-3 here; the CPU is float32 in another summation order.
+        ['output', 'input grad', 'weight grad'].forEach((what, i) =>
+          expectClose(r.gpu[i], r.cpu[i], 2e-5, `exact conv2d ${JSON.stringify(c)} ${what}`));
+      }
+    } finally {
+      kd.cuda.setAllowTF32(true);
     }
   });
 

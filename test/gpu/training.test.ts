@@ -1,5 +1,6 @@
 // The CUDA backend end to end: memory held flat over training steps and released on dispose, a
-// failed allocation as a KindlingError that leaves the process usable, and the MLP and the Keras
+// real cudaMalloc failure as a KindlingError that leaves the process usable, the allocator's
+// retry after returning its cache, and the MLP and the Keras
 // MNIST CNN following the CPU's loss curve from the same weights. Runs only where a CUDA device is.
 import { describe, expect, it } from 'vitest';
 
@@ -8,6 +9,7 @@ import type { Tensor } from '../../lib/index.js';
 import { kerasMnistCnn, mlp } from '../../lib/models.js';
 import type { Module } from '../../lib/nn/module.js';
 import { freshSeed, makeRng } from '../helpers.js';
+import { describeCuda } from './require_cuda.js';
 
 const seed = freshSeed();
 
@@ -31,7 +33,7 @@ function lossCurve(model: Module, device: 'cpu' | 'cuda', batches: { x: Tensor; 
   }));
 }
 
-describe.skipIf(!kd.cuda.isAvailable())(`CUDA training and memory (needs a CUDA device; seed ${seed})`, () => {
+describeCuda(`CUDA training and memory (needs a CUDA device; seed ${seed})`, () => {
   it('memory stays flat over many training steps and returns to the start after dispose', () => {
     const rng = makeRng(seed);
     const data = batch(rng, 32);
@@ -73,20 +75,62 @@ describe.skipIf(!kd.cuda.isAvailable())(`CUDA training and memory (needs a CUDA 
     expect(kd.cuda.memoryReserved()).toBe(r0);
   });
 
-  it('an impossible allocation (1 TiB) is a KindlingError naming cudaMalloc, and the process stays usable', () => {
+  // A tensor holds at most 2^31 - 1 elements (8 GiB of float32), less than a big GPU has free,
+  // so a real cudaMalloc failure takes many tensors: fill the device in 2 GiB blocks.
+  const GiB = 2 ** 30;
+  const fill = (leaveFree: number): Tensor[] => {
+    const held: Tensor[] = [];
+    while (kd.cuda.memGetInfo()[0] >= leaveFree + 2 * GiB) held.push(kd.empty([GiB / 2], { device: 'cuda' }));
+    return held;
+  };
+
+  it('an allocation beyond the free device memory is a KindlingError naming cudaMalloc, and the process stays usable', () => {
+    kd.cuda.emptyCache();
     const before = kd.cuda.memoryAllocated();
+    const held = fill(0);
+    const [free] = kd.cuda.memGetInfo();
+    const elems = Math.min(2 ** 31 - 1, Math.ceil((free + GiB) / 4)); // under the shape limit, over what is free
+    expect(elems * 4).toBeGreaterThan(free);
     let caught: unknown;
     try {
-      kd.empty([2 ** 38], { device: 'cuda' });
+      kd.empty([elems], { device: 'cuda' });
     } catch (e) {
       caught = e;
     }
+    for (const t of held) t.dispose();
     expect(caught).toBeInstanceOf(kd.KindlingError);
-    expect((caught as Error).message).toMatch(/cudaMalloc: out of memory/);
+    expect((caught as Error).message).toMatch(/cudaMalloc: out of memory allocating \d+ bytes on cuda:0/);
     expect(kd.cuda.memoryAllocated()).toBe(before);
+    kd.cuda.emptyCache();
     const t = kd.ones([100], { device: 'cuda' });
     expect(t.sum().item()).toBe(100);
     t.dispose();
+  });
+
+  it('an allocation that fails while freed blocks are cached succeeds after the cache is returned to the driver', () => {
+    kd.cuda.emptyCache();
+    const held = fill(2 * GiB); // leaves between 2 and 4 GiB free
+    // Two 2 GiB blocks go back to the cache: still reserved, so the driver's free memory is unchanged.
+    held.pop()!.dispose();
+    held.pop()!.dispose();
+    const [free] = kd.cuda.memGetInfo();
+    const reserved = kd.cuda.memoryReserved();
+    // More than is free, of another size class than the cached blocks (> 2 GiB), and less than
+    // what is free once they are released: the first cudaMalloc fails, the retry succeeds.
+    const bytes = Math.min(free + GiB, 8 * GiB - 4);
+    expect(bytes).toBeGreaterThan(free);
+    let t: Tensor | undefined;
+    try {
+      t = kd.empty([Math.floor(bytes / 4)], { device: 'cuda' });
+      expect(kd.cuda.memoryReserved()).toBeLessThan(reserved + bytes); // the 4 GiB cached went back first
+      t.fill_(1);
+      kd.cuda.synchronize();
+    } finally {
+      t?.dispose();
+      for (const h of held) h.dispose();
+      kd.cuda.emptyCache();
+    }
+    expect(t).toBeDefined();
   });
 
   it('the MLP trains on the GPU along the CPU loss curve (same initial weights and batches)', () => {
