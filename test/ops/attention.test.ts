@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { backendFor } from '../../lib/backend/index.js';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
 import { expectClose, expectError, freshSeed, gradcheck, makeRng, numel } from '../helpers.js';
@@ -346,6 +347,22 @@ describe('scaledDotProductAttention errors', () => {
       expectError(() => F.scaledDotProductAttention(kd.zeros([2, 4, 5, 8], { dtype: 'int32' }), k, v), kd.DTypeError, 'float32');
       const big = kd.zeros([1, 1, 2, 300]);
       expectError(() => F.scaledDotProductAttention(big, big, big), kd.ShapeError, '256');
+    });
+  });
+
+  it('the binding checks the geometry and every span against its storage (a KindlingError naming the entry point)', () => {
+    kd.tidy(() => {
+      const t = kd.zeros([1, 2, 4, 8]), lse = kd.zeros([1, 2, 4]);
+      const op = (x: Tensor, shape = [1, 2, 4, 8]) => ({ handle: x.handle, offset: x.offset, shape, strides: [64, 32, 8, 1], dtype: x.dtype });
+      const g = { batch: 1, heads: 2, kvHeads: 2, qLen: 4, kvLen: 4, headDim: 8, scale: 0.5, causal: false, dropoutP: 0, seed: 0, offset: 0, maskKind: 'none' as const };
+      const cpu = backendFor('cpu');
+      const lseOp = { handle: lse.handle, offset: 0, shape: [1, 2, 4], strides: [8, 4, 1], dtype: lse.dtype };
+      cpu.attentionForward(g, op(t), lseOp, op(t), op(t), op(t), null);
+      expectError(() => cpu.attentionForward({ ...g, kvHeads: 3 }, op(t), lseOp, op(t), op(t), op(t), null), kd.KindlingError, 'attentionForward', 'kvHeads');
+      expectError(() => cpu.attentionForward({ ...g, headDim: 300 }, op(t), lseOp, op(t), op(t), op(t), null), kd.KindlingError, 'headDim');
+      expectError(() => cpu.attentionForward({ ...g, dropoutP: 1 }, op(t), lseOp, op(t), op(t), op(t), null), kd.KindlingError, 'dropoutP');
+      expectError(() => cpu.attentionForward({ ...g, qLen: 5 }, op(t), lseOp, op(t), op(t), op(t), null), kd.KindlingError, 'outside its storage');
+      expectError(() => cpu.attentionForward({ ...g, maskKind: 'bool' }, op(t), lseOp, op(t), op(t), op(t), null), kd.KindlingError, 'needs a mask');
     });
   });
 });
