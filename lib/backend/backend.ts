@@ -52,6 +52,19 @@ export interface PoolGeometry {
   padH: number; padW: number; dilationH: number; dilationW: number;
 }
 
+/**
+ * Fused scaled-dot-product attention over [batch, heads, len, headDim] float32 (see
+ * native/common/attention.h): query head h reads key/value head h / (heads / kvHeads); causal keeps
+ * key j for query i when j <= i; dropout is a pure function of (seed, offset).
+ */
+export interface AttentionGeometry {
+  batch: number; heads: number; kvHeads: number; qLen: number; kvLen: number; headDim: number;
+  scale: number; causal: boolean; dropoutP: number;
+  /** Non-negative integers below 2^53. */
+  seed: number; offset: number;
+  maskKind: 'none' | 'additive' | 'bool';
+}
+
 /** Hyperparameters of one Adam/AdamW step (torch.optim's update order and bias correction). */
 export interface AdamHyper {
   lr: number;

@@ -6,7 +6,7 @@ import type { Device } from '../device.js';
 import { DTYPE_CODE, type DType } from '../dtype.js';
 import { ArgumentError, KindlingError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
-import type { AdamHyper, AdamTensors, BadIndex, ConvGeometry, GemmCall, KernelOperand, PoolGeometry } from './backend.js';
+import type { AdamHyper, AdamTensors, AttentionGeometry, BadIndex, ConvGeometry, GemmCall, KernelOperand, PoolGeometry } from './backend.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from './opcodes.js';
 
 /**
@@ -43,6 +43,13 @@ function badIndex(result: [number, number] | null): BadIndex | null {
 
 function convGeometry(g: ConvGeometry): number[] {
   return [g.n, g.c, g.h, g.w, g.k, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.groups];
+}
+
+const ATTENTION_MASK_CODE = { none: 0, additive: 1, bool: 2 } as const;
+
+function attentionGeometry(g: AttentionGeometry): number[] {
+  return [g.batch, g.heads, g.kvHeads, g.qLen, g.kvLen, g.headDim, g.causal ? 1 : 0, ATTENTION_MASK_CODE[g.maskKind],
+    g.seed, g.offset];
 }
 
 function poolGeometry(g: PoolGeometry): number[] {
@@ -218,6 +225,36 @@ export function nativeBackend(device: Device, native: NativeAddon) {
     adaptiveAvgPool2dBackward(gradInput: KernelOperand, gradOutput: KernelOperand): void {
       native.adaptiveAvgPool2dBackward([...gradInput.shape, gradOutput.shape[2], gradOutput.shape[3]],
         gradOutput.handle, gradOutput.offset, gradInput.handle, gradInput.offset);
+    },
+
+    /**
+     * Fused attention forward: out = softmax(scale·q kᵀ + mask) v with dropout on the weights,
+     * never storing the qLen×kvLen matrix. q [batch, heads, qLen, headDim] and k, v [batch, kvHeads,
+     * kvLen, headDim] may be strided; mask (float32 for 'additive', uint8 for 'bool', null for
+     * 'none') is [batch, heads, qLen, kvLen] with stride 0 on broadcast dims; out and logsumexp
+     * ([batch, heads, qLen]) are contiguous and overwritten.
+     */
+    attentionForward(g: AttentionGeometry, out: KernelOperand, logsumexp: KernelOperand, q: KernelOperand,
+      k: KernelOperand, v: KernelOperand, mask: KernelOperand | null): void {
+      native.attentionForward(attentionGeometry(g), g.scale, g.dropoutP, q.handle, q.offset, q.strides,
+        k.handle, k.offset, k.strides, v.handle, v.offset, v.strides,
+        mask ? mask.handle : null, mask ? mask.offset : 0, mask ? mask.strides : [0, 0, 0, 0],
+        out.handle, out.offset, logsumexp.handle, logsumexp.offset);
+    },
+    /**
+     * The gradients of attentionForward (same geometry, operands and mask) from gradOut, given the
+     * forward's out (any strides) and logsumexp; the weights are recomputed tile by tile. gradQ,
+     * gradK and gradV are contiguous and overwritten (with GQA a key/value head sums its query heads).
+     */
+    attentionBackward(g: AttentionGeometry, gradQ: KernelOperand, gradK: KernelOperand, gradV: KernelOperand,
+      q: KernelOperand, k: KernelOperand, v: KernelOperand, mask: KernelOperand | null, out: KernelOperand,
+      gradOut: KernelOperand, logsumexp: KernelOperand): void {
+      native.attentionBackward(attentionGeometry(g), g.scale, g.dropoutP, q.handle, q.offset, q.strides,
+        k.handle, k.offset, k.strides, v.handle, v.offset, v.strides,
+        mask ? mask.handle : null, mask ? mask.offset : 0, mask ? mask.strides : [0, 0, 0, 0],
+        out.handle, out.offset, out.strides, gradOut.handle, gradOut.offset, gradOut.strides,
+        logsumexp.handle, logsumexp.offset, gradQ.handle, gradQ.offset, gradK.handle, gradK.offset,
+        gradV.handle, gradV.offset);
     },
 
     /** Updates every listed parameter and its moments in place, in one native call. */

@@ -9,6 +9,13 @@
 #pragma once
 #include <cstdint>
 
+// The dropout hash below is compiled for the host and, in cuda/attention.cu, for the device.
+#ifdef __CUDACC__
+#define KD_ATTENTION_HD __host__ __device__
+#else
+#define KD_ATTENTION_HD
+#endif
+
 namespace kd {
 
 enum class AttentionMaskKind { None, Additive, Bool };
@@ -67,6 +74,18 @@ void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionIn
                        AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
                        float* gradQ, float* gradK, float* gradV);
 
+namespace cuda {
+
+// The same calls on device pointers (cuda/attention.cu), enqueued on cuda::stream(); same
+// semantics, the same dropout hash, so CPU and GPU agree given (seed, offset).
+void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
+                      AttentionMask mask, float* out, float* logsumexp);
+void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
+                       AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
+                       float* gradQ, float* gradK, float* gradV);
+
+}  // namespace cuda
+
 // The float64 reference: full score matrix, softmax, masks and the same dropout mask, single
 // threaded. Inputs and outputs are contiguous float64 arrays ([batch, heads or kvHeads, len,
 // headDim]); the mask is the strided view above. out and logsumexp may be null in the backward
@@ -81,19 +100,19 @@ void attentionBackwardRef(const AttentionGeometry& g, const double* q, const dou
 // (b·heads + h)·qLen + i, then a 32-bit hash per column, cheap enough for the kernels' per-tile
 // loops to vectorise. (seed, offset) is mixed before the row is added, so a caller may advance
 // offset by 1 per call: calls get unrelated masks, not the previous call's rows shifted.
-inline uint64_t attentionDropoutMix(uint64_t z) {
+KD_ATTENTION_HD inline uint64_t attentionDropoutMix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
 }
 
-inline uint64_t attentionDropoutRowKey(uint64_t seed, uint64_t offset, uint64_t row) {
+KD_ATTENTION_HD inline uint64_t attentionDropoutRowKey(uint64_t seed, uint64_t offset, uint64_t row) {
   const uint64_t stream = attentionDropoutMix(attentionDropoutMix(seed + 0x632BE59BD9B4E019ULL) ^ offset);
   return attentionDropoutMix(stream + row * 0x9E3779B97F4A7C15ULL);
 }
 
 // A uniform in [0, 1) with 24 random bits for column j of the row with this key.
-inline float attentionDropoutUniform(uint64_t rowKey, uint32_t j) {
+KD_ATTENTION_HD inline float attentionDropoutUniform(uint64_t rowKey, uint32_t j) {
   uint32_t h = static_cast<uint32_t>(rowKey) ^ (j * 0x9E3779B9u);
   h += static_cast<uint32_t>(rowKey >> 32);
   h ^= h >> 16;

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/attention.h"
 #include "common/conv.h"
 #include "common/elementwise.h"
 #include "common/gemm.h"
@@ -754,6 +755,135 @@ static void runBackendChecks() {
   checkHugeSum();
 }
 
+// ---------------------------------------------------------------- fused attention (issue 11)
+// cuda/attention.cu against a float64 transcription of native/common/attention.h's semantics:
+// softmax(scale q kᵀ + mask) (P∘Z) v with the header's dropout hash, and its gradients.
+struct AttentionCase {
+  const char* name;
+  int64_t batch, heads, kvHeads, qLen, kvLen, headDim;
+  bool causal;
+  kd::AttentionMaskKind maskKind;
+  float dropoutP;
+  bool transposedQ;  // q read from a [batch, qLen, heads, headDim] buffer
+};
+
+static void attentionRef64(const kd::AttentionGeometry& g, const std::vector<double>& q, const std::vector<double>& k,
+                           const std::vector<double>& v, const std::vector<float>& maskF,
+                           const std::vector<uint8_t>& maskB, const std::vector<double>& dO, std::vector<double>& out,
+                           std::vector<double>& lse, std::vector<double>& dq, std::vector<double>& dk,
+                           std::vector<double>& dv) {
+  const int64_t L = g.qLen, S = g.kvLen, D = g.headDim;
+  out.assign(g.batch * g.heads * L * D, 0.0);
+  lse.assign(g.batch * g.heads * L, -INFINITY);
+  dq.assign(out.size(), 0.0);
+  dk.assign(g.batch * g.kvHeads * S * D, 0.0);
+  dv.assign(dk.size(), 0.0);
+  std::vector<double> p(S), z(S), dp(S);
+  for (int64_t b = 0; b < g.batch; ++b)
+    for (int64_t h = 0; h < g.heads; ++h) {
+      const int64_t kvh = h / (g.heads / g.kvHeads), qo = (b * g.heads + h) * L * D, ko = (b * g.kvHeads + kvh) * S * D;
+      for (int64_t i = 0; i < L; ++i) {
+        double m = -INFINITY;
+        for (int64_t j = 0; j < S; ++j) {
+          double s = 0;
+          for (int64_t c = 0; c < D; ++c) s += q[qo + i * D + c] * k[ko + j * D + c];
+          s *= g.scale;
+          const int64_t mi = (i * S + j);  // masks here are [qLen, kvLen], broadcast over batch and heads
+          if (g.maskKind == kd::AttentionMaskKind::Additive) s += maskF[mi];
+          if (g.maskKind == kd::AttentionMaskKind::Bool && !maskB[mi]) s = -INFINITY;
+          if (g.causal && j > i) s = -INFINITY;
+          p[j] = s;
+          m = std::max(m, s);
+        }
+        if (m == -INFINITY) continue;
+        double sum = 0;
+        for (int64_t j = 0; j < S; ++j) sum += p[j] = std::exp(p[j] - m);
+        lse[(b * g.heads + h) * L + i] = m + std::log(sum);
+        const uint64_t key = kd::attentionDropoutRowKey(g.seed, g.offset, (b * g.heads + h) * L + i);
+        double rowDot = 0;
+        for (int64_t j = 0; j < S; ++j) {
+          p[j] /= sum;
+          z[j] = g.dropoutP > 0 ? (kd::attentionDropoutUniform(key, uint32_t(j)) < g.dropoutP ? 0.0 : 1.0 / (1.0 - g.dropoutP)) : 1.0;
+          double d = 0;
+          for (int64_t c = 0; c < D; ++c) {
+            out[qo + i * D + c] += p[j] * z[j] * v[ko + j * D + c];
+            dv[ko + j * D + c] += p[j] * z[j] * dO[qo + i * D + c];
+            d += dO[qo + i * D + c] * v[ko + j * D + c];
+          }
+          dp[j] = z[j] * d;
+          rowDot += p[j] * dp[j];
+        }
+        for (int64_t j = 0; j < S; ++j) {
+          const double ds = p[j] * (dp[j] - rowDot) * g.scale;
+          for (int64_t c = 0; c < D; ++c) {
+            dq[qo + i * D + c] += ds * k[ko + j * D + c];
+            dk[ko + j * D + c] += ds * q[qo + i * D + c];
+          }
+        }
+      }
+    }
+}
+
+static void checkAttention(const AttentionCase& t) {
+  kd::AttentionGeometry g{t.batch, t.heads, t.kvHeads, t.qLen, t.kvLen, t.headDim, float(1.0 / std::sqrt(double(t.headDim))),
+                          t.causal, t.dropoutP, 1234567, 3, t.maskKind};
+  const int64_t B = t.batch, H = t.heads, Hk = t.kvHeads, L = t.qLen, S = t.kvLen, D = t.headDim;
+  auto hq = randomVec(B * H * L * D), hk = randomVec(B * Hk * S * D), hv = randomVec(B * Hk * S * D);
+  auto hdo = randomVec(B * H * L * D), hmf = randomVec(L * S);
+  std::vector<uint8_t> hmb(L * S);
+  for (int64_t n = 0; n < L * S; ++n) hmb[n] = (n / S) % 7 == 5 ? 0 : randUniform() < 0.4f;  // some rows fully masked
+  for (int64_t n = 0; n < L * S; ++n) if (randUniform() < -0.8f) hmf[n] = -INFINITY;
+  // q as a transposed view: element (b, h, i, c) of a [B, L, H, D] buffer.
+  std::vector<float> hqBuf(hq.size());
+  for (int64_t b = 0; b < B; ++b) for (int64_t h = 0; h < H; ++h) for (int64_t i = 0; i < L; ++i) for (int64_t c = 0; c < D; ++c)
+    hqBuf[t.transposedQ ? ((b * L + i) * H + h) * D + c : ((b * H + h) * L + i) * D + c] = hq[((b * H + h) * L + i) * D + c];
+  float *dq = uploadF(hqBuf), *dk = uploadF(hk), *dv = uploadF(hv), *ddo = uploadF(hdo);
+  float* dmf = uploadF(hmf);
+  uint8_t* dmb = nullptr;
+  CK(cudaMalloc(&dmb, hmb.size()));
+  CK(cudaMemcpy(dmb, hmb.data(), hmb.size(), cudaMemcpyHostToDevice));
+  float *out = poisoned(B * H * L * D), *lse = poisoned(B * H * L), *gq = poisoned(B * H * L * D);
+  float *gk = poisoned(B * Hk * S * D), *gv = poisoned(B * Hk * S * D);
+  const kd::AttentionInput qIn{dq, {t.transposedQ ? L * H * D : H * L * D, t.transposedQ ? D : L * D, t.transposedQ ? H * D : D, 1}};
+  const kd::AttentionInput kIn{dk, {Hk * S * D, S * D, D, 1}}, vIn{dv, {Hk * S * D, S * D, D, 1}};
+  const kd::AttentionInput outIn{out, {H * L * D, L * D, D, 1}}, doIn{ddo, {H * L * D, L * D, D, 1}};
+  const kd::AttentionMask mask{t.maskKind == kd::AttentionMaskKind::Bool ? (const void*)dmb : (const void*)dmf, {0, 0, S, 1}};
+  kd::cuda::attentionForward(g, qIn, kIn, vIn, mask, out, lse);
+  kd::cuda::attentionBackward(g, qIn, kIn, vIn, mask, outIn, doIn, lse, gq, gk, gv);
+  std::vector<double> rq(hq.begin(), hq.end()), rk(hk.begin(), hk.end()), rv(hv.begin(), hv.end()), rdo(hdo.begin(), hdo.end());
+  std::vector<double> ro, rl, rdq, rdk, rdv;
+  attentionRef64(g, rq, rk, rv, hmf, hmb, rdo, ro, rl, rdq, rdk, rdv);
+  const std::string name = std::string("attention ") + t.name;
+  report(name + " out", relErr(fetch(out, ro.size()), ro), 1e-5);
+  auto gotL = fetch(lse, rl.size());
+  bool lseOk = true;  // -inf rows must match exactly
+  for (size_t n = 0; n < rl.size(); ++n)
+    if (std::isinf(rl[n]) != std::isinf(gotL[n])) lseOk = false, gotL[n] = rl[n];
+    else if (std::isinf(rl[n])) gotL[n] = rl[n] = 0;
+  report(name + " logsumexp", lseOk ? relErr(gotL, rl) : INFINITY, 1e-5);
+  report(name + " grad q", relErr(fetch(gq, rdq.size()), rdq), 1e-4);
+  report(name + " grad k", relErr(fetch(gk, rdk.size()), rdk), 1e-4);
+  report(name + " grad v", relErr(fetch(gv, rdv.size()), rdv), 1e-4);
+  for (void* p : {(void*)dq, (void*)dk, (void*)dv, (void*)ddo, (void*)dmf, (void*)dmb, (void*)out, (void*)lse, (void*)gq,
+                  (void*)gk, (void*)gv})
+    CK(cudaFree(p));
+}
+
+static void runAttentionChecks() {
+  using MK = kd::AttentionMaskKind;
+  const AttentionCase cases[] = {
+      {"no mask 2x3 L37 S37 D64", 2, 3, 3, 37, 37, 64, false, MK::None, 0.0f, false},
+      {"causal cross L45 S29 D16, transposed q", 2, 2, 2, 45, 29, 16, true, MK::None, 0.0f, true},
+      {"causal L70 S70 D128", 1, 2, 2, 70, 70, 128, true, MK::None, 0.0f, false},
+      {"bool mask (full-masked rows) L33 S50 D32", 2, 2, 2, 33, 50, 32, false, MK::Bool, 0.0f, true},
+      {"additive mask with -inf L19 S41 D40", 1, 3, 3, 19, 41, 40, false, MK::Additive, 0.0f, false},
+      {"GQA 6 over 2 heads L23 S61 D64", 2, 6, 2, 23, 61, 64, false, MK::None, 0.0f, false},
+      {"dropout 0.3 causal GQA L34 S34 D24", 2, 4, 2, 34, 34, 24, true, MK::None, 0.3f, false},
+      {"D256 L17 S33", 1, 2, 1, 17, 33, 256, false, MK::Bool, 0.1f, true},
+  };
+  for (const auto& c : cases) checkAttention(c);
+}
+
 // ---------------------------------------------------------------- timing
 // Times fn's work on the runtime's stream (where every kernel of cuda/ is enqueued).
 static double timeMs(const std::function<void()>& fn) {
@@ -868,6 +998,7 @@ int main(int argc, char** argv) {
   if (!benchOnly) {
     runChecks();
     runBackendChecks();
+    runAttentionChecks();
     std::printf("checks: %d failed\n", gFailures);
   }
   if (!checkOnly) runBench();
