@@ -36,11 +36,17 @@ export async function main(): Promise<void> {
   const g = kd.randn(SHAPE);
   const bn = new kd.nn.BatchNorm2d(SHAPE[1]);
   const relu = new kd.nn.ReLU();
+  // Gradients are disposed at once: left to the garbage collector, each call would take fresh
+  // blocks from the system and time their page faults instead of the kernels.
+  const dropGrad = (t: kd.Tensor) => {
+    t.grad?.dispose();
+    t.grad = null;
+  };
   const fwdBwd = (m: kd.nn.Module) => () =>
     kd.tidy(() => {
       (m.forward(x) as kd.Tensor).backward(g);
-      x.grad = null;
-      for (const p of m.parameters()) p.grad = null;
+      dropGrad(x);
+      m.parameters().forEach(dropGrad);
     });
   const evalForward = () => kd.noGrad(() => kd.tidy(() => void bn.forward(x)));
   const label = `[${SHAPE.join(',')}]`;

@@ -60,18 +60,41 @@ inline float perChannel(const Operand& o, int64_t c, float absent) {
   return o.data ? reinterpret_cast<const float*>(o.data)[c * o.strides[0]] : absent;
 }
 
-// sum over len values p[0], p[sl], ... of f(x): f takes and returns a vector or a float.
-template <class F>
-inline float rowSum(const float* p, int64_t len, int64_t sl, F f) {
+// The sum of len values p[0], p[sl], ...
+inline float rowSum(const float* p, int64_t len, int64_t sl) {
   float s = 0.f;
   int64_t j = 0;
   if (sl == 1) {
     FV acc = splat(0.f);
-    for (; j + kW <= len; j += kW) acc += f(loadV(p + j));
+    for (; j + kW <= len; j += kW) acc += loadV(p + j);
     s = hsum(acc);
   }
-  for (; j < len; ++j) s += f(p[j * sl]);
+  for (; j < len; ++j) s += p[j * sl];
   return s;
+}
+
+// d += sum(x - center), q += sum((x - center)^2) over one row segment.
+inline void rowDeviations(const float* p, int64_t len, int64_t sl, float center, double& d, double& q) {
+  float sd = 0.f, sq = 0.f;
+  int64_t j = 0;
+  if (sl == 1) {
+    FV accD = splat(0.f), accQ = splat(0.f);
+    const FV vc = splat(center);
+    for (; j + kW <= len; j += kW) {
+      const FV dev = loadV(p + j) - vc;
+      accD += dev;
+      accQ += dev * dev;
+    }
+    sd = hsum(accD);
+    sq = hsum(accQ);
+  }
+  for (; j < len; ++j) {
+    const float dev = p[j * sl] - center;
+    sd += dev;
+    sq += dev * dev;
+  }
+  d += sd;
+  q += sq;
 }
 
 // The channel's values as chunks of whole rows (short rows) or of parts of one row (long rows).
@@ -95,14 +118,10 @@ void channelMoments(const ChannelView& x, int64_t n, int64_t l, double& mean, do
     const int64_t len = j1 - j0;
     const double k = double(i1 - i0) * double(len);
     double s = 0;
-    for (int64_t i = i0; i < i1; ++i) s += rowSum(x.at(i, j0), len, x.sl, [](auto v) { return v; });
+    for (int64_t i = i0; i < i1; ++i) s += rowSum(x.at(i, j0), len, x.sl);
     const float center = float(s / k);
     double d = 0, q = 0;
-    for (int64_t i = i0; i < i1; ++i) {
-      const float* p = x.at(i, j0);
-      d += rowSum(p, len, x.sl, [center](auto v) { return v - center; });
-      q += rowSum(p, len, x.sl, [center](auto v) { return (v - center) * (v - center); });
-    }
+    for (int64_t i = i0; i < i1; ++i) rowDeviations(x.at(i, j0), len, x.sl, center, d, q);
     // About the chunk's exact mean center + d/k: M2 = q - d^2 / k.
     const double chunkMean = center + d / k, chunkM2 = std::max(0.0, q - d * d / k);
     const double total = count + k, delta = chunkMean - mu;
