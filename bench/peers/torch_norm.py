@@ -31,13 +31,21 @@ def rate(fn, min_seconds=0.5):
     return best
 
 
+def drop_grads():
+    x.grad = None
+    bn.weight.grad = None
+    bn.bias.grad = None
+
+
 def bn_train():
     bn.train()
     bn(x).backward(g)
+    drop_grads()
 
 
 def relu_train():
     torch.relu(x).backward(g)
+    drop_grads()
 
 
 def bn_eval():
