@@ -11,6 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
+import { native } from '../../lib/native.js';
+import type { CpuIsa } from '../../lib/runtime.js';
 import { expectClose, expectError, freshSeed, gradcheck, makeRng, numel, randomTensor } from '../helpers.js';
 
 const F = kd.nn.functional;
@@ -21,6 +23,16 @@ afterEach(() => {
   kd.setCpuIsa(isaAtStart);
   kd.setNumThreads(threadsAtStart);
 });
+
+type Counts = Record<CpuIsa, number>;
+
+/** How many kernel calls ran each ISA's build while fn ran. */
+function counted(fn: () => void): Counts {
+  const before = native.isaDispatchCounts() as Counts;
+  fn();
+  const after = native.isaDispatchCounts() as Counts;
+  return { avx512: after.avx512 - before.avx512, avx2: after.avx2 - before.avx2, scalar: after.scalar - before.scalar };
+}
 
 const values = (t: Tensor) => Float64Array.from(t.data() as Float32Array);
 const channelIndex = (shape: number[], i: number) => Math.floor(i / numel(shape.slice(2))) % shape[1];
@@ -164,6 +176,24 @@ describe(`batchNorm forward (seed ${seed})`, () => {
       one.forEach((v, i) => expectClose(v, reference![i], 1e-6, `${isa} vs ${builds[0]} output ${i}`));
     }
     expect(builds).toContain('scalar');
+  });
+
+  it('each ISA runs its own build of the kernels (AVX-512 machines run the AVX2 one)', () => {
+    const rng = makeRng(seed + 9);
+    const x = randomTensor(rng, [4, 3, 17], -1, 1, true).t;
+    const g = randomTensor(rng, [4, 3, 17]).t;
+    for (const isa of ['scalar', 'avx2', 'avx512'] as const) {
+      if (!kd.setCpuIsa(isa)) continue;
+      const build = isa === 'scalar' ? 'scalar' : 'avx2';
+      const y = kd.tidy(() => F.batchNorm(x, { training: true }));
+      const forward = counted(() => kd.tidy(() => void F.batchNorm(x, { training: true })));
+      const backward = counted(() => y.backward(g));
+      for (const calls of [forward, backward]) {
+        expect(calls[build], `${isa}: ${build} build ran`).toBeGreaterThan(0);
+        for (const other of ['scalar', 'avx2', 'avx512'] as const) if (other !== build) expect(calls[other], `${isa}: ${other} build ran`).toBe(0);
+      }
+      x.grad = null;
+    }
   });
 });
 
