@@ -1,12 +1,26 @@
 // `npm run bench -- train`: training steps per second for the MLP 784-128-64-10 (batch 64, SGD
-// with momentum) and the Keras MNIST CNN (batch 64, Adam), on 1 and 2 threads, beside PyTorch
-// on the CPU in the same run (bench/peers/torch_train.py, interpreter from findPeerPython).
+// with momentum), the Keras MNIST CNN (batch 64, Adam) and the same CNN with a BatchNorm2d after
+// each convolution, on 1 and 2 threads, beside PyTorch on the CPU in the same run
+// (bench/peers/torch_train.py, interpreter from findPeerPython).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 import * as kd from '../lib/index.js';
 import { kerasMnistCnn, mlp } from '../lib/models.js';
 import { type Row, findPeerPython, makeRow, packageRoot, printTable, writeResults } from './common.js';
+
+/** The Keras MNIST CNN with BatchNorm2d between each convolution and its ReLU. */
+function kerasMnistCnnBatchNorm(): kd.nn.Sequential {
+  const { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } = kd.nn;
+  return new Sequential(
+    new Conv2d(1, 32, 3), new BatchNorm2d(32), new ReLU(), new MaxPool2d(2),
+    new Conv2d(32, 64, 3), new BatchNorm2d(64), new ReLU(), new MaxPool2d(2),
+    new Conv2d(64, 64, 3), new BatchNorm2d(64), new ReLU(),
+    new Flatten(),
+    new Linear(64 * 3 * 3, 64), new ReLU(),
+    new Linear(64, 10),
+  );
+}
 
 function torchStepsPerSecond(threads: number): Record<string, number> {
   const peer = findPeerPython();
@@ -62,6 +76,9 @@ export async function main(): Promise<void> {
     const c = kerasMnistCnn();
     const cnnRate = stepsPerSecond(c, new kd.optim.Adam(c.parameters()), kd.rand([64, 1, 28, 28]), y);
     rows.push(makeRow('keras mnist cnn b64 Adam', threads, 'steps/s', cnnRate, peerName, peer.cnn ?? null));
+    const cb = kerasMnistCnnBatchNorm();
+    const cnnBnRate = stepsPerSecond(cb, new kd.optim.Adam(cb.parameters()), kd.rand([64, 1, 28, 28]), y);
+    rows.push(makeRow('keras mnist cnn + batchnorm b64 Adam', threads, 'steps/s', cnnBnRate, peerName, peer.cnn_bn ?? null));
   }
   printTable(rows);
   console.log('CNN step: 1.06 GFLOP forward+backward; at one core\'s ~80 GFLOP/s AVX2 FMA peak that bounds it near 75 steps/s per core.');

@@ -1,5 +1,6 @@
 # PyTorch CPU peer for bench/train.ts: training steps per second for the MLP 784-128-64-10
-# (batch 64, SGD momentum 0.9) and the Keras MNIST CNN (batch 64, Adam), on N threads.
+# (batch 64, SGD momentum 0.9), the Keras MNIST CNN (batch 64, Adam) and the same CNN with a
+# BatchNorm2d after each convolution (batch 64, Adam), on N threads.
 # Prints one line per model: "<name> <steps_per_second>".
 import sys
 import time
@@ -21,6 +22,14 @@ def cnn():
         nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def cnn_bn():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.Flatten(),
         nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
@@ -50,3 +59,5 @@ m = mlp()
 print('mlp', steps_per_second(m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9), torch.rand(64, 784), y))
 c = cnn()
 print('cnn', steps_per_second(c, torch.optim.Adam(c.parameters(), lr=1e-3), torch.rand(64, 1, 28, 28), y))
+cb = cnn_bn()
+print('cnn_bn', steps_per_second(cb, torch.optim.Adam(cb.parameters(), lr=1e-3), torch.rand(64, 1, 28, 28), y))

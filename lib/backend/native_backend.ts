@@ -158,6 +158,34 @@ export function nativeBackend(device: Device, native: NativeAddon) {
         g.handle, g.offset, g.strides);
     },
 
+    /**
+     * Fused batch normalisation over dim 1 of x and y seen as [n, c, l] (float32, strided; weight,
+     * bias and the running statistics are strided [c] vectors or null). Training normalises with the
+     * batch statistics and updates the running ones in place; eval uses the running ones. Writes
+     * the mean and 1/sqrt(var + eps) it used to the contiguous [c] saveMean / saveInvstd.
+     */
+    batchNormForward(training: boolean, momentum: number, eps: number, y: KernelOperand, x: KernelOperand,
+      weight: KernelOperand | null, bias: KernelOperand | null, runningMean: KernelOperand | null,
+      runningVar: KernelOperand | null, saveMean: KernelOperand, saveInvstd: KernelOperand): void {
+      const vec = (t: KernelOperand | null) => (t ? [t.handle, t.offset, t.strides] : [null, 0, [1]]);
+      native.batchNormForward(x.shape, training, momentum, eps, y.handle, y.offset, y.strides, x.handle, x.offset,
+        x.strides, ...vec(weight), ...vec(bias), ...vec(runningMean), ...vec(runningVar), saveMean.handle,
+        saveMean.offset, saveInvstd.handle, saveInvstd.offset);
+    },
+    /**
+     * Gradients of batchNormForward from g (as x, [n, c, l]) and the saved statistics; dx (strided),
+     * dweight and dbias (contiguous [c]) are each written when given.
+     */
+    batchNormBackward(training: boolean, dx: KernelOperand | null, g: KernelOperand, x: KernelOperand,
+      weight: KernelOperand | null, saveMean: KernelOperand, saveInvstd: KernelOperand,
+      dweight: KernelOperand | null, dbias: KernelOperand | null): void {
+      native.batchNormBackward(x.shape, training, dx ? dx.handle : null, dx ? dx.offset : 0, dx ? dx.strides : x.strides,
+        g.handle, g.offset, g.strides, x.handle, x.offset, x.strides, weight ? weight.handle : null,
+        weight ? weight.offset : 0, weight ? weight.strides : [1], saveMean.handle, saveMean.offset, saveInvstd.handle,
+        saveInvstd.offset, dweight ? dweight.handle : null, dweight ? dweight.offset : 0, dbias ? dbias.handle : null,
+        dbias ? dbias.offset : 0);
+    },
+
     // 2-d convolution, NCHW float32: `x` may be strided; weight, bias, gradOutput and every output
     // are contiguous.
     conv2d(g: ConvGeometry, out: KernelOperand, x: KernelOperand, weight: KernelOperand, bias: KernelOperand | null): void {

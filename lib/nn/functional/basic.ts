@@ -6,6 +6,7 @@ import { rand } from '../../ops/creation.js';
 import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
 import { matmul } from '../../ops/matmul.js';
+import { type BatchNormOptions, batchNorm as batchNormOp } from '../../ops/normalization.js';
 import { assertTensor } from '../../ops/record.js';
 import { mean, variance } from '../../ops/reduce.js';
 import { reshape, transpose } from '../../ops/shape.js';
@@ -101,54 +102,15 @@ export function rmsNorm(input: Tensor, normalizedShape: number[], weight?: Tenso
   });
 }
 
-export interface BatchNormOptions {
-  runningMean?: Tensor | null;
-  runningVar?: Tensor | null;
-  weight?: Tensor | null;
-  bias?: Tensor | null;
-  training?: boolean;
-  momentum?: number;
-  eps?: number;
-}
+export type { BatchNormOptions };
 
 /**
  * Batch normalisation over dim 1 (channels) of [N, C, ...]. In training the batch statistics
  * are used and the running ones updated in place (unbiased variance, as PyTorch); in eval the
- * running statistics are used.
+ * running statistics are used. One fused native node (lib/ops/normalization.ts).
  */
 export function batchNorm(input: Tensor, options: BatchNormOptions = {}): Tensor {
-  assertTensor(input, 'batchNorm', 'input');
-  const { runningMean = null, runningVar = null, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
-  if (input.ndim < 2) throw new ShapeError(`batchNorm: expected input of at least 2 dims [N, C, ...], got ${fmtShape(input.shape)}`);
-  const c = input.shape[1];
-  const statShape = input.shape.map((s, i) => (i === 1 ? c : 1));
-  for (const [name, t] of [['weight', weight], ['bias', bias], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`batchNorm: ${name} ${fmtShape(t.shape)} does not match ${c} channels of input ${fmtShape(input.shape)}`);
-  }
-  const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
-  const count = dims.reduce((n, d) => n * input.shape[d], 1);
-  if (training && count <= 1) throw new ShapeError(`batchNorm: expected more than 1 value per channel when training, got input ${fmtShape(input.shape)}`);
-  if (!training && (!runningMean || !runningVar)) throw new ArgumentError('batchNorm: running statistics are required in eval mode');
-  return scoped(() => {
-    let mu: Tensor, v: Tensor;
-    if (training) {
-      mu = mean(input, dims, true);
-      v = variance(input, dims, { correction: 0, keepdim: true });
-      if (runningMean && runningVar) {
-        noGrad(() => {
-          runningMean.mul_(1 - momentum).add_(reshape(mu, [c]), momentum);
-          runningVar.mul_(1 - momentum).add_(ew.mul(reshape(v, [c]), count / (count - 1)), momentum);
-        });
-      }
-    } else {
-      mu = reshape(runningMean!, statShape);
-      v = reshape(runningVar!, statShape);
-    }
-    let out = ew.mul(ew.sub(input, mu), ew.rsqrt(ew.add(v, eps)));
-    if (weight) out = ew.mul(out, reshape(weight, statShape));
-    if (bias) out = ew.add(out, reshape(bias, statShape));
-    return out;
-  });
+  return batchNormOp(input, options);
 }
 
 export const relu = (x: Tensor) => ew.relu(x);
