@@ -11,3 +11,8 @@ export type { ConvTranspose2dOptions, UnfoldOptions } from './convolution.js';
 export { maxPool1d } from './pooling.js';
 export type { MaxPool1dOptions, PooledWithIndices } from './pooling.js';
 export { conv2dReluMaxPool2d, type MaxPool2dArgs } from './fused.js';
+export { pad } from './padding.js';
+export type { PadMode, PadOptions } from './padding.js';
+export { normalize, cosineSimilarity } from './similarity.js';
+export type { NormalizeOptions, CosineSimilarityOptions } from './similarity.js';
+export { oneHot } from './encoding.js';
