@@ -32,26 +32,27 @@ export interface ValuesIndices {
   indices: Tensor;
 }
 
-/** x along dim as `rows` rows of `n` values each, in row-major order with the dim moved last. */
+/** x along dim as `rows` rows of `n` values each, in row-major order with the dim swapped to the end. */
 export interface Rows {
   values: ArrayLike<number>;
   rows: number;
   n: number;
-  /** x's shape with dim moved last. */
+  /** x's shape with dim and the last dim swapped. */
   movedShape: number[];
 }
 
-/** x's values along dim d (already normalised) as rows; a host copy unless x is contiguous with d last. */
+/** x's values along dim d (already normalised) as rows (d swapped with the last dim); a host copy unless x is contiguous with d last. */
 export function rowsAlong(x: Tensor, d: number): Rows {
   const n = x.ndim === 0 ? 1 : x.shape[d];
-  const movedShape = x.ndim === 0 ? [1] : [...x.shape.slice(0, d), ...x.shape.slice(d + 1), n];
+  const movedShape = x.ndim === 0 ? [1] : [...x.shape];
+  if (x.ndim > 0) [movedShape[d], movedShape[x.ndim - 1]] = [movedShape[x.ndim - 1], movedShape[d]];
   const values = noGrad(() => tidy(() => (x.ndim === 0 ? x : transpose(x, d, -1)).data()));
   return { values, rows: n === 0 ? 0 : values.length / n, n, movedShape };
 }
 
 /**
- * Values laid out as rows (dim last: `movedShape` with the last size replaced by `width`) as a
- * contiguous tensor in x's layout (the dim back in place) on x's device.
+ * Values laid out as rows (`movedShape` with the last size replaced by `width`) as a contiguous
+ * tensor in x's layout (dim d swapped back into place) on x's device.
  */
 export function fromRows(values: Int32Array | Float32Array, dtype: 'int32' | 'float32', x: Tensor, d: number, movedShape: number[], width: number): Tensor {
   const shape = [...movedShape.slice(0, -1), width];
