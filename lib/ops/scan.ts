@@ -1,12 +1,12 @@
-// Running sums and products along one dim. The scan runs on the host over rows with the dim
-// moved last, accumulating in float64 as PyTorch's CPU scans do (for CUDA tensors this is a
-// round trip through host memory until the GPU issue adds a device scan): one pass per row, exact,
-// and no kernel to add.
+// Running sums and products along one dim. The scan runs on the host over x's row-major values,
+// accumulating in float64 as PyTorch's CPU scans do (for CUDA tensors this is a round trip through
+// host memory until the GPU issue adds a device scan): one pass, exact, and no kernel to add.
+import { noGrad } from '../autograd/grad_mode.js';
 import { DTypeError } from '../errors.js';
-import type { Tensor } from '../tensor.js';
+import { type Tensor, shapeNumel } from '../tensor.js';
+import { fromTypedArray } from './creation.js';
 import { assertTensor, record } from './record.js';
 import { flip, normalizeDim } from './shape.js';
-import { fromRows, rowsAlong } from './sorting.js';
 
 function checkScannable(op: string, x: Tensor, dim: number): number {
   assertTensor(x, op, 'input');
@@ -15,20 +15,31 @@ function checkScannable(op: string, x: Tensor, dim: number): number {
   return normalizeDim(dim, x.ndim, op);
 }
 
-/** Each row's running sum (sum) or product along dim d, float32 for float32 input and int32 otherwise. */
+/**
+ * The running sum (or product) along dim d, float32 for float32 input and int32 otherwise. One
+ * pass over x's row-major values as [outer, n, inner]: each step along d updates `inner` float64
+ * accumulators, so the innermost loop reads and writes contiguous memory whatever d is.
+ */
 function scan(x: Tensor, d: number, product: boolean): Tensor {
-  const { values, rows, n, movedShape } = rowsAlong(x, d);
+  const values = noGrad(() => x.data());
+  const n = x.ndim === 0 ? 1 : x.shape[d];
+  const inner = shapeNumel(x.shape.slice(d + 1)), outer = n === 0 ? 0 : values.length / (n * inner);
   const float = x.dtype === 'float32';
-  const out = float ? new Float32Array(rows * n) : new Int32Array(rows * n);
-  for (let r = 0; r < rows; r++) {
-    let acc = product ? 1 : 0;
-    for (let i = r * n; i < (r + 1) * n; i++) {
-      if (product) acc = float ? acc * values[i] : Math.imul(acc, values[i]);
-      else acc = float ? acc + values[i] : (acc + values[i]) | 0;
-      out[i] = acc;
+  const out = float ? new Float32Array(values.length) : new Int32Array(values.length);
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(product ? 1 : 0);
+    for (let k = 0; k < n; k++) {
+      const base = (o * n + k) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = values[base + i];
+        const a = product ? (float ? acc[i] * v : Math.imul(acc[i], v)) : float ? acc[i] + v : (acc[i] + v) | 0;
+        acc[i] = a;
+        out[base + i] = a;
+      }
     }
   }
-  return fromRows(out, float ? 'float32' : 'int32', x, d, movedShape, n);
+  return fromTypedArray(out, [...x.shape], float ? 'float32' : 'int32', x.device);
 }
 
 /** The running sum along dim; int32 for int32 and bool input (PyTorch: int64). */
@@ -61,23 +72,28 @@ export function cumprod(x: Tensor, dim: number): Tensor {
  * this gradient is not itself differentiable (a second derivative of cumprod is not supported).
  */
 function cumprodGrad(x: Tensor, g: Tensor, d: number): Tensor {
-  const xr = rowsAlong(x, d), gr = rowsAlong(g, d);
-  const { rows, n, values: xv } = xr;
-  const gv = gr.values;
-  const out = new Float32Array(rows * n);
-  const suffix = new Float64Array(n);
-  for (let r = 0; r < rows; r++) {
-    const base = r * n;
-    let s = 0;
-    for (let i = n - 1; i >= 0; i--) {
-      s = i === n - 1 ? gv[base + i] : gv[base + i] + xv[base + i + 1] * s;
-      suffix[i] = s;
+  const xv = noGrad(() => x.data()), gv = noGrad(() => g.data());
+  const n = x.ndim === 0 ? 1 : x.shape[d];
+  const inner = shapeNumel(x.shape.slice(d + 1)), outer = n === 0 ? 0 : xv.length / (n * inner);
+  const out = new Float32Array(xv.length);
+  const suffix = new Float64Array(n * inner), acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    const block = o * n * inner;
+    for (let k = n - 1; k >= 0; k--) {
+      for (let i = 0; i < inner; i++) {
+        const at = block + k * inner + i;
+        const s = k === n - 1 ? gv[at] : gv[at] + xv[at + inner] * suffix[(k + 1) * inner + i];
+        suffix[k * inner + i] = s;
+      }
     }
-    let before = 1;
-    for (let i = 0; i < n; i++) {
-      out[base + i] = before * suffix[i];
-      before *= xv[base + i];
+    acc.fill(1);
+    for (let k = 0; k < n; k++) {
+      for (let i = 0; i < inner; i++) {
+        const at = block + k * inner + i;
+        out[at] = acc[i] * suffix[k * inner + i];
+        acc[i] *= xv[at];
+      }
     }
   }
-  return fromRows(out, 'float32', x, d, xr.movedShape, n);
+  return fromTypedArray(out, [...x.shape], 'float32', x.device);
 }

@@ -65,6 +65,9 @@ describe('sort and argsort', () => {
     expect(y.sort().indices.toArray()).toEqual([2, 5, 0, 3, 1, 4]);
     expect(y.sort({ descending: true }).values.toArray()).toEqual([NaN, NaN, 5, 2, 0, -1]);
     expect(kd.argsort(y, { descending: true }).toArray()).toEqual([1, 4, 3, 0, 5, 2]);
+    // -0 ties with 0 (original order kept); negative floats order by magnitude reversed.
+    expect(kd.tensor([0, -0, -1.5, -0.25, 2]).sort().indices.toArray()).toEqual([2, 3, 0, 1, 4]);
+    expect(kd.tensor([5, -7, 0, -7, 2147483647, -2147483648], { dtype: 'int32' }).sort({ descending: true }).indices.toArray()).toEqual([4, 0, 2, 1, 3, 5]);
     // A 0-d tensor sorts to itself, index 0.
     const s = kd.sort(kd.tensor(4));
     expect([s.values.item(), s.indices.item(), s.indices.ndim]).toEqual([4, 0, 0]);
