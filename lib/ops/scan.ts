@@ -2,7 +2,7 @@
 // accumulating in float64 as PyTorch's CPU scans do (for CUDA tensors this is a round trip through
 // host memory until the GPU issue adds a device scan): one pass, exact, and no kernel to add.
 import { noGrad } from '../autograd/grad_mode.js';
-import { DTypeError } from '../errors.js';
+import { ArgumentError, DTypeError } from '../errors.js';
 import { type Tensor, shapeNumel } from '../tensor.js';
 import { fromTypedArray } from './creation.js';
 import { assertTensor, record } from './record.js';
@@ -11,7 +11,7 @@ import { flip, normalizeDim } from './shape.js';
 function checkScannable(op: string, x: Tensor, dim: number): number {
   assertTensor(x, op, 'input');
   if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') throw new DTypeError(`${op}: unsupported dtype ${x.dtype}`);
-  if (typeof dim !== 'number') throw new DTypeError(`${op}: dim must be a number, got ${typeof dim}`);
+  if (typeof dim !== 'number') throw new ArgumentError(`${op}: dim must be a number, got ${typeof dim}`);
   return normalizeDim(dim, x.ndim, op);
 }
 

@@ -1,5 +1,5 @@
 // Orderings along one dim: sort, argsort and topk. The order is found on the host, row by row
-// over a copy with the dim moved last (for CUDA tensors this is a round trip through host memory
+// over a copy with the dim swapped to the end (for CUDA tensors this is a round trip through host memory
 // until the GPU issue adds device sorts); the values are then gathered on the tensor's device
 // from those indices, so they are exact and their gradient is gather's (a scatter into zeros).
 // NaN ranks above every number, as in PyTorch; ties keep their original order (a valid answer
