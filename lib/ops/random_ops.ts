@@ -1,11 +1,11 @@
 // Sampling from tensors of probabilities: multinomial (categories drawn per row of weights) and
-// bernoulli (one coin per element). Draws come from kd.manualSeed's generator, or from a private
-// one when a `seed` is given, so a sampling loop can be repeated without touching the global
-// stream. Weights are read on the host (for CUDA tensors too: the draw is sequential per row and
+// bernoulli (one coin per element). Draws come from kd.manualSeed's generator, or from the
+// kd.Generator (or a fresh one from the `seed`) the options name, so a sampling loop can be
+// repeated without touching the global stream. Weights are read on the host (for CUDA tensors too: the draw is sequential per row and
 // tiny next to the model that made the weights); the results go back to the tensor's device.
 import { noGrad } from '../autograd/grad_mode.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { nextUint32 } from '../random.js';
+import { Generator, defaultGenerator } from '../random.js';
 import { tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { fromTypedArray } from './creation.js';
@@ -14,46 +14,32 @@ import { assertTensor } from './record.js';
 export interface MultinomialOptions {
   /** Draw with replacement (default false: each category at most once per row, as PyTorch). */
   replacement?: boolean;
-  /** Draw from a private generator seeded with this number instead of kd.manualSeed's stream. */
+  /** The stream to draw from (default: the one kd.manualSeed seeds), as torch's generator argument. */
+  generator?: Generator;
+  /** Shorthand for `generator: new kd.Generator(seed)`: a repeatable draw that leaves the global stream alone. */
   seed?: number;
 }
 
 export interface BernoulliOptions {
-  /** Draw from a private generator seeded with this number instead of kd.manualSeed's stream. */
+  /** The stream to draw from (default: the one kd.manualSeed seeds). */
+  generator?: Generator;
+  /** Shorthand for `generator: new kd.Generator(seed)`. */
   seed?: number;
 }
 
-/** Uniform doubles in [0, 1) with 53 random bits, from the global stream or a seeded one. */
-function uniformSource(seed: number | undefined, op: string): () => number {
-  let next32 = nextUint32;
-  if (seed !== undefined) {
+/** Uniform doubles in [0, 1) with 53 random bits from the generator the options name. */
+function uniformSource(options: { generator?: Generator; seed?: number }, op: string): () => number {
+  const { generator, seed } = options;
+  if (generator !== undefined && seed !== undefined) throw new ArgumentError(`${op}: pass a generator or a seed, not both`);
+  let g = defaultGenerator;
+  if (generator !== undefined) {
+    if (!(generator instanceof Generator)) throw new ArgumentError(`${op}: generator must be a kd.Generator, got ${typeof generator}`);
+    g = generator;
+  } else if (seed !== undefined) {
     if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new ArgumentError(`${op}: seed must be a finite number, got ${String(seed)}`);
-    next32 = seededUint32(seed);
+    g = new Generator(seed);
   }
-  return () => ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
-}
-
-/** xoshiro128** seeded through splitmix32, as kd.manualSeed seeds the global stream. */
-function seededUint32(seed: number): () => number {
-  let x = (Math.floor(seed) ^ Math.floor(seed / 2 ** 32)) >>> 0;
-  const mix = () => {
-    x = (x + 0x9e3779b9) >>> 0;
-    let z = x;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  let s0 = mix(), s1 = mix(), s2 = mix(), s3 = mix();
-  if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
-  const rotl = (v: number, k: number) => (v << k) | (v >>> (32 - k));
-  return () => {
-    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-    const t = s1 << 9;
-    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
-    s2 ^= t;
-    s3 = rotl(s3, 11);
-    return result;
-  };
+  return () => ((g.nextUint32() >>> 5) * 67108864 + (g.nextUint32() >>> 6)) / 9007199254740992;
 }
 
 /**
@@ -66,7 +52,7 @@ function seededUint32(seed: number): () => number {
 export function multinomial(probs: Tensor, numSamples: number, options: MultinomialOptions = {}): Tensor {
   const op = 'multinomial';
   assertTensor(probs, op, 'input');
-  const { replacement = false, seed } = options;
+  const { replacement = false } = options;
   if (probs.dtype !== 'float32') throw new DTypeError(`${op}: expected a float32 tensor of weights, got ${probs.dtype}`);
   if (probs.ndim !== 1 && probs.ndim !== 2) throw new ShapeError(`${op}: probability distributions must be 1-d or 2-d, got shape ${fmtShape(probs.shape)}`);
   if (!Number.isInteger(numSamples) || numSamples <= 0) throw new ArgumentError(`${op}: numSamples must be a positive integer, got ${numSamples}`);
@@ -90,7 +76,7 @@ export function multinomial(probs: Tensor, numSamples: number, options: Multinom
       throw new ArgumentError(`${op}: row ${r} of ${fmtShape(probs.shape)} has ${positive} non-zero weights, too few to draw ${numSamples} without replacement`);
     }
   }
-  const uniform = uniformSource(seed, op);
+  const uniform = uniformSource(options, op);
   const out = new Int32Array(rows * numSamples);
   for (let r = 0; r < rows; r++) {
     const row = out.subarray(r * numSamples, (r + 1) * numSamples);
@@ -164,7 +150,7 @@ export function bernoulli(p: Tensor, options: BernoulliOptions = {}): Tensor {
   assertTensor(p, op, 'input');
   if (p.dtype !== 'float32') throw new DTypeError(`${op}: expected a float32 tensor of probabilities, got ${p.dtype}`);
   const probs = noGrad(() => tidy(() => p.data()));
-  const uniform = uniformSource(options.seed, op);
+  const uniform = uniformSource(options, op);
   const out = new Float32Array(probs.length);
   for (let i = 0; i < probs.length; i++) {
     const v = probs[i];

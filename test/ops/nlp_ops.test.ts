@@ -224,6 +224,19 @@ describe('multinomial and bernoulli', () => {
     expect(Math.abs(first[5] / 3000 - 3 / 6.8)).toBeLessThan(0.05);
   });
 
+  it('multinomial and bernoulli draw from a kd.Generator when given one, advancing it', () => {
+    const w = kd.rand([3, 40]);
+    const g1 = new kd.Generator(11), g2 = new kd.Generator(11);
+    const a = kd.multinomial(w, 5, { generator: g1 }), b = kd.multinomial(w, 5, { generator: g2 });
+    expect(Array.from(a.data())).toEqual(Array.from(b.data()));
+    expect(Array.from(kd.multinomial(w, 5, { generator: g1 }).data())).not.toEqual(Array.from(a.data()));
+    expect(Array.from(kd.multinomial(w, 5, { seed: 11 }).data())).toEqual(Array.from(a.data()));
+    const p = kd.full([200], 0.5);
+    expect(Array.from(p.bernoulli({ generator: new kd.Generator(4) }).data())).toEqual(Array.from(kd.bernoulli(p, { seed: 4 }).data()));
+    expectError(() => kd.multinomial(w, 1, { seed: 1, generator: g1 }), kd.ArgumentError, /multinomial/);
+    expectError(() => kd.bernoulli(p, { generator: {} as never }), kd.ArgumentError, /bernoulli/, /Generator/);
+  });
+
   it('multinomial rejects bad weights and sizes naming the op and shape', () => {
     expectError(() => kd.multinomial(kd.tensor([1, -1], { dtype: 'float32' }), 1), kd.ArgumentError, /multinomial/, /\[2\]/);
     expectError(() => kd.multinomial(kd.zeros([2, 3]), 1), kd.ArgumentError, /multinomial/, /sum/);
