@@ -107,8 +107,8 @@ function orderKeys(values: ArrayLike<number>, base: number, n: number, descendin
 /**
  * The permutation of each row that sorts it (ascending or descending), ties in original order:
  * an LSD radix sort over the 32-bit order keys, four stable passes of 8 bits (a pass whose digit
- * is the same for the whole row is skipped). Linear in n: a 50257-wide row sorts in about a
- * millisecond, several times faster than a comparator or a typed array's own sort.
+ * is the same for the whole row is skipped). Linear in n; on a loaded machine it sorted 32 rows of
+ * 50257 about 3x faster than a comparator sort and 2x faster than Float64Array's own sort.
  */
 function sortedOrder(rows: Rows, descending: boolean): Int32Array {
   const { values, n } = rows;
