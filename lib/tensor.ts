@@ -22,6 +22,12 @@ import * as red from './ops/reduce.js';
 import * as sel from './ops/select.js';
 import * as shp from './ops/shape.js';
 import * as smx from './ops/softmax.js';
+import * as lgc from './ops/logical.js';
+import * as rnd from './ops/random_ops.js';
+import * as scn from './ops/scan.js';
+import * as srt from './ops/sorting.js';
+import * as tri from './ops/triangular.js';
+import * as unb from './ops/unbind.js';
 import { isKept, keep, trackTensor } from './scope.js';
 
 export type Scalar = number | boolean;
@@ -366,6 +372,15 @@ export class Tensor implements KernelOperand {
   softmax(dim: number): Tensor { return smx.softmax(this, dim); }
   logSoftmax(dim: number): Tensor { return smx.logSoftmax(this, dim); }
   norm(p?: la.NormOrder, dim?: number | number[] | null, keepdim = false): Tensor { return la.norm(this, p, dim, keepdim); }
+  any(dim?: number | number[] | null, keepdim = false): Tensor { return lgc.any(this, dim, keepdim); }
+  all(dim?: number | number[] | null, keepdim = false): Tensor { return lgc.all(this, dim, keepdim); }
+  cumsum(dim: number): Tensor { return scn.cumsum(this, dim); }
+  cumprod(dim: number): Tensor { return scn.cumprod(this, dim); }
+  sort(options?: srt.SortOptions): srt.ValuesIndices { return srt.sort(this, options); }
+  argsort(options?: srt.SortOptions): Tensor { return srt.argsort(this, options); }
+  topk(k: number, options?: srt.TopkOptions): srt.ValuesIndices { return srt.topk(this, k, options); }
+  multinomial(numSamples: number, options?: rnd.MultinomialOptions): Tensor { return rnd.multinomial(this, numSamples, options); }
+  bernoulli(options?: rnd.BernoulliOptions): Tensor { return rnd.bernoulli(this, options); }
   median(): Tensor;
   median(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   median(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
@@ -416,6 +431,9 @@ export class Tensor implements KernelOperand {
   roll(shifts: number | number[], dims?: number | number[] | null): Tensor { return rea.roll(this, shifts, dims); }
   diag(diagonal = 0): Tensor { return rea.diag(this, diagonal); }
   diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor { return rea.diagonal(this, offset, dim1, dim2); }
+  triu(diagonal = 0): Tensor { return tri.triu(this, diagonal); }
+  tril(diagonal = 0): Tensor { return tri.tril(this, diagonal); }
+  unbind(dim = 0): Tensor[] { return unb.unbind(this, dim); }
 
   // ---- indexing -----------------------------------------------------------------------------
 

@@ -13,3 +13,8 @@ export type { MaxPool1dOptions, PooledWithIndices } from './pooling.js';
 export { conv2dReluMaxPool2d, type MaxPool2dArgs } from './fused.js';
 export { scaledDotProductAttention } from '../../ops/attention.js';
 export type { ScaledDotProductAttentionOptions } from '../../ops/attention.js';
+export { pad } from './padding.js';
+export type { PadMode, PadOptions } from './padding.js';
+export { normalize, cosineSimilarity } from './similarity.js';
+export type { NormalizeOptions, CosineSimilarityOptions } from './similarity.js';
+export { oneHot } from './encoding.js';
