@@ -5,7 +5,7 @@
 import { noGrad } from '../autograd/grad_mode.js';
 import type { Device } from '../device.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { keep } from '../scope.js';
+import { forwardScope, keep } from '../scope.js';
 import { Tensor } from '../tensor.js';
 
 const parameterSet = new WeakSet<Tensor>();
@@ -59,6 +59,17 @@ export abstract class Module {
   private _keyOverrides = new Map<string, string>();
 
   abstract forward(...inputs: unknown[]): unknown;
+
+  constructor() {
+    // Every forward call, of every subclass, runs in a scope that frees what it made except what
+    // it returns (lib/scope.ts, forwardScope): `this.forward` here is already the most derived
+    // class's method, wrapped once per instance in a non-enumerable own property.
+    const forward = this.forward;
+    Object.defineProperty(this, 'forward', {
+      value: (...inputs: unknown[]) => forwardScope(() => forward.apply(this, inputs)),
+      writable: true, configurable: true, enumerable: false,
+    });
+  }
 
   // ---- registration -------------------------------------------------------------------------
 
