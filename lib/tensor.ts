@@ -204,6 +204,16 @@ export class Tensor implements KernelOperand {
       viewOwners.set(host, this._storage);
       return typedArrayView(this.dtype, host, this.offset * dtypeBytes(this.dtype), this.numel);
     }
+    return this._dataCopy();
+  }
+
+  /**
+   * @internal The elements as a copy in memory V8 owns. What library code reads on every step
+   * (argument checks) uses this: Node frees the wrapper of a zero-copy view only when the event
+   * loop turns, so a synchronous loop calling data() each step holds a little more each step.
+   */
+  _dataCopy(): AnyTypedArray {
+    this._assertLive('data');
     const dense = this.isContiguous() ? this : this.contiguous();
     const bytes = backendFor(this.device).read(dense.handle, dense.offset * dtypeBytes(this.dtype), this.numel * dtypeBytes(this.dtype));
     if (dense !== this) dense.dispose();
