@@ -21,10 +21,12 @@ export function memory(): MemoryInfo {
 
 // The watch: every WINDOW_STEPS optimizer steps, the smallest live-storage count seen in the
 // window is compared with the previous window's. Storages a loop merely forgot go up and down
-// with garbage collections; storages it holds go only up. RISING_WINDOWS windows in a row that
-// rise, by GROWTH_STORAGES in all, warn once per process.
+// with garbage collections; storages it holds go only up. When at least RISING_WINDOWS of the
+// last WINDOWS windows rose (a collection that frees older garbage may dip one), by
+// GROWTH_STORAGES in all, the watch warns, once per process.
 const WINDOW_STEPS = 200;
-const RISING_WINDOWS = 10;
+const WINDOWS = 10;
+const RISING_WINDOWS = 8;
 const GROWTH_STORAGES = 500;
 
 const watch = { steps: 0, windowMin: Infinity, mins: [] as number[], warned: false };
@@ -36,13 +38,15 @@ export function noteOptimizerStep(): void {
   if (++watch.steps % WINDOW_STEPS !== 0) return;
   watch.mins.push(watch.windowMin);
   watch.windowMin = Infinity;
-  if (watch.mins.length > RISING_WINDOWS + 1) watch.mins.shift();
+  if (watch.mins.length > WINDOWS + 1) watch.mins.shift();
   const m = watch.mins;
-  if (m.length <= RISING_WINDOWS || m[m.length - 1] - m[0] < GROWTH_STORAGES) return;
-  for (let i = 1; i < m.length; i++) if (m[i] <= m[i - 1]) return;
+  if (m.length <= WINDOWS || m[m.length - 1] - m[0] < GROWTH_STORAGES) return;
+  let rises = 0;
+  for (let i = 1; i < m.length; i++) if (m[i] > m[i - 1]) rises++;
+  if (rises < RISING_WINDOWS) return;
   watch.warned = true;
   process.emitWarning(
-    `kindling: live tensors grew at every one of the last ${RISING_WINDOWS * WINDOW_STEPS} optimizer steps ` +
+    `kindling: live tensors kept growing over the last ${WINDOWS * WINDOW_STEPS} optimizer steps ` +
     `(${m[0]} -> ${m[m.length - 1]} storages): the loop keeps references to tensors it does not need ` +
     '(a list of losses? keep loss.item() instead). Wrap the step in kd.tidy(() => ...) or dispose() what it made; ' +
     'kd.memory() reports what is live.',
