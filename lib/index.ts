@@ -31,6 +31,8 @@ export type { MultinomialOptions, BernoulliOptions } from './ops/random_ops.js';
 export { manualSeed, Generator } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode.js';
 export { tidy, keep } from './scope.js';
+export { memory } from './memory.js';
+export type { MemoryInfo, DeviceMemory } from './memory.js';
 export { getNumThreads, setNumThreads, cpuIsa, cpuIsaDetected, setCpuIsa } from './runtime.js';
 export * as cuda from './cuda.js';
 export * as nn from './nn/index.js';

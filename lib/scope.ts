@@ -1,8 +1,9 @@
 // Deterministic memory release. A scope frees every tensor made while it was open except those
 // it returns and those marked kept (parameters, gradients, optimizer state, autograd's saved
 // aliases); what it returns passes to the enclosing scope. kd.tidy(fn) is the public scope (it
-// finds tensors anywhere inside arrays and plain objects); scoped(fn) is the one ops use: fn
-// returns a tensor or an array of them, and opening it costs no allocation.
+// finds tensors anywhere inside arrays, Maps and objects); scoped(fn) is the one ops use: fn
+// returns a tensor or an array of them, and opening it costs no allocation; forwardScope(fn) is
+// the one every Module.forward runs in.
 import { ArgumentError } from './errors.js';
 
 export interface Disposable {
@@ -73,6 +74,8 @@ export function scoped<T extends ScopeResult>(fn: () => T): T {
   }
 }
 
+// The tensors reachable from a scope's result: through arrays, Maps, Sets and the own fields of
+// any other object (a plain object, an RNN's [output, [h, c]], a class instance holding tensors).
 function collectReturned(value: unknown, into: Set<unknown>, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
@@ -80,12 +83,38 @@ function collectReturned(value: unknown, into: Set<unknown>, seen = new Set<unkn
     into.add(value);
     return;
   }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return;
   if (Array.isArray(value)) {
     for (const v of value) collectReturned(v, into, seen);
-  } else if (value instanceof Map) {
+  } else if (value instanceof Map || value instanceof Set) {
     for (const v of value.values()) collectReturned(v, into, seen);
-  } else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
+  } else {
     for (const v of Object.values(value)) collectReturned(v, into, seen);
+  }
+}
+
+function isThenable(value: unknown): boolean {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * The scope every Module.forward call runs in (lib/nn/module.ts): frees what the forward made
+ * except what it returns (found as tidy finds it), so the intermediates of a Sequential or of any
+ * user module free themselves while autograd keeps its own aliases. A forward that returns a
+ * Promise keeps everything it made (its body may still be running).
+ */
+export function forwardScope<T>(fn: () => T): T {
+  const start = openScope();
+  let returned: Set<unknown> | null = null;
+  try {
+    const result = fn();
+    returned = new Set<unknown>();
+    if (isThenable(result)) for (let i = start; i < made.length; i++) returned.add(made[i]);
+    else collectReturned(result, returned);
+    return result;
+  } finally {
+    closeScope(start, returned ?? new Set<unknown>());
   }
 }
 

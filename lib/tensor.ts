@@ -50,6 +50,10 @@ export function shapeNumel(shape: readonly number[]): number {
   return n;
 }
 
+// A zero-copy array returned by data() keeps its storage alive: the buffer is a key here, so the
+// Storage (and the native block it owns) cannot be collected while the array is reachable.
+const viewOwners = new WeakMap<ArrayBuffer, Storage>();
+
 export class Tensor implements KernelOperand {
   readonly shape: number[];
   readonly strides: number[];
@@ -197,14 +201,27 @@ export class Tensor implements KernelOperand {
 
   /**
    * The elements in row-major order. On the CPU, a contiguous tensor returns a view of its own
-   * memory (writes show in the tensor); otherwise a copy.
+   * memory (writes show in the tensor), valid for as long as the array is referenced, even after
+   * the tensor itself is dropped; dispose() empties it. Otherwise (a strided view, a GPU tensor)
+   * a copy.
    */
   data(): AnyTypedArray {
     this._assertLive('data');
     const host = backendFor(this.device).hostBuffer(this.handle);
     if (host && this.isContiguous()) {
+      viewOwners.set(host, this._storage);
       return typedArrayView(this.dtype, host, this.offset * dtypeBytes(this.dtype), this.numel);
     }
+    return this._dataCopy();
+  }
+
+  /**
+   * @internal The elements as a copy in memory V8 owns. What library code reads on every step
+   * (argument checks) uses this: Node frees the wrapper of a zero-copy view only when the event
+   * loop turns, so a synchronous loop calling data() each step holds a little more each step.
+   */
+  _dataCopy(): AnyTypedArray {
+    this._assertLive('data');
     const dense = this.isContiguous() ? this : this.contiguous();
     const bytes = backendFor(this.device).read(dense.handle, dense.offset * dtypeBytes(this.dtype), this.numel * dtypeBytes(this.dtype));
     if (dense !== this) dense.dispose();

@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
+import { cpuBackend } from '../lib/backend/cpu.js';
 import { liveStorageCount } from '../lib/backend/storage.js';
 import * as kd from '../lib/index.js';
+import { resetMemoryWatch } from '../lib/memory.js';
 
 function rssMiB(): number {
   return process.memoryUsage().rss / 2 ** 20;
@@ -230,5 +232,258 @@ describe('memory', () => {
     t.dispose();
     // The buffer is detached: the stale view reads as empty instead of freed memory.
     expect(view.length).toBe(0);
+  });
+});
+
+// Issue 10's loops, written as a PyTorch user writes them: a fresh batch each step, nothing
+// disposed, nothing in tidy. What they forget is freed at garbage collections (the native
+// finalizer runs during the collection, so a synchronous loop gets it back too), and every
+// Module.forward frees its own intermediates.
+describe('memory without tidy', () => {
+  type Loop = 'tidy' | 'hand-disposed' | 'forgot (sync)' | 'forgot (async)';
+
+  function mlpSetup() {
+    kd.manualSeed(31);
+    const model = new kd.nn.Sequential(
+      new kd.nn.Linear(784, 128), new kd.nn.ReLU(), new kd.nn.Linear(128, 64), new kd.nn.ReLU(), new kd.nn.Linear(64, 10),
+    );
+    return { model, inputShape: [32, 784] };
+  }
+
+  function cnnSetup() {
+    kd.manualSeed(37);
+    const model = new kd.nn.Sequential(
+      new kd.nn.Conv2d(1, 8, 3), new kd.nn.ReLU(), new kd.nn.MaxPool2d(2),
+      new kd.nn.Conv2d(8, 16, 3), new kd.nn.ReLU(), new kd.nn.MaxPool2d(2),
+      new kd.nn.Flatten(), new kd.nn.Linear(16 * 5 * 5, 10),
+    );
+    return { model, inputShape: [8, 1, 28, 28] };
+  }
+
+  /** Runs `steps` training steps written as `loop`; returns RSS (MiB) at the middle and the end, and live storages at the end. */
+  async function train(setup: () => { model: kd.nn.Module; inputShape: number[] }, loop: Loop, steps: number) {
+    const { model, inputShape } = setup();
+    const opt = new kd.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const lossFn = new kd.nn.CrossEntropyLoss();
+    let middle = 0, lossValue = 0;
+    for (let step = 0; step < steps; step++) {
+      const x = kd.randn(inputShape);
+      const y = kd.randint(0, 10, [inputShape[0]]);
+      if (loop === 'tidy') {
+        lossValue = kd.tidy(() => {
+          opt.zeroGrad();
+          const loss = lossFn.forward(model.forward(x) as kd.Tensor, y);
+          loss.backward();
+          opt.step();
+          return loss.item();
+        });
+      } else {
+        opt.zeroGrad();
+        const out = model.forward(x) as kd.Tensor;
+        const loss = lossFn.forward(out, y);
+        loss.backward();
+        opt.step();
+        lossValue = loss.item();
+        if (loop === 'hand-disposed') {
+          for (const t of [out, loss]) t.dispose();
+        }
+        if (loop === 'forgot (async)' && step % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (loop === 'tidy' || loop === 'hand-disposed') {
+        x.dispose();
+        y.dispose();
+      }
+      if (step === steps >> 1) middle = rssMiB();
+    }
+    expect(Number.isFinite(lossValue)).toBe(true);
+    return { middle, end: rssMiB(), storages: liveStorageCount() };
+  }
+
+  it('an MLP loop with no tidy and no dispose, synchronous or async, holds at most 1.5x the RSS of the tidy loop, and a hand-disposed one is flat', async () => {
+    const steps = 1000;
+    settle();
+    const before = liveStorageCount();
+    const tidyRun = await train(mlpSetup, 'tidy', steps);
+    settle();
+    // Every step of the hand-disposed loop frees exactly what it made: the count of live
+    // storages is the same after each step, with no collection needed.
+    const hand = await train(mlpSetup, 'hand-disposed', steps);
+    const sync = await train(mlpSetup, 'forgot (sync)', steps);
+    const asyncRun = await train(mlpSetup, 'forgot (async)', steps);
+    const report = `RSS MiB (middle -> end): tidy ${tidyRun.middle.toFixed(0)} -> ${tidyRun.end.toFixed(0)}, hand-disposed ${hand.middle.toFixed(0)} -> ${hand.end.toFixed(0)}, ` +
+      `forgot sync ${sync.middle.toFixed(0)} -> ${sync.end.toFixed(0)} (${sync.storages - before} storages live), forgot async ${asyncRun.middle.toFixed(0)} -> ${asyncRun.end.toFixed(0)} (${asyncRun.storages - before})`;
+    console.log(report);
+    expect(hand.end - hand.middle, report).toBeLessThan(8);
+    expect(hand.end, report).toBeLessThan(1.1 * tidyRun.end);
+    for (const run of [sync, asyncRun]) {
+      expect(run.end, report).toBeLessThan(1.5 * tidyRun.end);
+      expect(run.end - run.middle, report).toBeLessThan(16);
+      // 1,000 steps leave 4 storages each (batch, labels, output, loss) if nothing is freed.
+      expect(run.storages - before, report).toBeLessThan(steps);
+    }
+  });
+
+  it('a training step makes no zero-copy views (Node frees their wrappers only when the event loop turns)', () => {
+    // A view per step was the slow leak of the hand-disposed synchronous loop (about 250 bytes a
+    // step: cross-entropy read its labels through data()).
+    const { model } = mlpSetup();
+    const opt = new kd.optim.SGD(model.parameters(), { lr: 0.01 });
+    const lossFn = new kd.nn.CrossEntropyLoss();
+    const x = kd.randn([32, 784]), y = kd.randint(0, 10, [32]);
+    const hostView = vi.spyOn(cpuBackend, 'hostBuffer');
+    try {
+      for (let step = 0; step < 3; step++) {
+        opt.zeroGrad();
+        const out = model.forward(x) as kd.Tensor;
+        const loss = lossFn.forward(out, y);
+        loss.backward();
+        opt.step();
+        loss.item();
+        for (const t of [out, loss]) t.dispose();
+      }
+      expect(hostView).not.toHaveBeenCalled();
+    } finally {
+      hostView.mockRestore();
+    }
+  });
+
+  it('the hand-disposed loop keeps the same number of live storages after every step', () => {
+    const { model } = mlpSetup();
+    const opt = new kd.optim.SGD(model.parameters(), { lr: 0.01 });
+    const lossFn = new kd.nn.CrossEntropyLoss();
+    // What earlier tests forgot is collected first, so that no collection changes the count below.
+    settle();
+    settle();
+    const counts: number[] = [];
+    for (let step = 0; step < 300; step++) {
+      const x = kd.randn([32, 784]), y = kd.randint(0, 10, [32]);
+      opt.zeroGrad();
+      const out = model.forward(x) as kd.Tensor;
+      const loss = lossFn.forward(out, y);
+      loss.backward();
+      opt.step();
+      for (const t of [x, y, out, loss]) t.dispose();
+      if (step >= 2) counts.push(liveStorageCount());
+    }
+    expect(new Set(counts).size, `live storages per step: ${[...new Set(counts)].join(', ')}`).toBe(1);
+  });
+
+  it('a CNN loop with no tidy and no dispose holds at most 1.5x the RSS of the tidy loop', async () => {
+    const steps = 600;
+    settle();
+    const tidyRun = await train(cnnSetup, 'tidy', steps);
+    const sync = await train(cnnSetup, 'forgot (sync)', steps);
+    const report = `RSS MiB: tidy ${tidyRun.middle.toFixed(0)} -> ${tidyRun.end.toFixed(0)}, forgot sync ${sync.middle.toFixed(0)} -> ${sync.end.toFixed(0)}`;
+    console.log(report);
+    expect(sync.end, report).toBeLessThan(1.5 * tidyRun.end);
+    expect(sync.end - sync.middle, report).toBeLessThan(16);
+  });
+
+  it("Module.forward frees its intermediates: a Sequential's and a user module's, whatever shape its result has", () => {
+    class Pair extends kd.nn.Module {
+      body = new kd.nn.Sequential(new kd.nn.Linear(6, 6), new kd.nn.ReLU(), new kd.nn.Linear(6, 6), new kd.nn.Tanh());
+      forward(x: kd.Tensor): { pair: [kd.Tensor, kd.Tensor[]]; scale: number } {
+        const h = (this.body.forward(x.mul(2).add(1)) as kd.Tensor).sigmoid();
+        const w = h.softmax(1);
+        return { pair: [h.mul(3), [w]], scale: 3 };
+      }
+    }
+    kd.manualSeed(41);
+    const model = new Pair();
+    const x = kd.randn([4, 6]);
+    const before = liveStorageCount();
+    const result = kd.noGrad(() => model.forward(x));
+    // Without a graph nothing else may stay: just the two tensors returned.
+    expect(liveStorageCount() - before).toBe(2);
+    expect(result.pair[0].isDisposed || result.pair[1][0].isDisposed).toBe(false);
+    expect(result.scale).toBe(3);
+    const rowSums = result.pair[1][0].sum(1);
+    expect((rowSums.toArray() as number[]).every((v) => Math.abs(v - 1) < 1e-5)).toBe(true);
+    for (const t of [rowSums, result.pair[0], result.pair[1][0]]) t.dispose();
+    expect(liveStorageCount()).toBe(before);
+    // With a graph, backward still reaches the parameters through the freed intermediates.
+    const y = model.forward(x);
+    y.pair[0].sum().backward();
+    const grad = model.body[0] instanceof kd.nn.Linear ? model.body[0].weight.grad : null;
+    expect(grad).not.toBeNull();
+    expect(Number.isFinite(grad!.abs().sum().item())).toBe(true);
+  });
+
+  it('kd.memory() reports live tensors and bytes per device', () => {
+    settle();
+    const before = kd.memory();
+    expect(Object.keys(before).sort()).toEqual(['cpu', 'cuda']);
+    const t = kd.zeros([1000]);
+    const v = t.reshape([10, 100]);
+    const during = kd.memory();
+    expect(during.cpu.tensors - before.cpu.tensors).toBe(1);  // a view shares its base's storage
+    expect(during.cpu.bytes - before.cpu.bytes).toBe(4000);
+    t.dispose();
+    v.dispose();
+    expect(kd.memory().cpu).toEqual(before.cpu);
+  });
+});
+
+describe('data() arrays', () => {
+  it("an array from a temporary's data() stays valid after garbage collection, and its memory is freed once the array is dropped", async () => {
+    kd.manualSeed(43);
+    const model = new kd.nn.Linear(8, 5);
+    const x = kd.randn([32, 8]);
+    let classes: Int32Array | null = kd.noGrad(() => model.forward(x).argmax(1).data()) as Int32Array;
+    const copy = Int32Array.from(classes);
+    const live = liveStorageCount();
+    for (let i = 0; i < 3; i++) {
+      settle();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(classes.length).toBe(32);
+    expect([...classes]).toEqual([...copy]);
+    // Other tensors allocated meanwhile do not reuse its memory.
+    for (let i = 0; i < 50; i++) kd.full([32], 7, { dtype: 'int32' });
+    settle();
+    expect([...classes]).toEqual([...copy]);
+    expect(liveStorageCount()).toBeLessThanOrEqual(live);
+    classes = null;
+    for (let i = 0; i < 3; i++) {
+      settle();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(liveStorageCount(), 'the storage is freed once the array is unreachable').toBeLessThan(live);
+  });
+});
+
+describe('the growing-tensors warning', () => {
+  it('warns once, naming kd.tidy, when a loop keeps every loss; not when it only forgets them', () => {
+    const warnings: string[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation((w: string | Error) => { warnings.push(String(w)); });
+    try {
+      kd.manualSeed(47);
+      const model = new kd.nn.Linear(4, 2);
+      const opt = new kd.optim.SGD(model.parameters(), { lr: 0.01 });
+      const x = kd.randn([8, 4]);
+      const y = kd.randn([8, 2]);
+      const step = () => {
+        opt.zeroGrad();
+        const loss = kd.nn.functional.mseLoss(model.forward(x), y);
+        loss.backward();
+        opt.step();
+        return loss;
+      };
+      settle();
+      settle();
+      resetMemoryWatch();
+      for (let i = 0; i < 3000; i++) step();
+      expect(warnings, 'a loop that only forgets its losses').toEqual([]);
+      const losses: kd.Tensor[] = [];
+      for (let i = 0; i < 4000; i++) losses.push(step());
+      expect(warnings.length).toBe(1);
+      expect(warnings[0]).toMatch(/kd\.tidy/);
+      for (let i = 0; i < 2500; i++) losses.push(step());
+      expect(warnings.length, 'once per process').toBe(1);
+      for (const l of losses) l.dispose();
+    } finally {
+      spy.mockRestore();
+      resetMemoryWatch();
+    }
   });
 });

@@ -1,21 +1,38 @@
 // A block of device memory shared by a tensor and its views. Reference-counted: each tensor
 // holding it counts once, and the block is freed when the last one is disposed. A block nobody
-// disposed is freed after the garbage collector drops its Storage (a FinalizationRegistry
-// callback; the handle itself is a plain number, so dropping it costs nothing).
+// disposed is freed when the garbage collector drops its Storage: a CPU block by a native
+// finalizer that runs during the collection itself (so a synchronous loop that never lets the
+// event loop turn still gets its memory back), a CUDA block by a FinalizationRegistry callback.
 import type { Device } from '../device.js';
 import { ArgumentError } from '../errors.js';
+import { native } from '../native.js';
 import { backendFor } from './index.js';
 
-const forgotten = new FinalizationRegistry<{ device: Device; handle: unknown }>(({ device, handle }) => {
+const forgotten = new FinalizationRegistry<{ device: Device; handle: unknown; bytes: number }>(({ device, handle, bytes }) => {
   backendFor(device).free(handle);
-  live--;
+  untracked.storages--;
+  untracked.bytes -= bytes;
 });
 
-let live = 0;
+/** CUDA storages (the native CPU table counts its own blocks, freed during collections). */
+const untracked = { storages: 0, bytes: 0 };
+
+export interface DeviceMemory {
+  /** Live storages: a tensor and its views share one. */
+  tensors: number;
+  /** Their sizes in bytes. */
+  bytes: number;
+}
+
+/** @internal Live storages and their bytes per device, as kd.memory() reports them. */
+export function deviceMemory(): { cpu: DeviceMemory; cuda: DeviceMemory } {
+  const cpu = native.memoryStats() as { blocks: number; bytes: number };
+  return { cpu: { tensors: cpu.blocks, bytes: cpu.bytes }, cuda: { tensors: untracked.storages, bytes: untracked.bytes } };
+}
 
 /** @internal Storages allocated and not yet freed (by dispose or the collector); memory tests watch it. */
 export function liveStorageCount(): number {
-  return live;
+  return (native.memoryStats() as { blocks: number }).blocks + untracked.storages;
 }
 
 export class Storage {
@@ -24,8 +41,13 @@ export class Storage {
   version = 0;
 
   constructor(readonly device: Device, readonly handle: unknown, readonly bytes: number) {
-    forgotten.register(this, { device, handle }, this);
-    live++;
+    if (device === 'cpu') {
+      native.freeWhenCollected(this, handle);
+    } else {
+      forgotten.register(this, { device, handle, bytes }, this);
+      untracked.storages++;
+      untracked.bytes += bytes;
+    }
   }
 
   static allocate(device: Device, bytes: number): Storage {
@@ -44,9 +66,12 @@ export class Storage {
   release(): void {
     if (this.refs <= 0) return;
     if (--this.refs === 0) {
-      forgotten.unregister(this);
       backendFor(this.device).free(this.handle);
-      live--;
+      if (this.device !== 'cpu') {
+        forgotten.unregister(this);
+        untracked.storages--;
+        untracked.bytes -= this.bytes;
+      }
     }
   }
 }

@@ -9,7 +9,7 @@ import type { Device } from '../device.js';
 import { type DType, dtypeBytes } from '../dtype.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { full } from '../ops/creation.js';
-import { keep, tidy } from '../scope.js';
+import { forwardScope, keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import type { DataInput, History } from '../train/fit.js';
 import type { CompileOptions, ModelEvaluateOptions, ModelFitOptions } from '../train/keras.js';
@@ -165,6 +165,17 @@ export abstract class Module {
   private _keyOverrides = new Map<string, string>();
 
   abstract forward(...inputs: unknown[]): unknown;
+
+  constructor() {
+    // Every forward call, of every subclass, runs in a scope that frees what it made except what
+    // it returns (lib/scope.ts, forwardScope): `this.forward` here is already the most derived
+    // class's method, wrapped once per instance in a non-enumerable own property.
+    const forward = this.forward;
+    Object.defineProperty(this, 'forward', {
+      value: (...inputs: unknown[]) => forwardScope(() => forward.apply(this, inputs)),
+      writable: true, configurable: true, enumerable: false,
+    });
+  }
 
   // ---- registration -------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import { noGrad } from '../autograd/grad_mode.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { snakeCase } from '../nn/module.js';
 import { zerosLike } from '../ops/creation.js';
+import { noteOptimizerStep } from '../memory.js';
 import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 
@@ -152,6 +153,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
         }
       }
     });
+    noteOptimizerStep();
   }
 
   /** Clears the gradients: disposes them and sets .grad to null (PyTorch's set_to_none), or zeroes them in place. */

@@ -18,16 +18,18 @@ inline double encodeHandle(HandleSpace space, uint32_t slot, uint32_t generation
   return space == HandleSpace::Host ? h : -h - 1.0;
 }
 
-// False when the value is not a well-formed handle of this space.
-inline bool decodeHandle(HandleSpace space, const Napi::Value& value, size_t* slot, uint32_t* generation) {
-  if (!value.IsNumber()) return false;
-  double h = value.As<Napi::Number>().DoubleValue();
+// False when the number is not a well-formed handle of this space.
+inline bool decodeHandle(HandleSpace space, double h, size_t* slot, uint32_t* generation) {
   if (space == HandleSpace::Device) h = -h - 1.0;
-  if (!(h >= 0) || h != static_cast<double>(static_cast<int64_t>(h))) return false;
+  if (!(h >= 0) || h >= 9007199254740992.0 || h != static_cast<double>(static_cast<int64_t>(h))) return false;
   const int64_t handle = static_cast<int64_t>(h);
   *slot = static_cast<size_t>(handle % static_cast<int64_t>(kSlotSpan));
   *generation = static_cast<uint32_t>(handle / static_cast<int64_t>(kSlotSpan));
   return true;
+}
+
+inline bool decodeHandle(HandleSpace space, const Napi::Value& value, size_t* slot, uint32_t* generation) {
+  return value.IsNumber() && decodeHandle(space, value.As<Napi::Number>().DoubleValue(), slot, generation);
 }
 
 }  // namespace kd::binding

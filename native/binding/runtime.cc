@@ -12,9 +12,26 @@ Napi::Value getNumThreads(const Napi::CallbackInfo& info) { return Napi::Number:
 
 Napi::Value setThreads(const Napi::CallbackInfo& info) {
   int n = info[0].As<Napi::Number>().Int32Value();
-  if (n < 1 || n > 1024) throw Napi::RangeError::New(info.Env(), "setNumThreads: expected 1..1024, got " + std::to_string(n));
-  setNumThreads(n);
+  if (n < 1 || n > kMaxThreads)
+    throw Napi::RangeError::New(info.Env(), "setNumThreads: expected 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+  try {
+    setNumThreads(n);
+  } catch (const ThreadStartError& e) {
+    throw Napi::Error::New(info.Env(), std::string("setNumThreads: ") + e.what());
+  }
   return info.Env().Undefined();
+}
+
+// What went wrong applying KINDLING_NUM_THREADS and KINDLING_CPU_ISA: { threads, threadStart,
+// isa }, each a message or null; lib/runtime.ts turns them into errors when kindling is imported.
+Napi::Value configErrors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  auto message = [&](const std::string& m) -> Napi::Value { return m.empty() ? env.Null() : Napi::String::New(env, m); };
+  out.Set("threads", message(threadEnvError()));
+  out.Set("threadStart", message(threadStartError()));
+  out.Set("isa", message(isaConfigError()));
+  return out;
 }
 
 Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isaName(activeIsa())); }
@@ -43,6 +60,7 @@ Napi::Value isaDispatchCounts(const Napi::CallbackInfo& info) {
 void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("numThreads", Napi::Function::New(env, getNumThreads, "numThreads"));
   exports.Set("setNumThreads", Napi::Function::New(env, setThreads, "setNumThreads"));
+  exports.Set("configErrors", Napi::Function::New(env, configErrors, "configErrors"));
   exports.Set("cpuIsa", Napi::Function::New(env, cpuIsa, "cpuIsa"));
   exports.Set("cpuIsaDetected", Napi::Function::New(env, cpuIsaDetected, "cpuIsaDetected"));
   exports.Set("setCpuIsa", Napi::Function::New(env, setCpuIsa, "setCpuIsa"));

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace kd {
 namespace {
@@ -30,19 +31,27 @@ CpuIsa probe() {
   return CpuIsa::Scalar;
 }
 
+std::string gIsaConfigError;  // set before gActive is initialised (declared first)
+
+// KINDLING_CPU_ISA narrows the detected ISA (a value above it runs at the detected one); a value
+// that names no ISA is reported (isaConfigError) and the detected one used meanwhile.
 CpuIsa initialIsa() {
   CpuIsa best = probe();
-  if (const char* env = std::getenv("KINDLING_CPU_ISA")) {
-    CpuIsa want = best;
+  if (const char* env = std::getenv("KINDLING_CPU_ISA"); env && *env) {  // unset or empty: the best
+    CpuIsa want;
     if (!std::strcmp(env, "scalar")) want = CpuIsa::Scalar;
     else if (!std::strcmp(env, "avx2")) want = CpuIsa::Avx2;
     else if (!std::strcmp(env, "avx512")) want = CpuIsa::Avx512;
+    else {
+      gIsaConfigError = std::string("KINDLING_CPU_ISA='") + env + "' names no instruction set: expected avx512, avx2 or scalar";
+      return best;
+    }
     if (want <= best) return want;
   }
   return best;
 }
 
-CpuIsa gActive = initialIsa();
+std::atomic<CpuIsa> gActive{initialIsa()};
 std::atomic<int64_t> gDispatchCounts[3];
 
 }  // namespace
@@ -54,6 +63,8 @@ CpuIsa detectedIsa() {
 
 CpuIsa activeIsa() { return gActive; }
 
+const std::string& isaConfigError() { return gIsaConfigError; }
+
 bool setActiveIsa(CpuIsa isa) {
   if (isa > detectedIsa()) return false;
   gActive = isa;
@@ -61,7 +72,8 @@ bool setActiveIsa(CpuIsa isa) {
 }
 
 CpuIsa dispatchIsa(CpuIsa bestBuild) {
-  const CpuIsa isa = gActive < bestBuild ? gActive : bestBuild;
+  const CpuIsa active = gActive.load(std::memory_order_relaxed);
+  const CpuIsa isa = active < bestBuild ? active : bestBuild;
   gDispatchCounts[static_cast<int>(isa)].fetch_add(1, std::memory_order_relaxed);
   return isa;
 }

@@ -4,6 +4,7 @@
 // *_avx2.cc / *_avx512.cc, compiled with the matching -m flags (CMakeLists.txt).
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace kd {
 
@@ -14,6 +15,8 @@ CpuIsa activeIsa();     // what kernels use now
 // Selects an ISA; returns false (and changes nothing) when the processor lacks it.
 bool setActiveIsa(CpuIsa isa);
 const char* isaName(CpuIsa isa);
+// Empty, or why KINDLING_CPU_ISA was not used (a value naming no ISA).
+const std::string& isaConfigError();
 
 // The build a kernel call runs: activeIsa(), capped at the best build the kernel has (kernels
 // with no AVX-512 build pass Avx2). Each call is counted per ISA returned, so tests can check

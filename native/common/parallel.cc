@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -52,18 +55,30 @@ bool spinThenYield(std::chrono::microseconds pauseFor, std::chrono::microseconds
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads) { resize(threads); }
+  ThreadPool() = default;  // the calling thread alone until resize()
   ~ThreadPool() { stopWorkers(); }
 
-  int size() const { return size_; }
+  int size() const { return size_.load(std::memory_order_relaxed); }
 
+  // When the system refuses a thread, the workers started so far are stopped again, the pool
+  // runs on the calling thread alone, and ThreadStartError says so (never a half-built pool,
+  // whose waiting workers would hang the destructor).
   void resize(int threads) {
     threads = std::clamp(threads, 1, kMaxThreads);
     std::lock_guard<std::mutex> runLock(runMutex_);
     stopWorkers();
-    size_ = threads;
+    size_.store(1, std::memory_order_relaxed);
     stop_.store(false);
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { workerLoop(); });
+    try {
+      for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { workerLoop(); });
+    } catch (const std::system_error& e) {
+      const size_t started = workers_.size();
+      stopWorkers();
+      stop_.store(false);
+      throw ThreadStartError("could not start " + std::to_string(threads) + " threads: the system refused thread " +
+                             std::to_string(started + 2) + " (" + e.what() + "); running on 1 thread");
+    }
+    size_.store(threads, std::memory_order_relaxed);
   }
 
   // Runs task(part, parts) for every part in [0, parts), parts <= size(); the caller claims parts
@@ -154,7 +169,7 @@ class ThreadPool {
   static constexpr std::chrono::microseconds kCallerPause{20}, kCallerYield{100};
 
   std::vector<std::thread> workers_;
-  int size_ = 1;
+  std::atomic<int> size_{1};
   std::mutex runMutex_;  // one region at a time (regions from several JS threads queue here)
   std::mutex mutex_;     // guards sleeping and waking, and error_
   std::condition_variable wake_, done_;
@@ -168,17 +183,37 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+// Written once, when the pool starts (under call_once): why KINDLING_NUM_THREADS was not used.
+std::string gThreadEnvError, gThreadStartError;
+
+// The pool's size from KINDLING_NUM_THREADS, or the core count. A value that is not an integer
+// in 1..kMaxThreads is reported (threadEnvError) and the core count used meanwhile.
 int defaultThreadCount() {
-  if (const char* env = std::getenv("KINDLING_NUM_THREADS")) {
-    int n = std::atoi(env);
-    if (n > 0) return std::min(n, kMaxThreads);
-  }
   unsigned hw = std::thread::hardware_concurrency();
-  return hw ? static_cast<int>(std::min<unsigned>(hw, kMaxThreads)) : 1;
+  const int cores = hw ? static_cast<int>(std::min<unsigned>(hw, kMaxThreads)) : 1;
+  const char* env = std::getenv("KINDLING_NUM_THREADS");
+  if (!env || !*env) return cores;  // unset or empty: the default
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(env, &end, 10);
+  if (end == env || *end != '\0' || errno != 0 || n < 1 || n > kMaxThreads) {
+    gThreadEnvError = std::string("KINDLING_NUM_THREADS='") + env + "' is not a thread count: expected an integer in 1.." +
+                         std::to_string(kMaxThreads);
+    return cores;
+  }
+  return static_cast<int>(n);
 }
 
 ThreadPool& pool() {
-  static ThreadPool instance(defaultThreadCount());
+  static ThreadPool instance;
+  static std::once_flag started;
+  std::call_once(started, [] {
+    try {
+      instance.resize(defaultThreadCount());
+    } catch (const ThreadStartError& e) {
+      gThreadStartError = std::string("KINDLING_NUM_THREADS: ") + e.what();
+    }
+  });
   return instance;
 }
 
@@ -189,6 +224,16 @@ constexpr int kChunksPerThread = 2;
 }  // namespace
 
 int numThreads() { return pool().size(); }
+
+const std::string& threadEnvError() {
+  pool();
+  return gThreadEnvError;
+}
+
+const std::string& threadStartError() {
+  pool();
+  return gThreadStartError;
+}
 
 void setNumThreads(int n) { pool().resize(n); }
 

@@ -9,12 +9,26 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
+#include <string>
 
 namespace kd {
 
-int numThreads();
-void setNumThreads(int n);
 constexpr int kMaxThreads = 1024;
+
+// The system refused to start a thread; the pool is left running on the calling thread alone.
+struct ThreadStartError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+int numThreads();
+// n in 1..kMaxThreads (clamped); throws ThreadStartError when the threads cannot be started.
+void setNumThreads(int n);
+// Empty, or why the pool did not start as KINDLING_NUM_THREADS asked: a value that is not an
+// integer in 1..kMaxThreads (the pool then runs on the core count), or threads the system
+// refused (the pool then runs on one thread).
+const std::string& threadEnvError();
+const std::string& threadStartError();
 
 // An estimate of a region's work, in nanoseconds of one core. The rates are deliberately round
 // and on the slow side: they only decide whether another thread pays for waking it (microseconds)

@@ -132,7 +132,7 @@ function checkClassTarget(op: string, input: Tensor, target: Tensor, p: ClassPro
   if (!sameShape(target.shape, expected)) {
     throw new ShapeError(`${op}: input ${fmtShape(input.shape)} needs a target of shape ${fmtShape(expected)}, got ${fmtShape(target.shape)}`);
   }
-  const values = target.data();
+  const values = target._dataCopy();
   let anyIgnored = false;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
