@@ -157,6 +157,14 @@ function probeOutputShapes(model: Module, sample: SampleInput): Map<Module, stri
   return shapes;
 }
 
+/** The per-instance forward wrappers the Module constructor installs. */
+const scopedForwards = new WeakSet<Function>();
+
+/** True when `m.forward` was replaced on the instance (not the class's method in its scope). */
+export function hasReplacedForward(m: Module): boolean {
+  return !scopedForwards.has(m.forward);
+}
+
 export abstract class Module {
   training = true;
   /** Field names holding buffers (running statistics, ...), and whether each is saved. */
@@ -171,10 +179,9 @@ export abstract class Module {
     // it returns (lib/scope.ts, forwardScope): `this.forward` here is already the most derived
     // class's method, wrapped once per instance in a non-enumerable own property.
     const forward = this.forward;
-    Object.defineProperty(this, 'forward', {
-      value: (...inputs: unknown[]) => forwardScope(() => forward.apply(this, inputs)),
-      writable: true, configurable: true, enumerable: false,
-    });
+    const scoped = (...inputs: unknown[]) => forwardScope(() => forward.apply(this, inputs));
+    scopedForwards.add(scoped);
+    Object.defineProperty(this, 'forward', { value: scoped, writable: true, configurable: true, enumerable: false });
   }
 
   // ---- registration -------------------------------------------------------------------------

@@ -75,7 +75,9 @@ describe('sort and argsort', () => {
 
   it('the gradient of sorted values goes back to where each value came from', () => {
     const rng = makeRng(freshSeed());
-    const x = kd.tensor(Array.from({ length: 15 }, () => rng() * 2 - 1)).reshape([3, 5]).requiresGrad_();
+    // Values at least 0.1 apart: a finite difference across a near-tie would swap them (a kink).
+    const spaced = Array.from({ length: 15 }, (_, i) => -1 + i * (2 / 14) + 0.02 * rng()).sort(() => rng() - 0.5);
+    const x = kd.tensor(spaced).reshape([3, 5]).requiresGrad_();
     const w = kd.tensor(Array.from({ length: 15 }, () => rng())).reshape([3, 5]);
     gradcheck((a) => a.sort({ dim: 0, descending: true }).values.mul(w).sum(), [x]);
     gradcheck((a) => a.t().sort({ dim: 1 }).values.mul(w.t()).sum(), [x]);
@@ -145,7 +147,9 @@ describe('topk', () => {
 
   it('the gradient flows to the selected elements only', () => {
     const rng = makeRng(freshSeed());
-    const x = kd.tensor(Array.from({ length: 21 }, () => rng() * 2 - 1)).reshape([3, 7]).requiresGrad_();
+    // Values at least 0.09 apart, so no finite difference moves one across the selection boundary.
+    const spaced = Array.from({ length: 21 }, (_, i) => -1 + i * (2 / 20) + 0.01 * rng()).sort(() => rng() - 0.5);
+    const x = kd.tensor(spaced).reshape([3, 7]).requiresGrad_();
     gradcheck((a) => a.topk(3).values.square().sum(), [x]);
     gradcheck((a) => a.topk(2, { dim: 0, largest: false }).values.exp().sum(), [x]);
   });

@@ -2,7 +2,7 @@
 // whose parameters are found like any field's. Keys are "0", "1", ... as in PyTorch. A module
 // placed twice occupies two slots (Sequential runs it twice, as PyTorch's _modules).
 import { ArgumentError } from '../../errors.js';
-import { Module } from '../module.js';
+import { Module, hasReplacedForward } from '../module.js';
 import { matchFusion } from '../fusion.js';
 import { Tensor } from '../../tensor.js';
 
@@ -75,7 +75,7 @@ class SequentialModule<M extends readonly Module[] = Module[]> extends ModuleSeq
     for (let i = 0; i < modules.length;) {
       const fused = matchFusion(modules, i);
       const span = fused ? modules.slice(i, i + fused.pattern.length) : [];
-      if (fused && !span.some((m) => Object.hasOwn(m, 'forward'))) {
+      if (fused && !span.some(hasReplacedForward)) {
         x = fused.run(span, x as Tensor);
         i += span.length;
       } else {
