@@ -3,6 +3,7 @@
 // and gradients of the layers run one by one. Only instances of the classes themselves match,
 // not subclasses (which may override forward). A new fusion is one entry here over its
 // functional in lib/nn/functional/.
+import { scoped } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { conv2dReluMaxPool2d } from './functional/fused.js';
 import { maxPool2d, relu } from './functional/index.js';
@@ -33,12 +34,8 @@ export const fusions: readonly Fusion[] = [
       { ...pool.options, kernelSize: pool.kernelSize })),
   // Pooling first: the values and gradients of ReLU then pooling (ReLU is monotone), with the
   // ReLU and its backward touching only the pooled elements.
-  fusion<[ReLU, MaxPool2d]>('relu(maxPool2d)', [ReLU, MaxPool2d], ([, pool], x) => {
-    const pooled = maxPool2d(x, pool.kernelSize, pool.options);
-    const out = relu(pooled);
-    pooled.dispose();
-    return out;
-  }),
+  fusion<[ReLU, MaxPool2d]>('relu(maxPool2d)', [ReLU, MaxPool2d], ([, pool], x) =>
+    scoped(() => relu(maxPool2d(x, pool.kernelSize, pool.options)))),
 ];
 
 /** The fusion whose pattern matches modules[start], modules[start + 1], ..., if any. */

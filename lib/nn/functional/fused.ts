@@ -4,6 +4,7 @@
 import { ArgumentError } from '../../errors.js';
 import { conv2dMaxPool2d, type Conv2dOptions, type MaxPool2dOptions, type Size2 } from '../../ops/conv.js';
 import { relu } from '../../ops/elementwise.js';
+import { scoped } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 
 /** maxPool2d's arguments in one object: the kernel size and the options (stride defaults to it). */
@@ -25,8 +26,5 @@ export function conv2dReluMaxPool2d(input: Tensor, weight: Tensor, bias: Tensor 
     throw new ArgumentError('conv2dReluMaxPool2d: poolOptions must give kernelSize (and optionally stride, padding, dilation, ceilMode)');
   }
   const { kernelSize, ...pool } = poolOptions;
-  const pooled = conv2dMaxPool2d(input, weight, bias, convOptions ?? {}, kernelSize, pool);
-  const out = relu(pooled);
-  pooled.dispose();
-  return out;
+  return scoped(() => relu(conv2dMaxPool2d(input, weight, bias, convOptions ?? {}, kernelSize, pool)));
 }
