@@ -253,33 +253,40 @@ export class BpeTokenizer {
     return new BpeTokenizer(specialTokens, merges);
   }
 
-  /** Ids of a pre-token's bytes after applying merges lowest rank first. */
+  /**
+   * Ids of a pre-token's bytes after applying merges lowest rank first, each rank's occurrences
+   * left to right (GPT-2's order). The symbols form a linked list and the candidate pairs a heap of
+   * (rank, position) checked when popped, so a long pre-token (a paragraph of Chinese is one) costs
+   * O(n log n), not O(n^2).
+   */
   private encodeWord(bytes: Uint8Array): number[] {
-    const base = this.specialTokens.length;
-    let ids = Array.from(bytes, (b) => b + base);
-    for (;;) {
-      let bestRank = Infinity, bestAt = -1;
-      for (let i = 0; i + 1 < ids.length; i++) {
-        const r = this.rankOf.get(pairKey(ids[i], ids[i + 1]));
-        if (r !== undefined && r < bestRank) {
-          bestRank = r;
-          bestAt = i;
-        }
-      }
-      if (bestAt < 0) return ids;
-      const [a, b] = this.merges[bestRank];
-      const merged = base + 256 + bestRank;
-      const next: number[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        if (i + 1 < ids.length && ids[i] === a && ids[i + 1] === b) {
-          next.push(merged);
-          i++;
-        } else {
-          next.push(ids[i]);
-        }
-      }
-      ids = next;
+    const base = this.specialTokens.length, n = bytes.length;
+    const ids = Int32Array.from(bytes, (b) => b + base);
+    const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+    const alive = new Uint8Array(n).fill(1);
+    const heap = new PairHeap();
+    const rankAt = (i: number): number | undefined => (next[i] < 0 ? undefined : this.rankOf.get(pairKey(ids[i], ids[next[i]])));
+    // PairHeap pops the largest count first, ties to the smaller key: count -rank, key position.
+    const offer = (i: number): void => {
+      const r = rankAt(i);
+      if (r !== undefined) heap.push(-r, i);
+    };
+    for (let i = 0; i + 1 < n; i++) offer(i);
+    while (heap.size > 0) {
+      const [negRank, i] = heap.pop();
+      if (!alive[i] || rankAt(i) !== -negRank) continue; // stale: a neighbour merged since the push
+      const j = next[i];
+      ids[i] = base + 256 - negRank;
+      alive[j] = 0;
+      next[i] = next[j];
+      if (next[j] >= 0) prev[next[j]] = i;
+      if (prev[i] >= 0) offer(prev[i]);
+      offer(i);
     }
+    const out: number[] = [];
+    for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]) out.push(ids[i]);
+    return out;
   }
 
   private encodeCached(piece: string, bytes: () => Uint8Array, out: number[]): void {

@@ -108,6 +108,46 @@ describe('BpeTokenizer round-trips', () => {
   });
 });
 
+/** GPT-2's encoding loop as written in its encoder.py: merge the lowest-rank pair everywhere, repeat. */
+function referenceEncodeWord(tok: kd.text.BpeTokenizer, word: string): number[] {
+  const base = tok.specialTokens.length;
+  const rank = new Map(tok.merges.map(([a, b], r) => [`${a},${b}`, r]));
+  let ids = Array.from(new TextEncoder().encode(word), (b) => b + base);
+  for (;;) {
+    let best = Infinity;
+    for (let i = 0; i + 1 < ids.length; i++) best = Math.min(best, rank.get(`${ids[i]},${ids[i + 1]}`) ?? Infinity);
+    if (best === Infinity) return ids;
+    const [a, b] = tok.merges[best];
+    const next: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      if (i + 1 < ids.length && ids[i] === a && ids[i + 1] === b) {
+        next.push(base + 256 + best);
+        i++;
+      } else {
+        next.push(ids[i]);
+      }
+    }
+    ids = next;
+  }
+}
+
+describe('BpeTokenizer.encode matches the plain GPT-2 merge loop', () => {
+  it('on random words over a small alphabet and on a long run of Chinese (one pre-token)', () => {
+    const alphabet = ['a', 'b', 'c', '汉', '字', 'é'];
+    const g = new kd.Generator(99);
+    const word = (n: number): string => Array.from({ length: n }, () => alphabet[g.nextInt(alphabet.length)]).join('');
+    const corpus = Array.from({ length: 400 }, () => word(1 + g.nextInt(12))).join(' ');
+    const tok = BpeTokenizer.train(corpus, { vocabSize: 400, specialTokens: ['<s>'], minFrequency: 1 });
+    expect(tok.merges.length).toBeGreaterThan(50);
+    for (let trial = 0; trial < 300; trial++) {
+      const w = word(1 + g.nextInt(30));
+      expect(tok.encode(w), w).toEqual(referenceEncodeWord(tok, w));
+    }
+    const long = word(5000).replace(/[^汉字]/g, '');
+    expect(tok.encode(long)).toEqual(referenceEncodeWord(tok, long));
+  });
+});
+
 describe('BpeTokenizer bad input', () => {
   const tok = BpeTokenizer.train('ab ab ab', { vocabSize: 257 });
 
