@@ -38,5 +38,6 @@ export * as cuda from './cuda.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';
+export * as text from './text/index.js';
 export * as io from './io/index.js';
 export * as train from './train/index.js';

@@ -104,3 +104,6 @@ export function iris(options: TensorDatasetOptions = {}): Iris {
   const y = fromTypedArray(table.labels, [table.rowCount], 'int32', 'cpu');
   return { dataset: new TensorDataset(x, y, { transform: options.transform, targetTransform: options.targetTransform }), featureNames: table.featureColumns, classes: table.classes };
 }
+
+// The shipped English text (the King James Bible): kd.data.datasets.text().
+export { text, textPath } from './text.js';

@@ -5,3 +5,5 @@ export * as datasets from './datasets.js';
 export * as transforms from './transforms.js';
 export { readIdxFile, decodeIdx, encodeIdx, findFashionMnist, debianFashionMnistDir } from './idx.js';
 export { readCsvFile, parseCsvTable, parseCsvRows } from './csv.js';
+export { TokenWindows, maskTokens, textPath } from './text.js';
+export type { TokenWindowsOptions, MaskTokensOptions, MaskedTokens } from './text.js';
