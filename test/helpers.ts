@@ -2,6 +2,8 @@
 // name), float64 references, relative errors, non-contiguous views and finite differences.
 import { expect } from 'vitest';
 
+import { liveStorageCount } from '../lib/backend/storage.js';
+
 import * as kd from '../lib/index.js';
 import type { Tensor } from '../lib/index.js';
 
@@ -120,4 +122,13 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], { ep
     });
     expectClose(analytic, numeric, tol, `${context} input ${k} gradient vs finite differences`);
   });
+}
+
+/**
+ * Live native storages after a full garbage collection: tensors a test forgot are freed by GC-time
+ * finalizers at any allocation, so exact before/after counts are taken on a collected heap.
+ */
+export function settledStorageCount(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return liveStorageCount();
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { liveStorageCount } from '../../lib/backend/storage.js';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
-import { expectClose, expectError, forEachIndex, freshSeed, gradcheck, makeRng, numel, stridesOf } from '../helpers.js';
+import { expectClose, expectError, forEachIndex, freshSeed, gradcheck, makeRng, numel, settledStorageCount, stridesOf } from '../helpers.js';
 import { LAYOUTS, laid, values } from './layouts.js';
 
 const F = kd.nn.functional;
@@ -427,10 +427,10 @@ describe('no tensor left behind', () => {
     for (const [name, f] of uses) {
       kd.tidy(() => { f(x).backward(); });
       clearGrad();
-      const before = liveStorageCount();
+      const before = settledStorageCount();
       kd.tidy(() => { f(x).backward(); });
       clearGrad();
-      expect(liveStorageCount(), name).toBe(before);
+      expect(settledStorageCount(), name).toBe(before);
     }
   });
 });

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { liveStorageCount } from '../../lib/backend/storage.js';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
-import { expectError, freshSeed, makeRng } from '../helpers.js';
+import { expectError, freshSeed, makeRng, settledStorageCount } from '../helpers.js';
 
 const { nn } = kd;
 const F = kd.nn.functional;
@@ -115,13 +115,13 @@ describe('model.compile / fit / evaluate / predict', () => {
 
   it('frees the row views validationSplit makes: once x and y are disposed, no storage of theirs is left', async () => {
     const model = smallMlp(1).compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-    const before = liveStorageCount();
+    const before = settledStorageCount();
     const [x, y] = quadrants(20, 1);
     await model.fit(x, y, { epochs: 2, validationSplit: 0.25, verbose: 0 });
     expect(x.isDisposed || y.isDisposed).toBe(false);
     x.dispose();
     y.dispose();
-    expect(liveStorageCount()).toBe(before);
+    expect(settledStorageCount()).toBe(before);
   });
 
   it('fits and evaluates a Dataset, and remembers the input shape for summary()', async () => {
