@@ -149,7 +149,12 @@ describe('crossEntropy with class indices', () => {
       const { t: x } = randomTensor(rng, shape, -2, 2, true);
       const C = shape[1];
       const tShape = shape.filter((_, d) => d !== 1);
-      const targets = targetTensor(randomTargets(rng, tShape.reduce((a, b) => a * b, 1), C, options.ignoreIndex), tShape);
+      // At least one target not ignored: a mean over no targets is 0/0 (NaN), as in PyTorch.
+      let drawn = randomTargets(rng, tShape.reduce((a, b) => a * b, 1), C, options.ignoreIndex);
+      while (options.ignoreIndex !== undefined && Array.from(drawn).every((v) => v === options.ignoreIndex)) {
+        drawn = randomTargets(rng, tShape.reduce((a, b) => a * b, 1), C, options.ignoreIndex);
+      }
+      const targets = targetTensor(drawn, tShape);
       const weight = options.weight ? kd.tensor(Float32Array.from(options.weight)) : undefined;
       for (const reduction of ['mean', 'sum'] as const) {
         gradcheck((xx) => F.crossEntropy(xx, targets, { ...options, weight, reduction }), [x], { context: `${JSON.stringify(options)} ${reduction} seed ${seed}` });
