@@ -43,11 +43,44 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   });
 }
 
+export interface EmbeddingFunctionalOptions {
+  paddingIdx?: number | null;
+  /** Rows looked up whose normType-norm exceeds maxNorm are rescaled in the weight, in place, first. */
+  maxNorm?: number | null;
+  normType?: number;
+}
+
+/**
+ * PyTorch's embedding_renorm_: each distinct looked-up row whose p-norm exceeds maxNorm is
+ * scaled, in the weight itself and outside autograd, by maxNorm / (norm + 1e-7).
+ */
+export function embeddingRenorm_(weight: Tensor, input: Tensor, maxNorm: number, normType = 2): void {
+  if (!(maxNorm > 0)) throw new ArgumentError(`embedding: max_norm must be positive, got ${maxNorm}`);
+  if (!(normType > 0)) throw new ArgumentError(`embedding: norm_type must be positive, got ${normType}`);
+  scoped(() => noGrad(() => {
+    const ids = input.reshape([input.numel]).unique();
+    if (ids.numel === 0) return;
+    const rows = indexSelect(weight, 0, ids);
+    const norms = rows.norm(normType, 1, true);
+    const scale = ew.where(ew.gt(norms, maxNorm), ew.mul(ew.pow(ew.add(norms, 1e-7), -1), maxNorm), 1);
+    const index = ids.reshape([ids.numel, 1]).expand([ids.numel, weight.shape[1]]).contiguous();
+    weight.scatter_(0, index, ew.mul(rows, scale));
+  }));
+}
+
 /** Rows of weight picked by integer indices of any shape: [..., D]. */
-export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | null): Tensor {
+export function embedding(input: Tensor, weight: Tensor, options: number | null | EmbeddingFunctionalOptions = {}): Tensor {
   assertTensor(input, 'embedding', 'input');
   if (input.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${input.dtype}`);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-d [num, dim], got ${fmtShape(weight.shape)}`);
+  const { paddingIdx = null, maxNorm = null, normType = 2 } = typeof options === 'object' && options !== null ? options : { paddingIdx: options };
+  if (maxNorm !== null && maxNorm !== undefined) {
+    // Bounds are checked before the weight is touched, so a bad index leaves it unchanged.
+    let lo = 0, hi = 0;
+    if (input.numel > 0) scoped(() => { lo = input.min().item(); hi = input.max().item(); });
+    if (lo < 0 || hi >= weight.shape[0]) throw new ArgumentError(`embedding: indices ${fmtShape(input.shape)} out of range for a table of ${weight.shape[0]} rows`);
+    embeddingRenorm_(weight, input, maxNorm, normType);
+  }
   return scoped(() => {
     let rows: Tensor;
     try {
