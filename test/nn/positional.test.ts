@@ -21,6 +21,7 @@ interface Stored { shape: number[]; values: number[] }
 interface Fixture {
   rope: Record<'q' | 'k' | 'rq' | 'rk' | 'cos' | 'sin' | 'q_out' | 'k_out' | 'q_grad' | 'k_grad', Stored> & { headDim: number; base: number; offset: number };
   embedding_max_norm: Record<string, { weight: Stored; indices: number[]; out: Stored; weight_after: Stored }>;
+  embedding_scale_grad_by_freq: { weight: Stored; indices: number[]; r: Stored; grad: Stored; repr: string };
   embedding_names: { keys: string[]; requires_grad: boolean; repr: string };
 }
 const fixture = JSON.parse(readFileSync(join(FIXTURES, 'posenc.expected.json'), 'utf8')) as Fixture;
@@ -181,6 +182,14 @@ describe('nn.Embedding maxNorm and fromPretrained as PyTorch', () => {
       for (const row of [2, 4, 6]) expect(values(emb.weight).slice(row * 4, row * 4 + 4)).toEqual(before.slice(row * 4, row * 4 + 4).map(Math.fround));
     });
   }
+
+  it('scaleGradByFreq with a padding row: each row gradient divided by its count in the batch', () => {
+    const c = fixture.embedding_scale_grad_by_freq;
+    const emb = nn.Embedding.fromPretrained(stored(c.weight), { freeze: false, paddingIdx: 1, scaleGradByFreq: true });
+    emb.forward(kd.tensor(c.indices, { dtype: 'int32' }).reshape([2, 4])).mul(stored(c.r)).sum().backward();
+    expectClose(values(emb.weight.grad!), c.grad.values, 1e-6, 'weight gradient');
+    expect(new nn.Embedding(6, 3, { paddingIdx: 1, scaleGradByFreq: true }).toString()).toBe(c.repr);
+  });
 
   it('F.embedding with maxNorm renormalises the weight in place, outside autograd', () => {
     const w = kd.tensor([[3, 4], [0.3, 0.4]], { dtype: 'float32', requiresGrad: true });

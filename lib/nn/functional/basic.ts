@@ -48,6 +48,8 @@ export interface EmbeddingFunctionalOptions {
   /** Rows looked up whose normType-norm exceeds maxNorm are rescaled in the weight, in place, first. */
   maxNorm?: number | null;
   normType?: number;
+  /** Scales each row's gradient by 1 / (how often its index occurs in this input). */
+  scaleGradByFreq?: boolean;
 }
 
 /**
@@ -73,7 +75,7 @@ export function embedding(input: Tensor, weight: Tensor, options: number | null 
   assertTensor(input, 'embedding', 'input');
   if (input.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${input.dtype}`);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-d [num, dim], got ${fmtShape(weight.shape)}`);
-  const { paddingIdx = null, maxNorm = null, normType = 2 } = typeof options === 'object' && options !== null ? options : { paddingIdx: options };
+  const { paddingIdx = null, maxNorm = null, normType = 2, scaleGradByFreq = false } = typeof options === 'object' && options !== null ? options : { paddingIdx: options };
   if (maxNorm !== null && maxNorm !== undefined) {
     // Bounds are checked before the weight is touched, so a bad index leaves it unchanged.
     let lo = 0, hi = 0;
@@ -90,11 +92,20 @@ export function embedding(input: Tensor, weight: Tensor, options: number | null 
       if (e instanceof KindlingError) throw new (e.constructor as new (m: string) => KindlingError)(`embedding: indices ${fmtShape(input.shape)} into a table of ${weight.shape[0]} rows: ${e.message}`);
       throw e;
     }
-    if (paddingIdx !== undefined && paddingIdx !== null && weight.requiresGrad) {
-      // The padding row gets no gradient: rows * keep + detached(rows) * drop has the same value.
-      const isPad = noGrad(() => ew.eq(reshape(input, [input.numel, 1]), paddingIdx));
-      const keep = ew.cast(ew.logicalNot(isPad), 'float32'), drop = ew.cast(isPad, 'float32');
-      rows = ew.add(ew.mul(rows, keep), ew.mul(rows.detach(), drop));
+    const hasPad = paddingIdx !== undefined && paddingIdx !== null;
+    if ((hasPad || scaleGradByFreq) && weight.requiresGrad) {
+      // Each lookup's gradient is scaled by s (0 for the padding row; 1/count of its index in
+      // this batch under scaleGradByFreq): rows * s + detached(rows) * (1 - s) has rows' value.
+      const s = noGrad(() => {
+        const flat = reshape(input, [input.numel]);
+        let scale = ew.cast(hasPad ? ew.ne(flat, paddingIdx) : ew.add(ew.mul(flat, 0), 1), 'float32');
+        if (scaleGradByFreq) {
+          const [, inverse, counts] = flat.unique({ returnInverse: true, returnCounts: true });
+          scale = ew.div(scale, ew.cast(indexSelect(counts, 0, inverse), 'float32'));
+        }
+        return reshape(scale, [input.numel, 1]);
+      });
+      rows = ew.add(ew.mul(rows, s), ew.mul(rows.detach(), ew.add(ew.neg(s), 1)));
     }
     return reshape(rows, [...input.shape, weight.shape[1]]);
   });

@@ -126,8 +126,7 @@ export class Embedding extends Module {
     this.maxNorm = maxNorm;
     this.normType = options.normType ?? 2;
     if (!(this.normType > 0)) throw new ArgumentError(`Embedding: norm_type must be positive, got ${this.normType}`);
-    if (options.scaleGradByFreq) throw new ArgumentError('Embedding: scaleGradByFreq is not supported');
-    this.scaleGradByFreq = false;
+    this.scaleGradByFreq = options.scaleGradByFreq ?? false;
     if (options.sparse) throw new ArgumentError('Embedding: sparse gradients are not supported (sparse: true)');
     if (options.weight) {
       const w = options.weight;
@@ -162,10 +161,10 @@ export class Embedding extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    return embedding(input, this.weight, { paddingIdx: this.paddingIdx, maxNorm: this.maxNorm, normType: this.normType });
+    return embedding(input, this.weight, { paddingIdx: this.paddingIdx, maxNorm: this.maxNorm, normType: this.normType, scaleGradByFreq: this.scaleGradByFreq });
   }
 
   override extraRepr(): string {
-    return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, padding_idx=${this.paddingIdx}` : ''}${this.maxNorm !== null ? `, max_norm=${reprFloat(this.maxNorm)}` : ''}${this.normType !== 2 ? `, norm_type=${reprFloat(this.normType)}` : ''}`;
+    return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, padding_idx=${this.paddingIdx}` : ''}${this.maxNorm !== null ? `, max_norm=${reprFloat(this.maxNorm)}` : ''}${this.normType !== 2 ? `, norm_type=${reprFloat(this.normType)}` : ''}${this.scaleGradByFreq ? ', scale_grad_by_freq=True' : ''}`;
   }
 }
