@@ -85,8 +85,9 @@ describe('memory', () => {
     kd.manualSeed(23);
     const nn = kd.nn;
     // An image branch (conv, batch norm, the fused ReLU-pool and conv-ReLU-pool paths, both
-    // average pools), a token branch (embedding with a padding row, conv1d), and a head through
-    // every normalisation, dropout, activation and container; every loss module is summed.
+    // average pools), a token branch (embedding with a padding row, sinusoidal, learned and
+    // rotary positions, conv1d), and a head through every normalisation, dropout, activation and
+    // container; every loss module is summed.
     class EveryLayer extends nn.Module {
       image = new nn.Sequential(
         new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
@@ -100,6 +101,9 @@ describe('memory', () => {
         new nn.Upsample({ size: [8, 8], mode: 'bilinear' }), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(),
       );
       embed = new nn.Embedding(20, 6, { paddingIdx: 0 });
+      posSin = new nn.SinusoidalPositionalEncoding(6, { maxLen: 16, dropout: 0.1 });
+      posLearned = new nn.LearnedPositionalEmbedding(16, 6);
+      rope = new nn.RotaryEmbedding(6, { maxSeqLen: 16 });
       conv1d = new nn.Conv1d(6, 8, 3, { padding: 1 });
       gelu = new nn.GELU('tanh');
       pool1d = new nn.MaxPool1d(2);
@@ -119,7 +123,10 @@ describe('memory', () => {
       forward(images: kd.Tensor, tokens: kd.Tensor): { logits: kd.Tensor; reg: kd.Tensor; probs: kd.Tensor; logProbs: kd.Tensor } {
         const pictures = this.image.forward(images) as kd.Tensor;
         const decoded = this.decoder.forward(images) as kd.Tensor;
-        const text = (this.pool1d.forward(this.gelu.forward(this.conv1d.forward(this.embed.forward(tokens).transpose(1, 2)))) as kd.Tensor).mean(2);
+        const placed = this.posLearned.forward(this.posSin.forward(this.embed.forward(tokens))).unsqueeze(1);
+        const [rotQ, rotK] = this.rope.forward(placed, placed, { offset: 2 });
+        const embedded = rotQ.add(rotK).squeeze(1);
+        const text = (this.pool1d.forward(this.gelu.forward(this.conv1d.forward(embedded.transpose(1, 2)))) as kd.Tensor).mean(2);
         let h = this.trunk.forward(kd.cat([pictures, text, decoded], 1)) as kd.Tensor;
         for (const act of this.activations) h = act.forward(h) as kd.Tensor;
         const logits = (this.heads.get('cls') as kd.nn.Linear).forward(h);

@@ -3,6 +3,8 @@ export { Module, Parameter, isParameter } from './module.js';
 export type { LoadResult } from './module.js';
 export { Sequential, ModuleList, ModuleDict } from './layers/container.js';
 export { Linear, Identity, Flatten, Unflatten, Embedding } from './layers/linear.js';
+export type { EmbeddingOptions } from './layers/linear.js';
+export { SinusoidalPositionalEncoding, LearnedPositionalEmbedding, RotaryEmbedding } from './layers/positional.js';
 export { Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './layers/conv.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm, Dropout } from './layers/normalization.js';
 export { ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, ELU, Softplus, Softmax, LogSoftmax } from './layers/activation.js';

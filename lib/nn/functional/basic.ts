@@ -43,11 +43,46 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   });
 }
 
+export interface EmbeddingFunctionalOptions {
+  paddingIdx?: number | null;
+  /** Rows looked up whose normType-norm exceeds maxNorm are rescaled in the weight, in place, first. */
+  maxNorm?: number | null;
+  normType?: number;
+  /** Scales each row's gradient by 1 / (how often its index occurs in this input). */
+  scaleGradByFreq?: boolean;
+}
+
+/**
+ * PyTorch's embedding_renorm_: each distinct looked-up row whose p-norm exceeds maxNorm is
+ * scaled, in the weight itself and outside autograd, by maxNorm / (norm + 1e-7).
+ */
+export function embeddingRenorm_(weight: Tensor, input: Tensor, maxNorm: number, normType = 2): void {
+  if (!(maxNorm > 0)) throw new ArgumentError(`embedding: max_norm must be positive, got ${maxNorm}`);
+  if (!(normType > 0)) throw new ArgumentError(`embedding: norm_type must be positive, got ${normType}`);
+  scoped(() => noGrad(() => {
+    const ids = input.reshape([input.numel]).unique();
+    if (ids.numel === 0) return;
+    const rows = indexSelect(weight, 0, ids);
+    const norms = rows.norm(normType, 1, true);
+    const scale = ew.where(ew.gt(norms, maxNorm), ew.mul(ew.pow(ew.add(norms, 1e-7), -1), maxNorm), 1);
+    const index = ids.reshape([ids.numel, 1]).expand([ids.numel, weight.shape[1]]).contiguous();
+    weight.scatter_(0, index, ew.mul(rows, scale));
+  }));
+}
+
 /** Rows of weight picked by integer indices of any shape: [..., D]. */
-export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | null): Tensor {
+export function embedding(input: Tensor, weight: Tensor, options: number | null | EmbeddingFunctionalOptions = {}): Tensor {
   assertTensor(input, 'embedding', 'input');
   if (input.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${input.dtype}`);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be 2-d [num, dim], got ${fmtShape(weight.shape)}`);
+  const { paddingIdx = null, maxNorm = null, normType = 2, scaleGradByFreq = false } = typeof options === 'object' && options !== null ? options : { paddingIdx: options };
+  if (maxNorm !== null && maxNorm !== undefined) {
+    // Bounds are checked before the weight is touched, so a bad index leaves it unchanged.
+    let lo = 0, hi = 0;
+    if (input.numel > 0) scoped(() => { lo = input.min().item(); hi = input.max().item(); });
+    if (lo < 0 || hi >= weight.shape[0]) throw new ArgumentError(`embedding: indices ${fmtShape(input.shape)} out of range for a table of ${weight.shape[0]} rows`);
+    embeddingRenorm_(weight, input, maxNorm, normType);
+  }
   return scoped(() => {
     let rows: Tensor;
     try {
@@ -57,11 +92,20 @@ export function embedding(input: Tensor, weight: Tensor, paddingIdx?: number | n
       if (e instanceof KindlingError) throw new (e.constructor as new (m: string) => KindlingError)(`embedding: indices ${fmtShape(input.shape)} into a table of ${weight.shape[0]} rows: ${e.message}`);
       throw e;
     }
-    if (paddingIdx !== undefined && paddingIdx !== null && weight.requiresGrad) {
-      // The padding row gets no gradient: rows * keep + detached(rows) * drop has the same value.
-      const isPad = noGrad(() => ew.eq(reshape(input, [input.numel, 1]), paddingIdx));
-      const keep = ew.cast(ew.logicalNot(isPad), 'float32'), drop = ew.cast(isPad, 'float32');
-      rows = ew.add(ew.mul(rows, keep), ew.mul(rows.detach(), drop));
+    const hasPad = paddingIdx !== undefined && paddingIdx !== null;
+    if ((hasPad || scaleGradByFreq) && weight.requiresGrad) {
+      // Each lookup's gradient is scaled by s (0 for the padding row; 1/count of its index in
+      // this batch under scaleGradByFreq): rows * s + detached(rows) * (1 - s) has rows' value.
+      const s = noGrad(() => {
+        const flat = reshape(input, [input.numel]);
+        let scale = ew.cast(hasPad ? ew.ne(flat, paddingIdx) : ew.add(ew.mul(flat, 0), 1), 'float32');
+        if (scaleGradByFreq) {
+          const [, inverse, counts] = flat.unique({ returnInverse: true, returnCounts: true });
+          scale = ew.div(scale, ew.cast(indexSelect(counts, 0, inverse), 'float32'));
+        }
+        return reshape(scale, [input.numel, 1]);
+      });
+      rows = ew.add(ew.mul(rows, s), ew.mul(rows.detach(), ew.add(ew.neg(s), 1)));
     }
     return reshape(rows, [...input.shape, weight.shape[1]]);
   });

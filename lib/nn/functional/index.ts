@@ -18,3 +18,4 @@ export type { PadMode, PadOptions } from './padding.js';
 export { normalize, cosineSimilarity } from './similarity.js';
 export type { NormalizeOptions, CosineSimilarityOptions } from './similarity.js';
 export { oneHot } from './encoding.js';
+export { applyRotaryEmb, rotateHalf } from './rotary.js';
