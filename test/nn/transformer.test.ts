@@ -177,6 +177,25 @@ describe('nn.MultiheadAttention layout, initialisation, finite differences, erro
     gradcheck((a, b, c) => m.forward(a, b, c, { attnMask: mask, needWeights: false })[0].mul(r).sum(), [q, k, v], { context: 'fused path' });
   });
 
+  it('dropout applies in training mode only, on both paths', () => {
+    kd.manualSeed(9);
+    const m = new nn.MultiheadAttention(8, 2, { dropout: 0.5 });
+    const x = kd.randn([3, 2, 8]);
+    const [evalOut, evalW] = m.eval().forward(x, x, x);
+    const [fusedEval] = m.forward(x, x, x, { needWeights: false });
+    close(fusedEval, evalOut, 1e-5, 'eval fused vs unfused');
+    m.train();
+    const [trainOut, trainW] = m.forward(x, x, x);
+    const [fusedTrain] = m.forward(x, x, x, { needWeights: false });
+    for (const t of [trainOut, fusedTrain]) {
+      const d = t.sub(evalOut).abs().max().item();
+      expect(d).toBeGreaterThan(1e-3);
+      expect(Number.isFinite(t.sum().item())).toBe(true);
+    }
+    // The weights returned in training are the dropped-out ones, as PyTorch returns them.
+    expect(trainW!.sub(evalW!).abs().max().item()).toBeGreaterThan(1e-3);
+  });
+
   it('rejects bad input with errors naming the op and the shapes', () => {
     expectError(() => new nn.MultiheadAttention(10, 3), kd.ArgumentError, 'MultiheadAttention', 'divisible');
     expectError(() => new nn.MultiheadAttention(8, 2, { dropout: 1.5 }), kd.ArgumentError, 'dropout');

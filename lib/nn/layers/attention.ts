@@ -206,9 +206,4 @@ export class MultiheadAttention extends Module {
     else if (!this.batchFirst) out = out.transpose(0, 1);
     return [out, weights];
   }
-
-  /** Configuration for cloning (TransformerEncoder/Decoder copy a layer as copy.deepcopy does). */
-  get options(): MultiheadAttentionOptions {
-    return { dropout: this.dropout, bias: this.inProjBias !== null, addBiasKv: this.biasK !== null, addZeroAttn: this.addZeroAttn, kdim: this.kdim, vdim: this.vdim, batchFirst: this.batchFirst };
-  }
 }
