@@ -119,6 +119,9 @@ describe('memory', () => {
       });
       softmax = new nn.Softmax(1);
       logSoftmax = new nn.LogSoftmax(1);
+      // Attention over the tokens: Transformer holds the encoder/decoder stacks, layers and MHA.
+      transformer = new nn.Transformer({ dModel: 6, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1, dimFeedforward: 8, batchFirst: true });
+      causal = nn.Transformer.generateSquareSubsequentMask(7);
 
       forward(images: kd.Tensor, tokens: kd.Tensor): { logits: kd.Tensor; reg: kd.Tensor; probs: kd.Tensor; logProbs: kd.Tensor } {
         const pictures = this.image.forward(images) as kd.Tensor;
@@ -128,6 +131,8 @@ describe('memory', () => {
         const embedded = rotQ.add(rotK).squeeze(1);
         const text = (this.pool1d.forward(this.gelu.forward(this.conv1d.forward(embedded.transpose(1, 2)))) as kd.Tensor).mean(2);
         let h = this.trunk.forward(kd.cat([pictures, text, decoded], 1)) as kd.Tensor;
+        const embedded = this.embed.forward(tokens);
+        h = h.add(this.transformer.forward(embedded, embedded, { tgtMask: this.causal, srcKeyPaddingMask: tokens.eq(0) }).mean(1).sum(1, true));
         for (const act of this.activations) h = act.forward(h) as kd.Tensor;
         const logits = (this.heads.get('cls') as kd.nn.Linear).forward(h);
         const reg = (this.heads.get('reg') as kd.nn.Sequential).forward(h) as kd.Tensor;

@@ -19,3 +19,7 @@ export { Hardtanh } from './layers/hardtanh.js';
 export * from './loss.js';
 export * as functional from './functional/index.js';
 export * as init from './init.js';
+export { MultiheadAttention } from './layers/attention.js';
+export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './layers/attention.js';
+export { Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer, TransformerDecoderLayer } from './layers/transformer.js';
+export type { TransformerOptions, TransformerLayerOptions, TransformerActivation, TransformerForwardOptions, TransformerEncoderForwardOptions, TransformerEncoderLayerForwardOptions, TransformerDecoderLayerForwardOptions } from './layers/transformer.js';
