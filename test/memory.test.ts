@@ -4,6 +4,7 @@ import { cpuBackend } from '../lib/backend/cpu.js';
 import { liveStorageCount } from '../lib/backend/storage.js';
 import * as kd from '../lib/index.js';
 import { resetMemoryWatch } from '../lib/memory.js';
+import { settledStorageCount } from './helpers.js';
 
 function rssMiB(): number {
   return process.memoryUsage().rss / 2 ** 20;
@@ -195,7 +196,7 @@ describe('memory', () => {
     kd.manualSeed(5);
     const x = kd.randn([5, 7], { requiresGrad: true });
     const w = kd.randn([7, 3], { requiresGrad: true });
-    const before = liveStorageCount();
+    const before = settledStorageCount();
     // Composed forwards (layerNorm, maximum, remainder, bceLoss's range check) and their backwards
     // make temporaries; only the results held here may remain.
     const held: kd.Tensor[] = [];
@@ -314,7 +315,7 @@ describe('memory without tidy', () => {
   it('an MLP loop with no tidy and no dispose, synchronous or async, holds at most 1.5x the RSS of the tidy loop, and a hand-disposed one is flat', async () => {
     const steps = 1000;
     settle();
-    const before = liveStorageCount();
+    const before = settledStorageCount();
     const tidyRun = await train(mlpSetup, 'tidy', steps);
     settle();
     // Every step of the hand-disposed loop frees exactly what it made: the count of live
@@ -403,7 +404,7 @@ describe('memory without tidy', () => {
     kd.manualSeed(41);
     const model = new Pair();
     const x = kd.randn([4, 6]);
-    const before = liveStorageCount();
+    const before = settledStorageCount();
     const result = kd.noGrad(() => model.forward(x));
     // Without a graph nothing else may stay: just the two tensors returned.
     expect(liveStorageCount() - before).toBe(2);
