@@ -37,3 +37,10 @@ for isa in avx2 scalar; do
     KINDLING_CPU_ISA="$isa" npx --no-install vitest run "${KERNEL_TESTS[@]}"
   fi
 done
+
+# The whole run (no file arguments) also packs the package and installs the tarball into a
+# scratch project: its contents, source maps, a compiler-free install, require and import.
+if [ $# -eq 0 ]; then
+  echo "== npm pack and install (test/package)"
+  KINDLING_PACK_TEST=1 npx --no-install vitest run test/package
+fi
