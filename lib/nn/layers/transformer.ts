@@ -34,6 +34,22 @@ function checkInt(value: number, what: string, layer: string): void {
   if (!Number.isInteger(value) || value <= 0) throw new ArgumentError(`${layer}: ${what} must be a positive integer, got ${value}`);
 }
 
+/** The settings both layer kinds share, checked, with PyTorch's defaults. */
+function layerSettings(layer: string, dModel: number, nhead: number, options: TransformerLayerOptions) {
+  checkInt(dModel, 'd_model', layer);
+  checkInt(nhead, 'nhead', layer);
+  const dff = options.dimFeedforward ?? 2048;
+  checkInt(dff, 'dim_feedforward', layer);
+  return { dff, p: options.dropout ?? 0.1, eps: options.layerNormEps ?? 1e-5, bias: options.bias ?? true, batchFirst: options.batchFirst ?? false };
+}
+
+/** `fresh` (built with `layer`'s arguments) given `layer`'s values and mode: PyTorch's deepcopy. */
+function copyInto<T extends Module>(layer: T, fresh: T): T {
+  fresh.loadStateDict(layer.stateDict());
+  fresh.train(layer.training);
+  return fresh;
+}
+
 export interface TransformerEncoderLayerForwardOptions {
   srcMask?: Tensor | null;
   srcKeyPaddingMask?: Tensor | null;
@@ -55,12 +71,9 @@ export class TransformerEncoderLayer extends Module {
 
   constructor(dModel: number, nhead: number, options: TransformerLayerOptions = {}) {
     super();
-    checkInt(dModel, 'd_model', 'TransformerEncoderLayer');
-    checkInt(nhead, 'nhead', 'TransformerEncoderLayer');
-    const dff = options.dimFeedforward ?? 2048, p = options.dropout ?? 0.1, eps = options.layerNormEps ?? 1e-5, bias = options.bias ?? true;
-    checkInt(dff, 'dim_feedforward', 'TransformerEncoderLayer');
+    const { dff, p, eps, bias, batchFirst } = layerSettings('TransformerEncoderLayer', dModel, nhead, options);
     this._config = [dModel, nhead, { ...options }];
-    this.selfAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: options.batchFirst ?? false });
+    this.selfAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst });
     this.linear1 = new Linear(dModel, dff, { bias });
     this.dropout = new Dropout(p);
     this.linear2 = new Linear(dff, dModel, { bias });
@@ -90,10 +103,7 @@ export class TransformerEncoderLayer extends Module {
 
   /** A copy with its own parameters holding the same values (copy.deepcopy). */
   copy(): TransformerEncoderLayer {
-    const c = new TransformerEncoderLayer(...this._config);
-    c.loadStateDict(this.stateDict());
-    c.train(this.training);
-    return c;
+    return copyInto(this, new TransformerEncoderLayer(...this._config));
   }
 }
 
@@ -124,11 +134,7 @@ export class TransformerDecoderLayer extends Module {
 
   constructor(dModel: number, nhead: number, options: TransformerLayerOptions = {}) {
     super();
-    checkInt(dModel, 'd_model', 'TransformerDecoderLayer');
-    checkInt(nhead, 'nhead', 'TransformerDecoderLayer');
-    const dff = options.dimFeedforward ?? 2048, p = options.dropout ?? 0.1, eps = options.layerNormEps ?? 1e-5, bias = options.bias ?? true;
-    checkInt(dff, 'dim_feedforward', 'TransformerDecoderLayer');
-    const batchFirst = options.batchFirst ?? false;
+    const { dff, p, eps, bias, batchFirst } = layerSettings('TransformerDecoderLayer', dModel, nhead, options);
     this._config = [dModel, nhead, { ...options }];
     this.selfAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst });
     this.multiheadAttn = new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst });
@@ -168,10 +174,7 @@ export class TransformerDecoderLayer extends Module {
 
   /** A copy with its own parameters holding the same values (copy.deepcopy). */
   copy(): TransformerDecoderLayer {
-    const c = new TransformerDecoderLayer(...this._config);
-    c.loadStateDict(this.stateDict());
-    c.train(this.training);
-    return c;
+    return copyInto(this, new TransformerDecoderLayer(...this._config));
   }
 }
 
