@@ -14,7 +14,7 @@ import * as kd from '../lib/index.js';
 import { Tensor } from '../lib/index.js';
 import { cudaBackend } from '../lib/backend/cuda.js';
 import type { ConvGeometry } from '../lib/backend/backend.js';
-import { kerasMnistCnn, mlp } from '../lib/models.js';
+import { kerasMnistCnn, mlp } from '../lib/models/index.js';
 import { native } from '../lib/native.js';
 import { type Row, findPeerPython, makeRow, packageRoot, printTable, timeIt, writeResults } from './common.js';
 

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import * as kd from '../lib/index.js';
-import { kerasMnistCnn, mlp } from '../lib/models.js';
+import { kerasMnistCnn, mlp } from '../lib/models/index.js';
 import { type Row, makeRow, printTable, writeResults } from './common.js';
 
 const LOOPS = ['tidy', 'hand-disposed', 'output+loss disposed', 'forgot (sync)', 'forgot (async)'] as const;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import * as kd from '../lib/index.js';
 import { native } from '../lib/native.js';
-import { kerasMnistCnn, mlp } from '../lib/models.js';
+import { kerasMnistCnn, mlp } from '../lib/models/index.js';
 import { type Row, findPeerPython, makeRow, packageRoot, printTable, writeResults } from './common.js';
 
 /** The Keras MNIST CNN with BatchNorm2d between each convolution and its ReLU. */

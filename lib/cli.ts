@@ -15,7 +15,7 @@ import type { Device } from './device.js';
 import { DeviceError } from './errors.js';
 import { assertReplaceable, discardTempFiles, withIOErrors, writeFileAtomic, writeTempFile } from './io/files.js';
 import { save } from './io/index.js';
-import { kerasMnistCnn, mlp } from './models.js';
+import { kerasMnistCnn, mlp } from './models/index.js';
 import { CrossEntropyLoss } from './nn/loss.js';
 import { Adam } from './optim/adam.js';
 import { manualSeed } from './random.js';

@@ -3,7 +3,7 @@
 // a reduction, all read back. Plain JavaScript over dist/ (tsc output), so it needs no node_modules.
 // Exits 1 if a loss is not finite.
 const kd = await import(new URL('../../dist/lib/index.js', import.meta.url).href);
-const { kerasMnistCnn, mlp } = await import(new URL('../../dist/lib/models.js', import.meta.url).href);
+const { kerasMnistCnn, mlp } = await import(new URL('../../dist/lib/models/index.js', import.meta.url).href);
 
 kd.manualSeed(0);
 const x = kd.rand([16, 1, 28, 28]).to('cuda');

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
-import { kerasMnistCnn, mlp } from '../../lib/models.js';
+import { kerasMnistCnn, mlp } from '../../lib/models/index.js';
 import type { Module } from '../../lib/nn/module.js';
 import { freshSeed, makeRng } from '../helpers.js';
 import { describeCuda } from './require_cuda.js';

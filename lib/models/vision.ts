@@ -1,8 +1,8 @@
 // The example architectures the CLI and the examples train on 28x28 grey images (Fashion-MNIST).
-import { Conv2d, MaxPool2d } from './nn/layers/conv.js';
-import { Sequential } from './nn/layers/container.js';
-import { Flatten, Linear } from './nn/layers/linear.js';
-import { ReLU } from './nn/layers/activation.js';
+import { Conv2d, MaxPool2d } from '../nn/layers/conv.js';
+import { Sequential } from '../nn/layers/container.js';
+import { Flatten, Linear } from '../nn/layers/linear.js';
+import { ReLU } from '../nn/layers/activation.js';
 
 /**
  * The Keras MNIST convnet: three 3x3 convolutions (32, 64, 64 channels), max-pooling after the
