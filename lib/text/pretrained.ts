@@ -28,7 +28,7 @@ export interface AddedToken {
 type Normalizer = { type: 'bert'; options: BertNormalizerOptions } | { type: 'lowercase' } | { type: 'nfd' | 'nfc' | 'nfkd' | 'nfkc' } | { type: 'stripAccents' } | { type: 'sequence'; steps: Normalizer[] };
 type PreTokenizer = { type: 'byteLevel'; addPrefixSpace: boolean; useRegex: boolean } | { type: 'bert' };
 /** One piece of a template: a special token's ids or a sequence (0: first, 1: pair), with its token type. */
-type TemplatePiece = { special: number[] } | { sequence: 0 | 1 } ;
+type TemplatePiece = { special: number[] } | { sequence: 0 | 1 };
 type Template = { pieces: TemplatePiece[]; types: number[] };
 type PostProcessor = { single: Template; pair: Template } | null;
 type Decoder = { type: 'byteLevel' } | { type: 'wordPiece'; prefix: string; cleanup: boolean };
@@ -190,7 +190,7 @@ export class PretrainedTokenizer {
     return Array.from(t.matchAll(GPT2_PRETOKENIZE), (m) => m[0]);
   }
 
-  /** Added tokens found in `text` become their ids; the rest is normalized, pre-tokenized and tokenized. Tokens as [id, token]. */
+  /** Added tokens found in `text` become their ids; the rest is normalized, pre-tokenized and tokenized. */
   private tokenizeIds(text: string): number[] {
     const out: number[] = [];
     for (const [piece, isAdded] of splitSpecial(text, this.rawPattern)) {
@@ -446,9 +446,7 @@ function parsePostProcessor(path: string, p: unknown, idOf: (t: string) => numbe
     return { single: parse(j.single), pair: parse(j.pair) };
   }
   if (j.type === 'BertProcessing') {
-    const [sep, sepId] = j.sep as [string, number], [cls, clsId] = j.cls as [string, number];
-    void sep;
-    void cls;
+    const sepId = (j.sep as [string, number])[1], clsId = (j.cls as [string, number])[1];
     return bertTemplate(clsId, sepId);
   }
   throw new DataError(`${OP}: ${path}: post_processor ${JSON.stringify(j.type)} is not supported (supported: TemplateProcessing, BertProcessing, ByteLevel)`);

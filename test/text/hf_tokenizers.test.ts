@@ -19,7 +19,7 @@ const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as
   folders: Record<string, Folder>; batch: string[]; invalidBytes: number[][]; invalidDecoded: string[];
 };
 
-const FOLDERS = ['gpt2-bpe', 'gpt2-bpe-legacy', 'bert-uncased', 'bert-uncased-legacy', 'bert-cased', 'bert-cased-legacy'];
+const FOLDERS = ['gpt2-bpe', 'gpt2-bpe-legacy', 'gpt2-bpe-prefix', 'bert-uncased', 'bert-uncased-legacy', 'bert-cased', 'bert-cased-legacy'];
 
 describe('kd.text.fromPretrained matches Hugging Face', () => {
   it('covers every folder the fixture script wrote', () => {
