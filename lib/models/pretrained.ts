@@ -285,16 +285,17 @@ export function writePretrainedFolder(
       prepare(WEIGHTS_NAME, encodeStateDict(shards[0]!, {}, op));
     } else {
       const weightMap: Record<string, string> = {};
-      let totalSize = 0;
+      let totalSize = 0, totalParameters = 0;
       shards.forEach((shard, i) => {
         const name = shardName(i, shards.length);
         for (const [key, t] of Object.entries(shard)) {
           weightMap[key] = name;
           totalSize += tensorBytes(t);
+          totalParameters += t.shape.reduce((a, b) => a * b, 1);
         }
         prepare(name, encodeStateDict(shard, {}, op));
       });
-      prepare(WEIGHTS_INDEX_NAME, jsonBytes({ metadata: { total_size: totalSize }, weight_map: weightMap }));
+      prepare(WEIGHTS_INDEX_NAME, jsonBytes({ metadata: { total_parameters: totalParameters, total_size: totalSize }, weight_map: weightMap }));
     }
     prepare(CONFIG_NAME, jsonBytes(config));
   } catch (err) {

@@ -61,7 +61,7 @@ describe('Hugging Face folders: config.json and weights', () => {
     ]);
     const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
     expect(index).toEqual({
-      metadata: { total_size: 164 },
+      metadata: { total_parameters: 41, total_size: 164 },
       weight_map: {
         'fc1.weight': 'model-00001-of-00003.safetensors',
         'fc1.bias': 'model-00001-of-00003.safetensors',
