@@ -114,7 +114,7 @@ describe('fit: clipGradNorm, scheduler, maxSteps', () => {
 
 describe('fit: exact resume', () => {
   /** A model with dropout, trained with shuffling, AdamW, warm-up + cosine and accumulation. */
-  async function train(options: { checkpoint?: string; checkpointEvery?: number; resume?: string | boolean; crashAfter?: number; trainData?: kd.data.DataInput }) {
+  async function train(options: { checkpoint?: string; checkpointEvery?: number; resume?: string | boolean; crashAfter?: number; trainData?: kd.train.DataInput }) {
     kd.manualSeed(options.resume ? 999 : 5); // a resumed run starts from different weights and a different stream
     const model = new nn.Sequential(new nn.Linear(3, 16), new nn.ReLU(), new nn.Dropout(0.3), new nn.Linear(16, 1));
     const optimizer = new kd.optim.AdamW(model.parameters(), { lr: 0.01 });
