@@ -251,6 +251,20 @@ describe('GPT-2 from scratch', () => {
   });
 });
 
+describe('GPT-2 with kd.nn.lora on c_attn (peft\'s GPT-2 default)', () => {
+  it('trains only the adapters, r·(nEmbd + 3·nEmbd) parameters per block, and starts from the same outputs', () => {
+    kd.manualSeed(5);
+    const lm = kd.models.gpt2({ vocabSize: 30, nPositions: 16, nEmbd: 16, nLayer: 3, nHead: 2 }).eval() as GPT2LMHeadModel;
+    const x = kd.tensor([[1, 2, 3, 4]], { dtype: 'int32' });
+    const before = kd.noGrad(() => lm.forward(x)).toArray();
+    kd.nn.lora.apply(lm, { r: 4, loraAlpha: 8, targetModules: ['c_attn'] });
+    const trainable = [...lm.namedParameters()].filter(([, p]) => p.requiresGrad);
+    expect(trainable.map(([k]) => k)).toEqual([0, 1, 2].flatMap((i) => [`transformer.h.${i}.attn.c_attn.lora_A.default.weight`, `transformer.h.${i}.attn.c_attn.lora_B.default.weight`]));
+    expect(trainable.reduce((n, [, p]) => n + p.numel, 0)).toBe(3 * 4 * (16 + 48));
+    expect(kd.noGrad(() => lm.forward(x)).toArray()).toEqual(before);
+  });
+});
+
 describe('GPT-2 errors', () => {
   const lm = kd.models.gpt2({ vocabSize: 20, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2 });
 
