@@ -103,8 +103,8 @@ describe('kd.nn.lora', () => {
     // layer (A is r×in, B is out×r) plus the head; peft's total also counts its frozen copy of the head (27).
     expect(model.numParameters()).toBe(expected.trainable_parameters);
     expect(model.numParameters({ trainable: false })).toBe(expected.all_parameters - 27);
-    const layer = model.layers.at(0).attn.qProj as unknown as kd.nn.LoraLinear;
-    expect(layer).toBeInstanceOf(kd.nn.LoraLinear);
+    const layer = model.layers.at(0).attn.qProj as unknown as kd.nn.lora.LoraLinear;
+    expect(layer).toBeInstanceOf(kd.nn.lora.LoraLinear);
     expect(layer.scaling).toBe(2);
     expect((layer.loraB.get('default').weight.toArray() as number[][]).flat().every((v) => v === 0)).toBe(true);
     // A is drawn as nn.Linear's weight: U(±1/√in).
