@@ -54,6 +54,20 @@ export class Generator {
     return this;
   }
 
+  /** The stream's position: four 32-bit words, JSON-serialisable (torch.Generator.get_state). */
+  getState(): number[] {
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
+  }
+
+  /** Puts the stream back where getState() found it. */
+  setState(state: readonly number[]): this {
+    if (!Array.isArray(state) || state.length !== 4 || state.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff) || state.every((w) => w === 0)) {
+      throw new ArgumentError(`Generator.setState: expected four 32-bit unsigned integers, not all zero (from getState()), got ${JSON.stringify(state)}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = state.map((w) => w | 0) as [number, number, number, number];
+    return this;
+  }
+
   /** 32 random bits. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

@@ -197,6 +197,12 @@ export function defaultCollate(examples: Tensor[][]): Batch {
   return examples[0].map((_, field) => stack(examples.map((e) => e[field]), 0));
 }
 
+/** A DataLoader's position: its seed and the number of epochs it has started. */
+export interface DataLoaderState {
+  seed: number;
+  epoch: number;
+}
+
 export interface DataLoaderOptions {
   batchSize?: number;
   shuffle?: boolean;
@@ -220,7 +226,7 @@ export class DataLoader implements Iterable<Batch> {
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   private epoch = 0;
-  private readonly seed: number;
+  private seed: number;
   private readonly collate: ((examples: Tensor[][]) => Batch) | null;
 
   constructor(readonly dataset: Dataset<Tensor[]>, options: DataLoaderOptions = {}) {
@@ -238,7 +244,30 @@ export class DataLoader implements Iterable<Batch> {
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
+  /** Where the loader stands, for an exact resume: its seed and the epochs it has started. */
+  state(): DataLoaderState {
+    return { seed: this.seed, epoch: this.epoch };
+  }
+
+  /** Puts the loader back where state() found it: the next epoch is shuffled as it was then. */
+  loadState(state: DataLoaderState): void {
+    if (!state || typeof state !== 'object' || !Number.isFinite(state.seed) || !Number.isInteger(state.epoch) || state.epoch < 0) {
+      throw new ArgumentError(`DataLoader.loadState: expected { seed: number, epoch: integer >= 0 }, got ${JSON.stringify(state)}`);
+    }
+    this.seed = state.seed;
+    this.epoch = state.epoch;
+  }
+
   *[Symbol.iterator](): Iterator<Batch> {
+    yield* this.batchesFrom(0);
+  }
+
+  /**
+   * The next epoch's batches from batch `start` on (those before it are skipped without being
+   * loaded): a resumed run continues mid-epoch with the same order and the same samples.
+   */
+  *batchesFrom(start: number): IterableIterator<Batch> {
+    if (!Number.isInteger(start) || start < 0) throw new ArgumentError(`DataLoader.batchesFrom: start must be an integer >= 0, got ${start}`);
     const n = this.dataset.length;
     const epochSeed = this.seed + this.epoch;
     const order = this.shuffle ? permutation(n, epochSeed) : Array.from({ length: n }, (_, i) => i);
@@ -246,7 +275,7 @@ export class DataLoader implements Iterable<Batch> {
     // One generator, re-seeded per sample: sample i's randomness depends on (seed, epoch, i) only.
     const generator = new Generator(epochSeed);
     const generatorOf = (i: number) => generator.manualSeed(epochSeed, i);
-    for (let b = 0; b < this.length; b++) {
+    for (let b = start; b < this.length; b++) {
       const idx = order.slice(b * this.batchSize, Math.min(n, (b + 1) * this.batchSize));
       if (!this.collate && this.dataset instanceof TensorDataset) {
         yield this.dataset.getBatch(Int32Array.from(idx), generatorOf);

@@ -1,6 +1,6 @@
 // kd.nn: modules, layers, losses, initialisation and the functional forms.
 export { Module, Parameter, isParameter } from './module.js';
-export type { LoadResult } from './module.js';
+export type { LoadResult, ParameterPattern } from './module.js';
 export { Sequential, ModuleList, ModuleDict } from './layers/container.js';
 export { Linear, Identity, Flatten, Unflatten, Embedding } from './layers/linear.js';
 export type { EmbeddingOptions } from './layers/linear.js';
@@ -23,3 +23,5 @@ export { MultiheadAttention } from './layers/attention.js';
 export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './layers/attention.js';
 export { Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer, TransformerDecoderLayer } from './layers/transformer.js';
 export type { TransformerOptions, TransformerLayerOptions, TransformerActivation, TransformerForwardOptions, TransformerEncoderForwardOptions, TransformerEncoderLayerForwardOptions, TransformerDecoderLayerForwardOptions } from './layers/transformer.js';
+export * as lora from './lora.js';
+export type { LoraConfig } from './lora.js';

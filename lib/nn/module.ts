@@ -54,6 +54,30 @@ export function reprTuple(v: readonly number[]): string {
   return v.length === 1 ? `(${v[0]},)` : `(${v.join(', ')})`;
 }
 
+/** Which parameters freeze/unfreeze select: a name regex (RegExp or its source) or a predicate. */
+export type ParameterPattern = RegExp | string | ((name: string, param: Tensor) => boolean);
+
+/** A predicate over (name, param) for a ParameterPattern; undefined selects everything. */
+export function parameterMatcher(op: string, pattern: ParameterPattern | undefined): (name: string, param: Tensor) => boolean {
+  if (pattern === undefined) return () => true;
+  if (typeof pattern === 'function') return (name, p) => Boolean(pattern(name, p));
+  if (typeof pattern === 'string') {
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern);
+    } catch (err) {
+      throw new ArgumentError(`${op}: '${pattern}' is not a valid regular expression (${(err as Error).message})`);
+    }
+    return (name) => re.test(name);
+  }
+  if (pattern instanceof RegExp) {
+    // A global or sticky regex keeps lastIndex between test() calls; match on a fresh copy.
+    const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+    return (name) => re.test(name);
+  }
+  throw new ArgumentError(`${op}: expected a RegExp, a string or a function (name, param) => boolean, got ${pattern === null ? 'null' : typeof pattern}`);
+}
+
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
@@ -373,6 +397,34 @@ export abstract class Module {
       const moved = t.detach().to(device);
       t._replaceWith(moved);
       moved.dispose();
+    }
+    return this;
+  }
+
+  /**
+   * Stops gradients for the parameters `pattern` selects (requiresGrad false, grad dropped), so
+   * backward skips them and optimizers leave them as they are. `pattern`: a RegExp or string
+   * (a regular expression) tested against the parameter's name in namedParameters(), or a
+   * predicate (name, param) => boolean; no pattern: every parameter. Returns the module.
+   */
+  freeze(pattern?: ParameterPattern): this {
+    return this.setRequiresGrad('freeze', pattern, false);
+  }
+
+  /** The reverse of freeze: the selected parameters (all when no pattern) require grad again. */
+  unfreeze(pattern?: ParameterPattern): this {
+    return this.setRequiresGrad('unfreeze', pattern, true);
+  }
+
+  private setRequiresGrad(op: string, pattern: ParameterPattern | undefined, requiresGrad: boolean): this {
+    const test = parameterMatcher(op, pattern);
+    for (const [name, p] of this.namedParameters()) {
+      if (!test(name, p)) continue;
+      p.requiresGrad = requiresGrad;
+      if (!requiresGrad && p.grad) {
+        p.grad.dispose();
+        p.grad = null;
+      }
     }
     return this;
   }

@@ -10,4 +10,6 @@ export type { RMSpropOptions } from './rmsprop.js';
 export { Adagrad } from './adagrad.js';
 export type { AdagradOptions } from './adagrad.js';
 export { clipGradNorm, clipGradValue } from './clip.js';
+export { weightDecayGroups } from './param_groups.js';
+export type { WeightDecayGroupsOptions } from './param_groups.js';
 export * as lrScheduler from './lr_scheduler.js';

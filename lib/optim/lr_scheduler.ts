@@ -266,6 +266,79 @@ export class LinearWarmup extends LinearLR {
   }
 }
 
+export interface WarmupDecayOptions extends SchedulerOptions {
+  /** Steps of linear warm-up from 0 to the initial lr. */
+  warmupSteps: number;
+  /** Steps in the whole run; the decay ends there. */
+  totalSteps: number;
+}
+
+export interface WarmupCosineOptions extends WarmupDecayOptions {
+  /** Cosine waves over the decay; 0.5 (default) goes from the initial lr down to 0 once. */
+  numCycles?: number;
+}
+
+function checkWarmup(name: string, options: WarmupDecayOptions): void {
+  if (!options || typeof options !== 'object') throw new ArgumentError(`${name}: expected options { warmupSteps, totalSteps }`);
+  checkNumber(name, 'warmupSteps', options.warmupSteps, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+  checkPositiveInt(name, 'totalSteps', options.totalSteps);
+}
+
+/** The warm-up factor at `step`: step / warmupSteps while step < warmupSteps, as transformers. */
+function warmupFactor(step: number, warmupSteps: number): number {
+  return step / Math.max(1, warmupSteps);
+}
+
+/**
+ * transformers' get_linear_schedule_with_warmup, stepped once per optimizer step: the lr rises
+ * linearly from 0 over warmupSteps, then falls linearly to 0 at totalSteps (and stays 0).
+ */
+export class WarmupLinearLR extends LRScheduler {
+  warmupSteps: number;
+  totalSteps: number;
+  protected readonly stateKeys: [string, string][] = [['warmupSteps', 'num_warmup_steps'], ['totalSteps', 'num_training_steps']];
+
+  constructor(optimizer: AnyOptimizer, options: WarmupDecayOptions) {
+    checkWarmup('WarmupLinearLR', options);
+    super('WarmupLinearLR', optimizer, options.lastEpoch);
+    this.warmupSteps = options.warmupSteps;
+    this.totalSteps = options.totalSteps;
+    this.initialStep();
+  }
+
+  protected lrAt(base: number, step: number): number {
+    if (step < this.warmupSteps) return base * warmupFactor(step, this.warmupSteps);
+    return base * Math.max(0, (this.totalSteps - step) / Math.max(1, this.totalSteps - this.warmupSteps));
+  }
+}
+
+/**
+ * transformers' get_cosine_schedule_with_warmup, stepped once per optimizer step: a linear
+ * warm-up from 0 over warmupSteps, then lr · max(0, ½(1 + cos(2π · numCycles · progress))) with
+ * progress going from 0 to 1 at totalSteps.
+ */
+export class WarmupCosineLR extends LRScheduler {
+  warmupSteps: number;
+  totalSteps: number;
+  numCycles: number;
+  protected readonly stateKeys: [string, string][] = [['warmupSteps', 'num_warmup_steps'], ['totalSteps', 'num_training_steps'], ['numCycles', 'num_cycles']];
+
+  constructor(optimizer: AnyOptimizer, options: WarmupCosineOptions) {
+    checkWarmup('WarmupCosineLR', options);
+    super('WarmupCosineLR', optimizer, options.lastEpoch);
+    this.warmupSteps = options.warmupSteps;
+    this.totalSteps = options.totalSteps;
+    this.numCycles = checkNumber('WarmupCosineLR', 'numCycles', options.numCycles ?? 0.5, (v) => v > 0 && Number.isFinite(v), 'a positive number');
+    this.initialStep();
+  }
+
+  protected lrAt(base: number, step: number): number {
+    if (step < this.warmupSteps) return base * warmupFactor(step, this.warmupSteps);
+    const progress = (step - this.warmupSteps) / Math.max(1, this.totalSteps - this.warmupSteps);
+    return base * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * this.numCycles * 2 * progress)));
+  }
+}
+
 /** lr = initialLr · lrLambda(epoch) (one function for all groups, or one per group). */
 export class LambdaLR extends LRScheduler {
   private readonly lambdas: ((epoch: number) => number)[];

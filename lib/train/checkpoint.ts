@@ -122,6 +122,11 @@ export interface SaveCheckpointOptions {
   epoch: number;
   history?: History;
   metadata?: Record<string, string>;
+  /**
+   * Where training stands, for an exact resume (fit writes it: step, data position, random
+   * generator, scheduler); stored as JSON in the model file's 'training_state' metadata.
+   */
+  trainingState?: Record<string, unknown>;
 }
 
 /**
@@ -149,7 +154,8 @@ export function saveCheckpoint(path: string, options: SaveCheckpointOptions): vo
       prepare(files.optimizer, encodeStateDict(tensors, { optimizer: json, checkpoint_id: id }, op));
       parts.push('optimizer');
     }
-    const metadata = { ...options.metadata, epoch: String(options.epoch), checkpoint_id: id, checkpoint_parts: parts.join(',') };
+    const metadata: Record<string, string> = { ...options.metadata, epoch: String(options.epoch), checkpoint_id: id, checkpoint_parts: parts.join(',') };
+    if (options.trainingState !== undefined) metadata.training_state = JSON.stringify(options.trainingState);
     prepare(files.model, tidy(() => encodeStateDict(options.model.stateDict(), metadata, op)));
   } catch (err) {
     discardTempFiles(pending);
@@ -164,6 +170,8 @@ export interface LoadedCheckpoint {
   /** The history saved with it, or null. Pass as fit's history to continue the curve. */
   history: History | null;
   metadata: Record<string, string>;
+  /** The trainingState saved with it (fit's resume point), or null. */
+  trainingState: Record<string, unknown> | null;
 }
 
 /**
@@ -190,6 +198,7 @@ function loadParts(
   const op = 'loadCheckpoint';
   const epoch = metadata.epoch === undefined ? 0 : Number(metadata.epoch);
   if (!Number.isInteger(epoch) || epoch < 0) throw new DataError(`${op}: ${files.model}: metadata epoch '${metadata.epoch}' is not an integer >= 0`);
+  const trainingState = metadata.training_state === undefined ? null : parseTrainingState(metadata.training_state, files.model);
   // Checkpoints from before ids were written have neither key; then each part is taken as found.
   const id = metadata.checkpoint_id;
   const parts = id === undefined ? null : new Set((metadata.checkpoint_parts ?? '').split(',').filter(Boolean));
@@ -220,8 +229,19 @@ function loadParts(
   } finally {
     if (optimizerPart) disposeAll(optimizerPart.tensors);
   }
-  const { checkpoint_id: _id, checkpoint_parts: _parts, ...userMetadata } = metadata;
-  return { epoch, history, metadata: userMetadata };
+  const { checkpoint_id: _id, checkpoint_parts: _parts, training_state: _training, ...userMetadata } = metadata;
+  return { epoch, history, metadata: userMetadata, trainingState };
+}
+
+function parseTrainingState(text: string, file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new DataError(`loadCheckpoint: ${file}: the 'training_state' metadata is not valid JSON (${(err as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new DataError(`loadCheckpoint: ${file}: the 'training_state' metadata is not a JSON object`);
+  return parsed as Record<string, unknown>;
 }
 
 function disposeAll(tensors: Tensor[]): void {

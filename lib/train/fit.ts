@@ -3,11 +3,16 @@
 // kd.tidy, so a long run holds flat memory; fit awaits between epochs so output can render.
 // The Keras-style methods on every Module (compile, fit, evaluate, predict) run these; see keras.ts.
 import { noGrad } from '../autograd/grad_mode.js';
-import { DataLoader, Dataset } from '../data/dataset.js';
+import { DataLoader, type DataLoaderState, Dataset } from '../data/dataset.js';
+import { pathExists } from '../io/files.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Device } from '../device.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Module } from '../nn/module.js';
+import { clipGradNorm as clipGradients } from '../optim/clip.js';
+import { LRScheduler, type SchedulerStateDict } from '../optim/lr_scheduler.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
+import { defaultGenerator } from '../random.js';
 import { tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { type Metric, type MetricInput, resolveMetrics } from './metrics.js';
@@ -85,6 +90,52 @@ export interface FitOptions {
    * (Keras's TerminateOnNaN, on by default here). false: train on regardless.
    */
   terminateOnNaN?: boolean;
+  /**
+   * Micro-batches whose gradients are averaged into one optimizer step (the loss of each is
+   * divided by the number in its group), so k batches of n train as one batch of k·n. The last
+   * group of an epoch may be shorter. Default 1.
+   */
+  accumulationSteps?: number;
+  /** Clip the gradients' total 2-norm to this before each optimizer step (kd.optim.clipGradNorm). */
+  clipGradNorm?: number;
+  /**
+   * A learning-rate scheduler stepped after every optimizer step (WarmupCosineLR,
+   * WarmupLinearLR, ...); per-epoch schedules go in callbacks (lrSchedulerCallback).
+   */
+  scheduler?: LRScheduler;
+  /** Stop after this many optimizer steps in all (counting those of a resumed run). */
+  maxSteps?: number;
+  /**
+   * A checkpoint path (model.safetensors) that fit writes every checkpointEvery optimizer steps
+   * and at the end: model, optimizer, scheduler, random generator, data position and step,
+   * whole or not at all (see kd.train.saveCheckpoint).
+   */
+  checkpoint?: string;
+  /** Optimizer steps between checkpoints. Default: only at the end. */
+  checkpointEvery?: number;
+  /**
+   * Resume from a checkpoint fit wrote (a path, or true for `checkpoint` when it exists): the
+   * run continues from its step exactly as the interrupted one would have (same batches, same
+   * dropout masks, same losses). The model and optimizer must be built as before.
+   */
+  resume?: string | boolean;
+}
+
+/** What fit saves in a checkpoint's trainingState to resume exactly. */
+interface ResumePoint {
+  version: 1;
+  /** Optimizer steps done. */
+  step: number;
+  /** The epoch in progress (0-based) and the micro-batches of it done. */
+  epochIndex: number;
+  batchInEpoch: number;
+  seed: number;
+  /** A DataLoader given as trainData: its state at the start of the epoch in progress. */
+  loader: DataLoaderState | null;
+  rng: number[];
+  totals: { samples: number; lossSum: number; metricSums: number[] };
+  lr: number;
+  scheduler: SchedulerStateDict | null;
 }
 
 export interface EvaluateOptions {
@@ -190,8 +241,8 @@ export function inEvalMode<T>(model: Module, fn: () => T): T {
 /** Sums of loss·n and metric·n over an epoch, turned into per-sample means. */
 class EpochTotals {
   samples = 0;
-  private lossSum = 0;
-  private readonly metricSums: number[];
+  lossSum = 0;
+  metricSums: number[];
 
   constructor(private readonly metrics: readonly Metric[]) {
     this.metricSums = metrics.map(() => 0);
@@ -261,6 +312,27 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** The checkpoint to resume from: a path, or `checkpoint` when resume is true and it exists. */
+function resumeSource(op: string, resume: unknown, checkpointPath: string | undefined): string | null {
+  if (resume === undefined || resume === false) return null;
+  if (resume === true) {
+    if (!checkpointPath) throw new ArgumentError(`${op}: resume: true resumes from the checkpoint option's path: pass checkpoint`);
+    return pathExists(checkpointPath) ? checkpointPath : null;
+  }
+  if (typeof resume !== 'string') throw new ArgumentError(`${op}: resume must be a checkpoint path or a boolean, got ${typeof resume}`);
+  return resume;
+}
+
+function checkResumePoint(op: string, path: string, raw: Record<string, unknown> | null): ResumePoint {
+  const p = raw as Partial<ResumePoint> | null;
+  const ints = ['step', 'epochIndex', 'batchInEpoch'] as const;
+  if (!p || p.version !== 1 || ints.some((k) => !Number.isInteger(p[k]) || (p[k] as number) < 0) || typeof p.seed !== 'number' || !Array.isArray(p.rng) ||
+    !p.totals || typeof p.totals !== 'object' || !Array.isArray(p.totals.metricSums) || typeof p.lr !== 'number') {
+    throw new ArgumentError(`${op}: ${path} has no resume point (it was not written by fit's checkpoint option): load it with kd.train.loadCheckpoint and pass initialEpoch instead`);
+  }
+  return p as ResumePoint;
+}
+
 /**
  * Trains `model` for epochs initialEpoch+1 .. epochs and returns the history of per-epoch logs:
  * loss and metrics over the training batches (as computed during the epoch), val_loss and
@@ -287,43 +359,99 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const verbose = options.verbose ?? 1;
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new ArgumentError(`${op}: verbose must be 0, 1 or 2, got ${String(verbose)}`);
   const shuffle = options.shuffle ?? true;
-  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const callbacks = checkCallbacks(op, options.callbacks);
   const terminateOnNaN = options.terminateOnNaN ?? true;
   if (typeof terminateOnNaN !== 'boolean') throw new ArgumentError(`${op}: terminateOnNaN must be a boolean, got ${String(terminateOnNaN)}`);
   const device = options.device;
+  const accumulation = checkPositiveInt(op, 'accumulationSteps', options.accumulationSteps ?? 1);
+  const maxNorm = options.clipGradNorm;
+  if (maxNorm !== undefined && (typeof maxNorm !== 'number' || !(maxNorm > 0) || !Number.isFinite(maxNorm))) throw new ArgumentError(`${op}: clipGradNorm must be a positive number, got ${String(maxNorm)}`);
+  const scheduler = options.scheduler ?? null;
+  if (scheduler !== null && !(scheduler instanceof LRScheduler)) throw new ArgumentError(`${op}: scheduler must be a kd.optim.lrScheduler scheduler (stepped per optimizer step)`);
+  if (scheduler && scheduler.optimizer !== optimizer) throw new ArgumentError(`${op}: the scheduler belongs to another optimizer than fit's`);
+  const maxSteps = options.maxSteps === undefined ? Infinity : checkPositiveInt(op, 'maxSteps', options.maxSteps);
+  const checkpointPath = options.checkpoint;
+  if (checkpointPath !== undefined && typeof checkpointPath !== 'string') throw new ArgumentError(`${op}: checkpoint must be a path, got ${typeof checkpointPath}`);
+  const checkpointEvery = options.checkpointEvery === undefined ? Infinity : checkPositiveInt(op, 'checkpointEvery', options.checkpointEvery);
+  if (options.checkpointEvery !== undefined && !checkpointPath) throw new ArgumentError(`${op}: checkpointEvery needs a checkpoint path`);
+  const resumePath = resumeSource(op, options.resume, checkpointPath);
   if (device) model.to(device);
 
-  const history: History = options.history ?? { epoch: [], history: {} };
+  let history: History = options.history ?? { epoch: [], history: {} };
+  let resumed: ResumePoint | null = null;
+  if (resumePath) {
+    const loaded = loadCheckpoint(resumePath, { model, optimizer });
+    resumed = checkResumePoint(op, resumePath, loaded.trainingState);
+    if (!options.history && loaded.history) history = loaded.history;
+    if (resumed.scheduler) {
+      if (!scheduler) throw new ArgumentError(`${op}: ${resumePath} was written with a scheduler: pass the same kind of scheduler to resume`);
+      scheduler.loadStateDict(resumed.scheduler);
+      scheduler.optimizer.paramGroups.forEach((g, i) => { g.lr = scheduler.getLastLr()[i] ?? g.lr; });
+    }
+    defaultGenerator.setState(resumed.rng);
+  }
+  const seed = resumed?.seed ?? options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const firstEpoch = resumed?.epochIndex ?? initialEpoch;
+  if (epochs < firstEpoch) throw new ArgumentError(`${op}: epochs (${epochs}) is the last epoch to run and the run resumes in epoch ${firstEpoch + 1}`);
   const state: TrainState = { model, optimizer, history, epochs, stopTraining: false };
   const valLoader = valData ? batchesOf(valData, Math.max(batchSize, 256), false, 0) : null;
+  let step = resumed?.step ?? 0;
+  let lastSavedStep = resumed ? step : -1;
+  if (trainData instanceof DataLoader && resumed?.loader) trainData.loadState(resumed.loader);
+
+  const saveResumePoint = (epochIndex: number, batchInEpoch: number, loaderState: DataLoaderState | null, totals: EpochTotals, lr: number) => {
+    if (!checkpointPath) return;
+    const point: ResumePoint = {
+      version: 1, step, epochIndex, batchInEpoch, seed, loader: loaderState, rng: defaultGenerator.getState(),
+      totals: { samples: totals.samples, lossSum: totals.lossSum, metricSums: [...totals.metricSums] }, lr, scheduler: scheduler ? scheduler.stateDict() : null,
+    };
+    saveCheckpoint(checkpointPath, { model, optimizer, epoch: epochIndex, history: history.epoch.length > 0 ? history : undefined, trainingState: point as unknown as Record<string, unknown> });
+    lastSavedStep = step;
+  };
 
   for (const cb of callbacks) await cb.onTrainBegin?.(state);
-  for (let e = initialEpoch; e < epochs && !state.stopTraining; e++) {
+  for (let e = firstEpoch; e < epochs && !state.stopTraining && step < maxSteps; e++) {
     const epoch = e + 1;
+    const resumingHere = resumed !== null && e === resumed.epochIndex;
     model.train();
     for (const cb of callbacks) await cb.onEpochBegin?.(epoch, state);
-    const lr = optimizer.paramGroups[0].lr;
+    const lr = resumingHere ? resumed!.lr : optimizer.paramGroups[0].lr;
     const loader = batchesOf(trainData, batchSize, shuffle, seed + e);
+    const loaderState = trainData instanceof DataLoader ? trainData.state() : null;
+    const startBatch = resumingHere ? resumed!.batchInEpoch : 0;
     const progress = new EpochProgress({ epoch, epochs, batches: loader.length, enabled: verbose !== 0, bar: verbose === 1 });
     const totals = new EpochTotals(metrics);
+    if (resumingHere) {
+      totals.samples = resumed!.totals.samples;
+      totals.lossSum = resumed!.totals.lossSum;
+      totals.metricSums = [...resumed!.totals.metricSums];
+    }
     const started = performance.now();
-    let batchIndex = 0;
+    const batchCount = loader.length;
+    let batchIndex = startBatch;
+    optimizer.zeroGrad();
     try {
-      for (const batch of loader) {
+      for (const batch of loader.batchesFrom(startBatch)) {
+        // The micro-batches of this batch's accumulation group; the loss of each is divided by it.
+        const groupStart = batchIndex - (batchIndex % accumulation);
+        const groupSize = Math.min(accumulation, batchCount - groupStart);
+        const lastOfGroup = batchIndex === groupStart + groupSize - 1;
         let lossValue: number, values: number[], n: number;
         try {
           [lossValue, values, n] = tidy(() => {
             const [x, y] = splitBatch(op, batch, device);
-            optimizer.zeroGrad();
             const out = forwardOf(op, model, x);
             const dataLoss = loss(out, y);
             const l = regularizer ? dataLoss.add(penaltyOf(op, regularizer, model)) : dataLoss;
             const value = l.item();
             const values = metricValues(metrics, out, y);
             if (terminateOnNaN && !Number.isFinite(value)) return [value, values, x.shape[0]] as const;
-            l.backward();
-            optimizer.step();
+            (groupSize > 1 ? l.div(groupSize) : l).backward();
+            if (lastOfGroup) {
+              if (maxNorm !== undefined) clipGradients(optimizer.paramGroups.flatMap((g) => g.params), maxNorm);
+              optimizer.step();
+              optimizer.zeroGrad();
+            }
             return [value, values, x.shape[0]] as const;
           });
         } finally {
@@ -331,13 +459,20 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         }
         totals.add(lossValue, values, n);
         if (terminateOnNaN && !Number.isFinite(lossValue)) {
-          console.warn(`${op}: epoch ${epoch}, batch ${batchIndex + 1}: the loss is ${lossValue}; training stopped (terminateOnNaN) with the weights from before this batch. Pass terminateOnNaN: false to train on.`);
+          optimizer.zeroGrad();
+          console.warn(`${op}: epoch ${epoch}, batch ${batchIndex + 1}: the loss is ${lossValue}; training stopped (terminateOnNaN) with the weights from before this ${accumulation > 1 ? 'accumulation group' : 'batch'}. Pass terminateOnNaN: false to train on.`);
           state.stopTraining = true;
           break;
         }
-        progress.update(batchIndex + 1, totals.samples, totals.logs('', true));
-        for (const cb of callbacks) await cb.onBatchEnd?.(batchIndex, { loss: lossValue, size: n }, state);
         batchIndex++;
+        if (lastOfGroup) {
+          step++;
+          scheduler?.step();
+          if (step % checkpointEvery === 0 || step >= maxSteps) saveResumePoint(e, batchIndex, loaderState, totals, lr);
+        }
+        progress.update(batchIndex, totals.samples, totals.logs('', true));
+        for (const cb of callbacks) await cb.onBatchEnd?.(batchIndex - 1, { loss: lossValue, size: n }, state);
+        if (step >= maxSteps) break;
       }
     } finally {
       progress.stop();
@@ -355,6 +490,10 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     }
     progress.summary(logs, (performance.now() - started) / 1000, totals.samples / trainSeconds);
     for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, state);
+    // A finished epoch is a resume point too: the next run starts the next epoch.
+    if (checkpointPath && batchIndex >= batchCount && step !== lastSavedStep) {
+      saveResumePoint(e + 1, 0, trainData instanceof DataLoader ? trainData.state() : null, new EpochTotals(metrics), optimizer.paramGroups[0].lr);
+    }
     await yieldToEventLoop();
   }
   for (const cb of callbacks) await cb.onTrainEnd?.(state);
