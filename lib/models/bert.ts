@@ -613,6 +613,8 @@ function modernKey(key: string): string {
 export interface BertFromPretrainedOptions {
   /** Build this head instead of the one config.json's `architectures` names (missing head weights are initialised). */
   head?: BertHead;
+  /** Config fields that replace config.json's (as from_pretrained's keyword arguments), e.g. { numLabels, id2label } for a new head. */
+  config?: Partial<BertConfig>;
   /** Fail when the folder lacks weights the model has or holds weights it has no place for (default false: reported on `loadResult`). */
   strict?: boolean;
 }
@@ -642,7 +644,13 @@ export function fromPretrained(dir: string, options: BertFromPretrainedOptions =
   } else if (!(head in ARCHITECTURES)) {
     throw new ArgumentError(`${op}: head must be one of ${Object.keys(ARCHITECTURES).join(', ')}, got ${String(head)}`);
   }
-  const model = build(head, bertConfigFromJson(json, `${dir}/config.json`));
+  const overrides = options.config ?? {};
+  if (overrides === null || typeof overrides !== 'object') throw new ArgumentError(`${op}: config must be an object of BertConfig fields`);
+  const fromJson = bertConfigFromJson(json, `${dir}/config.json`);
+  // New labels replace the folder's: its id2label would otherwise fix numLabels.
+  if (overrides.numLabels !== undefined && overrides.id2label === undefined) delete fromJson.id2label;
+  if (overrides.id2label !== undefined && overrides.numLabels === undefined) delete fromJson.numLabels;
+  const model = build(head, { ...fromJson, ...overrides });
   const raw = readPretrainedWeights(dir, op);
   let loadResult: LoadResult;
   try {
