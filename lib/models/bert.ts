@@ -589,6 +589,13 @@ export function bertConfigFromJson(json: PretrainedConfigJson, source = 'config.
   if (json.model_type !== undefined && json.model_type !== 'bert') {
     throw new DataError(`${op}: ${source} has model_type '${String(json.model_type)}', not 'bert'`);
   }
+  // Variants transformers' BertModel also builds, which kindling's does not.
+  if (json.position_embedding_type !== undefined && json.position_embedding_type !== 'absolute') {
+    throw new DataError(`${op}: ${source} has position_embedding_type '${String(json.position_embedding_type)}'; kindling's BERT has absolute position embeddings only`);
+  }
+  if (json.is_decoder === true || json.add_cross_attention === true) {
+    throw new DataError(`${op}: ${source} configures a decoder (is_decoder / add_cross_attention); kindling's BERT is the bidirectional encoder`);
+  }
   const config: Record<string, unknown> = {};
   for (const [key, jsonKey] of Object.entries(JSON_KEYS)) {
     const v = json[jsonKey];

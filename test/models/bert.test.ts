@@ -280,6 +280,10 @@ describe('errors', () => {
     expectError(() => kd.models.bert.fromPretrained(dir), DataError, "model_type 'gpt2'");
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['BertForQuestionAnswering'] }));
     expectError(() => kd.models.bert.fromPretrained(dir), DataError, 'BertForQuestionAnswering');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, position_embedding_type: 'relative_key' }));
+    expectError(() => kd.models.bert.fromPretrained(dir), DataError, "position_embedding_type 'relative_key'");
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, is_decoder: true }));
+    expectError(() => kd.models.bert.fromPretrained(dir), DataError, 'is_decoder');
   });
 
   it('a checkpoint whose shapes disagree with config.json is a ShapeError naming the key', () => {
