@@ -29,7 +29,7 @@ export interface FinetuneOptions {
   pretrainSteps?: number;
   /** Fine-tuning steps for each of the two models. */
   steps?: number;
-  /** Stop each model's training after this many seconds even when steps remain. */
+  /** Stop fine-tuning the pretrained model after this many seconds even when steps remain; the scratch model then gets as many steps. */
   maxSeconds?: number;
   batchSize?: number;
   seqLen?: number;
@@ -142,10 +142,11 @@ export async function finetuneTestaments(options: FinetuneOptions = {}): Promise
     const pretrainedAccuracy = accuracy(fine, test);
     log(`fine-tuned from the pretrained encoder: held-out accuracy ${(100 * pretrainedAccuracy).toFixed(1)}% after ${s1} steps`);
     kd.manualSeed(seed);
-    const s2 = fineTune(scratch, train, settings);
+    // The same number of steps on the same batches, however long they take.
+    const s2 = fineTune(scratch, train, { ...settings, steps: s1, maxSeconds: Infinity });
     const scratchAccuracy = accuracy(scratch, test);
     log(`trained from scratch:                   held-out accuracy ${(100 * scratchAccuracy).toFixed(1)}% after ${s2} steps`);
-    return { pretrainedAccuracy, scratchAccuracy, testSize: test.labels.shape[0], steps: Math.min(s1, s2) };
+    return { pretrainedAccuracy, scratchAccuracy, testSize: test.labels.shape[0], steps: s1 };
   } finally {
     if (temp) rmSync(temp, { recursive: true, force: true });
   }
