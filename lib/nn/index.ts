@@ -23,3 +23,4 @@ export { MultiheadAttention } from './layers/attention.js';
 export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './layers/attention.js';
 export { Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer, TransformerDecoderLayer } from './layers/transformer.js';
 export type { TransformerOptions, TransformerLayerOptions, TransformerActivation, TransformerForwardOptions, TransformerEncoderForwardOptions, TransformerEncoderLayerForwardOptions, TransformerDecoderLayerForwardOptions } from './layers/transformer.js';
+export * as utils from './utils/index.js';
