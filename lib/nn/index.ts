@@ -24,3 +24,5 @@ export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from
 export { Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer, TransformerDecoderLayer } from './layers/transformer.js';
 export type { TransformerOptions, TransformerLayerOptions, TransformerActivation, TransformerForwardOptions, TransformerEncoderForwardOptions, TransformerEncoderLayerForwardOptions, TransformerDecoderLayerForwardOptions } from './layers/transformer.js';
 export * as utils from './utils/index.js';
+export { RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell } from './layers/rnn.js';
+export type { RNNBaseOptions, RNNOptions, LSTMOptions } from './layers/rnn.js';
