@@ -162,9 +162,7 @@ __global__ void columnSumsKernel(const float* m, int64_t rows, int64_t cols, flo
 }
 
 void checkGeometry(const RnnGeometry& g) {
-  if (g.steps < 0 || g.batch < 0 || g.input < 0 || g.hidden <= 0 || g.proj < 0)
-    throw std::invalid_argument("rnn: sizes must be non-negative and the hidden size positive");
-  if (g.proj > 0 && g.mode != RnnMode::Lstm) throw std::invalid_argument("rnn: a projection needs the LSTM mode");
+  if (const char* problem = rnnGeometryProblem(g)) throw std::invalid_argument(problem);
 }
 
 }  // namespace
