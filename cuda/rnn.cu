@@ -51,10 +51,10 @@ void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool tra
 }
 
 void copy(float* dst, const float* src, int64_t elems) {
-  if (elems > 0) checkCuda(cudaMemcpyAsync(dst, src, elems * sizeof(float), cudaMemcpyDeviceToDevice, currentStream()), "cudaMemcpyAsync");
+  if (elems > 0) detail::checkCuda(cudaMemcpyAsync(dst, src, elems * sizeof(float), cudaMemcpyDeviceToDevice, currentStream()), "cudaMemcpyAsync");
 }
 void zero(float* dst, int64_t elems) {
-  if (elems > 0) checkCuda(cudaMemsetAsync(dst, 0, elems * sizeof(float), currentStream()), "cudaMemsetAsync");
+  if (elems > 0) detail::checkCuda(cudaMemsetAsync(dst, 0, elems * sizeof(float), currentStream()), "cudaMemsetAsync");
 }
 
 __device__ float sigmoidf(float v) { return 1.f / (1.f + expf(-v)); }
@@ -181,7 +181,7 @@ void rnnForward(const RnnGeometry& g, const RnnWeights& w, const float* x, const
   gemm(T * B, G, I, x, I, false, w.wIh, I, true, gatesAll, G, 0.f);
   if (w.bIh && T * B > 0) {
     addBiasKernel<<<blocksFor(T * B * G), kThreads, 0, s>>>(gatesAll, T * B, G, w.bIh, gru ? nullptr : w.bHh);
-    checkLaunch("addBiasKernel");
+    detail::checkLaunch("addBiasKernel");
   }
   copy(hN, h0, B * Ho);
   if (lstm) copy(cN, c0, B * H);
@@ -203,17 +203,17 @@ void rnnForward(const RnnGeometry& g, const RnnWeights& w, const float* x, const
     if (gru) {
       gemm(n, G, Ho, hPrev, Ho, false, w.wHh, Ho, true, hh.data(), G, 0.f);
       gruForwardKernel<<<blocksFor(n * H), kThreads, 0, s>>>(n, H, gates, hh.data(), w.bHh, hPrev, extra, hN);
-      checkLaunch("gruForwardKernel");
+      detail::checkLaunch("gruForwardKernel");
     } else {
       gemm(n, G, Ho, hPrev, Ho, false, w.wHh, Ho, true, gates, G, 1.f);
       if (lstm) {
         float* hNew = g.proj > 0 ? hRaw.data() : hN;
         lstmForwardKernel<<<blocksFor(n * H), kThreads, 0, s>>>(n, H, gates, cN, extra, hNew);
-        checkLaunch("lstmForwardKernel");
+        detail::checkLaunch("lstmForwardKernel");
         if (g.proj > 0) gemm(n, Ho, H, hRaw.data(), H, false, w.wHr, H, true, hN, Ho, 0.f);
       } else {
         elmanForwardKernel<<<blocksFor(n * H), kThreads, 0, s>>>(n, H, g.mode == RnnMode::RnnRelu, gates, hN);
-        checkLaunch("elmanForwardKernel");
+        detail::checkLaunch("elmanForwardKernel");
       }
     }
     copy(o, hN, n * Ho);
@@ -251,7 +251,7 @@ void rnnBackward(const RnnGeometry& g, const RnnWeights& w, const float* x, cons
     const float* hPrev = hPrevAll + t * B * Ho;
     float* dG = dGates.data() + t * B * G;
     addKernel<<<blocksFor(n * Ho), kThreads, 0, s>>>(dh.data(), gradOut + t * B * Ho, n * Ho);
-    checkLaunch("addKernel");
+    detail::checkLaunch("addKernel");
     if (lstm) {
       const float* dhIn = dh.data();
       float* hRaw = nullptr;
@@ -262,16 +262,16 @@ void rnnBackward(const RnnGeometry& g, const RnnWeights& w, const float* x, cons
         hRaw = hRawAll.data() + t * B * H;
       }
       lstmBackwardKernel<<<blocksFor(n * H), kThreads, 0, s>>>(n, H, gates, extra, dhIn, dc.data(), dG, hRaw);
-      checkLaunch("lstmBackwardKernel");
+      detail::checkLaunch("lstmBackwardKernel");
       gemm(n, Ho, G, dG, G, false, w.wHh, Ho, false, dh.data(), Ho, 0.f);
     } else if (gru) {
       float* dGH = dGatesH.data() + t * B * G;
       gruBackwardKernel<<<blocksFor(n * H), kThreads, 0, s>>>(n, H, gates, extra, hPrev, dh.data(), dG, dGH);
-      checkLaunch("gruBackwardKernel");
+      detail::checkLaunch("gruBackwardKernel");
       gemm(n, Ho, G, dGH, G, false, w.wHh, Ho, false, dh.data(), Ho, 1.f);
     } else {
       elmanBackwardKernel<<<blocksFor(n * H), kThreads, 0, s>>>(n, H, g.mode == RnnMode::RnnRelu, gates, dh.data(), dG);
-      checkLaunch("elmanBackwardKernel");
+      detail::checkLaunch("elmanBackwardKernel");
       gemm(n, Ho, G, dG, G, false, w.wHh, Ho, false, dh.data(), Ho, 0.f);
     }
   }
@@ -286,11 +286,11 @@ void rnnBackward(const RnnGeometry& g, const RnnWeights& w, const float* x, cons
   if (d.wHr && P > 0) gemm(P, H, R, dhAll.data(), P, true, hRawAll.data(), H, false, d.wHr, H, 0.f);
   if (d.bIh) {
     columnSumsKernel<<<blocksFor(G), kThreads, 0, s>>>(dGates.data(), R, G, d.bIh);
-    checkLaunch("columnSumsKernel");
+    detail::checkLaunch("columnSumsKernel");
   }
   if (d.bHh) {
     columnSumsKernel<<<blocksFor(G), kThreads, 0, s>>>(dGH, R, G, d.bHh);
-    checkLaunch("columnSumsKernel");
+    detail::checkLaunch("columnSumsKernel");
   }
 }
 
