@@ -56,6 +56,30 @@ function poolGeometry(g: PoolGeometry): number[] {
   return [g.n, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW];
 }
 
+/** A recurrent layer-direction's sizes (native/common/rnn.h); batchSizes: rows advanced per step. */
+export interface RnnCall {
+  mode: 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
+  steps: number; batch: number; input: number; hidden: number; proj: number; reverse: boolean;
+  batchSizes: Int32Array | null;
+}
+/** A contiguous operand: its storage and first element. */
+export type RnnBuffer = Pick<KernelOperand, 'handle' | 'offset'>;
+export interface RnnWeightOperands { wIh: RnnBuffer; wHh: RnnBuffer; bIh: RnnBuffer | null; bHh: RnnBuffer | null; wHr: RnnBuffer | null }
+export interface RnnGradOperands {
+  x: RnnBuffer | null; h0: RnnBuffer | null; c0: RnnBuffer | null; wIh: RnnBuffer | null; wHh: RnnBuffer | null;
+  bIh: RnnBuffer | null; bHh: RnnBuffer | null; wHr: RnnBuffer | null;
+}
+const RNN_MODE_CODE = { lstm: 0, gru: 1, rnn_tanh: 2, rnn_relu: 3 } as const;
+
+function rnnGeometry(g: RnnCall): number[] {
+  return [RNN_MODE_CODE[g.mode], g.steps, g.batch, g.input, g.hidden, g.proj, g.reverse ? 1 : 0];
+}
+
+/** An optional operand as the binding's (buffer | null, offset) pair. */
+function opt(o: RnnBuffer | null): [unknown, number] {
+  return o ? [o.handle, o.offset] : [null, 0];
+}
+
 /** The kernels of one device over its table of native entry points; its type is `Backend`. */
 export function nativeBackend(device: Device, native: NativeAddon) {
   return {
@@ -283,6 +307,29 @@ export function nativeBackend(device: Device, native: NativeAddon) {
         out.handle, out.offset, out.strides, gradOut.handle, gradOut.offset, gradOut.strides,
         logsumexp.handle, logsumexp.offset, gradQ.handle, gradQ.offset, gradK.handle, gradK.offset,
         gradV.handle, gradV.offset);
+    },
+
+    /**
+     * One recurrent layer in one direction over a whole sequence (native/common/rnn.h): x [T, B, I],
+     * h0 [B, Hout], c0 [B, H] (LSTM) → out [T, B, Hout], hN, cN, and the workspace the backward
+     * reads. Every operand is contiguous float32; null marks an absent bias, projection or cell.
+     */
+    rnnForward(g: RnnCall, x: RnnBuffer, h0: RnnBuffer, c0: RnnBuffer | null, w: RnnWeightOperands,
+      out: RnnBuffer, hN: RnnBuffer, cN: RnnBuffer | null, workspace: RnnBuffer): void {
+      native.rnnForward(rnnGeometry(g), g.batchSizes, x.handle, x.offset, h0.handle, h0.offset, ...opt(c0),
+        w.wIh.handle, w.wIh.offset, w.wHh.handle, w.wHh.offset, ...opt(w.bIh), ...opt(w.bHh), ...opt(w.wHr),
+        out.handle, out.offset, hN.handle, hN.offset, ...opt(cN), workspace.handle, workspace.offset);
+    },
+    /**
+     * The gradients of rnnForward from those of out, hN and cN (null: zero), given its input and
+     * workspace; each non-null gradient operand is overwritten, the others are not computed.
+     */
+    rnnBackward(g: RnnCall, x: RnnBuffer, workspace: RnnBuffer, w: RnnWeightOperands, gradOut: RnnBuffer,
+      gradHN: RnnBuffer | null, gradCN: RnnBuffer | null, grads: RnnGradOperands): void {
+      native.rnnBackward(rnnGeometry(g), g.batchSizes, x.handle, x.offset, workspace.handle, workspace.offset,
+        w.wIh.handle, w.wIh.offset, w.wHh.handle, w.wHh.offset, ...opt(w.wHr), gradOut.handle, gradOut.offset,
+        ...opt(gradHN), ...opt(gradCN), ...opt(grads.x), ...opt(grads.h0), ...opt(grads.c0), ...opt(grads.wIh),
+        ...opt(grads.wHh), ...opt(grads.bIh), ...opt(grads.bHh), ...opt(grads.wHr));
     },
 
     /** Updates every listed parameter and its moments in place, in one native call. */

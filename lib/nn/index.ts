@@ -25,3 +25,6 @@ export { Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoder
 export type { TransformerOptions, TransformerLayerOptions, TransformerActivation, TransformerForwardOptions, TransformerEncoderForwardOptions, TransformerEncoderLayerForwardOptions, TransformerDecoderLayerForwardOptions } from './layers/transformer.js';
 export * as lora from './lora.js';
 export type { LoraConfig } from './lora.js';
+export * as utils from './utils/index.js';
+export { RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell } from './layers/rnn.js';
+export type { RNNBaseOptions, RNNOptions, LSTMOptions } from './layers/rnn.js';
