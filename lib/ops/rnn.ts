@@ -99,7 +99,8 @@ export function rnnLayer(mode: RnnMode, x: Tensor, h0: Tensor, c0: Tensor | null
 
   const [output, hN, cN] = scoped(() => {
     const [xc, h0c, c0c, wIhc, wHhc, bIhc, bHhc, wHrc] = [x, h0, c0, wIh, wHh, bIh, bHh, wHr].map((t) => (t ? contiguous(t) : null));
-    const outElems = T * B * Ho, hElems = B * Ho, cElems = mode === 'lstm' ? B * H : 0;
+    const lstm = mode === 'lstm';
+    const outElems = T * B * Ho, hElems = B * Ho, cElems = lstm ? B * H : 0;
     const extra = mode === 'lstm' || mode === 'gru' ? H : 0;
     const flat = Tensor._empty([outElems + hElems + cElems], 'float32', x.device);
     const workspace = Tensor._empty([T * B * (G + extra + Ho)], 'float32', x.device);
@@ -108,7 +109,7 @@ export function rnnLayer(mode: RnnMode, x: Tensor, h0: Tensor, c0: Tensor | null
     };
     const at = (offset: number) => ({ handle: flat.handle, offset: flat.offset + offset });
     backendOf(x).rnnForward(call, buffer(xc!), buffer(h0c!), c0c && buffer(c0c), weights, at(0), at(outElems),
-      cElems ? at(outElems + hElems) : null, buffer(workspace));
+      lstm ? at(outElems + hElems) : null, buffer(workspace));
     const inputs = [xc, h0c, c0c, wIhc, wHhc, bIhc, bHhc, wHrc];
     const node = record('RnnLayerBackward', flat, inputs, (n) => {
       const xs = n.save(xc!), ws = n.save(workspace);
@@ -119,7 +120,7 @@ export function rnnLayer(mode: RnnMode, x: Tensor, h0: Tensor, c0: Tensor | null
         const need = inputs.map((t) => (t && t.requiresGrad ? Tensor._empty(t.shape, 'float32', t.device) : null));
         const gradAt = (offset: number) => ({ handle: g.handle, offset: g.offset + offset });
         backendOf(g).rnnBackward(call, buffer(xs), buffer(ws), { wIh: buffer(ih), wHh: buffer(hh), bIh: null, bHh: null, wHr: hr && buffer(hr) },
-          gradAt(0), gradAt(outElems), cElems ? gradAt(outElems + hElems) : null, {
+          gradAt(0), gradAt(outElems), lstm ? gradAt(outElems + hElems) : null, {
             x: need[0] && buffer(need[0]), h0: need[1] && buffer(need[1]), c0: need[2] && buffer(need[2]),
             wIh: need[3] && buffer(need[3]), wHh: need[4] && buffer(need[4]), bIh: need[5] && buffer(need[5]),
             bHh: need[6] && buffer(need[6]), wHr: need[7] && buffer(need[7]),
@@ -129,7 +130,7 @@ export function rnnLayer(mode: RnnMode, x: Tensor, h0: Tensor, c0: Tensor | null
     });
     const output = reshape(slice(node, 0, 0, outElems), [T, B, Ho]);
     const hNView = reshape(slice(node, 0, outElems, outElems + hElems), [B, Ho]);
-    const cNView = cElems ? reshape(slice(node, 0, outElems + hElems), [B, H]) : null;
+    const cNView = lstm ? reshape(slice(node, 0, outElems + hElems), [B, H]) : null;
     return [output, hNView, cNView] as const;
   });
   return { output, hN, cN };

@@ -35,6 +35,19 @@ inline int64_t rnnOutSize(const RnnGeometry& g) { return g.proj > 0 ? g.proj : g
 // Rows advanced at step t.
 inline int64_t rnnRows(const RnnGeometry& g, int64_t t) { return g.batchSizes ? g.batchSizes[t] : g.batch; }
 
+// Null, or what is wrong with the geometry (both devices check it before any work).
+inline const char* rnnGeometryProblem(const RnnGeometry& g) {
+  if (g.steps < 0 || g.batch < 0 || g.input < 0 || g.hidden <= 0 || g.proj < 0)
+    return "rnn: sizes must be non-negative and the hidden size positive";
+  if (g.proj > 0 && g.mode != RnnMode::Lstm) return "rnn: a projection needs the LSTM mode";
+  for (int64_t t = 0; g.batchSizes && t < g.steps; ++t) {
+    const int64_t n = g.batchSizes[t];
+    if (n < 0 || n > g.batch || (t > 0 && n > g.batchSizes[t - 1]))
+      return "rnn: batchSizes must be non-increasing and within [0, batch]";
+  }
+  return nullptr;
+}
+
 // What the forward saves for the backward, contiguous, in floats: gates after their activation
 // [T, B, G]; then [T, B, H] of c before the step (LSTM) or W_hn h + b_hn (GRU), none for RNN;
 // then h before the step [T, B, Hout]. Rows not advanced at a step hold zeros.

@@ -51,16 +51,7 @@ void rowsParallel(int64_t n, double flopsPerRow, F&& pass) {
 }
 
 void checkGeometry(const RnnGeometry& g) {
-  if (g.steps < 0 || g.batch < 0 || g.input < 0 || g.hidden <= 0 || g.proj < 0)
-    throw std::invalid_argument("rnn: sizes must be non-negative and the hidden size positive");
-  if (g.proj > 0 && g.mode != RnnMode::Lstm) throw std::invalid_argument("rnn: a projection needs the LSTM mode");
-  if (g.batchSizes) {
-    for (int64_t t = 0; t < g.steps; ++t) {
-      const int64_t n = g.batchSizes[t];
-      if (n < 0 || n > g.batch || (t > 0 && n > g.batchSizes[t - 1]))
-        throw std::invalid_argument("rnn: batchSizes must be non-increasing and within [0, batch]");
-    }
-  }
+  if (const char* problem = rnnGeometryProblem(g)) throw std::invalid_argument(problem);
 }
 
 }  // namespace

@@ -59,6 +59,7 @@ void lstmForward(int64_t r0, int64_t r1, int64_t H, float* gates, float* c, floa
     float* __restrict cr = c + r * H;
     float* __restrict cp = cPrev + r * H;
     float* __restrict hr = hNew + r * H;
+    #pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const float i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j]);
       const float cOld = cr[j];
@@ -83,6 +84,7 @@ void gruForward(int64_t r0, int64_t r1, int64_t H, float* gates, const float* hh
     const float* __restrict hp = hPrev + r * H;
     float* __restrict hnOut = hn + r * H;
     float* __restrict out = hNew + r * H;
+    #pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const float br = bHh ? bHh[j] : 0.f, bz = bHh ? bHh[H + j] : 0.f, bn = bHh ? bHh[2 * H + j] : 0.f;
       const float rg = sigmoid(gr[j] + hr[j] + br), z = sigmoid(gz[j] + hz[j] + bz);
@@ -100,8 +102,10 @@ void elmanForward(int64_t r0, int64_t r1, int64_t H, bool relu, float* gates, fl
     float* __restrict gt = gates + r * H;
     float* __restrict out = hNew + r * H;
     if (relu) {
+      #pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) out[j] = gt[j] = gt[j] > 0.f ? gt[j] : 0.f;
     } else {
+      #pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) out[j] = gt[j] = tanhf(gt[j]);
     }
   }
@@ -121,6 +125,7 @@ void lstmBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const f
     float* __restrict df = di + H;
     float* __restrict dg = di + 2 * H;
     float* __restrict dO = di + 3 * H;
+    #pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const float i = gi[j], f = gf[j], g = gg[j], o = go[j];
       const float tc = tanhf(f * cp[j] + i * g);
@@ -133,6 +138,7 @@ void lstmBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const f
     }
     if (hRaw) {
       float* __restrict hr = hRaw + r * H;
+      #pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) hr[j] = go[j] * tanhf(gf[j] * cp[j] + gi[j] * gg[j]);
     }
   }
@@ -153,6 +159,7 @@ void gruBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const fl
     float* __restrict dhR = dGatesH + r * 3 * H;
     float* __restrict dhZ = dhR + H;
     float* __restrict dhN = dhR + 2 * H;
+    #pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const float rg = gr[j], z = gz[j], n = gn[j], d = dhr[j];
       const float dnPre = d * (1.f - z) * (1.f - n * n);
@@ -173,8 +180,10 @@ void elmanBackward(int64_t r0, int64_t r1, int64_t H, bool relu, const float* ga
     const float* __restrict d = dh + r * H;
     float* __restrict out = dGates + r * H;
     if (relu) {
+      #pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) out[j] = h[j] > 0.f ? d[j] : 0.f;
     } else {
+      #pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) out[j] = d[j] * (1.f - h[j] * h[j]);
     }
   }

@@ -15,7 +15,7 @@ const members = Object.keys(cpuBackend).filter((k) => k !== 'device').sort();
 
 // One stand-in for every argument a backend member takes: an operand (handle, offset, shape,
 // strides, dtype), a geometry (every field 1), a GEMM call (a, b, c), an Adam entry (param, grad,
-// ... all itself) and a list of one of them, all at once.
+// ... all itself), recurrent weights and gradients (wIh, x, ...: itself) and a list of one of them, all at once.
 function anyArgument(): unknown {
   const arg = Object.assign([] as unknown[], {
     handle: 0, offset: 0, shape: [1, 1, 1, 1], strides: [1, 1, 1, 1], dtype: 'float32', step: 1,
@@ -23,7 +23,7 @@ function anyArgument(): unknown {
     dilationH: 1, dilationW: 1, groups: 1, m: 1, batch: 1, rowStride: 1, colStride: 1, batchStride: 1, alpha: 1, beta: 0,
     lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, maximize: false,
   });
-  for (const key of ['a', 'b', 'c', 'param', 'grad', 'expAvg', 'expAvgSq', 'maxExpAvgSq']) (arg as unknown as Record<string, unknown>)[key] = arg;
+  for (const key of ['a', 'b', 'c', 'param', 'grad', 'expAvg', 'expAvgSq', 'maxExpAvgSq', 'x', 'h0', 'c0', 'wIh', 'wHh', 'bIh', 'bHh', 'wHr']) (arg as unknown as Record<string, unknown>)[key] = arg;
   arg.push(arg);
   return arg;
 }

@@ -229,6 +229,13 @@ describe('module behaviour', () => {
     expectClose(values(cN), values(cB), 1e-7);
   });
 
+  it('an empty batch gives empty outputs and states, as PyTorch', () => {
+    const [out, [h, c]] = new nn.LSTM(3, 4, { numLayers: 2 }).forward(kd.zeros([5, 0, 3]));
+    expect((out as Tensor).shape).toEqual([5, 0, 4]);
+    expect(h.shape).toEqual([2, 0, 4]);
+    expect(c.shape).toEqual([2, 0, 4]);
+  });
+
   it('h0 defaults to zeros', () => {
     const m = new nn.GRU(3, 4, { bidirectional: true });
     const x = kd.randn([5, 2, 3]);
@@ -289,6 +296,7 @@ describe('module behaviour', () => {
     expectError(() => m.forward(kd.zeros([5, 2, 3]), [kd.zeros([1, 2, 4]), kd.zeros([2, 2, 4])]), ShapeError, 'LSTM', 'hx', '[2,2,4]', '[1,2,4]');
     expectError(() => m.forward(kd.zeros([5, 2, 3]), [kd.zeros([2, 2, 4]), kd.zeros([2, 3, 4])]), ShapeError, 'cx');
     expectError(() => m.forward(kd.zeros([5, 3]), [kd.zeros([2, 1, 4]), kd.zeros([2, 1, 4])]), ShapeError, '2-D');
+    expectError(() => m.forward(kd.zeros([0, 2, 3])), ShapeError, 'LSTM', 'sequence length');
     expectError(() => new nn.GRUCell(3, 4).forward(kd.zeros([2, 5])), ShapeError, 'GRUCell', 'input_size=3');
     expectError(() => new nn.GRUCell(3, 4).forward(kd.zeros([2, 3]), kd.zeros([3, 4])), ShapeError, 'GRUCell', '[3,4]');
   });

@@ -163,6 +163,9 @@ export abstract class RNNBase extends Module {
     if (input.shape[input.ndim - 1] !== this.inputSize) {
       throw new ShapeError(`${name}: input ${fmtShape(input.shape)} must have input_size=${this.inputSize} features in its last dim`);
     }
+    if (input.shape[this.batchFirst && input.ndim === 3 ? 1 : 0] === 0) {
+      throw new ShapeError(`${name}: expected sequence length to be larger than 0, got input ${fmtShape(input.shape)}`);
+    }
     const unbatched = input.ndim === 2;
     const x = unbatched ? unsqueeze(input, 1) : this.batchFirst ? transpose(input, 0, 1) : input;
     const B = x.shape[1];
