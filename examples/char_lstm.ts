@@ -5,9 +5,10 @@
 // carrying its [h, c] state. The PyTorch original is the usual char-rnn:
 //   emb = nn.Embedding(V, 64); lstm = nn.LSTM(64, 256, num_layers=2, batch_first=True); head = nn.Linear(256, V)
 //   out, _ = lstm(emb(x)); loss = F.cross_entropy(head(out).flatten(0, 1), y.flatten())
-// Run: npm run build:ts && node dist/examples/char_lstm.js [--steps 300] [--hidden 256] [--layers 2]
+// Run: npm run build:ts && node dist/examples/char_lstm.js [--steps 200] [--hidden 256] [--layers 2]
 //   [--chars 400000] [--batch 32] [--seq 64] [--lr 0.003] [--sample 300] [--temperature 0.8]
-// The defaults train for about two minutes on two cores; --steps 3000 writes recognisable verses.
+// The defaults train for under two minutes on two busy cores (train loss ~1.6 nats/char); --steps 3000
+// writes recognisable verses.
 // (In your own project, import * as kd from 'kindling'.)
 import { parseArgs } from 'node:util';
 
@@ -18,7 +19,7 @@ const { nn } = kd;
 const F = kd.nn.functional;
 const { values: flags } = parseArgs({
   options: {
-    steps: { type: 'string', default: '300' },
+    steps: { type: 'string', default: '200' },
     hidden: { type: 'string', default: '256' },
     layers: { type: 'string', default: '2' },
     chars: { type: 'string', default: '400000' },

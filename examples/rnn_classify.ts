@@ -3,7 +3,7 @@
 // steps before the end. Sequences of different lengths share a batch as a PackedSequence
 // (kd.nn.utils.rnn.packPaddedSequence with enforceSorted false), so the GRU's final state for
 // each is the one at its own last real step; a linear head reads it. Reports test accuracy
-// (chance is 1 / --classes). The PyTorch original:
+// (chance is 1 / --classes; the defaults reach 100% in 400 steps). The PyTorch original:
 //   packed = pack_padded_sequence(emb(x), lengths, batch_first=True, enforce_sorted=False)
 //   _, h = gru(packed); logits = head(h[-1])
 // Run: npm run build:ts && node dist/examples/rnn_classify.js [--steps 400] [--hidden 64]
