@@ -7,6 +7,7 @@ import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
 import { matmul } from '../../ops/matmul.js';
 import { type BatchNormOptions, batchNorm as batchNormOp } from '../../ops/normalization.js';
+import { layerNormFused, rmsNormFused } from '../../ops/fused_rows.js';
 import { assertTensor } from '../../ops/record.js';
 import { mean, variance } from '../../ops/reduce.js';
 import { reshape, transpose } from '../../ops/shape.js';
@@ -111,9 +112,14 @@ export function embedding(input: Tensor, weight: Tensor, options: number | null 
   });
 }
 
-/** Normalises over the trailing dims in normalizedShape: (x - mean) / sqrt(var + eps) * w + b. */
+/**
+ * Normalises over the trailing dims in normalizedShape: (x - mean) / sqrt(var + eps) * w + b (biased
+ * variance), as torch.nn.functional.layer_norm.
+ */
 export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   assertTensor(input, 'layerNorm', 'input');
+  // float32: one fused node (lib/ops/fused_rows.ts); the composition below serves other dtypes.
+  if (input.dtype === 'float32') return layerNormFused(input, normalizedShape, weight ?? null, bias ?? null, eps);
   const k = normalizedShape.length;
   const tail = input.shape.slice(input.ndim - k);
   if (k === 0 || tail.join(',') !== normalizedShape.join(',')) {
@@ -133,6 +139,7 @@ export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Ten
 /** Root-mean-square normalisation over the trailing dims: x / sqrt(mean(x²) + eps) * w. */
 export function rmsNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, eps?: number | null): Tensor {
   assertTensor(input, 'rmsNorm', 'input');
+  if (input.dtype === 'float32') return rmsNormFused(input, normalizedShape, weight ?? null, eps ?? null);
   const k = normalizedShape.length;
   if (k === 0 || input.shape.slice(input.ndim - k).join(',') !== normalizedShape.join(',')) {
     throw new ShapeError(`rmsNorm: input ${fmtShape(input.shape)} does not end in normalized_shape ${fmtShape(normalizedShape)}`);
