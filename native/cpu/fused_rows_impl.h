@@ -1,6 +1,8 @@
 // The row-wise fused kernels (layer / RMS norm, bias + GELU, softmax cross-entropy), written once
 // and compiled per ISA by fused_rows.cc (baseline x86-64) and fused_rows_avx2.cc (AVX2 + FMA), so
-// the compiler vectorises the elementwise passes for each. Row statistics are accumulated in
+// the compiler vectorises the elementwise passes for each: the exp / erfc maps go to glibc's
+// vector math (vector_math.h; CMakeLists.txt gives these files the elementwise kernels' math
+// flags, which keep NaN, infinity and the order of every sum). Row statistics are accumulated in
 // double; the column sums of a backward go to per-part partial sums, reduced in double after.
 // Include only from those files, with KD_ISA_NS defined.
 #include <algorithm>
@@ -11,6 +13,7 @@
 
 #include "common/fused_rows.h"
 #include "common/parallel.h"
+#include "cpu/vector_math.h"
 
 namespace kd {
 
@@ -36,6 +39,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // Logits handled as one chunk of a cross-entropy row: its maximum and its sum of exponentials
 // are taken while the chunk sits in L1, so the row is read from memory once.
 constexpr int64_t kChunk = 2048;
+constexpr int kLanes = 16;  // partial sums of a chunk's exponentials
 
 // Column sums over rows split in parts: part p adds into its own [cols] slice of `partial`
 // (parts * width doubles), then reduce() writes the totals as floats.
@@ -172,7 +176,11 @@ void biasGeluForward(int64_t rows, int64_t cols, bool tanhForm, const float* x, 
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * cols;
       float* yr = y + r * cols;
-      for (int64_t j = 0; j < cols; ++j) yr[j] = geluValue(xr[j] + bias[j], tanhForm);
+      if (tanhForm) {
+        for (int64_t j = 0; j < cols; ++j) yr[j] = geluValue(xr[j] + bias[j], true);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) yr[j] = geluValue(xr[j] + bias[j], false);
+      }
     }
   });
 }
@@ -186,15 +194,17 @@ void biasGeluBackward(int64_t rows, int64_t cols, bool tanhForm, const float* g,
     int64_t r0, r1;
     partRows(rows, part, parts, r0, r1);
     double* db = dbias ? sums.slice(part, 0, 1) : nullptr;
+    std::vector<float> row(dx ? 0 : cols);  // the row's dx when dx itself is not wanted
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * cols;
       const float* gr = g + r * cols;
-      float* dr = dx ? dx + r * cols : nullptr;
-      for (int64_t j = 0; j < cols; ++j) {
-        const float d = gr[j] * geluSlope(xr[j] + bias[j], tanhForm);
-        if (dr) dr[j] = d;
-        if (db) db[j] += d;
+      float* dr = dx ? dx + r * cols : row.data();
+      if (tanhForm) {
+        for (int64_t j = 0; j < cols; ++j) dr[j] = gr[j] * geluSlope(xr[j] + bias[j], true);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) dr[j] = gr[j] * geluSlope(xr[j] + bias[j], false);
       }
+      if (db) for (int64_t j = 0; j < cols; ++j) db[j] += dr[j];
     }
   });
   if (!dbias) return;
@@ -210,6 +220,7 @@ void crossEntropyForward(const CrossEntropyArgs& a, float* loss, float* targetWe
   }
   const double eps = a.labelSmoothing;
   parallelFor(a.rows, bytesCost(4.0 * c) * 4, [&](int64_t r0, int64_t r1) {
+    float exps[kChunk];
     for (int64_t r = r0; r < r1; ++r) {
       const float* x = a.x + r * c;
       // Running maximum and sum of exp(x - maximum), merged chunk by chunk.
@@ -224,8 +235,16 @@ void crossEntropyForward(const CrossEntropyArgs& a, float* loss, float* targetWe
           // Every logit so far is -inf: nothing to add to the sum.
         } else {
           if (rowMax != newMax) sumExp *= std::exp(static_cast<double>(rowMax) - newMax);
-          float s = 0;
-          for (int64_t j = c0; j < c1; ++j) s += std::exp(x[j] - newMax);
+          // exp over the chunk into a buffer (a vectorised map), then summed in kLanes partial sums.
+          for (int64_t j = c0; j < c1; ++j) exps[j - c0] = std::exp(x[j] - newMax);
+          float lanes[kLanes] = {};
+          const int64_t len = c1 - c0, full = len - len % kLanes;
+          for (int64_t j = 0; j < full; j += kLanes) {
+            for (int k = 0; k < kLanes; ++k) lanes[k] += exps[j + k];
+          }
+          for (int64_t j = full; j < len; ++j) lanes[0] += exps[j];
+          double s = 0;
+          for (int k = 0; k < kLanes; ++k) s += lanes[k];
           sumExp += s;
           rowMax = newMax;
         }
