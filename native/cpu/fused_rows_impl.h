@@ -92,6 +92,14 @@ inline float geluSlope(float z, bool tanhForm) {
   return cdf + z * static_cast<float>(kInvSqrt2Pi) * std::exp(-0.5f * z * z);
 }
 
+// W = the sum of the class weights (the class count without weights).
+inline double classWeightSum(const CrossEntropyArgs& a) {
+  if (!a.weight) return static_cast<double>(a.cols);
+  double s = 0;
+  for (int64_t j = 0; j < a.cols; ++j) s += a.weight[j];
+  return s;
+}
+
 }  // namespace
 
 void rowNormForward(const RowNormForwardArgs& a) {
@@ -213,11 +221,7 @@ void biasGeluBackward(int64_t rows, int64_t cols, bool tanhForm, const float* g,
 
 void crossEntropyForward(const CrossEntropyArgs& a, float* loss, float* targetWeight, float* lse) {
   const int64_t c = a.cols;
-  double weightSum = static_cast<double>(c);
-  if (a.weight) {
-    weightSum = 0;
-    for (int64_t j = 0; j < c; ++j) weightSum += a.weight[j];
-  }
+  const double weightSum = classWeightSum(a);
   const double eps = a.labelSmoothing;
   parallelFor(a.rows, bytesCost(4.0 * c) * 4, [&](int64_t r0, int64_t r1) {
     float exps[kChunk];
@@ -279,11 +283,7 @@ void crossEntropyForward(const CrossEntropyArgs& a, float* loss, float* targetWe
 
 void crossEntropyBackward(const CrossEntropyArgs& a, const float* lse, const float* g, float* dx) {
   const int64_t c = a.cols;
-  double weightSum = static_cast<double>(c);
-  if (a.weight) {
-    weightSum = 0;
-    for (int64_t j = 0; j < c; ++j) weightSum += a.weight[j];
-  }
+  const double weightSum = classWeightSum(a);
   const double eps = a.labelSmoothing;
   parallelFor(a.rows, bytesCost(8.0 * c) * 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
