@@ -170,9 +170,10 @@ void rowNormBackward(const RowNormBackwardArgs& a) {
     parallelFor(a.rows, bytesCost(16.0 * n), [&](int64_t r0, int64_t r1) { body(r0, r1, nullptr, nullptr); });
     return;
   }
-  parallelRun(parts, total, [&](int part, int) {
+  // parallelRun may run fewer parts than asked (one inside another region): split by its count.
+  parallelRun(parts, total, [&](int part, int partsRun) {
     int64_t r0, r1;
-    partRows(a.rows, part, parts, r0, r1);
+    partRows(a.rows, part, partsRun, r0, r1);
     body(r0, r1, a.dweight ? sums.slice(part, 0, 2) : nullptr, a.dbias ? sums.slice(part, 1, 2) : nullptr);
   });
   sums.reduce(a.dweight, 0, 2);
@@ -196,11 +197,11 @@ void biasGeluForward(int64_t rows, int64_t cols, bool tanhForm, const float* x, 
 void biasGeluBackward(int64_t rows, int64_t cols, bool tanhForm, const float* g, const float* x, const float* bias,
                       float* dx, float* dbias) {
   const Cost total = bytesCost(12.0 * cols * rows) * 4;
-  const int parts = dbias ? std::max(1, std::min<int>(threadsForCost(total), static_cast<int>(std::max<int64_t>(rows, 1)))) : 1;
+  const int parts = std::max(1, std::min<int>(threadsForCost(total), static_cast<int>(std::max<int64_t>(rows, 1))));
   ColumnPartials sums(dbias ? parts : 0, cols, 1);
-  parallelRun(parts, total, [&](int part, int) {
+  parallelRun(parts, total, [&](int part, int partsRun) {
     int64_t r0, r1;
-    partRows(rows, part, parts, r0, r1);
+    partRows(rows, part, partsRun, r0, r1);
     double* db = dbias ? sums.slice(part, 0, 1) : nullptr;
     std::vector<float> row(dx ? 0 : cols);  // the row's dx when dx itself is not wanted
     for (int64_t r = r0; r < r1; ++r) {
