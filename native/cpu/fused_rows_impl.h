@@ -39,7 +39,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // Logits handled as one chunk of a cross-entropy row: its maximum and its sum of exponentials
 // are taken while the chunk sits in L1, so the row is read from memory once.
 constexpr int64_t kChunk = 2048;
-constexpr int kLanes = 16;  // partial sums of a chunk's exponentials
+constexpr int kLanes = 16;  // float partial sums in chunkedSum
 
 // Column sums over rows split in parts: part p adds into its own [cols] slice of `partial`
 // (parts * width doubles), then reduce() writes the totals as floats.
@@ -92,6 +92,27 @@ inline float geluSlope(float z, bool tanhForm) {
   return cdf + z * static_cast<float>(kInvSqrt2Pi) * std::exp(-0.5f * z * z);
 }
 
+// sum_j term(j) over [0, n): kLanes float partial sums within each kSumChunk-element chunk (a
+// loop the compiler vectorises), the chunks' totals added in double. Each float lane adds at most
+// kSumChunk / kLanes terms, so the result keeps close to double accuracy.
+constexpr int64_t kSumChunk = 256;
+template <class Term>
+inline double chunkedSum(int64_t n, Term term) {
+  double total = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += kSumChunk) {
+    const int64_t len = std::min(kSumChunk, n - c0), full = len - len % kLanes;
+    float lanes[kLanes] = {};
+    for (int64_t j = 0; j < full; j += kLanes) {
+      for (int k = 0; k < kLanes; ++k) lanes[k] += term(c0 + j + k);
+    }
+    for (int64_t j = full; j < len; ++j) lanes[0] += term(c0 + j);
+    double s = 0;
+    for (int k = 0; k < kLanes; ++k) s += lanes[k];
+    total += s;
+  }
+  return total;
+}
+
 // W = the sum of the class weights (the class count without weights).
 inline double classWeightSum(const CrossEntropyArgs& a) {
   if (!a.weight) return static_cast<double>(a.cols);
@@ -108,19 +129,14 @@ void rowNormForward(const RowNormForwardArgs& a) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* x = a.x + r * n;
       float* y = a.y + r * n;
-      double mean = 0;
-      if (!a.rms) {
-        double s = 0;
-        for (int64_t j = 0; j < n; ++j) s += x[j];
-        mean = n > 0 ? s / n : 0.0;
-      }
-      double ss = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        const double d = x[j] - mean;
-        ss += d * d;
-      }
-      const double var = n > 0 ? ss / n : 0.0;
+      const double mean = a.rms || n == 0 ? 0.0 : chunkedSum(n, [x](int64_t j) { return x[j]; }) / n;
+      // Two passes (the row stays in cache): the squares of x - mean, not mean(x²) - mean².
       const float m = static_cast<float>(mean);
+      const double ss = chunkedSum(n, [x, m](int64_t j) {
+        const float d = x[j] - m;
+        return d * d;
+      });
+      const double var = n > 0 ? ss / n : 0.0;
       const float rs = static_cast<float>(1.0 / std::sqrt(var + a.eps));
       a.mean[r] = m;
       a.rstd[r] = rs;
@@ -149,11 +165,15 @@ void rowNormBackward(const RowNormBackwardArgs& a) {
       const float* g = a.g + r * n;
       const float m = a.mean[r], rs = a.rstd[r];
       if (a.dx) {
-        double sg = 0, sgx = 0;  // sums of gw and gw * xhat
-        for (int64_t j = 0; j < n; ++j) {
-          const float gw = a.weight ? g[j] * a.weight[j] : g[j];
-          sg += gw;
-          sgx += static_cast<double>(gw) * ((x[j] - m) * rs);
+        // sums of gw and gw * xhat
+        const float* w = a.weight;
+        double sg = 0, sgx = 0;
+        if (w) {
+          sg = a.rms ? 0.0 : chunkedSum(n, [g, w](int64_t j) { return g[j] * w[j]; });
+          sgx = chunkedSum(n, [g, w, x, m, rs](int64_t j) { return g[j] * w[j] * ((x[j] - m) * rs); });
+        } else {
+          sg = a.rms ? 0.0 : chunkedSum(n, [g](int64_t j) { return g[j]; });
+          sgx = chunkedSum(n, [g, x, m, rs](int64_t j) { return g[j] * ((x[j] - m) * rs); });
         }
         const float c1 = a.rms ? 0.0f : static_cast<float>(sg / n), c2 = static_cast<float>(sgx / n);
         float* dx = a.dx + r * n;
@@ -240,22 +260,16 @@ void crossEntropyForward(const CrossEntropyArgs& a, float* loss, float* targetWe
           // Every logit so far is -inf: nothing to add to the sum.
         } else {
           if (rowMax != newMax) sumExp *= std::exp(static_cast<double>(rowMax) - newMax);
-          // exp over the chunk into a buffer (a vectorised map), then summed in kLanes partial sums.
+          // exp over the chunk into a buffer (a vectorised map), then summed.
           for (int64_t j = c0; j < c1; ++j) exps[j - c0] = std::exp(x[j] - newMax);
-          float lanes[kLanes] = {};
-          const int64_t len = c1 - c0, full = len - len % kLanes;
-          for (int64_t j = 0; j < full; j += kLanes) {
-            for (int k = 0; k < kLanes; ++k) lanes[k] += exps[j + k];
-          }
-          for (int64_t j = full; j < len; ++j) lanes[0] += exps[j];
-          double s = 0;
-          for (int k = 0; k < kLanes; ++k) s += lanes[k];
-          sumExp += s;
+          sumExp += chunkedSum(c1 - c0, [&exps](int64_t j) { return exps[j]; });
           rowMax = newMax;
         }
         if (eps > 0) {
-          if (a.weight) for (int64_t j = c0; j < c1; ++j) sumWX += static_cast<double>(a.weight[j]) * x[j];
-          else for (int64_t j = c0; j < c1; ++j) sumWX += x[j];
+          const float* xc = x + c0;
+          const float* wc = a.weight ? a.weight + c0 : nullptr;
+          sumWX += wc ? chunkedSum(c1 - c0, [xc, wc](int64_t j) { return wc[j] * xc[j]; })
+                      : chunkedSum(c1 - c0, [xc](int64_t j) { return xc[j]; });
         }
       }
       const double l = static_cast<double>(rowMax) + std::log(sumExp);
