@@ -2,8 +2,9 @@
 // both devices: layer and RMS normalisation over each row, bias + GELU, and softmax cross-entropy
 // against one integer class per row. Every operand is a contiguous run (the ops make strided
 // inputs contiguous first); a missing optional operand is nullptr.
-//   CPU  native/cpu/fused_rows.cc: rows in parallel; per-row statistics in double; the column
-//        sums of a backward (dweight, dbias) as per-part partial sums reduced afterwards.
+//   CPU  native/cpu/fused_rows.cc: rows in parallel; a row's sums in float lanes per 256-element
+//        chunk, the chunks added in double; the column sums of a backward (dweight, dbias) as
+//        per-part partial sums in double, reduced afterwards. One body (fused_rows_impl.h) per ISA.
 //   CUDA cuda/fused_rows.cu: one block per row for the row reductions, a column kernel for the
 //        parameter gradients; device pointers, cuda::stream().
 #pragma once

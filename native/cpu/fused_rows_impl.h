@@ -2,8 +2,9 @@
 // and compiled per ISA by fused_rows.cc (baseline x86-64) and fused_rows_avx2.cc (AVX2 + FMA), so
 // the compiler vectorises the elementwise passes for each: the exp / erfc maps go to glibc's
 // vector math (vector_math.h; CMakeLists.txt gives these files the elementwise kernels' math
-// flags, which keep NaN, infinity and the order of every sum). Row statistics are accumulated in
-// double; the column sums of a backward go to per-part partial sums, reduced in double after.
+// flags, which keep NaN, infinity and the order of every sum). Row sums run in float lanes per
+// chunk with the chunks added in double (chunkedSum); the column sums of a backward go to per-part
+// partial sums in double, reduced after.
 // Include only from those files, with KD_ISA_NS defined.
 #include <algorithm>
 #include <cmath>
