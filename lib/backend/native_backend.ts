@@ -210,6 +210,54 @@ export function nativeBackend(device: Device, native: NativeAddon) {
         dbias ? dbias.offset : 0);
     },
 
+    // Row-wise fused kernels over a contiguous float32 [rows, cols] matrix (native/common/fused_rows.h):
+    // every operand is a contiguous run read from its offset; an optional one may be null.
+    /**
+     * Layer norm (rms false) or RMS norm (rms true) of each row of x: y = (x - mean) * rstd * weight + bias,
+     * rstd = 1 / sqrt(biased var + eps) (mean(x²) + eps for RMS). Writes y and the [rows] mean and rstd.
+     */
+    rowNormForward(rms: boolean, eps: number, rows: number, cols: number, x: KernelOperand, weight: KernelOperand | null,
+      bias: KernelOperand | null, y: KernelOperand, mean: KernelOperand, rstd: KernelOperand): void {
+      native.rowNormForward(rows, cols, rms, eps, x.handle, x.offset, weight ? weight.handle : null, weight ? weight.offset : 0,
+        bias ? bias.handle : null, bias ? bias.offset : 0, y.handle, y.offset, mean.handle, mean.offset, rstd.handle, rstd.offset);
+    },
+    /** Gradients of rowNormForward from g and the saved mean / rstd; dx, dweight, dbias each written when given. */
+    rowNormBackward(rms: boolean, rows: number, cols: number, g: KernelOperand, x: KernelOperand, weight: KernelOperand | null,
+      mean: KernelOperand, rstd: KernelOperand, dx: KernelOperand | null, dweight: KernelOperand | null,
+      dbias: KernelOperand | null): void {
+      const opt = (t: KernelOperand | null) => (t ? [t.handle, t.offset] : [null, 0]);
+      native.rowNormBackward(rows, cols, rms, g.handle, g.offset, x.handle, x.offset, ...opt(weight), mean.handle, mean.offset,
+        rstd.handle, rstd.offset, ...opt(dx), ...opt(dweight), ...opt(dbias));
+    },
+    /** y = gelu(x + bias) over [rows, cols] with bias [cols]; tanh picks the tanh approximation. */
+    biasGeluForward(tanh: boolean, rows: number, cols: number, x: KernelOperand, bias: KernelOperand, y: KernelOperand): void {
+      native.biasGeluForward(rows, cols, tanh, x.handle, x.offset, bias.handle, bias.offset, y.handle, y.offset);
+    },
+    /** dx = g * gelu'(x + bias) and dbias = its column sums, each written when given. */
+    biasGeluBackward(tanh: boolean, rows: number, cols: number, g: KernelOperand, x: KernelOperand, bias: KernelOperand,
+      dx: KernelOperand | null, dbias: KernelOperand | null): void {
+      native.biasGeluBackward(rows, cols, tanh, g.handle, g.offset, x.handle, x.offset, bias.handle, bias.offset,
+        dx ? dx.handle : null, dx ? dx.offset : 0, dbias ? dbias.handle : null, dbias ? dbias.offset : 0);
+    },
+    /**
+     * Softmax cross-entropy of logits x [rows, cols] against int32 targets [rows] (optional class
+     * weight [cols], ignoreIndex, label smoothing): writes the per-row loss, the target's weight (0
+     * when ignored) and the row's logsumexp as a float pair [rows, 2] (hi, lo), reading each row once.
+     */
+    crossEntropyForward(ignoreIndex: number, labelSmoothing: number, rows: number, cols: number, x: KernelOperand,
+      target: KernelOperand, weight: KernelOperand | null, loss: KernelOperand, targetWeight: KernelOperand,
+      lse: KernelOperand): void {
+      native.crossEntropyForward(rows, cols, ignoreIndex, labelSmoothing, x.handle, x.offset, target.handle, target.offset,
+        weight ? weight.handle : null, weight ? weight.offset : 0, loss.handle, loss.offset, targetWeight.handle,
+        targetWeight.offset, lse.handle, lse.offset);
+    },
+    /** dx [rows, cols] of crossEntropyForward's per-row loss from its gradient g [rows] and the saved lse. */
+    crossEntropyBackward(ignoreIndex: number, labelSmoothing: number, rows: number, cols: number, x: KernelOperand,
+      target: KernelOperand, weight: KernelOperand | null, lse: KernelOperand, g: KernelOperand, dx: KernelOperand): void {
+      native.crossEntropyBackward(rows, cols, ignoreIndex, labelSmoothing, x.handle, x.offset, target.handle, target.offset,
+        weight ? weight.handle : null, weight ? weight.offset : 0, lse.handle, lse.offset, g.handle, g.offset, dx.handle, dx.offset);
+    },
+
     // 2-d convolution, NCHW float32: `x` may be strided; weight, bias, gradOutput and every output
     // are contiguous.
     conv2d(g: ConvGeometry, out: KernelOperand, x: KernelOperand, weight: KernelOperand, bias: KernelOperand | null): void {

@@ -1,5 +1,5 @@
 // Checks every kernel of cuda/ (GEMM, convolution, pooling, and the backend's elementwise, reduce,
-// softmax, index, optimizer and strided-matmul kernels) against a float64 reference on random
+// softmax, fused-row, index, optimizer and strided-matmul kernels) against a float64 reference on random
 // inputs at odd sizes (outputs poisoned with NaN first), then times GEMM and convolution; timings are printed as
 // JSON lines {"case":..., "ms":..., "tflops":...} that bench/gpu/compare_kernels.sh joins with
 // the PyTorch peer (bench/gpu/peer_torch.py).
@@ -28,6 +28,7 @@
 #include "common/attention.h"
 #include "common/conv.h"
 #include "common/elementwise.h"
+#include "common/fused_rows.h"
 #include "common/gemm.h"
 #include "common/index.h"
 #include "common/optim.h"
@@ -622,6 +623,96 @@ static void checkReduceSoftmax() {
   for (float* p : {x, s, y, dx}) CK(cudaFree(p));
 }
 
+// cuda/fused_rows.cu against float64: layer / RMS norm forward and backward, bias + GELU (erf)
+// forward and backward, softmax cross-entropy with class weights and label smoothing over a
+// 50257-class vocabulary (logits up to 1e4 in one row).
+static void checkFusedRows() {
+  const int R = 37, C = 1000;
+  auto hx = randomVec(size_t(R) * C), hg = randomVec(size_t(R) * C), hw = randomVec(C), hb = randomVec(C);
+  for (float& v : hx) v = 3.0f * v + 1.0f;
+  float *x = uploadF(hx), *g = uploadF(hg), *w = uploadF(hw), *b = uploadF(hb);
+  float *y = poisoned(size_t(R) * C), *mean = poisoned(R), *rstd = poisoned(R), *dx = poisoned(size_t(R) * C);
+  float *dw = poisoned(C), *db = poisoned(C);
+  for (const bool rms : {false, true}) {
+    const double eps = 1e-5;
+    kd::cuda::rowNormForward(kd::RowNormForwardArgs{R, C, rms, eps, x, w, rms ? nullptr : b, y, mean, rstd});
+    kd::cuda::rowNormBackward(kd::RowNormBackwardArgs{R, C, rms, g, x, w, mean, rstd, dx, dw, rms ? nullptr : db});
+    std::vector<double> yRef(size_t(R) * C), dxRef(size_t(R) * C), dwRef(C, 0.0), dbRef(C, 0.0);
+    for (int i = 0; i < R; ++i) {
+      const float* xr = hx.data() + size_t(i) * C;
+      const float* gr = hg.data() + size_t(i) * C;
+      double mu = 0, var = 0, sg = 0, sgx = 0;
+      if (!rms) { for (int j = 0; j < C; ++j) mu += xr[j]; mu /= C; }
+      for (int j = 0; j < C; ++j) var += (xr[j] - mu) * (xr[j] - mu);
+      const double rs = 1 / std::sqrt(var / C + eps);
+      for (int j = 0; j < C; ++j) {
+        const double xh = (xr[j] - mu) * rs, gw = double(gr[j]) * hw[j];
+        yRef[size_t(i) * C + j] = xh * hw[j] + (rms ? 0.0 : hb[j]);
+        sg += gw; sgx += gw * xh; dwRef[j] += gr[j] * xh; dbRef[j] += gr[j];
+      }
+      for (int j = 0; j < C; ++j) {
+        const double xh = (xr[j] - mu) * rs, gw = double(gr[j]) * hw[j];
+        dxRef[size_t(i) * C + j] = rs * (gw - (rms ? 0.0 : sg / C) - xh * sgx / C);
+      }
+    }
+    const std::string name = rms ? "rmsNorm 37x1000" : "layerNorm 37x1000";
+    report(name + " forward", relErr(fetch(y, yRef.size()), yRef), 1e-5);
+    report(name + " dx", relErr(fetch(dx, dxRef.size()), dxRef), 1e-4);
+    report(name + " dweight", relErr(fetch(dw, C), dwRef), 1e-5);
+    if (!rms) report(name + " dbias", relErr(fetch(db, C), dbRef), 1e-5);
+  }
+  kd::cuda::biasGeluForward(R, C, false, x, b, y);
+  kd::cuda::biasGeluBackward(R, C, false, g, x, b, dx, db);
+  std::vector<double> yRef(size_t(R) * C), dxRef(size_t(R) * C), dbRef(C, 0.0);
+  for (size_t i = 0; i < yRef.size(); ++i) {
+    const double z = double(hx[i] + hb[i % C]), cdf = 0.5 * std::erfc(-z / std::sqrt(2.0));
+    yRef[i] = z * cdf;
+    dxRef[i] = hg[i] * (cdf + z * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI));
+    dbRef[i % C] += dxRef[i];
+  }
+  report("biasGelu 37x1000 forward", relErr(fetch(y, yRef.size()), yRef), 1e-5);
+  report("biasGelu 37x1000 dx", relErr(fetch(dx, dxRef.size()), dxRef), 1e-5);
+  report("biasGelu 37x1000 dbias", relErr(fetch(db, C), dbRef), 1e-5);
+  for (float* p : {x, g, w, b, y, mean, rstd, dx, dw, db}) CK(cudaFree(p));
+
+  const int N = 5, V = 50257;
+  const double smoothing = 0.1;
+  auto hl = randomVec(size_t(N) * V), hcw = randomVec(V);
+  for (float& v : hl) v *= 6.0f;
+  for (int j = 0; j < V; j += 7) hl[j] = 1e4f * (j % 2 ? 1.0f : -1.0f);  // row 0: logits of magnitude 1e4
+  for (float& v : hcw) v = 0.75f + 0.5f * v;
+  const std::vector<int32_t> ht = {3, -100, 50256, 17, 1000};
+  const std::vector<float> hgr = {1.0f, 1.0f, 0.5f, -2.0f, 0.25f};
+  float *logits = uploadF(hl), *cw = uploadF(hcw), *gr = uploadF(hgr);
+  int32_t* t = nullptr;
+  CK(cudaMalloc(&t, ht.size() * sizeof(int32_t)));
+  copyIn(t, ht.data(), ht.size() * sizeof(int32_t));
+  float *loss = poisoned(N), *tw = poisoned(N), *lse = poisoned(2 * N), *dl = poisoned(size_t(N) * V);
+  const kd::CrossEntropyArgs a{N, V, logits, t, cw, -100, smoothing};
+  kd::cuda::crossEntropyForward(a, loss, tw, lse);
+  kd::cuda::crossEntropyBackward(a, lse, gr, dl);
+  std::vector<double> lossRef(N, 0.0), dRef(size_t(N) * V, 0.0);
+  double wsum = 0;
+  for (float v : hcw) wsum += v;
+  for (int i = 0; i < N; ++i) {
+    if (ht[i] == -100) continue;
+    const float* xr = hl.data() + size_t(i) * V;
+    double m = -INFINITY, z = 0, swx = 0;
+    for (int j = 0; j < V; ++j) m = std::max(m, double(xr[j]));
+    for (int j = 0; j < V; ++j) { z += std::exp(xr[j] - m); swx += double(hcw[j]) * xr[j]; }
+    const double l = m + std::log(z), wt = hcw[ht[i]];
+    lossRef[i] = (1 - smoothing) * wt * (l - xr[ht[i]]) + smoothing / V * (l * wsum - swx);
+    for (int j = 0; j < V; ++j) {
+      const double p = std::exp(xr[j] - l);
+      dRef[size_t(i) * V + j] = hgr[i] * ((1 - smoothing) * wt * (p - (j == ht[i])) + smoothing / V * (wsum * p - hcw[j]));
+    }
+  }
+  report("crossEntropy 5x50257 loss (weights, smoothing, ignored row, 1e4 logits)", relErr(fetch(loss, N), lossRef), 1e-5);
+  report("crossEntropy 5x50257 dx", relErr(fetch(dl, dRef.size()), dRef), 1e-5);
+  for (float* p : {logits, cw, gr, loss, tw, lse, dl}) CK(cudaFree(p));
+  CK(cudaFree(t));
+}
+
 static void checkIndexAdamMatmulPool() {
   // gather along dim 1 of x [4, 9] with a [4, 3] index holding one bad value at position 7.
   std::vector<float> hx = randomVec(36);
@@ -751,6 +842,7 @@ static void checkHugeSum() {
 static void runBackendChecks() {
   checkElementwise();
   checkReduceSoftmax();
+  checkFusedRows();
   checkIndexAdamMatmulPool();
   checkHugeSum();
 }

@@ -7,8 +7,8 @@ import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
 import { matmul } from '../../ops/matmul.js';
 import { type BatchNormOptions, batchNorm as batchNormOp } from '../../ops/normalization.js';
+import { layerNormFused, rmsNormFused } from '../../ops/fused_rows.js';
 import { assertTensor } from '../../ops/record.js';
-import { mean, variance } from '../../ops/reduce.js';
 import { reshape, transpose } from '../../ops/shape.js';
 import { logSoftmax as logSoftmaxOp, softmax as softmaxOp } from '../../ops/softmax.js';
 import { scoped } from '../../scope.js';
@@ -111,39 +111,21 @@ export function embedding(input: Tensor, weight: Tensor, options: number | null 
   });
 }
 
-/** Normalises over the trailing dims in normalizedShape: (x - mean) / sqrt(var + eps) * w + b. */
+/**
+ * Normalises over the trailing dims in normalizedShape: (x - mean) / sqrt(var + eps) * w + b (biased
+ * variance), as torch.nn.functional.layer_norm. One fused node (lib/ops/fused_rows.ts).
+ */
 export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  assertTensor(input, 'layerNorm', 'input');
-  const k = normalizedShape.length;
-  const tail = input.shape.slice(input.ndim - k);
-  if (k === 0 || tail.join(',') !== normalizedShape.join(',')) {
-    throw new ShapeError(`layerNorm: input ${fmtShape(input.shape)} does not end in normalized_shape ${fmtShape(normalizedShape)}`);
-  }
-  const dims = normalizedShape.map((_, i) => input.ndim - k + i);
-  return scoped(() => {
-    const centered = ew.sub(input, mean(input, dims, true));
-    const inv = ew.rsqrt(ew.add(variance(input, dims, { correction: 0, keepdim: true }), eps));
-    let out = ew.mul(centered, inv);
-    if (weight) out = ew.mul(out, weight);
-    if (bias) out = ew.add(out, bias);
-    return out;
-  });
+  return layerNormFused(input, normalizedShape, weight ?? null, bias ?? null, eps);
 }
 
-/** Root-mean-square normalisation over the trailing dims: x / sqrt(mean(x²) + eps) * w. */
+/**
+ * Root-mean-square normalisation over the trailing dims: x / sqrt(mean(x²) + eps) * w, as
+ * torch.nn.functional.rms_norm; eps null or undefined is float32's machine epsilon, as PyTorch's
+ * RMSNorm. One fused node (lib/ops/fused_rows.ts).
+ */
 export function rmsNorm(input: Tensor, normalizedShape: number[], weight?: Tensor | null, eps?: number | null): Tensor {
-  assertTensor(input, 'rmsNorm', 'input');
-  const k = normalizedShape.length;
-  if (k === 0 || input.shape.slice(input.ndim - k).join(',') !== normalizedShape.join(',')) {
-    throw new ShapeError(`rmsNorm: input ${fmtShape(input.shape)} does not end in normalized_shape ${fmtShape(normalizedShape)}`);
-  }
-  const dims = normalizedShape.map((_, i) => input.ndim - k + i);
-  return scoped(() => {
-    // eps defaults to float32's machine epsilon, as PyTorch's RMSNorm.
-    const inv = ew.rsqrt(ew.add(mean(ew.mul(input, input), dims, true), eps ?? 1.1920928955078125e-7));
-    const out = ew.mul(input, inv);
-    return weight ? ew.mul(out, weight) : out;
-  });
+  return rmsNormFused(input, normalizedShape, weight ?? null, eps ?? null);
 }
 
 export type { BatchNormOptions };

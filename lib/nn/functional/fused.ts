@@ -4,6 +4,7 @@
 import { ArgumentError } from '../../errors.js';
 import { conv2dMaxPool2d, type Conv2dOptions, type MaxPool2dOptions, type Size2 } from '../../ops/conv.js';
 import { relu } from '../../ops/elementwise.js';
+import { biasGelu as biasGeluOp } from '../../ops/fused_rows.js';
 import { scoped } from '../../scope.js';
 import type { Tensor } from '../../tensor.js';
 
@@ -27,4 +28,20 @@ export function conv2dReluMaxPool2d(input: Tensor, weight: Tensor, bias: Tensor 
   }
   const { kernelSize, ...pool } = poolOptions;
   return scoped(() => relu(conv2dMaxPool2d(input, weight, bias, convOptions ?? {}, kernelSize, pool)));
+}
+
+export interface BiasGeluOptions {
+  /** 'none' (default): the exact form x·Φ(x); 'tanh': PyTorch's tanh approximation. */
+  approximate?: 'none' | 'tanh';
+}
+
+/**
+ * gelu(x + bias) for x [..., n] and bias [n] as one node with one-pass kernels forward and
+ * backward (the backward gives dx and dbias, the sum of dx over the rows). PyTorch has no single
+ * function for it: the values and gradients are those of F.gelu(x + bias, approximate), without
+ * the intermediate x + bias tensor. float32.
+ */
+export function biasGelu(x: Tensor, bias: Tensor, options: BiasGeluOptions = {}): Tensor {
+  if (options === null || typeof options !== 'object') throw new ArgumentError('biasGelu: options must be an object');
+  return biasGeluOp(x, bias, options.approximate ?? 'none');
 }

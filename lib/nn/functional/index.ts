@@ -10,7 +10,7 @@ export { convTranspose2d, unfold } from './convolution.js';
 export type { ConvTranspose2dOptions, UnfoldOptions } from './convolution.js';
 export { maxPool1d } from './pooling.js';
 export type { MaxPool1dOptions, PooledWithIndices } from './pooling.js';
-export { conv2dReluMaxPool2d, type MaxPool2dArgs } from './fused.js';
+export { conv2dReluMaxPool2d, biasGelu, type MaxPool2dArgs, type BiasGeluOptions } from './fused.js';
 export { scaledDotProductAttention } from '../../ops/attention.js';
 export type { ScaledDotProductAttentionOptions } from '../../ops/attention.js';
 export { pad } from './padding.js';

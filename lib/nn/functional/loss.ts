@@ -4,6 +4,7 @@
 import { noGrad } from '../../autograd/grad_mode.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
 import { where } from '../../ops/elementwise.js';
+import { rowCrossEntropy } from '../../ops/fused_rows.js';
 import { assertTensor, broadcastShapes, record } from '../../ops/record.js';
 import { scoped } from '../../scope.js';
 import { Tensor } from '../../tensor.js';
@@ -229,7 +230,22 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
     }
     return scoped(() => softTargetCrossEntropy(x, t, p, reduction, labelSmoothing));
   }
-  return scoped(() => nllFromLogProbs(op, x.logSoftmax(p.classDim), t, p, reduction, labelSmoothing));
+  checkClassTarget(op, x, t, p);
+  return scoped(() => fusedCrossEntropy(x, t, p, reduction, labelSmoothing));
+}
+
+/**
+ * Class-index cross entropy through the fused softmax-cross-entropy node (lib/ops/fused_rows.ts):
+ * the logits as [rows, C] rows (the class dim moved last when there are spatial dims), the
+ * per-row losses reduced as PyTorch does (the mean divides by the summed target weights).
+ */
+function fusedCrossEntropy(x: Tensor, t: Tensor, p: ClassProblem, reduction: Reduction, labelSmoothing: number): Tensor {
+  const c = p.numClasses;
+  const rows = x.ndim === 1 ? x.reshape([1, c]) : x.ndim === 2 ? x : x.permute([0, ...x.shape.slice(2).map((_, i) => i + 2), 1]).reshape([-1, c]);
+  const { loss, targetWeight } = rowCrossEntropy(rows, t.reshape([-1]), p.weight, p.ignoreIndex, labelSmoothing);
+  if (reduction === 'none') return loss.reshape(t.shape);
+  if (reduction === 'sum') return loss.sum();
+  return loss.sum().div(targetWeight.sum());
 }
 
 function softTargetCrossEntropy(x: Tensor, target: Tensor, p: ClassProblem, reduction: Reduction, labelSmoothing: number): Tensor {
