@@ -19,6 +19,7 @@ import { kerasMnistCnn, mlp } from './models/index.js';
 import { CrossEntropyLoss } from './nn/loss.js';
 import { Adam } from './optim/adam.js';
 import { manualSeed } from './random.js';
+import { type LmArgs, addLmCommand } from './cli_lm.js';
 import { cpuIsa, getNumThreads, setNumThreads } from './runtime.js';
 import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
 import { evaluate, fit } from './train/fit.js';
@@ -77,6 +78,8 @@ export interface ProgramIO {
   exitOverride?: boolean;
   /** What `train` does with its parsed options. Default runTrain. */
   onTrain?: (args: TrainArgs) => Promise<void> | void;
+  /** What `lm` does with its parsed options. Default runLm (lib/cli_lm.ts). */
+  onLm?: (args: LmArgs) => Promise<unknown> | unknown;
 }
 
 /** The `kindling` command line: one subcommand, train. */
@@ -101,7 +104,8 @@ export function createProgram(io: ProgramIO = {}): Command {
     .action(async (opts: TrainArgs) => {
       await (io.onTrain ?? runTrain)(opts);
     });
-  for (const cmd of [program, train]) {
+  const lm = addLmCommand(program, io.onLm);
+  for (const cmd of [program, train, lm]) {
     if (io.writeOut || io.writeErr) {
       cmd.configureOutput({
         writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),
