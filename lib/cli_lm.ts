@@ -8,17 +8,17 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 
 import { noGrad } from './autograd/grad_mode.js';
-import { text as shippedText } from './data/text.js';
+import { TokenWindows, text as shippedText } from './data/text.js';
 import { ArgumentError } from './errors.js';
 import { withIOErrors, writeFileAtomic } from './io/files.js';
 import { save } from './io/index.js';
 import { GPT } from './models/gpt.js';
-import { tensor } from './ops/creation.js';
 import { AdamW } from './optim/adam.js';
 import { clipGradNorm } from './optim/clip.js';
 import { Generator, manualSeed } from './random.js';
 import { cpuIsa, getNumThreads, setNumThreads } from './runtime.js';
 import { tidy } from './scope.js';
+import type { Tensor } from './tensor.js';
 import { CharTokenizer } from './text/char.js';
 import { trainingCurveSvg } from './train/plot.js';
 import { EpochProgress } from './train/progress.js';
@@ -134,16 +134,6 @@ function timestamp(): string {
   return new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, '');
 }
 
-/** [batch, blockSize + 1] windows at the given starts, as inputs and next-character targets. */
-function windows(ids: Int32Array, starts: number[], blockSize: number): [ReturnType<typeof tensor>, ReturnType<typeof tensor>] {
-  const b = starts.length, x = new Int32Array(b * blockSize), y = new Int32Array(b * blockSize);
-  starts.forEach((s, r) => {
-    x.set(ids.subarray(s, s + blockSize), r * blockSize);
-    y.set(ids.subarray(s + 1, s + 1 + blockSize), r * blockSize);
-  });
-  return [tensor(x, { dtype: 'int32' }).reshape([b, blockSize]), tensor(y, { dtype: 'int32' }).reshape([b, blockSize])];
-}
-
 /** Warm-up then cosine decay to a tenth of the peak, over `progress` in [0, 1] of the run. */
 export function lrAt(step: number, progress: number, peak: number, warmup: number): number {
   if (step < warmup) return (peak * (step + 1)) / warmup;
@@ -165,7 +155,8 @@ export async function runLm(args: LmArgs): Promise<LmResult> {
   const tokenizer = CharTokenizer.fromText(corpus);
   const ids = Int32Array.from(tokenizer.encode(corpus));
   const split = Math.floor(ids.length * 0.9);
-  const train = ids.subarray(0, split), val = ids.subarray(split);
+  // Every window start is a sample (stride 1); batches draw random starts.
+  const train = new TokenWindows(ids.subarray(0, split), a.blockSize, { stride: 1 }), val = new TokenWindows(ids.subarray(split), a.blockSize, { stride: 1 });
   const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: a.blockSize, nLayer: a.layers, nHead: a.heads, nEmbd: a.embd, dropout: a.dropout });
   // As nanoGPT: weight decay on the matrices (Linear weights, embeddings), none on biases and LayerNorms.
   const params = [...model.namedParameters()];
@@ -174,18 +165,18 @@ export async function runLm(args: LmArgs): Promise<LmResult> {
     { params: params.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
   ], { lr: a.lr, betas: [0.9, 0.99] });
   const rng = new Generator(a.seed, 1);
-  const randomStarts = (data: Int32Array, n: number, g: Generator) => Array.from({ length: n }, () => g.nextInt(data.length - a.blockSize - 1));
+  const randomStarts = (data: TokenWindows, n: number, g: Generator) => Int32Array.from({ length: n }, () => g.nextInt(data.length));
   // The validation batches are fixed, so successive validation losses compare like with like.
   const valStarts = Array.from({ length: a.evalBatches }, (_, i) => randomStarts(val, a.batchSize, new Generator(a.seed + 1000, i)));
 
-  write(`kindling lm: char GPT on the King James Bible (${train.length.toLocaleString('en-US')} training, ${val.length.toLocaleString('en-US')} validation characters, vocabulary ${tokenizer.vocabSize})`);
+  write(`kindling lm: char GPT on the King James Bible (${train.ids.length.toLocaleString('en-US')} training, ${val.ids.length.toLocaleString('en-US')} validation characters, vocabulary ${tokenizer.vocabSize})`);
   write(`  ${a.layers} layers, ${a.heads} heads, width ${a.embd}, context ${a.blockSize}, ${model.numParameters().toLocaleString('en-US')} parameters; batch ${a.batchSize}, AdamW lr ${a.lr} (warm-up ${a.warmup}, cosine), weight decay ${a.weightDecay}, dropout ${a.dropout}`);
   write(`  budget ${a.steps !== undefined ? `${a.steps} steps or ` : ''}${a.minutes} min, ${getNumThreads()} threads (${cpuIsa()}), seed ${a.seed}\n`);
 
   const validationLoss = () => noGrad(() => {
     model.eval();
     let sum = 0;
-    for (const starts of valStarts) sum += tidy(() => model.forward(...windows(val, starts, a.blockSize)).loss.item());
+    for (const starts of valStarts) sum += tidy(() => model.forward(...(val.getBatch(starts) as [Tensor, Tensor])).loss.item());
     model.train();
     return sum / valStarts.length;
   });
@@ -207,7 +198,7 @@ export async function runLm(args: LmArgs): Promise<LmResult> {
         for (const g of optimizer.paramGroups) g.lr = lr;
         lossSum += tidy(() => {
           optimizer.zeroGrad();
-          const { loss } = model.forward(...windows(train, randomStarts(train, a.batchSize, rng), a.blockSize));
+          const { loss } = model.forward(...(train.getBatch(randomStarts(train, a.batchSize, rng)) as [Tensor, Tensor]));
           loss.backward();
           clipGradNorm(model.parameters(), 1);
           optimizer.step();
