@@ -19,6 +19,7 @@ import { kerasMnistCnn, mlp } from './models/index.js';
 import { CrossEntropyLoss } from './nn/loss.js';
 import { Adam } from './optim/adam.js';
 import { manualSeed } from './random.js';
+import { type LmArgs, addLmCommand } from './cli_lm.js';
 import { cpuIsa, getNumThreads, setNumThreads } from './runtime.js';
 import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
 import { evaluate, fit } from './train/fit.js';
@@ -46,25 +47,25 @@ export interface TrainArgs {
 export const DEFAULT_EPOCHS = 12;
 export const DEFAULT_BATCH_SIZE = 32;
 
-function positiveInt(value: string): number {
+export function positiveInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
   return n;
 }
 
-function nonNegativeInt(value: string): number {
+export function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer >= 0.');
   return n;
 }
 
-function positiveNumber(value: string): number {
+export function positiveNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0.');
   return n;
 }
 
-function fraction(value: string): number {
+export function fraction(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
   return n;
@@ -77,6 +78,8 @@ export interface ProgramIO {
   exitOverride?: boolean;
   /** What `train` does with its parsed options. Default runTrain. */
   onTrain?: (args: TrainArgs) => Promise<void> | void;
+  /** What `lm` does with its parsed options. Default runLm (lib/cli_lm.ts). */
+  onLm?: (args: LmArgs) => Promise<unknown> | unknown;
 }
 
 /** The `kindling` command line: one subcommand, train. */
@@ -101,7 +104,8 @@ export function createProgram(io: ProgramIO = {}): Command {
     .action(async (opts: TrainArgs) => {
       await (io.onTrain ?? runTrain)(opts);
     });
-  for (const cmd of [program, train]) {
+  const lm = addLmCommand(program, io.onLm);
+  for (const cmd of [program, train, lm]) {
     if (io.writeOut || io.writeErr) {
       cmd.configureOutput({
         writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),
@@ -133,10 +137,9 @@ const runFiles = ['model.safetensors', 'history.json', 'curve.svg'];
  * Creates the run folder and proves it takes files (a probe file is written and removed), and
  * that none of the files a run writes exists there read-only: an IOError naming --out otherwise.
  */
-function checkOutDirWritable(outDir: string): void {
-  const op = 'kindling train --out';
+export function checkOutDirWritable(outDir: string, op = 'kindling train --out', files = runFiles): void {
   withIOErrors(op, outDir, () => mkdirSync(outDir, { recursive: true }));
-  for (const name of runFiles) assertReplaceable(op, join(outDir, name));
+  for (const name of files) assertReplaceable(op, join(outDir, name));
   const probe = join(outDir, '.write-check');
   discardTempFiles([{ temp: writeTempFile(probe, new Uint8Array(0), op), path: probe }]);
 }
