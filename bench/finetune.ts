@@ -1,0 +1,200 @@
+// `npm run bench -- finetune [--tiny] [--steps N] [--profile]`: fine-tuning a GPT-2-small-shaped
+// language model (12 layers, 768 wide, 12 heads, vocab 50257, seq 256, batch 4, train mode with
+// GPT-2's dropout) on the CPU: the time of one step (forward, cross-entropy, backward, AdamW) and
+// the peak resident memory, for full fine-tuning and for LoRA (r 8, alpha 16, on c_attn: peft's
+// default target for GPT-2), on 1 and 2 threads, beside transformers' GPT2LMHeadModel with
+// PyTorch 2 (+ peft for LoRA) in the same run (bench/peers/torch_finetune.py).
+// Each case runs in its own process, so the peak RSS (the high-water mark getrusage reports)
+// is that case's alone; the peer's includes importing transformers and peft.
+// --tiny: a 2-layer, 64-wide model (seq 32, batch 2, vocab 1000) that proves the script runs.
+// --profile: one kindling step of the full-size model on 2 threads, split by module kind.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as kd from '../lib/index.js';
+import { GPT2Attention, GPT2LMHeadModel, GPT2MLP } from '../lib/models/gpt2.js';
+import { type Row, findPeerPython, makeRow, packageRoot, printTable, writeResults } from './common.js';
+
+interface Shape { nLayer: number; nEmbd: number; nHead: number; vocabSize: number; seq: number; batch: number }
+
+const FULL: Shape = { nLayer: 12, nEmbd: 768, nHead: 12, vocabSize: 50257, seq: 256, batch: 4 };
+const TINY: Shape = { nLayer: 2, nEmbd: 64, nHead: 4, vocabSize: 1000, seq: 32, batch: 2 };
+const MODES = ['full', 'lora'] as const;
+type Mode = (typeof MODES)[number];
+const LORA = { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ['c_attn'] };
+
+interface CaseResult { stepSeconds: number; peakRssMB: number; trainable: number }
+
+/** kd.nn.lora comes with the fine-tuning tools; until they are in this build, LoRA rows are skipped. */
+type LoraApply = (model: kd.nn.Module, config: typeof LORA) => kd.nn.Module;
+function loraApply(): LoraApply | null {
+  const lora = (kd.nn as unknown as { lora?: { apply?: LoraApply } }).lora;
+  return typeof lora?.apply === 'function' ? lora.apply : null;
+}
+
+function argValue(name: string): string | null {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : null;
+}
+
+function buildModel(shape: Shape, mode: Mode): GPT2LMHeadModel {
+  const model = kd.models.gpt2({
+    vocabSize: shape.vocabSize, nPositions: Math.max(1024, shape.seq), nEmbd: shape.nEmbd, nLayer: shape.nLayer, nHead: shape.nHead,
+  }) as GPT2LMHeadModel;
+  if (mode === 'lora') {
+    const apply = loraApply();
+    if (!apply) throw new Error('kd.nn.lora is not in this build');
+    apply(model, LORA);
+  }
+  return model.train();
+}
+
+/** One training step's closure over fixed random tokens (the next-token targets are the inputs shifted). */
+function makeStep(model: GPT2LMHeadModel, shape: Shape): () => number {
+  const trainable = model.parameters().filter((p) => p.requiresGrad);
+  const optimizer = new kd.optim.AdamW(trainable, { lr: 1e-4 });
+  const tokens = kd.randint(0, shape.vocabSize, [shape.batch, shape.seq + 1]);
+  const x = kd.keep(tokens.slice(1, 0, shape.seq).contiguous());
+  const y = kd.keep(tokens.slice(1, 1, shape.seq + 1).contiguous().reshape([shape.batch * shape.seq]));
+  return () => kd.tidy(() => {
+    optimizer.zeroGrad();
+    const logits = model.forward(x);
+    const loss = kd.nn.functional.crossEntropy(logits.reshape([shape.batch * shape.seq, shape.vocabSize]), y);
+    loss.backward();
+    optimizer.step();
+    return loss.item() as number;
+  });
+}
+
+/** Runs in a child process: one warm-up step, then `steps` timed ones; prints a CaseResult as JSON. */
+function runCase(mode: Mode, threads: number, shape: Shape, steps: number): void {
+  kd.setNumThreads(threads);
+  kd.manualSeed(0);
+  const model = buildModel(shape, mode);
+  const step = makeStep(model, shape);
+  step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.numel, 0);
+  const result: CaseResult = { stepSeconds: times[times.length >> 1]!, peakRssMB: process.resourceUsage().maxRSS / 1024, trainable };
+  console.log(JSON.stringify(result));
+}
+
+function kindlingCase(mode: Mode, threads: number, shapeName: string, steps: number): CaseResult {
+  const self = fileURLToPath(import.meta.url);
+  const out = execFileSync(process.execPath, [...process.execArgv, self, '--finetune-child', mode, String(threads), shapeName, String(steps)], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as CaseResult;
+}
+
+function peerCase(python: string, mode: Mode, threads: number, shape: Shape, steps: number): CaseResult | null {
+  try {
+    const out = execFileSync(python, [join(packageRoot(), 'bench', 'peers', 'torch_finetune.py'), mode, String(threads), JSON.stringify(shape), String(steps)], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20,
+    });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as CaseResult;
+  } catch (err) {
+    console.log(`peer ${mode} on ${threads} thread(s) failed: ${String((err as { stderr?: string }).stderr ?? err).trim().split('\n').at(-1)}`);
+    return null;
+  }
+}
+
+/** One full-size step on 2 threads, with the forward time of each module kind and the backward and optimizer times. */
+function profileStep(shape: Shape): void {
+  kd.setNumThreads(2);
+  kd.manualSeed(0);
+  const model = buildModel(shape, 'full');
+  const spent = new Map<string, number>();
+  const timeForwards = (kind: string, modules: kd.nn.Module[]) => {
+    for (const m of modules) {
+      const forward = m.forward.bind(m);
+      Object.defineProperty(m, 'forward', {
+        value: (...args: unknown[]) => {
+          const t0 = performance.now();
+          const out = (forward as (...a: unknown[]) => unknown)(...args);
+          spent.set(kind, (spent.get(kind) ?? 0) + performance.now() - t0);
+          return out;
+        },
+        writable: true, configurable: true,
+      });
+    }
+  };
+  const mods = [...model.namedModules()].map(([, m]) => m);
+  timeForwards('attention: c_attn', mods.filter((m): m is GPT2Attention => m instanceof GPT2Attention).map((m) => m.cAttn));
+  timeForwards('attention: c_proj', mods.filter((m): m is GPT2Attention => m instanceof GPT2Attention).map((m) => m.cProj));
+  timeForwards('attention (whole, incl. c_attn, sdpa, c_proj)', mods.filter((m) => m instanceof GPT2Attention));
+  timeForwards('mlp (whole)', mods.filter((m) => m instanceof GPT2MLP));
+  timeForwards('mlp: activation', mods.filter((m): m is GPT2MLP => m instanceof GPT2MLP).map((m) => m.act));
+  timeForwards('lm_head', [model.lmHead]);
+  timeForwards('transformer (whole body)', [model.transformer]);
+  const optimizer = new kd.optim.AdamW(model.parameters(), { lr: 1e-4 });
+  const tokens = kd.randint(0, shape.vocabSize, [shape.batch, shape.seq + 1]);
+  const x = tokens.slice(1, 0, shape.seq).contiguous();
+  const y = tokens.slice(1, 1, shape.seq + 1).contiguous().reshape([shape.batch * shape.seq]);
+  const phases: [string, number][] = [];
+  kd.tidy(() => {
+    let t0 = performance.now();
+    const logits = model.forward(x);
+    phases.push(['forward (model)', performance.now() - t0]);
+    t0 = performance.now();
+    const loss = kd.nn.functional.crossEntropy(logits.reshape([shape.batch * shape.seq, shape.vocabSize]), y);
+    loss.item();
+    phases.push(['cross-entropy forward', performance.now() - t0]);
+    t0 = performance.now();
+    loss.backward();
+    phases.push(['backward', performance.now() - t0]);
+    t0 = performance.now();
+    optimizer.step();
+    phases.push(['AdamW step', performance.now() - t0]);
+  });
+  const total = phases.reduce((s, [, ms]) => s + ms, 0);
+  console.log(`one kindling step, ${shape.nLayer} layers × ${shape.nEmbd}, seq ${shape.seq}, batch ${shape.batch}, 2 threads: ${(total / 1000).toFixed(2)} s`);
+  for (const [name, ms] of phases) console.log(`  ${name.padEnd(48)} ${(ms / 1000).toFixed(3)} s  ${((100 * ms) / total).toFixed(1)}%`);
+  console.log('forward time by module (inclusive):');
+  for (const [name, ms] of spent) console.log(`  ${name.padEnd(48)} ${(ms / 1000).toFixed(3)} s`);
+  console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+}
+
+export async function main(): Promise<void> {
+  const tiny = process.argv.includes('--tiny');
+  const shape = tiny ? TINY : FULL;
+  if (process.argv.includes('--profile')) {
+    profileStep(shape);
+    return;
+  }
+  const steps = Number(argValue('--steps') ?? (tiny ? 3 : 5));
+  const peer = findPeerPython();
+  const peerName = peer ? `pytorch ${peer.torchVersion}` : 'pytorch';
+  const modes = MODES.filter((m) => m === 'full' || loraApply() !== null);
+  if (modes.length < MODES.length) console.log('LoRA rows skipped: kd.nn.lora is not in this build');
+  const label = `gpt2 ${shape.nLayer}x${shape.nEmbd} seq${shape.seq} b${shape.batch}`;
+  const rows: Row[] = [];
+  for (const threads of [1, 2]) {
+    for (const mode of modes) {
+      const ours = kindlingCase(mode, threads, tiny ? 'tiny' : 'full', steps);
+      const theirs = peer ? peerCase(peer.python, mode, threads, shape, steps) : null;
+      const name = mode === 'full' ? `${label} full AdamW` : `${label} LoRA r${LORA.r} c_attn AdamW`;
+      if (theirs && theirs.trainable !== ours.trainable) {
+        console.log(`note: ${name}: ${ours.trainable} trainable parameters here, ${theirs.trainable} in the peer`);
+      }
+      rows.push(makeRow(name, threads, 'steps/s', 1 / ours.stepSeconds, peerName, theirs ? 1 / theirs.stepSeconds : null));
+      // Lower is better for memory; the ratio is still kindling / peer.
+      rows.push(makeRow(`${name} peak RSS`, threads, 'MB (lower is better)', ours.peakRssMB, peerName, theirs?.peakRssMB ?? null));
+    }
+  }
+  printTable(rows);
+  console.log(`wrote ${writeResults('finetune', rows)}`);
+}
+
+const child = process.argv.indexOf('--finetune-child');
+if (child >= 0) {
+  const [mode, threads, shapeName, steps] = process.argv.slice(child + 1);
+  runCase(mode as Mode, Number(threads), shapeName === 'tiny' ? TINY : FULL, Number(steps));
+}
