@@ -28,8 +28,8 @@ export interface BpeJson {
 }
 
 // Pair keys pack two ids below 2^21 into one exact double.
-const PAIR_SHIFT = 2 ** 21;
-const pairKey = (a: number, b: number): number => a * PAIR_SHIFT + b;
+export const PAIR_SHIFT = 2 ** 21;
+export const pairKey = (a: number, b: number): number => a * PAIR_SHIFT + b;
 
 function checkSpecialTokens(op: string, specialTokens: unknown): string[] {
   if (!Array.isArray(specialTokens) || specialTokens.some((t) => typeof t !== 'string' || t.length === 0)) {
@@ -40,7 +40,7 @@ function checkSpecialTokens(op: string, specialTokens: unknown): string[] {
 }
 
 /** Splits text into [piece, isSpecial] runs, matching the longest special token first. */
-function splitSpecial(text: string, specialPattern: RegExp | null): [string, boolean][] {
+export function splitSpecial(text: string, specialPattern: RegExp | null): [string, boolean][] {
   if (!specialPattern) return text.length ? [[text, false]] : [];
   const out: [string, boolean][] = [];
   let last = 0;
@@ -53,7 +53,7 @@ function splitSpecial(text: string, specialPattern: RegExp | null): [string, boo
   return out;
 }
 
-function specialRegex(specialTokens: string[]): RegExp | null {
+export function specialRegex(specialTokens: string[]): RegExp | null {
   if (specialTokens.length === 0) return null;
   const sorted = [...specialTokens].sort((a, b) => b.length - a.length);
   return new RegExp(sorted.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
@@ -108,6 +108,43 @@ class PairHeap {
     }
     return top;
   }
+}
+
+/**
+ * Byte-pair merging of one pre-token: `ids` are its starting symbols; `rankOf` maps a pair key
+ * (pairKey(left, right)) to the merge's rank; `mergedId(rank)` is the id the merge makes. Merges
+ * apply lowest rank first, each rank's occurrences left to right (GPT-2's order, and the order of
+ * Hugging Face's BPE model). The symbols form a linked list and the candidate pairs a heap of
+ * (rank, position) checked when popped, so a long pre-token (a paragraph of Chinese is one) costs
+ * O(n log n), not O(n^2). `ids` is overwritten.
+ */
+export function applyMerges(ids: Int32Array, rankOf: ReadonlyMap<number, number>, mergedId: (rank: number) => number): number[] {
+  const n = ids.length;
+  const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+  const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+  const alive = new Uint8Array(n).fill(1);
+  const heap = new PairHeap();
+  const rankAt = (i: number): number | undefined => (next[i] < 0 ? undefined : rankOf.get(pairKey(ids[i], ids[next[i]])));
+  // PairHeap pops the largest count first, ties to the smaller key: count -rank, key position.
+  const offer = (i: number): void => {
+    const r = rankAt(i);
+    if (r !== undefined) heap.push(-r, i);
+  };
+  for (let i = 0; i + 1 < n; i++) offer(i);
+  while (heap.size > 0) {
+    const [negRank, i] = heap.pop();
+    if (!alive[i] || rankAt(i) !== -negRank) continue; // stale: a neighbour merged since the push
+    const j = next[i];
+    ids[i] = mergedId(-negRank);
+    alive[j] = 0;
+    next[i] = next[j];
+    if (next[j] >= 0) prev[next[j]] = i;
+    if (prev[i] >= 0) offer(prev[i]);
+    offer(i);
+  }
+  const out: number[] = [];
+  for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]) out.push(ids[i]);
+  return out;
 }
 
 export class BpeTokenizer {
@@ -253,40 +290,10 @@ export class BpeTokenizer {
     return new BpeTokenizer(specialTokens, merges);
   }
 
-  /**
-   * Ids of a pre-token's bytes after applying merges lowest rank first, each rank's occurrences
-   * left to right (GPT-2's order). The symbols form a linked list and the candidate pairs a heap of
-   * (rank, position) checked when popped, so a long pre-token (a paragraph of Chinese is one) costs
-   * O(n log n), not O(n^2).
-   */
+  /** Ids of a pre-token's bytes after applying the merges (see applyMerges). */
   private encodeWord(bytes: Uint8Array): number[] {
-    const base = this.specialTokens.length, n = bytes.length;
-    const ids = Int32Array.from(bytes, (b) => b + base);
-    const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
-    const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
-    const alive = new Uint8Array(n).fill(1);
-    const heap = new PairHeap();
-    const rankAt = (i: number): number | undefined => (next[i] < 0 ? undefined : this.rankOf.get(pairKey(ids[i], ids[next[i]])));
-    // PairHeap pops the largest count first, ties to the smaller key: count -rank, key position.
-    const offer = (i: number): void => {
-      const r = rankAt(i);
-      if (r !== undefined) heap.push(-r, i);
-    };
-    for (let i = 0; i + 1 < n; i++) offer(i);
-    while (heap.size > 0) {
-      const [negRank, i] = heap.pop();
-      if (!alive[i] || rankAt(i) !== -negRank) continue; // stale: a neighbour merged since the push
-      const j = next[i];
-      ids[i] = base + 256 - negRank;
-      alive[j] = 0;
-      next[i] = next[j];
-      if (next[j] >= 0) prev[next[j]] = i;
-      if (prev[i] >= 0) offer(prev[i]);
-      offer(i);
-    }
-    const out: number[] = [];
-    for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]) out.push(ids[i]);
-    return out;
+    const base = this.specialTokens.length;
+    return applyMerges(Int32Array.from(bytes, (b) => b + base), this.rankOf, (rank) => base + 256 + rank);
   }
 
   private encodeCached(piece: string, bytes: () => Uint8Array, out: number[]): void {

@@ -25,8 +25,12 @@ export const BYTE_TO_UNICODE: readonly string[] = (() => {
 
 export const UNICODE_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_UNICODE.map((ch, b) => [ch, b]));
 
-/** GPT-2's pre-tokenizer: contractions, letters, numbers, other symbols (each with one leading space), whitespace. */
-export const GPT2_PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+/**
+ * GPT-2's pre-tokenizer: contractions, letters, numbers, other symbols (each with one leading space),
+ * whitespace. `\s` is written as the Unicode White_Space property, as Oniguruma (Hugging Face's
+ * tokenizers) and Python's `regex` read it: JS's own `\s` would take U+FEFF and miss U+0085.
+ */
+export const GPT2_PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
 export function bytesToUnicode(bytes: Uint8Array): string {
   let out = '';
