@@ -20,6 +20,7 @@ import { CrossEntropyLoss } from './nn/loss.js';
 import { Adam } from './optim/adam.js';
 import { manualSeed } from './random.js';
 import { cpuIsa, getNumThreads, setNumThreads } from './runtime.js';
+import { type FinetuneArgs, registerFinetune } from './cli_finetune.js';
 import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
 import { evaluate, fit } from './train/fit.js';
 
@@ -77,6 +78,8 @@ export interface ProgramIO {
   exitOverride?: boolean;
   /** What `train` does with its parsed options. Default runTrain. */
   onTrain?: (args: TrainArgs) => Promise<void> | void;
+  /** What `finetune` does with its parsed options. Default runFinetune (lib/cli_finetune.ts). */
+  onFinetune?: (args: FinetuneArgs) => Promise<unknown> | unknown;
 }
 
 /** The `kindling` command line: one subcommand, train. */
@@ -101,7 +104,8 @@ export function createProgram(io: ProgramIO = {}): Command {
     .action(async (opts: TrainArgs) => {
       await (io.onTrain ?? runTrain)(opts);
     });
-  for (const cmd of [program, train]) {
+  const finetune = registerFinetune(program, io.onFinetune);
+  for (const cmd of [program, train, finetune]) {
     if (io.writeOut || io.writeErr) {
       cmd.configureOutput({
         writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),

@@ -38,7 +38,7 @@ export interface History {
   history: Record<string, number[]>;
 }
 
-/** What callbacks see and may change (stopTraining ends fit after the current epoch). */
+/** What callbacks see and may change (stopTraining ends fit after the current batch, or the current epoch when set at its end). */
 export interface TrainState {
   model: Module;
   optimizer: AnyOptimizer;
@@ -472,7 +472,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         }
         progress.update(batchIndex, totals.samples, totals.logs('', true));
         for (const cb of callbacks) await cb.onBatchEnd?.(batchIndex - 1, { loss: lossValue, size: n }, state);
-        if (step >= maxSteps) break;
+        // maxSteps reached, or a callback's onBatchEnd set stopTraining (as Keras's stop_training): the epoch ends here.
+        if (step >= maxSteps || state.stopTraining) break;
       }
     } finally {
       progress.stop();

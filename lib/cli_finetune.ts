@@ -1,0 +1,325 @@
+// `kindling finetune`: fine-tunes a Hugging Face folder on the user's data, fully or with LoRA.
+// A GPT-2 folder trains as a causal language model on a text file (validation loss and perplexity
+// before and after); a BERT folder with a CSV of text,label trains a sequence classifier
+// (validation accuracy before and after). AdamW over weightDecayGroups with transformers'
+// linear warm-up schedule, a progress bar per epoch, and a run folder with the result (an adapter
+// folder for LoRA, a model folder otherwise), history.json and the per-step loss curve.
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+import { parseCsvRows } from './data/csv.js';
+import { TensorDataset, permutation } from './data/dataset.js';
+import { TokenWindows } from './data/text.js';
+import { ArgumentError, DataError } from './errors.js';
+import { readText, writeFileAtomic } from './io/files.js';
+import { bert } from './models/bert.js';
+import { gpt2 } from './models/gpt2.js';
+import { readPretrainedConfig } from './models/pretrained.js';
+import { crossEntropy } from './nn/functional/loss.js';
+import { normal_, zeros_ } from './nn/init.js';
+import { Linear } from './nn/layers/linear.js';
+import * as lora from './nn/lora.js';
+import { Module } from './nn/module.js';
+import { AdamW } from './optim/adam.js';
+import { WarmupLinearLR } from './optim/lr_scheduler.js';
+import { weightDecayGroups } from './optim/param_groups.js';
+import { manualSeed } from './random.js';
+import { getNumThreads, setNumThreads } from './runtime.js';
+import { noGrad } from './autograd/grad_mode.js';
+import { tensor } from './ops/creation.js';
+import type { Tensor } from './tensor.js';
+import { fromPretrained as tokenizerFromPretrained, type PretrainedTokenizer } from './text/pretrained.js';
+import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
+import { evaluate, fit } from './train/fit.js';
+import { trainingCurveSvg } from './train/plot.js';
+import type { Logs } from './train/progress.js';
+
+export interface FinetuneArgs {
+  /** A Hugging Face GPT-2 or BERT folder (config.json, model.safetensors, tokenizer files). */
+  from: string;
+  /** A text file (causal LM) or a CSV of text,label (classification). */
+  data: string;
+  /** LoRA rank; absent: full fine-tuning. */
+  lora?: number;
+  loraAlpha?: number;
+  loraDropout: number;
+  /** LoRA targets (module-name suffixes); default c_attn for GPT-2, query,value for BERT. */
+  loraTargets?: string[];
+  /** Freeze the parameters whose names match this regex (full fine-tuning). */
+  freeze?: string;
+  steps?: number;
+  minutes?: number;
+  epochs: number;
+  batchSize: number;
+  /** Tokens per window (LM) or per text (classification, truncated). */
+  blockSize: number;
+  lr?: number;
+  weightDecay: number;
+  /** Fraction of the optimizer steps spent warming up. */
+  warmup: number;
+  accumulation: number;
+  valSplit: number;
+  seed: number;
+  threads?: number;
+  out?: string;
+}
+
+export interface FinetuneResult {
+  task: 'lm' | 'classification';
+  before: Logs;
+  after: Logs;
+  steps: number;
+  trainable: number;
+  total: number;
+  outDir: string;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0.');
+  return n;
+}
+
+function unitFraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
+  return n;
+}
+
+/** Adds `kindling finetune` to the program; `run` does the work (tests pass their own). */
+export function registerFinetune(program: Command, run: (args: FinetuneArgs) => Promise<unknown> | unknown = runFinetune): Command {
+  return program
+    .command('finetune')
+    .description('Fine-tune a Hugging Face GPT-2 folder on a text file (causal LM), or a BERT folder on a CSV of text,label (classification); fully or with LoRA.')
+    .requiredOption('--from <dir>', 'a Hugging Face GPT-2 or BERT folder: config.json, model.safetensors and the tokenizer files')
+    .requiredOption('--data <file>', 'a text file (language modelling) or a .csv with text,label columns (classification)')
+    .option('--lora <r>', 'train rank-r LoRA adapters only (written as a peft adapter folder); default: full fine-tuning', positiveInt)
+    .option('--lora-alpha <a>', 'LoRA alpha (scale alpha/r); default 2r', positiveNumber)
+    .option('--lora-dropout <p>', 'dropout on the adapter input', unitFraction, 0)
+    .option('--lora-targets <names>', 'comma-separated module names to adapt (default: c_attn for GPT-2, query,value for BERT)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--freeze <regex>', 'freeze the parameters whose names match (e.g. "^transformer\\.h\\.[0-5]\\.")')
+    .option('--steps <n>', 'stop after n optimizer steps', positiveInt)
+    .option('--minutes <m>', 'stop after m minutes of training', positiveNumber)
+    .option('--epochs <n>', 'epochs over the training data (the run stops earlier at --steps or --minutes)', positiveInt, 1)
+    .option('--batch-size <n>', 'batch size', positiveInt, 8)
+    .option('--block-size <n>', 'tokens per training window (LM) or per text (classification)', positiveInt, 128)
+    .option('--lr <x>', 'peak AdamW learning rate (default 5e-5, or 2e-4 with --lora)', positiveNumber)
+    .option('--weight-decay <x>', 'AdamW weight decay for the weight matrices (biases and norms get none)', (v: string) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError('expected a number >= 0.'); return n; }, 0.01)
+    .option('--warmup <f>', 'fraction of the steps spent in linear warm-up', unitFraction, 0.1)
+    .option('--accumulation <k>', 'micro-batches per optimizer step (gradient accumulation)', positiveInt, 1)
+    .option('--val-split <f>', 'fraction of the data held out for validation', unitFraction, 0.1)
+    .option('--seed <n>', 'seed for initialisation, the split, shuffling and dropout', (v: string) => { const n = Number(v); if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0.'); return n; }, 1)
+    .option('--threads <n>', 'CPU threads', positiveInt)
+    .option('--out <dir>', 'run folder (default runs/finetune-<timestamp>)')
+    .action(async (opts: FinetuneArgs) => {
+      await run(opts);
+    });
+}
+
+type Family = 'gpt2' | 'bert';
+
+function familyOf(dir: string): Family {
+  const json = readPretrainedConfig(dir, 'kindling finetune --from');
+  if (json.model_type === 'gpt2' || json.model_type === 'bert') return json.model_type;
+  throw new DataError(`kindling finetune --from: ${dir}/config.json has model_type ${JSON.stringify(json.model_type)}; kindling fine-tunes gpt2 and bert folders`);
+}
+
+/** Rows in a seeded order: the first `held` for validation, the rest for training. */
+function split(n: number, valSplit: number, seed: number): { train: number[]; val: number[] } {
+  const order = permutation(n, seed);
+  const held = n < 2 ? 0 : Math.max(1, Math.round(n * valSplit));
+  return { val: order.slice(0, held), train: order.slice(held) };
+}
+
+function take(ds: TensorDataset, rows: number[]): TensorDataset {
+  return new TensorDataset(...ds.getBatch(Int32Array.from(rows)));
+}
+
+/** Token windows of a text file: inputs and next-token targets, int32 [n, blockSize]. */
+function lmData(tokenizer: PretrainedTokenizer, path: string, blockSize: number): TensorDataset {
+  const ids = tokenizer.encode(readText('kindling finetune --data', path));
+  const windows = new TokenWindows(Int32Array.from(ids), blockSize);
+  if (windows.length < 2) throw new DataError(`kindling finetune --data: ${path} gives ${ids.length} tokens, too few for two windows of ${blockSize} (use a smaller --block-size)`);
+  const rows = Array.from({ length: windows.length }, (_, i) => i);
+  const examples = rows.map((i) => windows.get(i));
+  const stack = (field: number) => tensor(examples.map((e) => Array.from(e[field].data() as Int32Array)), { dtype: 'int32' });
+  const ds = new TensorDataset(stack(0), stack(1));
+  for (const e of examples) for (const t of e) t.dispose();
+  return ds;
+}
+
+/** A CSV of text,label (a header naming them, or the first two columns): ids and mask stacked [n, 2, len], label ids [n]. */
+function classificationData(tokenizer: PretrainedTokenizer, path: string, blockSize: number): { ds: TensorDataset; labels: string[] } {
+  const op = 'kindling finetune --data';
+  const rows = parseCsvRows(readText(op, path), path);
+  if (rows.length === 0) throw new DataError(`${op}: ${path} is empty`);
+  const header = rows[0].map((h) => h.trim().toLowerCase());
+  let textCol = 0, labelCol = 1, body = rows;
+  if (header.includes('text') && header.includes('label')) {
+    textCol = header.indexOf('text');
+    labelCol = header.indexOf('label');
+    body = rows.slice(1);
+  }
+  body = body.filter((r) => r.length > Math.max(textCol, labelCol));
+  if (body.length < 2) throw new DataError(`${op}: ${path} needs at least two rows of text,label`);
+  const labels = [...new Set(body.map((r) => r[labelCol].trim()))].sort();
+  if (labels.length < 2) throw new DataError(`${op}: ${path} has a single label (${labels[0]}); classification needs two or more`);
+  const enc = tokenizer.encodeBatch(body.map((r) => r[textCol]), { padding: 'max_length', truncation: true, maxLength: blockSize }) as { inputIds: number[][]; attentionMask: number[][] };
+  const x = tensor(enc.inputIds.map((ids, i) => [ids, enc.attentionMask[i]]), { dtype: 'int32' });
+  const y = tensor(body.map((r) => labels.indexOf(r[labelCol].trim())), { dtype: 'int32' });
+  return { ds: new TensorDataset(x, y), labels };
+}
+
+/** A classifier taking [batch, 2, len] (ids, attention mask) as fit's single input. */
+class MaskedClassifier extends Module {
+  constructor(readonly model: Module) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    const ids = x.select(1, 0).contiguous(), mask = x.select(1, 1).contiguous();
+    return this.model.forward(ids, { attentionMask: mask }) as Tensor;
+  }
+}
+
+/** A causal LM whose loss is cross-entropy over every position. */
+function lmLoss(out: Tensor, target: Tensor): Tensor {
+  const vocab = out.shape[out.ndim - 1];
+  return crossEntropy(out.reshape([-1, vocab]), target.reshape([-1]));
+}
+
+/**
+ * Names the classifier's outputs after the CSV's labels, and gives it a fresh head (Hugging
+ * Face's init: N(0, initializer_range), zero bias) when the folder's has another size.
+ */
+function resizeHead(model: { classifier: Linear }, labels: string[], config: { numLabels: number; id2label: Record<number, string>; initializerRange: number }): void {
+  config.numLabels = labels.length;
+  config.id2label = Object.fromEntries(labels.map((l, i) => [i, l]));
+  const old = model.classifier;
+  if (old.outFeatures === labels.length) return;
+  const head = new Linear(old.inFeatures, labels.length, { bias: old.bias !== null });
+  noGrad(() => {
+    normal_(head.weight, 0, config.initializerRange);
+    if (head.bias) zeros_(head.bias);
+  });
+  model.classifier = head;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, '');
+}
+
+function describe(task: FinetuneResult['task'], logs: Logs): string {
+  if (task === 'lm') return `val loss ${logs.loss.toFixed(4)} (perplexity ${Math.exp(logs.loss).toFixed(2)})`;
+  return `val accuracy ${(100 * logs.accuracy).toFixed(2)}% (val loss ${logs.loss.toFixed(4)})`;
+}
+
+/** `kindling finetune`: loads, measures, trains, measures again and writes the run folder. */
+export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
+  const op = 'kindling finetune';
+  if (args.threads !== undefined) setNumThreads(args.threads);
+  const from = resolve(args.from);
+  if (!existsSync(join(from, 'config.json'))) throw new ArgumentError(`${op}: --from ${args.from} is not a Hugging Face folder (no config.json)`);
+  const family = familyOf(from);
+  const isCsv = extname(args.data).toLowerCase() === '.csv';
+  const task: FinetuneResult['task'] = isCsv ? 'classification' : 'lm';
+  if (family === 'bert' && task === 'lm') throw new ArgumentError(`${op}: ${args.from} is a BERT folder: pass a .csv of text,label to fine-tune it as a classifier`);
+  if (family === 'gpt2' && task === 'classification') throw new ArgumentError(`${op}: ${args.from} is a GPT-2 folder: pass a text file to fine-tune it as a language model (classification CSVs go with BERT folders)`);
+  const outDir = resolve(args.out ?? join('runs', `finetune-${timestamp()}`));
+  mkdirSync(outDir, { recursive: true });
+  manualSeed(args.seed);
+
+  const tokenizer = tokenizerFromPretrained(from);
+  let labels: string[] = [];
+  let all: TensorDataset;
+  if (task === 'lm') all = lmData(tokenizer, args.data, args.blockSize);
+  else ({ ds: all, labels } = classificationData(tokenizer, args.data, args.blockSize));
+  const { train: trainRows, val: valRows } = split(all.length, args.valSplit, args.seed);
+  const trainSet = take(all, trainRows), valSet = take(all, valRows);
+
+  // The model: the folder's weights, with a head sized to the labels for classification.
+  let inner: Module;
+  if (family === 'gpt2') {
+    inner = gpt2.fromPretrained(from, { architecture: 'GPT2LMHeadModel' });
+  } else {
+    const model = bert.fromPretrained(from, { head: 'sequenceClassification' });
+    resizeHead(model as unknown as { classifier: Linear }, labels, model.config as unknown as { numLabels: number; id2label: Record<number, string>; initializerRange: number });
+    inner = model;
+  }
+  const headName = 'classifier';
+  if (args.lora !== undefined) {
+    const targets = args.loraTargets ?? (family === 'gpt2' ? ['c_attn'] : ['query', 'value']);
+    lora.apply(inner, {
+      r: args.lora, loraAlpha: args.loraAlpha ?? 2 * args.lora, loraDropout: args.loraDropout, targetModules: targets,
+      modulesToSave: task === 'classification' ? [headName] : null, fanInFanOut: family === 'gpt2',
+      baseModelNameOrPath: args.from, taskType: task === 'lm' ? 'CAUSAL_LM' : 'SEQ_CLS',
+    });
+  } else if (args.freeze !== undefined) {
+    inner.freeze(args.freeze);
+    if (task === 'classification') inner.unfreeze(new RegExp(`^${headName}\\.`));
+  }
+  const model = task === 'lm' ? inner : new MaskedClassifier(inner);
+  const loss = task === 'lm' ? lmLoss : (out: Tensor, y: Tensor) => crossEntropy(out, y);
+  const metrics = task === 'classification' ? ['accuracy' as const] : [];
+
+  const trainable = inner.numParameters(), total = inner.numParameters({ trainable: false });
+  if (trainable === 0) throw new ArgumentError(`${op}: --freeze ${args.freeze} froze every parameter; nothing would train`);
+  const batchesPerEpoch = Math.ceil(trainSet.length / args.batchSize);
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / args.accumulation);
+  const totalSteps = Math.min(args.steps ?? Infinity, stepsPerEpoch * args.epochs);
+  const lr = args.lr ?? (args.lora !== undefined ? 2e-4 : 5e-5);
+  const optimizer = new AdamW(weightDecayGroups(inner, { weightDecay: args.weightDecay }), { lr });
+  const scheduler = new WarmupLinearLR(optimizer, { warmupSteps: Math.round(args.warmup * totalSteps), totalSteps });
+
+  console.log(`kindling finetune: ${family === 'gpt2' ? 'GPT-2' : 'BERT'} from ${args.from}, ${task === 'lm' ? 'causal language modelling' : `classification into ${labels.length} labels (${labels.join(', ')})`} on ${args.data}`);
+  console.log(`  ${trainSet.length} training and ${valSet.length} validation ${task === 'lm' ? `windows of ${args.blockSize} tokens` : 'texts'}; ${args.lora !== undefined ? `LoRA r ${args.lora}` : args.freeze ? `full, frozen /${args.freeze}/` : 'full fine-tuning'}: ${trainable.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} parameters train`);
+  console.log(`  AdamW lr ${lr}, weight decay ${args.weightDecay}, linear warm-up ${Math.round(args.warmup * totalSteps)} of ${totalSteps} steps, batch ${args.batchSize}${args.accumulation > 1 ? ` x ${args.accumulation} accumulated` : ''}, seed ${args.seed}, ${getNumThreads()} threads`);
+
+  const measure = () => evaluate(model, { data: valSet, loss, metrics, batchSize: args.batchSize });
+  const before = measure();
+  console.log(`Before: ${describe(task, before)}`);
+
+  const stepLosses: number[] = [];
+  const deadline = args.minutes === undefined ? Infinity : performance.now() + args.minutes * 60_000;
+  model.train();
+  const history = await fit(model, {
+    optimizer, loss, trainData: trainSet, valData: valSet, epochs: args.epochs, batchSize: args.batchSize, metrics, seed: args.seed,
+    scheduler, accumulationSteps: args.accumulation, clipGradNorm: 1, maxSteps: args.steps,
+    callbacks: [{
+      onBatchEnd: (_batch, logs, state) => {
+        stepLosses.push(logs.loss);
+        if (performance.now() > deadline) state.stopTraining = true;
+      },
+    }],
+  });
+  const after = measure();
+  console.log(`After:  ${describe(task, after)}`);
+
+  // The run folder: the result, the history and the curves.
+  const written: string[] = [];
+  if (args.lora !== undefined) {
+    lora.saveAdapter(inner, join(outDir, 'adapter'));
+    written.push('adapter/ (peft: adapter_model.safetensors, adapter_config.json)');
+  } else {
+    (inner as unknown as { savePretrained(dir: string): void }).savePretrained(join(outDir, 'model'));
+    written.push('model/ (config.json, model.safetensors)');
+  }
+  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'vocab.txt', 'special_tokens_map.json']) {
+    if (existsSync(join(from, name))) copyFileSync(join(from, name), join(outDir, args.lora !== undefined ? 'adapter' : 'model', name));
+  }
+  writeFileAtomic(join(outDir, 'history.json'), Buffer.from(historyToJson(history)), op);
+  writeFileAtomic(join(outDir, 'curve.svg'), Buffer.from(historyCurveSvg(history, `Fine-tuning ${args.from}`)), op);
+  const steps = stepLosses.map((_, i) => i + 1);
+  writeFileAtomic(join(outDir, 'steps.svg'), Buffer.from(trainingCurveSvg({ epoch: steps, series: { loss: stepLosses } }, { title: 'Training loss per batch' })), op);
+  writeFileAtomic(join(outDir, 'result.json'), Buffer.from(JSON.stringify({ task, from: args.from, data: args.data, labels, before, after, trainable, total, batches: stepLosses.length }, null, 1)), op);
+  console.log(`Wrote ${outDir}/: ${written.join(', ')}, history.json, curve.svg, steps.svg, result.json`);
+  optimizer.dispose();
+  return { task, before, after, steps: Math.ceil(stepLosses.length / args.accumulation), trainable, total, outDir };
+}
