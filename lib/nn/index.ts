@@ -24,5 +24,4 @@ export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from
 export { Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer, TransformerDecoderLayer } from './layers/transformer.js';
 export type { TransformerOptions, TransformerLayerOptions, TransformerActivation, TransformerForwardOptions, TransformerEncoderForwardOptions, TransformerEncoderLayerForwardOptions, TransformerDecoderLayerForwardOptions } from './layers/transformer.js';
 export * as lora from './lora.js';
-export { LoraLinear } from './lora.js';
 export type { LoraConfig } from './lora.js';

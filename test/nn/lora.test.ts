@@ -103,8 +103,8 @@ describe('kd.nn.lora', () => {
     // layer (A is r×in, B is out×r) plus the head; peft's total also counts its frozen copy of the head (27).
     expect(model.numParameters()).toBe(expected.trainable_parameters);
     expect(model.numParameters({ trainable: false })).toBe(expected.all_parameters - 27);
-    const layer = model.layers.at(0).attn.qProj as unknown as kd.nn.LoraLinear;
-    expect(layer).toBeInstanceOf(kd.nn.LoraLinear);
+    const layer = model.layers.at(0).attn.qProj as unknown as kd.nn.lora.LoraLinear;
+    expect(layer).toBeInstanceOf(kd.nn.lora.LoraLinear);
     expect(layer.scaling).toBe(2);
     expect((layer.loraB.get('default').weight.toArray() as number[][]).flat().every((v) => v === 0)).toBe(true);
     // A is drawn as nn.Linear's weight: U(±1/√in).
@@ -157,6 +157,34 @@ describe('kd.nn.lora', () => {
       expect(createHash('sha256').update(readFileSync(join(out, name))).digest('hex'), name).toBe(check.sha256[name]);
     }
     expect(maxAbsDiff(ours, check.peft_output)).toBeLessThan(1e-5);
+  });
+
+  it("a GPT-2 adapter (c_attn, c_proj, fanInFanOut) loads in peft over transformers' Conv1D GPT-2 to our logits (1e-4)", () => {
+    const model = kd.models.gpt2.fromPretrained(join(fixtures, '..', 'gpt2', 'tiny'));
+    kd.manualSeed(7);
+    lora.apply(model, { r: 2, loraAlpha: 4, targetModules: ['c_attn', 'c_proj'], fanInFanOut: true, taskType: 'CAUSAL_LM' });
+    expect(lora.loraLayers(model).map(([n]) => n)).toEqual(['transformer.h.0.attn.c_attn', 'transformer.h.0.attn.c_proj', 'transformer.h.0.mlp.c_proj', 'transformer.h.1.attn.c_attn', 'transformer.h.1.attn.c_proj', 'transformer.h.1.mlp.c_proj']);
+    kd.noGrad(() => {
+      for (const [, layer] of lora.loraLayers(model)) {
+        const w = layer.b.weight;
+        layer.b.weight.copy_(kd.tensor(Array.from({ length: w.numel }, (_, i) => 0.2 * Math.sin(i + 1)), { dtype: 'float32' }).reshape(w.shape));
+      }
+    });
+    const ids = [[1, 5, 9, 20, 33, 2, 64, 17], [3, 3, 50, 71, 8, 0, 12, 90]];
+    const ours = kd.noGrad(() => kd.tidy(() => (model.forward(kd.tensor(ids, { dtype: 'int32' })) as Tensor).toArray() as number[][][]));
+    const out = process.env.KINDLING_LORA_GPT2_WRITE ?? join(dir, 'gpt2-adapter');
+    lora.saveAdapter(model, out);
+    const check = JSON.parse(readFileSync(join(fixtures, 'gpt2_written.check.json'), 'utf8')) as { sha256: Record<string, string>; input_ids: number[][]; peft_logits: number[][][] };
+    expect(check.input_ids).toEqual(ids);
+    for (const name of ['adapter_model.safetensors', 'adapter_config.json']) {
+      expect(createHash('sha256').update(readFileSync(join(out, name))).digest('hex'), name).toBe(check.sha256[name]);
+    }
+    const diff = Math.max(...ours.flat(2).map((v, i) => Math.abs(v - check.peft_logits.flat(2)[i])));
+    expect(diff).toBeLessThan(1e-4);
+    // The adapter matters: the base model's logits are far from these.
+    const base = kd.models.gpt2.fromPretrained(join(fixtures, '..', 'gpt2', 'tiny'));
+    const plain = kd.noGrad(() => kd.tidy(() => (base.forward(kd.tensor(ids, { dtype: 'int32' })) as Tensor).toArray() as number[][][]));
+    expect(Math.max(...plain.flat(2).map((v, i) => Math.abs(v - check.peft_logits.flat(2)[i])))).toBeGreaterThan(1e-2);
   });
 
   it('trains only the adapters with fit, and lora_dropout is a Dropout when loraDropout > 0', async () => {
