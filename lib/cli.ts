@@ -19,6 +19,7 @@ import { kerasMnistCnn, mlp } from './models/index.js';
 import { CrossEntropyLoss } from './nn/loss.js';
 import { Adam } from './optim/adam.js';
 import { manualSeed } from './random.js';
+import { type LmArgs, addLmCommand } from './cli_lm.js';
 import { cpuIsa, getNumThreads, setNumThreads } from './runtime.js';
 import { type FinetuneArgs, registerFinetune } from './cli_finetune.js';
 import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
@@ -47,25 +48,25 @@ export interface TrainArgs {
 export const DEFAULT_EPOCHS = 12;
 export const DEFAULT_BATCH_SIZE = 32;
 
-function positiveInt(value: string): number {
+export function positiveInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
   return n;
 }
 
-function nonNegativeInt(value: string): number {
+export function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer >= 0.');
   return n;
 }
 
-function positiveNumber(value: string): number {
+export function positiveNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0.');
   return n;
 }
 
-function fraction(value: string): number {
+export function fraction(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
   return n;
@@ -78,6 +79,8 @@ export interface ProgramIO {
   exitOverride?: boolean;
   /** What `train` does with its parsed options. Default runTrain. */
   onTrain?: (args: TrainArgs) => Promise<void> | void;
+  /** What `lm` does with its parsed options. Default runLm (lib/cli_lm.ts). */
+  onLm?: (args: LmArgs) => Promise<unknown> | unknown;
   /** What `finetune` does with its parsed options. Default runFinetune (lib/cli_finetune.ts). */
   onFinetune?: (args: FinetuneArgs) => Promise<unknown> | unknown;
 }
@@ -104,8 +107,9 @@ export function createProgram(io: ProgramIO = {}): Command {
     .action(async (opts: TrainArgs) => {
       await (io.onTrain ?? runTrain)(opts);
     });
+  const lm = addLmCommand(program, io.onLm);
   const finetune = registerFinetune(program, io.onFinetune);
-  for (const cmd of [program, train, finetune]) {
+  for (const cmd of [program, train, lm, finetune]) {
     if (io.writeOut || io.writeErr) {
       cmd.configureOutput({
         writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { CommanderError } from 'commander';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, createProgram, runTrain, type TrainArgs } from '../lib/cli.js';
+import { LM_DEFAULTS, type LmArgs, lrAt } from '../lib/cli_lm.js';
 import { encodeIdx } from '../lib/data/idx.js';
 import * as kd from '../lib/index.js';
 import { makeRng } from './helpers.js';
@@ -163,5 +164,51 @@ describe('kindling train end to end (tiny data)', () => {
       log.mockRestore();
     }
     expect(readFileSync(join(out, 'model.safetensors'), 'utf8')).toBe('keep me');
+  });
+
+  it('lm parses its options; defaults are LM_DEFAULTS', async () => {
+    let got: LmArgs | null = null;
+    const program = createProgram({ writeOut: () => {}, writeErr: () => {}, exitOverride: true, onLm: (a) => { got = a; } });
+    await program.parseAsync(['node', 'kindling', 'lm']);
+    expect(got).toMatchObject({ minutes: 5, layers: LM_DEFAULTS.layers, embd: LM_DEFAULTS.embd, blockSize: LM_DEFAULTS.blockSize, lr: LM_DEFAULTS.lr, seed: 1 });
+    await program.parseAsync(['node', 'kindling', 'lm', '--minutes', '0.5', '--steps', '7', '--layers', '2', '--embd', '64', '--heads', '2', '--block-size', '32',
+      '--batch-size', '4', '--lr', '3e-3', '--top-k', '5', '--out', 'x']);
+    expect(got).toMatchObject({ minutes: 0.5, steps: 7, layers: 2, embd: 64, heads: 2, blockSize: 32, batchSize: 4, lr: 3e-3, topK: 5, out: 'x' });
+    const bad = createProgram({ writeOut: () => {}, writeErr: () => {}, exitOverride: true, onLm: () => {} });
+    await expect(bad.parseAsync(['node', 'kindling', 'lm', '--steps', '0'])).rejects.toThrow(/positive integer/);
+  });
+
+  it('lm\'s learning rate warms up linearly, then decays along a cosine to a tenth', () => {
+    expect(lrAt(0, 0, 1e-3, 10)).toBeCloseTo(1e-4, 12);
+    expect(lrAt(9, 0.01, 1e-3, 10)).toBeCloseTo(1e-3, 12);
+    expect(lrAt(10, 0, 1e-3, 10)).toBeCloseTo(1e-3, 12);
+    expect(lrAt(50, 0.5, 1e-3, 10)).toBeCloseTo(0.55e-3, 12);
+    expect(lrAt(99, 1, 1e-3, 10)).toBeCloseTo(1e-4, 12);
+  });
+
+  it('lm --steps 6 trains a tiny char GPT through the command line, writes the run folder and prints a sample', async () => {
+    const out = join(dir, 'lm-run');
+    let printed = '';
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { printed += String(s); return true; });
+    try {
+      await createProgram({ exitOverride: true }).parseAsync(['node', 'kindling', 'lm', '--steps', '6', '--eval-interval', '3', '--eval-batches', '1',
+        '--layers', '1', '--heads', '2', '--embd', '32', '--block-size', '16', '--batch-size', '4', '--warmup', '2', '--threads', '1',
+        '--sample-length', '40', '--prompt', 'In the beginning', '--out', out]);
+    } finally {
+      write.mockRestore();
+    }
+    for (const f of ['model.safetensors', 'tokenizer.json', 'history.json', 'curve.svg']) expect(existsSync(join(out, f)), f).toBe(true);
+    const { history, config } = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as { history: Record<string, number[]>; config: Record<string, number> };
+    expect(history.step).toEqual([3, 6]);
+    expect(history.val_loss.every((v) => Number.isFinite(v) && v > 0 && v < 6)).toBe(true);
+    expect(config).toMatchObject({ nLayer: 1, nEmbd: 32, blockSize: 16 });
+    const state = kd.io.load(join(out, 'model.safetensors'));
+    expect(state['transformer.wte.weight'].shape).toEqual([config.vocabSize, 32]);
+    expect(readFileSync(join(out, 'curve.svg'), 'utf8')).toMatch(/^<svg/);
+    const sample = /Sample \(temperature 0\.8\):\n(.*)\n/s.exec(printed);
+    expect(sample, printed).not.toBeNull();
+    expect(sample![1].startsWith('In the beginning')).toBe(true);
+    expect([...sample![1]].length).toBeGreaterThanOrEqual('In the beginning'.length + 40);
+    expect(printed).toMatch(/6 steps, 384 tokens/);
   });
 });

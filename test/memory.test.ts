@@ -192,6 +192,38 @@ describe('memory', () => {
     expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
   });
 
+  it('trains a tiny GPT for 2,000 steps (AdamW, clipping, and a generate every 500) with flat RSS and storage count', () => {
+    kd.manualSeed(13);
+    const model = kd.models.gpt({ vocabSize: 32, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0.1 });
+    const opt = new kd.optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.1 });
+    const seq = Array.from({ length: 17 * 4 }, (_, i) => (i * 7) % 32);
+    const x = kd.tensor(seq.slice(0, 64), { dtype: 'int32' }).reshape([4, 16]);
+    const y = kd.tensor(seq.slice(1, 65), { dtype: 'int32' }).reshape([4, 16]);
+    const step = () => kd.tidy(() => {
+      opt.zeroGrad();
+      const { loss } = model.forward(x, y);
+      loss.backward();
+      kd.optim.clipGradNorm(model.parameters(), 1);
+      opt.step();
+      return loss.item();
+    });
+    let first = 0, last = 0;
+    for (let i = 0; i < 400; i++) last = i === 0 ? (first = step()) : step();
+    model.generate([1, 2, 3], { maxNewTokens: 20, seed: 1 });
+    settle();
+    const warm = rssMiB(), storages = settledStorageCount();
+    for (let i = 0; i < 1600; i++) {
+      last = step();
+      if (i % 500 === 499) model.generate([1, 2, 3], { maxNewTokens: 20, seed: i });
+    }
+    settle();
+    const after = rssMiB();
+    expect(last, 'the model trains').toBeLessThan(first);
+    expect(settledStorageCount(), 'live native storages after 1,600 more steps').toBeLessThanOrEqual(storages);
+    expect(after - warm, `RSS grew from ${warm.toFixed(1)} MiB to ${after.toFixed(1)} MiB`).toBeLessThan(8);
+    opt.dispose();
+  });
+
   it("counts live storages outside any tidy: ops' and backwards' temporaries are freed by their own scopes", () => {
     kd.manualSeed(5);
     const x = kd.randn([5, 7], { requiresGrad: true });

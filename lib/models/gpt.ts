@@ -91,6 +91,11 @@ function positiveInt(value: unknown, name: string): number {
   return value;
 }
 
+/** x through `d`, or x itself when d does nothing (p = 0 or eval), saving a copy and its backward. */
+function applyDropout(d: Dropout, x: Tensor): Tensor {
+  return d.training && d.p > 0 ? d.forward(x) : x;
+}
+
 /** Multi-head causal self-attention: one Linear makes q, k and v, the fused kernel attends. */
 export class CausalSelfAttention extends Module {
   cAttn: Linear;
@@ -129,7 +134,7 @@ export class CausalSelfAttention extends Module {
     } else {
       y = scaledDotProductAttention(q, k, v, { isCausal: true, dropoutP: p });
     }
-    return this.residDropout.forward(linear(y.transpose(1, 2).reshape([B, T, C]), this.cProj.weight, this.cProj.bias));
+    return applyDropout(this.residDropout, linear(y.transpose(1, 2).reshape([B, T, C]), this.cProj.weight, this.cProj.bias));
   }
 }
 
@@ -147,7 +152,7 @@ export class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.dropout.forward(linear(gelu(linear(x, this.cFc.weight, this.cFc.bias)), this.cProj.weight, this.cProj.bias));
+    return applyDropout(this.dropout, linear(gelu(linear(x, this.cFc.weight, this.cFc.bias)), this.cProj.weight, this.cProj.bias));
   }
 }
 
@@ -280,7 +285,7 @@ export class GPT extends Module {
     const T = idx.shape[1];
     const { wte, wpe, drop, h, ln_f: lnF } = this.transformer;
     const pos = arange(pos0, pos0 + T, { dtype: 'int32' });
-    let x = drop.forward(embedding(idx, wte.weight).add(embedding(pos, wpe.weight)));
+    let x = applyDropout(drop, embedding(idx, wte.weight).add(embedding(pos, wpe.weight)));
     let i = 0;
     for (const block of h) x = block.forward(x, caches?.[i++]);
     return lnF.forward(x);

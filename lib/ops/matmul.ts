@@ -71,6 +71,13 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (bShape[bShape.length - 2] !== k) {
     throw new ShapeError(`matmul: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}: inner dims ${k} != ${bShape[bShape.length - 2]}`);
   }
+  if (a.ndim > 2 && b.ndim === 2) {
+    // [..., m, k] @ [k, n] is one [(...·m), k] @ [k, n] product, as PyTorch folds it: one large GEMM
+    // instead of a batch of small ones, and a backward whose weight gradient is one GEMM too
+    // rather than a batch of products summed over the batch.
+    const rows = a.shape.slice(0, -1).reduce((p, s) => p * s, 1);
+    return scoped(() => reshape(matmul(reshape(a, [rows, k]), b), [...a.shape.slice(0, -1), n]));
+  }
   const batchShape = broadcastShapes('matmul', aShape.slice(0, -2), bShape.slice(0, -2));
   const vectorOperand = a.ndim === 1 || b.ndim === 1;
   const out = scoped(() => {

@@ -1,6 +1,8 @@
 // kd.models.gpt against a nanoGPT-layout GPT in PyTorch 2.13 (test/fixtures/make_gpt_fixtures.py
 // writes gpt.safetensors: weights, logits, loss and gradients), plus its stateDict layout, tied
 // weights, initialisation, training, the key/value cache and generate, and errors.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -179,6 +181,32 @@ describe('kd.models.gpt', () => {
     const all = new Set<number>();
     for (let i = 0; i < 400; i++) all.add(kd.models.sampleToken(logits, 1, undefined, undefined, rng));
     expect([...all].sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('dropout acts in training only; eval and the cached path are deterministic', () => {
+    kd.manualSeed(6);
+    const m = kd.models.gpt({ vocabSize: 17, blockSize: 12, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0.3 });
+    const ids = kd.tensor([[1, 2, 3, 4, 5]], { dtype: 'int32' });
+    const a = m.forward(ids).data() as Float32Array, b = m.forward(ids).data() as Float32Array;
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+    m.eval();
+    const e1 = m.forward(ids), e2 = m.forward(ids);
+    close(e1, e2, 1e-12, 'eval is deterministic');
+    const cache = m.createCache();
+    close(kd.noGrad(() => m.forwardCached(ids, cache)), e1, 1e-5, 'cached = eval forward');
+    cache.dispose();
+  });
+
+  it('a stateDict saved with kd.io and loaded into a fresh model gives the same logits and keeps the weights tied', () => {
+    const m = tiny(8), fresh = tiny(9);
+    const dir = mkdtempSync(join(tmpdir(), 'kindling-gpt-'));
+    const path = join(dir, 'gpt.safetensors');
+    kd.io.save(m.stateDict(), path);
+    fresh.loadStateDict(kd.io.load(path));
+    rmSync(dir, { recursive: true, force: true });
+    expect(fresh.lmHead.weight).toBe(fresh.transformer.wte.weight);
+    const ids = kd.tensor([[1, 5, 9, 2]], { dtype: 'int32' });
+    close(fresh.forward(ids), m.forward(ids), 1e-7, 'reloaded logits');
   });
 
   it('errors name the op and the shapes', () => {

@@ -83,6 +83,33 @@ describe('matmul gradients', () => {
     }
   });
 
+  it('[B, T, k] @ weight.T folds into one product: values, dA and a contiguous dW in float64, also from a transposed input', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    const [B, T, k, n] = [3, 5, 7, 4];
+    const { t: w, ref: wr } = randomTensor(rng, [n, k], -1, 1, true);
+    const { t: g, ref: gr } = randomTensor(rng, [B, T, n]);
+    for (const viewed of [false, true]) {
+      const { t: x0, ref: xr } = randomTensor(rng, [B, T, k], -1, 1, true);
+      // The same values through a non-contiguous view: stored [T, B, k], transposed back.
+      const xs = viewed ? kd.tensor(Float32Array.from({ length: B * T * k }, (_, i) => {
+        const t = Math.floor(i / (B * k)), b = Math.floor(i / k) % B, c = i % k;
+        return xr[(b * T + t) * k + c];
+      })).reshape([T, B, k]).requiresGrad_() : x0;
+      const x = viewed ? xs.transpose(0, 1) : xs;
+      w.grad = null;
+      const y = x.matmul(w.T);
+      expect(y.shape).toEqual([B, T, n]);
+      const want = refMatmul(xr, transposeRef(wr, n, k), 1, B * T, k, n);
+      expectClose(y.data() as Float32Array, want, 1e-6, `forward viewed=${viewed} seed ${seed}`);
+      y.backward(g);
+      const dX = refMatmul(gr, wr, 1, B * T, n, k);
+      const dXgot = viewed ? xs.grad!.transpose(0, 1).contiguous() : xs.grad!;
+      expectClose(dXgot.data() as Float32Array, dX, 1e-6, `dX viewed=${viewed} seed ${seed}`);
+      expect(w.grad!.isContiguous()).toBe(true);
+      expectClose(w.grad!.data() as Float32Array, refMatmul(transposeRef(gr, B * T, n), xr, 1, n, B * T, k), 1e-6, `dW viewed=${viewed} seed ${seed}`);
+    }
+  });
+
   it('finite differences through vectors, broadcast batches and transposed views', () => {
     const seed = freshSeed(), rng = makeRng(seed);
     const r = (shape: number[]) => randomTensor(rng, shape, -1, 1, true).t;

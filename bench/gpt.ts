@@ -1,0 +1,123 @@
+// `npm run bench -- gpt`: training tokens per second of kd.models.gpt (vocab 256, 4 layers, width
+// 256, 4 heads, sequences of 128, batch 16, AdamW) on 1 and 2 threads, beside the same model in
+// PyTorch in the same run (bench/peers/torch_gpt.py, same initial weights and the same batch,
+// handed over in a safetensors file). KINDLING_BENCH_SECONDS shortens the timing (default 6 s per
+// side); `npm run bench -- gpt profile` also prints where a kindling step spends its time.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import * as kd from '../lib/index.js';
+import { native } from '../lib/native.js';
+import { type Row, findPeerPython, makeRow, packageRoot, printTable, writeResults } from './common.js';
+
+const CONFIG = { vocabSize: 256, blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 256 };
+const BATCH = 16;
+
+/** Forward + backward FLOPs of one step (matmuls and attention; elementwise work left out). */
+function stepFlops(): number {
+  const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C } = CONFIG;
+  const tokens = BATCH * T;
+  const perTokenMatmul = 2 * (L * (3 * C * C + C * C + 8 * C * C) + C * V);
+  const attention = 2 * L * BATCH * 2 * T * T * C / 2; // causal: half the scores, q·k and p·v
+  return 3 * (tokens * perTokenMatmul + attention);
+}
+
+function torchTokensPerSecond(file: string, threads: number, seconds: number): number | null {
+  const peer = findPeerPython();
+  if (!peer) return null;
+  try {
+    const out = execFileSync(peer.python, [join(packageRoot(), 'bench', 'peers', 'torch_gpt.py'), String(threads), file,
+      String(CONFIG.nLayer), String(CONFIG.nHead), String(seconds)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return Number(out.trim().split(' ')[0]);
+  } catch (err) {
+    console.log(`peer failed: ${(err as Error).message.split('\n')[0]}`);
+    return null;
+  }
+}
+
+function trainingStep(model: kd.models.GPT, optimizer: kd.optim.Optimizer, idx: kd.Tensor, targets: kd.Tensor): () => number {
+  return () => kd.tidy(() => {
+    optimizer.zeroGrad();
+    const { loss } = model.forward(idx, targets);
+    loss.backward();
+    optimizer.step();
+    return loss.item();
+  });
+}
+
+function tokensPerSecond(step: () => number, seconds: number): number {
+  for (let i = 0; i < 3; i++) step();
+  let best = 0;
+  for (let r = 0; r < 3; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < (seconds * 1000) / 3) {
+      step();
+      n++;
+    }
+    best = Math.max(best, (n * BATCH * CONFIG.blockSize) / ((performance.now() - t0) / 1000));
+  }
+  return best;
+}
+
+/** Milliseconds of one step by phase: forward, backward, optimizer (the mean of a few steps). */
+function profile(model: kd.models.GPT, optimizer: kd.optim.Optimizer, idx: kd.Tensor, targets: kd.Tensor): void {
+  const n = 5, total = { forward: 0, backward: 0, optimizer: 0 };
+  for (let i = 0; i < n + 1; i++) {
+    kd.tidy(() => {
+      optimizer.zeroGrad();
+      const t0 = performance.now();
+      const { loss } = model.forward(idx, targets);
+      const t1 = performance.now();
+      loss.backward();
+      const t2 = performance.now();
+      optimizer.step();
+      const t3 = performance.now();
+      if (i > 0) {
+        total.forward += t1 - t0;
+        total.backward += t2 - t1;
+        total.optimizer += t3 - t2;
+      }
+    });
+  }
+  console.log(`step phases (ms, mean of ${n}): ` + Object.entries(total).map(([k, v]) => `${k} ${(v / n).toFixed(1)}`).join(', '));
+}
+
+export async function main(): Promise<void> {
+  const seconds = Number(process.env.KINDLING_BENCH_SECONDS ?? 6);
+  const rows: Row[] = [];
+  const peerPython = findPeerPython();
+  const peerName = peerPython ? `pytorch ${peerPython.torchVersion}` : 'pytorch';
+  kd.manualSeed(0);
+  const model = kd.models.gpt(CONFIG);
+  const idx = kd.randint(0, CONFIG.vocabSize, [BATCH, CONFIG.blockSize]);
+  const targets = kd.randint(0, CONFIG.vocabSize, [BATCH, CONFIG.blockSize]);
+  const dir = mkdtempSync(join(tmpdir(), 'kindling-bench-gpt-'));
+  const file = join(dir, 'gpt.safetensors');
+  const { 'lm_head.weight': _tied, ...weights } = model.stateDict();
+  kd.io.save({ ...weights, idx: idx.float(), targets: targets.float() }, file);
+  const initial = kd.tidy(() => Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, t.clone()])));
+  try {
+    for (const threads of [1, 2]) {
+      kd.setNumThreads(threads);
+      model.loadStateDict(initial);
+      const optimizer = new kd.optim.AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
+      const step = trainingStep(model, optimizer, idx, targets);
+      const rate = tokensPerSecond(step, seconds);
+      if (process.argv.includes('profile')) profile(model, optimizer, idx, targets);
+      optimizer.dispose();
+      const peer = torchTokensPerSecond(file, threads, seconds);
+      rows.push(makeRow(`gpt 4x256 h4 T128 b16 AdamW`, threads, 'tokens/s', rate, peerName, peer));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable(rows);
+  const peak: number = native.measurePeakGflops(kd.cpuIsa(), 1);
+  const gflop = stepFlops() / 1e9, tokens = BATCH * CONFIG.blockSize;
+  console.log(`GPT step: ${gflop.toFixed(2)} GFLOP forward+backward (matmuls and attention) for ${tokens} tokens; one core's measured ` +
+    `${kd.cpuIsa()} FMA peak is ${peak.toFixed(0)} GFLOP/s, which bounds it near ${((peak / gflop) * tokens).toFixed(0)} tokens/s per core.`);
+  console.log(`wrote ${writeResults('gpt', rows)}`);
+}
