@@ -1,18 +1,21 @@
-// `kindling finetune`: fine-tunes a Hugging Face folder on the user's data, fully or with LoRA.
-// A GPT-2 folder trains as a causal language model on a text file (validation loss and perplexity
-// before and after); a BERT folder with a CSV of text,label trains a sequence classifier
-// (validation accuracy before and after). AdamW over weightDecayGroups with transformers'
+// `kindling finetune`: fine-tunes a pretrained model on the user's data, fully or with LoRA. A
+// character-level GPT folder written by `kindling lm`, or a Hugging Face GPT-2 folder, trains as
+// a causal language model on a text file (validation loss and perplexity before and after); a
+// Hugging Face BERT folder with a CSV of text,label trains a sequence classifier (validation
+// accuracy before and after). AdamW over weightDecayGroups with transformers'
 // linear warm-up schedule, a progress bar per epoch, and a run folder with the result (an adapter
 // folder for LoRA, a model folder otherwise), history.json and the per-step loss curve.
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
 
 import { parseCsvRows } from './data/csv.js';
 import { TensorDataset, permutation } from './data/dataset.js';
 import { TokenWindows } from './data/text.js';
 import { ArgumentError, DataError } from './errors.js';
 import { readText, writeFileAtomic } from './io/files.js';
+import { load, loadMetadata, save } from './io/index.js';
+import { GPT } from './models/gpt.js';
 import { bert } from './models/bert.js';
 import { gpt2 } from './models/gpt2.js';
 import { readPretrainedConfig } from './models/pretrained.js';
@@ -29,14 +32,16 @@ import { getNumThreads, setNumThreads } from './runtime.js';
 import { noGrad } from './autograd/grad_mode.js';
 import { tensor } from './ops/creation.js';
 import type { Tensor } from './tensor.js';
+import { CharTokenizer } from './text/char.js';
 import { fromPretrained as tokenizerFromPretrained, type PretrainedTokenizer } from './text/pretrained.js';
+import { fraction, nonNegativeInt, positiveInt, positiveNumber } from './cli.js';
 import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
 import { evaluate, fit } from './train/fit.js';
 import { trainingCurveSvg } from './train/plot.js';
 import type { Logs } from './train/progress.js';
 
 export interface FinetuneArgs {
-  /** A Hugging Face GPT-2 or BERT folder (config.json, model.safetensors, tokenizer files). */
+  /** A `kindling lm` folder (model.safetensors with its config, tokenizer.json), or a Hugging Face GPT-2 or BERT folder (config.json, model.safetensors, tokenizer files). */
   from: string;
   /** A text file (causal LM) or a CSV of text,label (classification). */
   data: string;
@@ -44,7 +49,7 @@ export interface FinetuneArgs {
   lora?: number;
   loraAlpha?: number;
   loraDropout: number;
-  /** LoRA targets (module-name suffixes); default c_attn for GPT-2, query,value for BERT. */
+  /** LoRA targets (module-name suffixes); default c_attn for GPT and GPT-2, query,value for BERT. */
   loraTargets?: string[];
   /** Freeze the parameters whose names match this regex (full fine-tuning). */
   freeze?: string;
@@ -75,35 +80,17 @@ export interface FinetuneResult {
   outDir: string;
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0.');
-  return n;
-}
-
-function unitFraction(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
-  return n;
-}
-
 /** Adds `kindling finetune` to the program; `run` does the work (tests pass their own). */
 export function registerFinetune(program: Command, run: (args: FinetuneArgs) => Promise<unknown> | unknown = runFinetune): Command {
   return program
     .command('finetune')
-    .description('Fine-tune a Hugging Face GPT-2 folder on a text file (causal LM), or a BERT folder on a CSV of text,label (classification); fully or with LoRA.')
-    .requiredOption('--from <dir>', 'a Hugging Face GPT-2 or BERT folder: config.json, model.safetensors and the tokenizer files')
+    .description('Fine-tune a char GPT (a `kindling lm` folder) or a Hugging Face GPT-2 folder on a text file (causal LM), or a BERT folder on a CSV of text,label (classification); fully or with LoRA.')
+    .requiredOption('--from <dir>', 'a `kindling lm` run folder (char GPT), or a Hugging Face GPT-2 or BERT folder (config.json, model.safetensors, tokenizer files)')
     .requiredOption('--data <file>', 'a text file (language modelling) or a .csv with text,label columns (classification)')
     .option('--lora <r>', 'train rank-r LoRA adapters only (written as a peft adapter folder); default: full fine-tuning', positiveInt)
     .option('--lora-alpha <a>', 'LoRA alpha (scale alpha/r); default 2r', positiveNumber)
-    .option('--lora-dropout <p>', 'dropout on the adapter input', unitFraction, 0)
-    .option('--lora-targets <names>', 'comma-separated module names to adapt (default: c_attn for GPT-2, query,value for BERT)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--lora-dropout <p>', 'dropout on the adapter input', fraction, 0)
+    .option('--lora-targets <names>', 'comma-separated module names to adapt (default: c_attn for GPT and GPT-2, query,value for BERT)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .option('--freeze <regex>', 'freeze the parameters whose names match (e.g. "^transformer\\.h\\.[0-5]\\.")')
     .option('--steps <n>', 'stop after n optimizer steps', positiveInt)
     .option('--minutes <m>', 'stop after m minutes of training', positiveNumber)
@@ -111,11 +98,11 @@ export function registerFinetune(program: Command, run: (args: FinetuneArgs) => 
     .option('--batch-size <n>', 'batch size', positiveInt, 8)
     .option('--block-size <n>', 'tokens per training window (LM) or per text (classification)', positiveInt, 128)
     .option('--lr <x>', 'peak AdamW learning rate (default 5e-5, or 2e-4 with --lora)', positiveNumber)
-    .option('--weight-decay <x>', 'AdamW weight decay for the weight matrices (biases and norms get none)', (v: string) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError('expected a number >= 0.'); return n; }, 0.01)
-    .option('--warmup <f>', 'fraction of the steps spent in linear warm-up', unitFraction, 0.1)
+    .option('--weight-decay <x>', 'AdamW weight decay for the weight matrices (biases and norms get none)', fraction, 0.01)
+    .option('--warmup <f>', 'fraction of the steps spent in linear warm-up', fraction, 0.1)
     .option('--accumulation <k>', 'micro-batches per optimizer step (gradient accumulation)', positiveInt, 1)
-    .option('--val-split <f>', 'fraction of the data held out for validation', unitFraction, 0.1)
-    .option('--seed <n>', 'seed for initialisation, the split, shuffling and dropout', (v: string) => { const n = Number(v); if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0.'); return n; }, 1)
+    .option('--val-split <f>', 'fraction of the data held out for validation', fraction, 0.1)
+    .option('--seed <n>', 'seed for initialisation, the split, shuffling and dropout', nonNegativeInt, 1)
     .option('--threads <n>', 'CPU threads', positiveInt)
     .option('--out <dir>', 'run folder (default runs/finetune-<timestamp>)')
     .action(async (opts: FinetuneArgs) => {
@@ -123,9 +110,22 @@ export function registerFinetune(program: Command, run: (args: FinetuneArgs) => 
     });
 }
 
-type Family = 'gpt2' | 'bert';
+type Family = 'gpt' | 'gpt2' | 'bert';
+
+/** The config `kindling lm` saves in its model.safetensors metadata. */
+interface CharGptConfig {
+  vocabSize: number;
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+}
 
 function familyOf(dir: string): Family {
+  if (!existsSync(join(dir, 'config.json'))) {
+    if (existsSync(join(dir, 'model.safetensors')) && existsSync(join(dir, 'tokenizer.json'))) return 'gpt';
+    throw new ArgumentError(`kindling finetune: --from ${dir} is neither a \`kindling lm\` folder (model.safetensors, tokenizer.json) nor a Hugging Face folder (config.json)`);
+  }
   const json = readPretrainedConfig(dir, 'kindling finetune --from');
   if (json.model_type === 'gpt2' || json.model_type === 'bert') return json.model_type;
   throw new DataError(`kindling finetune --from: ${dir}/config.json has model_type ${JSON.stringify(json.model_type)}; kindling fine-tunes gpt2 and bert folders`);
@@ -142,17 +142,33 @@ function take(ds: TensorDataset, rows: number[]): TensorDataset {
   return new TensorDataset(...ds.getBatch(Int32Array.from(rows)));
 }
 
-/** Token windows of a text file: inputs and next-token targets, int32 [n, blockSize]. */
-function lmData(tokenizer: PretrainedTokenizer, path: string, blockSize: number): TensorDataset {
-  const ids = tokenizer.encode(readText('kindling finetune --data', path));
+/** Windows of a token stream: inputs and next-token targets, int32 [n, blockSize]. */
+function windowsOf(ids: number[], blockSize: number, source: string): TensorDataset {
   const windows = new TokenWindows(Int32Array.from(ids), blockSize);
-  if (windows.length < 2) throw new DataError(`kindling finetune --data: ${path} gives ${ids.length} tokens, too few for two windows of ${blockSize} (use a smaller --block-size)`);
-  const rows = Array.from({ length: windows.length }, (_, i) => i);
-  const examples = rows.map((i) => windows.get(i));
+  if (windows.length < 2) throw new DataError(`kindling finetune --data: ${source} gives ${ids.length} tokens, too few for two windows of ${blockSize} (use a smaller --block-size)`);
+  const examples = Array.from({ length: windows.length }, (_, i) => windows.get(i));
   const stack = (field: number) => tensor(examples.map((e) => Array.from(e[field].data() as Int32Array)), { dtype: 'int32' });
   const ds = new TensorDataset(stack(0), stack(1));
   for (const e of examples) for (const t of e) t.dispose();
   return ds;
+}
+
+/** A `kindling lm` folder: the GPT config from model.safetensors' metadata, and the char tokenizer. */
+function readCharGpt(dir: string): { config: CharGptConfig; tokenizer: CharTokenizer; dropped: number } {
+  const op = 'kindling finetune --from';
+  const meta = loadMetadata(join(dir, 'model.safetensors'));
+  let config: CharGptConfig;
+  try {
+    config = JSON.parse(meta.config ?? 'null') as CharGptConfig;
+  } catch {
+    throw new DataError(`${op}: ${dir}/model.safetensors has a 'config' metadata entry that is not JSON`);
+  }
+  if (!config || typeof config !== 'object' || !(['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const).every((k) => Number.isInteger(config[k]))) {
+    throw new DataError(`${op}: ${dir}/model.safetensors has no GPT config in its metadata (was it written by \`kindling lm\`?)`);
+  }
+  const tokenizer = CharTokenizer.load(join(dir, 'tokenizer.json'));
+  if (tokenizer.vocabSize !== config.vocabSize) throw new DataError(`${op}: ${dir}: tokenizer.json has ${tokenizer.vocabSize} characters, the model ${config.vocabSize}`);
+  return { config, tokenizer, dropped: 0 };
 }
 
 /** A CSV of text,label (a header naming them, or the first two columns): ids and mask stacked [n, 2, len], label ids [n]. */
@@ -226,27 +242,45 @@ export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
   const op = 'kindling finetune';
   if (args.threads !== undefined) setNumThreads(args.threads);
   const from = resolve(args.from);
-  if (!existsSync(join(from, 'config.json'))) throw new ArgumentError(`${op}: --from ${args.from} is not a Hugging Face folder (no config.json)`);
   const family = familyOf(from);
   const isCsv = extname(args.data).toLowerCase() === '.csv';
   const task: FinetuneResult['task'] = isCsv ? 'classification' : 'lm';
   if (family === 'bert' && task === 'lm') throw new ArgumentError(`${op}: ${args.from} is a BERT folder: pass a .csv of text,label to fine-tune it as a classifier`);
-  if (family === 'gpt2' && task === 'classification') throw new ArgumentError(`${op}: ${args.from} is a GPT-2 folder: pass a text file to fine-tune it as a language model (classification CSVs go with BERT folders)`);
+  if (family !== 'bert' && task === 'classification') throw new ArgumentError(`${op}: ${args.from} is a ${family === 'gpt' ? 'char GPT' : 'GPT-2'} folder: pass a text file to fine-tune it as a language model (classification CSVs go with BERT folders)`);
   const outDir = resolve(args.out ?? join('runs', `finetune-${timestamp()}`));
   mkdirSync(outDir, { recursive: true });
   manualSeed(args.seed);
 
-  const tokenizer = tokenizerFromPretrained(from);
   let labels: string[] = [];
   let all: TensorDataset;
-  if (task === 'lm') all = lmData(tokenizer, args.data, args.blockSize);
-  else ({ ds: all, labels } = classificationData(tokenizer, args.data, args.blockSize));
+  let charGpt: { config: CharGptConfig; tokenizer: CharTokenizer; dropped: number } | null = null;
+  if (family === 'gpt') {
+    charGpt = readCharGpt(from);
+    const text = readText(`${op} --data`, args.data);
+    const vocab = new Set(charGpt.tokenizer.chars);
+    const known = [...text].filter((c) => vocab.has(c));
+    charGpt.dropped = [...text].length - known.length;
+    all = windowsOf(charGpt.tokenizer.encode(known.join('')), Math.min(args.blockSize, charGpt.config.blockSize), args.data);
+  } else {
+    const tokenizer = tokenizerFromPretrained(from);
+    if (task === 'lm') all = windowsOf(tokenizer.encode(readText(`${op} --data`, args.data)), args.blockSize, args.data);
+    else ({ ds: all, labels } = classificationData(tokenizer, args.data, args.blockSize));
+  }
   const { train: trainRows, val: valRows } = split(all.length, args.valSplit, args.seed);
   const trainSet = take(all, trainRows), valSet = take(all, valRows);
 
   // The model: the folder's weights, with a head sized to the labels for classification.
   let inner: Module;
-  if (family === 'gpt2') {
+  if (charGpt) {
+    const model = new GPT(charGpt.config);
+    const weights = load(join(from, 'model.safetensors'));
+    try {
+      model.loadStateDict(weights);
+    } finally {
+      for (const t of Object.values(weights)) t.dispose();
+    }
+    inner = model;
+  } else if (family === 'gpt2') {
     inner = gpt2.fromPretrained(from, { architecture: 'GPT2LMHeadModel' });
   } else {
     const model = bert.fromPretrained(from, { head: 'sequenceClassification' });
@@ -255,7 +289,7 @@ export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
   }
   const headName = 'classifier';
   if (args.lora !== undefined) {
-    const targets = args.loraTargets ?? (family === 'gpt2' ? ['c_attn'] : ['query', 'value']);
+    const targets = args.loraTargets ?? (family === 'bert' ? ['query', 'value'] : ['c_attn']);
     lora.apply(inner, {
       r: args.lora, loraAlpha: args.loraAlpha ?? 2 * args.lora, loraDropout: args.loraDropout, targetModules: targets,
       modulesToSave: task === 'classification' ? [headName] : null, fanInFanOut: family === 'gpt2',
@@ -278,12 +312,13 @@ export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
   const optimizer = new AdamW(weightDecayGroups(inner, { weightDecay: args.weightDecay }), { lr });
   const scheduler = new WarmupLinearLR(optimizer, { warmupSteps: Math.round(args.warmup * totalSteps), totalSteps });
 
-  console.log(`kindling finetune: ${family === 'gpt2' ? 'GPT-2' : 'BERT'} from ${args.from}, ${task === 'lm' ? 'causal language modelling' : `classification into ${labels.length} labels (${labels.join(', ')})`} on ${args.data}`);
+  console.log(`kindling finetune: ${{ gpt: 'char GPT', gpt2: 'GPT-2', bert: 'BERT' }[family]} from ${args.from}, ${task === 'lm' ? 'causal language modelling' : `classification into ${labels.length} labels (${labels.join(', ')})`} on ${args.data}`);
   console.log(`  ${trainSet.length} training and ${valSet.length} validation ${task === 'lm' ? `windows of ${args.blockSize} tokens` : 'texts'}; ${args.lora !== undefined ? `LoRA r ${args.lora}` : args.freeze ? `full, frozen /${args.freeze}/` : 'full fine-tuning'}: ${trainable.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} parameters train`);
   console.log(`  AdamW lr ${lr}, weight decay ${args.weightDecay}, linear warm-up ${Math.round(args.warmup * totalSteps)} of ${totalSteps} steps, batch ${args.batchSize}${args.accumulation > 1 ? ` x ${args.accumulation} accumulated` : ''}, seed ${args.seed}, ${getNumThreads()} threads`);
 
   const measure = () => evaluate(model, { data: valSet, loss, metrics, batchSize: args.batchSize });
   const before = measure();
+  if (charGpt?.dropped) console.log(`  (${charGpt.dropped} characters of ${args.data} are not in the model's vocabulary and were left out)`);
   console.log(`Before: ${describe(task, before)}`);
 
   const stepLosses: number[] = [];
@@ -307,6 +342,10 @@ export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
   if (args.lora !== undefined) {
     lora.saveAdapter(inner, join(outDir, 'adapter'));
     written.push('adapter/ (peft: adapter_model.safetensors, adapter_config.json)');
+  } else if (charGpt) {
+    mkdirSync(join(outDir, 'model'), { recursive: true });
+    save(inner.stateDict(), join(outDir, 'model', 'model.safetensors'), { ...loadMetadata(join(from, 'model.safetensors')), finetuned_on: args.data });
+    written.push('model/ (model.safetensors, tokenizer.json: a `kindling lm` folder)');
   } else {
     (inner as unknown as { savePretrained(dir: string): void }).savePretrained(join(outDir, 'model'));
     written.push('model/ (config.json, model.safetensors)');

@@ -187,6 +187,32 @@ describe('kd.nn.lora', () => {
     expect(Math.max(...plain.flat(2).map((v, i) => Math.abs(v - check.peft_logits.flat(2)[i])))).toBeGreaterThan(1e-2);
   });
 
+  it('adapts models that read layer.weight themselves (kd.models.gpt calls F.linear): same outputs as merged, grads reach A and B', () => {
+    kd.manualSeed(12);
+    const model = kd.models.gpt({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 });
+    const ids = kd.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]], { dtype: 'int32' });
+    const plain = kd.noGrad(() => kd.tidy(() => (model.forward(ids) as Tensor).toArray() as number[][][]));
+    lora.apply(model, { r: 2, loraAlpha: 4, targetModules: ['c_attn', 'c_proj'] });
+    kd.noGrad(() => { for (const [, l] of lora.loraLayers(model)) l.b.weight.copy_(kd.randn(l.b.weight.shape).mul(0.3)); });
+    model.eval();
+    const adapted = kd.noGrad(() => kd.tidy(() => (model.forward(ids) as Tensor).toArray() as number[][][]));
+    expect(Math.max(...adapted.flat(2).map((v, i) => Math.abs(v - plain.flat(2)[i])))).toBeGreaterThan(1e-3);
+    lora.merge(model);
+    const merged = kd.noGrad(() => kd.tidy(() => (model.forward(ids) as Tensor).toArray() as number[][][]));
+    expect(Math.max(...merged.flat(2).map((v, i) => Math.abs(v - adapted.flat(2)[i])))).toBeLessThan(1e-5);
+    lora.unmerge(model);
+    model.train();
+    kd.tidy(() => (model.forward(ids) as Tensor).square().mean().backward());
+    for (const [, l] of lora.loraLayers(model)) {
+      expect(l.a.weight.grad).not.toBeNull();
+      expect(l.b.weight.grad).not.toBeNull();
+      expect(l.baseLayer.weight.grad).toBeNull();
+    }
+    const withDropout = lora.apply(kd.models.gpt({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 }), { r: 2, loraDropout: 0.1, targetModules: ['c_attn'] });
+    withDropout.train();
+    expect(() => kd.tidy(() => withDropout.forward(ids))).toThrow(/reads this layer's weight directly \(F.linear\).*cannot apply loraDropout 0.1/);
+  });
+
   it('trains only the adapters with fit, and lora_dropout is a Dropout when loraDropout > 0', async () => {
     kd.manualSeed(4);
     const model = lora.apply(baseModel(), { r: 2, loraAlpha: 4, loraDropout: 0.1, targetModules: 'layers\\.\\d+\\.attn\\.(q|v)_proj' });

@@ -1,7 +1,7 @@
 // `kindling finetune` with tiny settings: a tiny GPT-2 folder (kd.models.gpt2, the GPT-2 BPE fixture
 // tokenizer) fine-tuned as a language model, fully and with LoRA; a tiny BERT folder fine-tuned as
 // a classifier on a CSV.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,7 +13,7 @@ import * as kd from '../../lib/index.js';
 
 const tokenizers = join(import.meta.dirname, '..', 'fixtures', 'tokenizers');
 let dir: string;
-let gptDir: string, bertDir: string, textFile: string, csvFile: string;
+let gptDir: string, bertDir: string, charDir: string, textFile: string, csvFile: string;
 
 const defaults: Omit<FinetuneArgs, 'from' | 'data'> = {
   loraDropout: 0, epochs: 1, batchSize: 4, blockSize: 16, weightDecay: 0.01, warmup: 0.1, accumulation: 1, valSplit: 0.2, seed: 1,
@@ -28,6 +28,13 @@ beforeAll(() => {
   bertDir = join(dir, 'bert');
   kd.models.bert({ vocabSize: 1500, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 32, head: 'sequenceClassification', numLabels: 3 }).savePretrained(bertDir);
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(tokenizers, 'bert-uncased', f), join(bertDir, f));
+  // A `kindling lm` folder as runLm writes it: model.safetensors with the config in its metadata, tokenizer.json.
+  charDir = join(dir, 'char-gpt');
+  mkdirSync(charDir);
+  const chars = kd.text.CharTokenizer.fromText('abcdefghijklmnopqrstuvwxyz .\n');
+  const config = { vocabSize: chars.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16 };
+  kd.io.save(kd.models.gpt(config).stateDict(), join(charDir, 'model.safetensors'), { config: JSON.stringify(config), steps: '0' });
+  chars.save(join(charDir, 'tokenizer.json'));
   textFile = join(dir, 'text.txt');
   writeFileSync(textFile, 'the cat sat on the mat and the dog sat on the log. '.repeat(30));
   csvFile = join(dir, 'reviews.csv');
@@ -103,8 +110,30 @@ describe('kindling finetune', () => {
     }
   });
 
+  it('fine-tunes a `kindling lm` char GPT on a second text (unknown characters left out), fully and with LoRA', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const out = join(dir, 'run-char');
+      const charText = join(dir, 'char.txt');
+      writeFileSync(charText, `${readFileSync(textFile, 'utf8')}Z`);
+      const result = await runFinetune({ ...defaults, from: charDir, data: charText, lr: 3e-3, epochs: 2, out });
+      expect(result.task).toBe('lm');
+      expect(result.after.loss).toBeLessThan(result.before.loss - 0.3);
+      // The result is a `kindling lm` folder again: it fine-tunes further.
+      const again = await runFinetune({ ...defaults, from: join(out, 'model'), data: charText, lora: 2, steps: 2, out: join(dir, 'run-char-lora') });
+      expect(again.before.loss).toBeCloseTo(result.after.loss, 4);
+      // c_attn 16 -> 48: 2·(16 + 48).
+      expect(again.trainable).toBe(128);
+      expect(existsSync(join(dir, 'run-char-lora', 'adapter', 'adapter_model.safetensors'))).toBe(true);
+      expect(log.mock.calls.flat().join('\n')).toMatch(/char GPT from[\s\S]*\(1 characters of .* are not in the model's vocabulary and were left out\)/);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
   it('refuses a BERT folder with a text file and a folder without config.json', async () => {
     await expect(runFinetune({ ...defaults, from: bertDir, data: textFile, out: join(dir, 'x') })).rejects.toThrow(/is a BERT folder: pass a .csv/);
-    await expect(runFinetune({ ...defaults, from: dir, data: textFile, out: join(dir, 'y') })).rejects.toThrow(/is not a Hugging Face folder/);
+    await expect(runFinetune({ ...defaults, from: join(dir, 'nothing'), data: textFile, out: join(dir, 'y') })).rejects.toThrow(/is neither a `kindling lm` folder/);
+    await expect(runFinetune({ ...defaults, from: charDir, data: csvFile, out: join(dir, 'z') })).rejects.toThrow(/is a char GPT folder: pass a text file/);
   });
 });
