@@ -170,3 +170,35 @@ describe('fit: exact resume', () => {
     await expect(kd.train.fit(model, { optimizer, loss: new nn.MSELoss(), trainData: regression(4, 1), epochs: 2, verbose: 0, resume: path })).rejects.toThrow(/has no resume point/);
   });
 });
+
+describe('resume state: Generator and DataLoader', () => {
+  it('Generator.getState/setState continue the stream exactly; kd.rand and dropout draw from the default one', () => {
+    const g = new kd.Generator(42);
+    for (let i = 0; i < 5; i++) g.nextUint32();
+    const state = g.getState();
+    expect(JSON.parse(JSON.stringify(state))).toEqual(state);
+    const next = Array.from({ length: 8 }, () => g.nextUint32());
+    expect(Array.from({ length: 8 }, () => new kd.Generator(0).setState(state).nextUint32())[0]).toBe(next[0]);
+    const h = new kd.Generator(7).setState(state);
+    expect(Array.from({ length: 8 }, () => h.nextUint32())).toEqual(next);
+    expect(() => g.setState([0, 0, 0, 0])).toThrow(/Generator.setState: expected four 32-bit unsigned integers/);
+    expect(() => g.setState([1, 2, 3] as number[])).toThrow(ArgumentError);
+    kd.manualSeed(3);
+    const saved = kd.getRngState();
+    const a = kd.nn.functional.dropout(kd.ones([64]), 0.5).toArray();
+    kd.setRngState(saved);
+    expect(kd.nn.functional.dropout(kd.ones([64]), 0.5).toArray()).toEqual(a);
+  });
+
+  it('DataLoader.state/loadState and batchesFrom give the same batches as an uninterrupted loader', () => {
+    const data = regression(10, 1);
+    const first = new kd.data.DataLoader(data, { batchSize: 3, shuffle: true, seed: 9 });
+    const epochs = [0, 1].map(() => [...first].map((b) => b[1].toArray()));
+    const second = new kd.data.DataLoader(data, { batchSize: 3, shuffle: true, seed: 1 });
+    second.loadState({ seed: 9, epoch: 1 });
+    expect([...second.batchesFrom(2)].map((b) => b[1].toArray())).toEqual(epochs[1].slice(2));
+    expect(second.state()).toEqual({ seed: 9, epoch: 2 });
+    expect(() => second.loadState({ seed: 1, epoch: -1 })).toThrow(/DataLoader.loadState/);
+    expect(() => second.batchesFrom(-1).next()).toThrow(/DataLoader.batchesFrom: start must be an integer >= 0/);
+  });
+});
