@@ -46,6 +46,17 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Runs the command with console.log captured: its result and what it printed. */
+async function quietly(args: FinetuneArgs): Promise<{ result: Awaited<ReturnType<typeof runFinetune>>; printed: string }> {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    const result = await runFinetune(args);
+    return { result, printed: log.mock.calls.flat().join('\n') };
+  } finally {
+    log.mockRestore();
+  }
+}
+
 describe('kindling finetune', () => {
   it('parses its options (finetune --help lists them; --lora and --steps reach the run)', async () => {
     let out = '';
@@ -59,76 +70,56 @@ describe('kindling finetune', () => {
   });
 
   it('fine-tunes a GPT-2 folder on a text file: the validation loss falls, the model folder reloads', async () => {
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-    try {
-      const out = join(dir, 'run-full');
-      const result = await runFinetune({ ...defaults, from: gptDir, data: textFile, lr: 3e-3, epochs: 4, out });
-      expect(result.task).toBe('lm');
-      expect(result.after.loss).toBeLessThan(result.before.loss - 0.5);
-      expect(result.trainable).toBe(result.total);
-      for (const f of ['model/config.json', 'model/model.safetensors', 'model/tokenizer.json', 'history.json', 'curve.svg', 'steps.svg', 'result.json']) expect(existsSync(join(out, f)), f).toBe(true);
-      const reloaded = kd.models.gpt2.fromPretrained(join(out, 'model'));
-      expect(reloaded.numParameters()).toBe(result.total);
-      expect(log.mock.calls.flat().join('\n')).toMatch(/Before: val loss [\d.]+ \(perplexity [\d.]+\)[\s\S]*After: {2}val loss/);
-    } finally {
-      log.mockRestore();
-    }
+    const out = join(dir, 'run-full');
+    const { result, printed } = await quietly({ ...defaults, from: gptDir, data: textFile, lr: 3e-3, epochs: 4, out });
+    expect(result.task).toBe('lm');
+    expect(result.after.loss).toBeLessThan(result.before.loss - 0.5);
+    expect(result.trainable).toBe(result.total);
+    for (const f of ['model/config.json', 'model/model.safetensors', 'model/tokenizer.json', 'history.json', 'curve.svg', 'steps.svg', 'result.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    const reloaded = kd.models.gpt2.fromPretrained(join(out, 'model'));
+    expect(reloaded.numParameters()).toBe(result.total);
+    expect(printed).toMatch(/Before: val loss [\d.]+ \(perplexity [\d.]+\)[\s\S]*After: {2}val loss/);
   });
 
   it('--lora trains only the adapters, stops at --steps and writes a peft adapter folder', async () => {
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-    try {
-      const out = join(dir, 'run-lora');
-      const result = await runFinetune({ ...defaults, from: gptDir, data: textFile, lora: 2, steps: 3, epochs: 5, out });
-      expect(result.steps).toBe(3);
-      // r·(in + out) per adapted c_attn (16 -> 48): 2·(16 + 48) = 128.
-      expect(result.trainable).toBe(128);
-      const config = JSON.parse(readFileSync(join(out, 'adapter', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
-      expect(config).toMatchObject({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['c_attn'], task_type: 'CAUSAL_LM', fan_in_fan_out: true });
-      const model = kd.nn.lora.loadAdapter(kd.models.gpt2.fromPretrained(gptDir), join(out, 'adapter'));
-      expect(model.numParameters()).toBe(128);
-    } finally {
-      log.mockRestore();
-    }
+    const out = join(dir, 'run-lora');
+    const { result } = await quietly({ ...defaults, from: gptDir, data: textFile, lora: 2, steps: 3, epochs: 5, out });
+    expect(result.steps).toBe(3);
+    // r·(in + out) per adapted c_attn (16 -> 48): 2·(16 + 48) = 128.
+    expect(result.trainable).toBe(128);
+    const config = JSON.parse(readFileSync(join(out, 'adapter', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['c_attn'], task_type: 'CAUSAL_LM', fan_in_fan_out: true });
+    const model = kd.nn.lora.loadAdapter(kd.models.gpt2.fromPretrained(gptDir), join(out, 'adapter'));
+    expect(model.numParameters()).toBe(128);
   });
 
   it('fine-tunes a BERT folder as a classifier on a CSV, with a head resized to its labels', async () => {
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-    try {
-      const out = join(dir, 'run-bert');
-      const result = await runFinetune({ ...defaults, from: bertDir, data: csvFile, lr: 1e-2, epochs: 3, freeze: '^bert\\.embeddings\\.', out });
-      expect(result.task).toBe('classification');
-      expect(result.after.accuracy).toBeGreaterThanOrEqual(0);
-      expect(result.after.accuracy).toBeLessThanOrEqual(1);
-      const saved = JSON.parse(readFileSync(join(out, 'model', 'config.json'), 'utf8')) as { id2label: Record<string, string> };
-      expect(saved.id2label).toEqual({ 0: 'neg', 1: 'pos' });
-      const reloaded = kd.models.bert.fromPretrained(join(out, 'model'));
-      expect((reloaded as unknown as { classifier: kd.nn.Linear }).classifier.outFeatures).toBe(2);
-      expect(log.mock.calls.flat().join('\n')).toMatch(/classification into 2 labels \(neg, pos\)[\s\S]*Before: val accuracy/);
-    } finally {
-      log.mockRestore();
-    }
+    const out = join(dir, 'run-bert');
+    const { result, printed } = await quietly({ ...defaults, from: bertDir, data: csvFile, lr: 1e-2, epochs: 3, freeze: '^bert\\.embeddings\\.', out });
+    expect(result.task).toBe('classification');
+    expect(result.after.accuracy).toBeGreaterThanOrEqual(0);
+    expect(result.after.accuracy).toBeLessThanOrEqual(1);
+    const saved = JSON.parse(readFileSync(join(out, 'model', 'config.json'), 'utf8')) as { id2label: Record<string, string> };
+    expect(saved.id2label).toEqual({ 0: 'neg', 1: 'pos' });
+    const reloaded = kd.models.bert.fromPretrained(join(out, 'model'));
+    expect((reloaded as unknown as { classifier: kd.nn.Linear }).classifier.outFeatures).toBe(2);
+    expect(printed).toMatch(/classification into 2 labels \(neg, pos\)[\s\S]*Before: val accuracy/);
   });
 
   it('fine-tunes a `kindling lm` char GPT on a second text (unknown characters left out), fully and with LoRA', async () => {
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-    try {
-      const out = join(dir, 'run-char');
-      const charText = join(dir, 'char.txt');
-      writeFileSync(charText, `${readFileSync(textFile, 'utf8')}Z`);
-      const result = await runFinetune({ ...defaults, from: charDir, data: charText, lr: 3e-3, epochs: 2, out });
-      expect(result.task).toBe('lm');
-      expect(result.after.loss).toBeLessThan(result.before.loss - 0.3);
-      // The result is a `kindling lm` folder again: it fine-tunes further.
-      const again = await runFinetune({ ...defaults, from: join(out, 'model'), data: charText, lora: 2, steps: 2, out: join(dir, 'run-char-lora') });
-      expect(again.before.loss).toBeCloseTo(result.after.loss, 4);
-      // c_attn 16 -> 48: 2·(16 + 48).
-      expect(again.trainable).toBe(128);
-      expect(existsSync(join(dir, 'run-char-lora', 'adapter', 'adapter_model.safetensors'))).toBe(true);
-      expect(log.mock.calls.flat().join('\n')).toMatch(/char GPT from[\s\S]*\(1 characters of .* are not in the model's vocabulary and were left out\)/);
-    } finally {
-      log.mockRestore();
-    }
+    const out = join(dir, 'run-char');
+    const charText = join(dir, 'char.txt');
+    writeFileSync(charText, `${readFileSync(textFile, 'utf8')}Z`);
+    const { result, printed } = await quietly({ ...defaults, from: charDir, data: charText, lr: 3e-3, epochs: 2, out });
+    expect(result.task).toBe('lm');
+    expect(result.after.loss).toBeLessThan(result.before.loss - 0.3);
+    // The result is a `kindling lm` folder again: it fine-tunes further.
+    const { result: again } = await quietly({ ...defaults, from: join(out, 'model'), data: charText, lora: 2, steps: 2, out: join(dir, 'run-char-lora') });
+    expect(again.before.loss).toBeCloseTo(result.after.loss, 4);
+    // c_attn 16 -> 48: 2·(16 + 48).
+    expect(again.trainable).toBe(128);
+    expect(existsSync(join(dir, 'run-char-lora', 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    expect(printed).toMatch(/char GPT from[\s\S]*\(1 characters of .* are not in the model's vocabulary and were left out\)/);
   });
 
   it('refuses a BERT folder with a text file and a folder without config.json', async () => {
