@@ -263,8 +263,12 @@ export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
     all = windowsOf(charGpt.tokenizer.encode(known.join('')), Math.min(args.blockSize, charGpt.config.blockSize), args.data);
   } else {
     const tokenizer = tokenizerFromPretrained(from);
-    if (task === 'lm') all = windowsOf(tokenizer.encode(readText(`${op} --data`, args.data)), args.blockSize, args.data);
-    else ({ ds: all, labels } = classificationData(tokenizer, args.data, args.blockSize));
+    // No longer than the model's positions (n_positions, max_position_embeddings).
+    const json = readPretrainedConfig(from, `${op} --from`);
+    const positions = Number(json.n_positions ?? json.max_position_embeddings);
+    const length = Number.isInteger(positions) && positions > 0 ? Math.min(args.blockSize, positions) : args.blockSize;
+    if (task === 'lm') all = windowsOf(tokenizer.encode(readText(`${op} --data`, args.data)), length, args.data);
+    else ({ ds: all, labels } = classificationData(tokenizer, args.data, length));
   }
   const { train: trainRows, val: valRows } = split(all.length, args.valSplit, args.seed);
   const trainSet = take(all, trainRows), valSet = take(all, valRows);
@@ -313,7 +317,7 @@ export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
   const scheduler = new WarmupLinearLR(optimizer, { warmupSteps: Math.round(args.warmup * totalSteps), totalSteps });
 
   console.log(`kindling finetune: ${{ gpt: 'char GPT', gpt2: 'GPT-2', bert: 'BERT' }[family]} from ${args.from}, ${task === 'lm' ? 'causal language modelling' : `classification into ${labels.length} labels (${labels.join(', ')})`} on ${args.data}`);
-  console.log(`  ${trainSet.length} training and ${valSet.length} validation ${task === 'lm' ? `windows of ${args.blockSize} tokens` : 'texts'}; ${args.lora !== undefined ? `LoRA r ${args.lora}` : args.freeze ? `full, frozen /${args.freeze}/` : 'full fine-tuning'}: ${trainable.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} parameters train`);
+  console.log(`  ${trainSet.length} training and ${valSet.length} validation ${task === 'lm' ? `windows of ${trainSet.tensors[0].shape[1]} tokens` : 'texts'}; ${args.lora !== undefined ? `LoRA r ${args.lora}` : args.freeze ? `full, frozen /${args.freeze}/` : 'full fine-tuning'}: ${trainable.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} parameters train`);
   console.log(`  AdamW lr ${lr}, weight decay ${args.weightDecay}, linear warm-up ${Math.round(args.warmup * totalSteps)} of ${totalSteps} steps, batch ${args.batchSize}${args.accumulation > 1 ? ` x ${args.accumulation} accumulated` : ''}, seed ${args.seed}, ${getNumThreads()} threads`);
 
   const measure = () => evaluate(model, { data: valSet, loss, metrics, batchSize: args.batchSize });
