@@ -141,10 +141,9 @@ const runFiles = ['model.safetensors', 'history.json', 'curve.svg'];
  * Creates the run folder and proves it takes files (a probe file is written and removed), and
  * that none of the files a run writes exists there read-only: an IOError naming --out otherwise.
  */
-function checkOutDirWritable(outDir: string): void {
-  const op = 'kindling train --out';
+export function checkOutDirWritable(outDir: string, op = 'kindling train --out', files = runFiles): void {
   withIOErrors(op, outDir, () => mkdirSync(outDir, { recursive: true }));
-  for (const name of runFiles) assertReplaceable(op, join(outDir, name));
+  for (const name of files) assertReplaceable(op, join(outDir, name));
   const probe = join(outDir, '.write-check');
   discardTempFiles([{ temp: writeTempFile(probe, new Uint8Array(0), op), path: probe }]);
 }

@@ -2,15 +2,14 @@
 // shipped King James Bible, the last 10% of it held out for validation. Trains for --steps or for
 // --minutes (whichever ends first), with a progress bar per evaluation interval, writes the
 // model, the tokenizer, history.json and an SVG loss curve into --out, and prints a sample.
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 
 import { noGrad } from './autograd/grad_mode.js';
-import { fraction, nonNegativeInt, positiveInt, positiveNumber } from './cli.js';
+import { checkOutDirWritable, fraction, nonNegativeInt, positiveInt, positiveNumber } from './cli.js';
 import { TokenWindows, text as shippedText } from './data/text.js';
 import { ArgumentError } from './errors.js';
-import { withIOErrors, writeFileAtomic } from './io/files.js';
+import { writeFileAtomic } from './io/files.js';
 import { save } from './io/index.js';
 import { GPT } from './models/gpt.js';
 import { AdamW } from './optim/adam.js';
@@ -124,7 +123,7 @@ export async function runLm(args: LmArgs): Promise<LmResult> {
   if (a.embd % a.heads !== 0) throw new ArgumentError(`kindling lm: --embd ${a.embd} must be a multiple of --heads ${a.heads}`);
   if (a.threads !== undefined) setNumThreads(a.threads);
   const outDir = resolve(a.out ?? join('runs', timestamp()));
-  withIOErrors('kindling lm --out', outDir, () => mkdirSync(outDir, { recursive: true }));
+  checkOutDirWritable(outDir, 'kindling lm --out', ['model.safetensors', 'tokenizer.json', 'history.json', 'curve.svg']);
   manualSeed(a.seed);
 
   const corpus = shippedText('kjv');

@@ -211,4 +211,12 @@ describe('kindling train end to end (tiny data)', () => {
     expect([...sample![1]].length).toBeGreaterThanOrEqual('In the beginning'.length + 40);
     expect(printed).toMatch(/6 steps, 384 tokens/);
   });
+
+  it('lm: an --out that cannot be written is an IOError before the corpus is even read', async () => {
+    writeFileSync(join(dir, 'not-a-dir'), 'x');
+    const started = performance.now();
+    await expect(createProgram({ exitOverride: true }).parseAsync(['node', 'kindling', 'lm', '--steps', '1', '--out', join(dir, 'not-a-dir', 'run')]))
+      .rejects.toThrow(/kindling lm --out: .*not-a-dir.*ENOTDIR/);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
 });

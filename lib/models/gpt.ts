@@ -11,7 +11,7 @@ import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { crossEntropy } from '../nn/functional/loss.js';
 import { embedding, gelu, linear } from '../nn/functional/basic.js';
-import { normal_, zeros_ } from '../nn/init.js';
+import { normal_, ones_, zeros_ } from '../nn/init.js';
 import { Module } from '../nn/module.js';
 import { ModuleDict, ModuleList } from '../nn/layers/container.js';
 import { Embedding, Linear } from '../nn/layers/linear.js';
@@ -246,8 +246,8 @@ export class GPT extends Module {
         } else if (m instanceof Embedding) {
           normal_(m.weight, 0, 0.02);
         } else if (m instanceof LayerNorm) {
-          m.weight?.fill_(1);
-          m.bias?.fill_(0);
+          if (m.weight) ones_(m.weight);
+          if (m.bias) zeros_(m.bias);
         }
       }
       const std = 0.02 / Math.sqrt(2 * this.config.nLayer);
