@@ -2,7 +2,7 @@
 // language model (12 layers, 768 wide, 12 heads, vocab 50257, seq 256, batch 4, train mode with
 // GPT-2's dropout) on the CPU: the time of one step (forward, cross-entropy, backward, AdamW) and
 // the peak resident memory, for full fine-tuning and for LoRA (r 8, alpha 16, on c_attn: peft's
-// default target for GPT-2), on 1 and 2 threads, beside transformers' GPT2LMHeadModel with
+// default target for GPT-2, kd.nn.lora here), on 1 and 2 threads, beside transformers' GPT2LMHeadModel with
 // PyTorch 2 (+ peft for LoRA) in the same run (bench/peers/torch_finetune.py).
 // Each case runs in its own process, so the peak RSS (the high-water mark getrusage reports)
 // is that case's alone; the peer's includes importing transformers and peft.
@@ -26,13 +26,6 @@ const LORA = { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ['c_attn'] };
 
 interface CaseResult { stepSeconds: number; peakRssMB: number; trainable: number }
 
-/** kd.nn.lora comes with the fine-tuning tools; until they are in this build, LoRA rows are skipped. */
-type LoraApply = (model: kd.nn.Module, config: typeof LORA) => kd.nn.Module;
-function loraApply(): LoraApply | null {
-  const lora = (kd.nn as unknown as { lora?: { apply?: LoraApply } }).lora;
-  return typeof lora?.apply === 'function' ? lora.apply : null;
-}
-
 function argValue(name: string): string | null {
   const i = process.argv.indexOf(name);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : null;
@@ -42,11 +35,7 @@ function buildModel(shape: Shape, mode: Mode): GPT2LMHeadModel {
   const model = kd.models.gpt2({
     vocabSize: shape.vocabSize, nPositions: Math.max(1024, shape.seq), nEmbd: shape.nEmbd, nLayer: shape.nLayer, nHead: shape.nHead,
   }) as GPT2LMHeadModel;
-  if (mode === 'lora') {
-    const apply = loraApply();
-    if (!apply) throw new Error('kd.nn.lora is not in this build');
-    apply(model, LORA);
-  }
+  if (mode === 'lora') kd.nn.lora.apply(model, LORA);
   return model.train();
 }
 
@@ -172,12 +161,10 @@ export async function main(): Promise<void> {
   const steps = Number(argValue('--steps') ?? (tiny ? 3 : 5));
   const peer = findPeerPython();
   const peerName = peer ? `pytorch ${peer.torchVersion}` : 'pytorch';
-  const modes = MODES.filter((m) => m === 'full' || loraApply() !== null);
-  if (modes.length < MODES.length) console.log('LoRA rows skipped: kd.nn.lora is not in this build');
   const label = `gpt2 ${shape.nLayer}x${shape.nEmbd} seq${shape.seq} b${shape.batch}`;
   const rows: Row[] = [];
   for (const threads of [1, 2]) {
-    for (const mode of modes) {
+    for (const mode of MODES) {
       const ours = kindlingCase(mode, threads, tiny ? 'tiny' : 'full', steps);
       const theirs = peer ? peerCase(peer.python, mode, threads, shape, steps) : null;
       const name = mode === 'full' ? `${label} full AdamW` : `${label} LoRA r${LORA.r} c_attn AdamW`;

@@ -14,6 +14,7 @@ import { Dropout, LayerNorm } from '../nn/layers/normalization.js';
 import { GELU, ReLU, SiLU, Sigmoid, Tanh } from '../nn/layers/activation.js';
 import { normal_, ones_, zeros_ } from '../nn/init.js';
 import { noGrad } from '../autograd/grad_mode.js';
+import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import {
   type PretrainedConfigJson, type SavePretrainedOptions, loadPretrainedWeights, readPretrainedConfig, writePretrainedFolder,
@@ -367,10 +368,12 @@ export class GPT2Model extends GPT2PreTrainedModel {
 
   /** The forward pass, also returning every layer's hidden state as transformers' output_hidden_states. */
   forwardWithHiddenStates(inputIds: Tensor, options: GPT2ForwardOptions = {}): GPT2ModelOutput {
-    const hiddenStates: Tensor[] = [];
-    const lastHiddenState = this.run(inputIds, options, hiddenStates);
-    hiddenStates.push(lastHiddenState);
-    return { lastHiddenState, hiddenStates };
+    const hiddenStates = scoped(() => {
+      const states: Tensor[] = [];
+      states.push(this.run(inputIds, options, states));
+      return states;
+    });
+    return { lastHiddenState: hiddenStates.at(-1)!, hiddenStates };
   }
 
   private run(inputIds: Tensor, options: GPT2ForwardOptions, hiddenStates: Tensor[] | null): Tensor {

@@ -10,7 +10,8 @@ import type { Tensor } from '../../lib/index.js';
 import {
   GPT2ForSequenceClassification, GPT2ForTokenClassification, GPT2LMHeadModel, GPT2Model, loadReports,
 } from '../../lib/models/gpt2.js';
-import { readPretrainedWeights } from '../../lib/models/pretrained.js';
+import { readPretrainedWeights, writePretrainedFolder } from '../../lib/models/pretrained.js';
+import { type SafetensorsEntry, encodeSafetensors } from '../../lib/io/safetensors.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/gpt2/', import.meta.url));
 const tinyDir = join(fixtures, 'tiny');
@@ -98,6 +99,31 @@ describe('kd.models.gpt2.fromPretrained on a folder transformers wrote', () => {
     const sharded = kd.models.gpt2.fromPretrained(join(fixtures, 'tiny-sharded'));
     expect(readdirSync(join(fixtures, 'tiny-sharded')).filter((n) => n.endsWith('.safetensors')).length).toBeGreaterThan(1);
     expect(relError(kd.noGrad(() => sharded.forward(ids(), { attentionMask: mask() })) as Tensor, expected.lm.padding_mask!.logits)).toBeLessThan(1e-4);
+  });
+
+  it('reads a bfloat16 checkpoint as float32 (the same model as its weights rounded in float32)', () => {
+    const weights = readPretrainedWeights(tinyDir);
+    const bf16: Record<string, SafetensorsEntry> = {};
+    const rounded: Record<string, Tensor> = {};
+    for (const [key, t] of Object.entries(weights)) {
+      const bits = new Uint32Array(Float32Array.from(t.data() as Float32Array).buffer);
+      const half = new Uint16Array(bits.length);
+      // Round to nearest even on the 16 bits dropped.
+      bits.forEach((b, i) => { half[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16; });
+      bf16[key] = { dtype: 'BF16', shape: [...t.shape], data: new Uint8Array(half.buffer) };
+      const widened = new Float32Array(new Uint32Array(Array.from(half, (h) => h << 16)).buffer);
+      rounded[key] = kd.tensor(Array.from(widened)).reshape([...t.shape]);
+    }
+    const bfDir = join(dir, 'bf16'), f32Dir = join(dir, 'f32');
+    writePretrainedFolder(f32Dir, JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8')), rounded);
+    writePretrainedFolder(bfDir, JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8')), {});
+    writeFileSync(join(bfDir, 'model.safetensors'), encodeSafetensors(bf16, { format: 'pt' }));
+    const fromBf16 = kd.models.gpt2.fromPretrained(bfDir), fromF32 = kd.models.gpt2.fromPretrained(f32Dir);
+    const a = kd.noGrad(() => fromBf16.forward(ids(), { attentionMask: mask() }));
+    expect(a.toArray()).toEqual(kd.noGrad(() => fromF32.forward(ids(), { attentionMask: mask() })).toArray());
+    // bfloat16 keeps 8 bits of mantissa: close to the float32 model, not equal.
+    expect(relError(a, expected.lm.padding_mask!.logits)).toBeLessThan(2e-2);
+    expect(relError(a, expected.lm.padding_mask!.logits)).toBeGreaterThan(1e-6);
   });
 
   it('GPT2ForSequenceClassification pools each row at its last non-padding token as transformers does', () => {
@@ -248,6 +274,20 @@ describe('GPT-2 from scratch', () => {
     }
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
     expect(lm.transformer.wte.weight.grad).not.toBeNull();
+  });
+});
+
+describe('GPT-2 with kd.nn.lora on c_attn (peft\'s GPT-2 default)', () => {
+  it('trains only the adapters, r·(nEmbd + 3·nEmbd) parameters per block, and starts from the same outputs', () => {
+    kd.manualSeed(5);
+    const lm = kd.models.gpt2({ vocabSize: 30, nPositions: 16, nEmbd: 16, nLayer: 3, nHead: 2 }).eval() as GPT2LMHeadModel;
+    const x = kd.tensor([[1, 2, 3, 4]], { dtype: 'int32' });
+    const before = kd.noGrad(() => lm.forward(x)).toArray();
+    kd.nn.lora.apply(lm, { r: 4, loraAlpha: 8, targetModules: ['c_attn'] });
+    const trainable = [...lm.namedParameters()].filter(([, p]) => p.requiresGrad);
+    expect(trainable.map(([k]) => k)).toEqual([0, 1, 2].flatMap((i) => [`transformer.h.${i}.attn.c_attn.lora_A.default.weight`, `transformer.h.${i}.attn.c_attn.lora_B.default.weight`]));
+    expect(trainable.reduce((n, [, p]) => n + p.numel, 0)).toBe(3 * 4 * (16 + 48));
+    expect(kd.noGrad(() => lm.forward(x)).toArray()).toEqual(before);
   });
 });
 
