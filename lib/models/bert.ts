@@ -589,6 +589,13 @@ export function bertConfigFromJson(json: PretrainedConfigJson, source = 'config.
   if (json.model_type !== undefined && json.model_type !== 'bert') {
     throw new DataError(`${op}: ${source} has model_type '${String(json.model_type)}', not 'bert'`);
   }
+  // Variants transformers' BertModel also builds, which kindling's does not.
+  if (json.position_embedding_type !== undefined && json.position_embedding_type !== 'absolute') {
+    throw new DataError(`${op}: ${source} has position_embedding_type '${String(json.position_embedding_type)}'; kindling's BERT has absolute position embeddings only`);
+  }
+  if (json.is_decoder === true || json.add_cross_attention === true) {
+    throw new DataError(`${op}: ${source} configures a decoder (is_decoder / add_cross_attention); kindling's BERT is the bidirectional encoder`);
+  }
   const config: Record<string, unknown> = {};
   for (const [key, jsonKey] of Object.entries(JSON_KEYS)) {
     const v = json[jsonKey];
@@ -613,6 +620,8 @@ function modernKey(key: string): string {
 export interface BertFromPretrainedOptions {
   /** Build this head instead of the one config.json's `architectures` names (missing head weights are initialised). */
   head?: BertHead;
+  /** Config fields that replace config.json's (as from_pretrained's keyword arguments), e.g. { numLabels, id2label } for a new head. */
+  config?: Partial<BertConfig>;
   /** Fail when the folder lacks weights the model has or holds weights it has no place for (default false: reported on `loadResult`). */
   strict?: boolean;
 }
@@ -642,7 +651,13 @@ export function fromPretrained(dir: string, options: BertFromPretrainedOptions =
   } else if (!(head in ARCHITECTURES)) {
     throw new ArgumentError(`${op}: head must be one of ${Object.keys(ARCHITECTURES).join(', ')}, got ${String(head)}`);
   }
-  const model = build(head, bertConfigFromJson(json, `${dir}/config.json`));
+  const overrides = options.config ?? {};
+  if (overrides === null || typeof overrides !== 'object') throw new ArgumentError(`${op}: config must be an object of BertConfig fields`);
+  const fromJson = bertConfigFromJson(json, `${dir}/config.json`);
+  // New labels replace the folder's: its id2label would otherwise fix numLabels.
+  if (overrides.numLabels !== undefined && overrides.id2label === undefined) delete fromJson.id2label;
+  if (overrides.id2label !== undefined && overrides.numLabels === undefined) delete fromJson.numLabels;
+  const model = build(head, { ...fromJson, ...overrides });
   const raw = readPretrainedWeights(dir, op);
   let loadResult: LoadResult;
   try {

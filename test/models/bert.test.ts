@@ -108,6 +108,16 @@ describe('bert.fromPretrained on folders transformers wrote', () => {
     expect(kd.models.bert.fromPretrained(join(FIXTURES, 'tokcls')).config).toMatchObject({ numLabels: 5, hiddenAct: 'gelu_pytorch_tanh', typeVocabSize: 3 });
   });
 
+  it('config overrides replace config.json\'s fields, as from_pretrained\'s keyword arguments', () => {
+    const model = kd.models.bert.fromPretrained(join(FIXTURES, 'base'), { head: 'sequenceClassification', config: { numLabels: 4, hiddenDropoutProb: 0 } });
+    expect(model.config).toMatchObject({ numLabels: 4, hiddenDropoutProb: 0, id2label: { 0: 'LABEL_0', 3: 'LABEL_3' } });
+    expect(model.loadResult.missingKeys).toEqual(['classifier.weight', 'classifier.bias']);
+    const named = kd.models.bert.fromPretrained(join(FIXTURES, 'base'), { head: 'sequenceClassification', config: { id2label: { 0: 'no', 1: 'yes' } } });
+    expect(named.config).toMatchObject({ numLabels: 2, id2label: { 0: 'no', 1: 'yes' } });
+    // A trained head of another size does not load silently (transformers: ignore_mismatched_sizes).
+    expectError(() => kd.models.bert.fromPretrained(join(FIXTURES, 'seqcls'), { config: { numLabels: 4 } }), ShapeError, 'classifier.weight');
+  });
+
   it('a head model loads a base checkpoint (bert. prefix added) and the base model a head checkpoint (prefix dropped)', () => {
     const head = kd.models.bert.fromPretrained(join(FIXTURES, 'base'), { head: 'sequenceClassification' });
     expect(head.loadResult.unexpectedKeys).toEqual([]);
@@ -270,6 +280,10 @@ describe('errors', () => {
     expectError(() => kd.models.bert.fromPretrained(dir), DataError, "model_type 'gpt2'");
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['BertForQuestionAnswering'] }));
     expectError(() => kd.models.bert.fromPretrained(dir), DataError, 'BertForQuestionAnswering');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, position_embedding_type: 'relative_key' }));
+    expectError(() => kd.models.bert.fromPretrained(dir), DataError, "position_embedding_type 'relative_key'");
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, is_decoder: true }));
+    expectError(() => kd.models.bert.fromPretrained(dir), DataError, 'is_decoder');
   });
 
   it('a checkpoint whose shapes disagree with config.json is a ShapeError naming the key', () => {
