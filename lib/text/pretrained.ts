@@ -6,9 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ArgumentError, DataError, IOError } from '../errors.js';
+import { ArgumentError, DataError, IOError, fmtShape } from '../errors.js';
 import { fromTypedArray } from '../ops/creation.js';
-import type { Tensor } from '../tensor.js';
+import { type Tensor, isTensor } from '../tensor.js';
 import { specialRegex, splitSpecial } from './bpe.js';
 import { GPT2_PRETOKENIZE, readJsonFile, utf8Decoder, utf8Encoder } from './bytes.js';
 import { ByteLevelBpeModel, byteLevelDecode } from './byte_level.js';
@@ -28,7 +28,7 @@ export interface AddedToken {
 type Normalizer = { type: 'bert'; options: BertNormalizerOptions } | { type: 'lowercase' } | { type: 'nfd' | 'nfc' | 'nfkd' | 'nfkc' } | { type: 'stripAccents' } | { type: 'sequence'; steps: Normalizer[] };
 type PreTokenizer = { type: 'byteLevel'; addPrefixSpace: boolean; useRegex: boolean } | { type: 'bert' };
 /** One piece of a template: a special token's ids or a sequence (0: first, 1: pair), with its token type. */
-type TemplatePiece = { special: number[] } | { sequence: 0 | 1 } ;
+type TemplatePiece = { special: number[] } | { sequence: 0 | 1 };
 type Template = { pieces: TemplatePiece[]; types: number[] };
 type PostProcessor = { single: Template; pair: Template } | null;
 type Decoder = { type: 'byteLevel' } | { type: 'wordPiece'; prefix: string; cleanup: boolean };
@@ -190,7 +190,7 @@ export class PretrainedTokenizer {
     return Array.from(t.matchAll(GPT2_PRETOKENIZE), (m) => m[0]);
   }
 
-  /** Added tokens found in `text` become their ids; the rest is normalized, pre-tokenized and tokenized. Tokens as [id, token]. */
+  /** Added tokens found in `text` become their ids; the rest is normalized, pre-tokenized and tokenized. */
   private tokenizeIds(text: string): number[] {
     const out: number[] = [];
     for (const [piece, isAdded] of splitSpecial(text, this.rawPattern)) {
@@ -347,8 +347,10 @@ export class PretrainedTokenizer {
    * folder's decoder (byte level, or WordPiece's '##' gluing and spacing), then the folder's
    * clean_up_tokenization_spaces (WordPiece only, as transformers does).
    */
-  decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
+  decode(input: ArrayLike<number> | Tensor, options: { skipSpecialTokens?: boolean } = {}): string {
     const op = 'PretrainedTokenizer.decode';
+    if (isTensor(input) && input.ndim !== 1) throw new ArgumentError(`${op}: expected a 1-d tensor of ids, got shape ${fmtShape(input.shape)} (decodeBatch takes 2-d)`);
+    const ids = isTensor(input) ? Array.from(input.data() as ArrayLike<number>) : input;
     if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw new ArgumentError(`${op}: expected an array of token ids`);
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -360,6 +362,17 @@ export class PretrainedTokenizer {
     }
     const text = this.decoder.type === 'byteLevel' ? byteLevelDecode(tokens) : wordPieceDecode(tokens, this.decoder.prefix, this.decoder.cleanup);
     return this.cleanUpSpaces ? cleanUpTokenization(text) : text;
+  }
+
+  /** decode of each row: an array of id arrays, or a 2-d tensor [batch, length] (padding included unless skipSpecialTokens). */
+  decodeBatch(rows: readonly ArrayLike<number>[] | Tensor, options: { skipSpecialTokens?: boolean } = {}): string[] {
+    if (isTensor(rows)) {
+      if (rows.ndim !== 2) throw new ArgumentError(`PretrainedTokenizer.decodeBatch: expected a 2-d tensor [batch, length], got shape ${fmtShape(rows.shape)}`);
+      const flat = Array.from(rows.data() as ArrayLike<number>), [n, len] = rows.shape;
+      return Array.from({ length: n }, (_, r) => this.decode(flat.slice(r * len, (r + 1) * len), options));
+    }
+    if (!Array.isArray(rows)) throw new ArgumentError('PretrainedTokenizer.decodeBatch: expected an array of id arrays or a 2-d tensor');
+    return rows.map((r) => this.decode(r, options));
   }
 }
 
@@ -446,9 +459,7 @@ function parsePostProcessor(path: string, p: unknown, idOf: (t: string) => numbe
     return { single: parse(j.single), pair: parse(j.pair) };
   }
   if (j.type === 'BertProcessing') {
-    const [sep, sepId] = j.sep as [string, number], [cls, clsId] = j.cls as [string, number];
-    void sep;
-    void cls;
+    const sepId = (j.sep as [string, number])[1], clsId = (j.cls as [string, number])[1];
     return bertTemplate(clsId, sepId);
   }
   throw new DataError(`${OP}: ${path}: post_processor ${JSON.stringify(j.type)} is not supported (supported: TemplateProcessing, BertProcessing, ByteLevel)`);

@@ -118,17 +118,13 @@ export class WordPieceModel {
   }
 }
 
-const cleanupToken = (t: string): string => t.replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',')
-  .replaceAll(" ' ", "'").replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(' do not', " don't")
-  .replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
-
 /** The WordPiece decoder: tokens joined by spaces, '##' pieces glued on; cleanup (per token, as HF does) glues . ? ! , to the word before. */
 export function wordPieceDecode(tokens: readonly string[], prefix: string, cleanup: boolean): string {
   let out = '';
   tokens.forEach((token, i) => {
     let t = token;
     if (i > 0) t = t.startsWith(prefix) ? t.slice(prefix.length) : ` ${t}`;
-    out += cleanup ? cleanupToken(t) : t;
+    out += cleanup ? cleanUpTokenization(t).replaceAll(' do not', " don't") : t;
   });
   return out;
 }

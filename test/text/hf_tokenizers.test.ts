@@ -19,7 +19,7 @@ const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as
   folders: Record<string, Folder>; batch: string[]; invalidBytes: number[][]; invalidDecoded: string[];
 };
 
-const FOLDERS = ['gpt2-bpe', 'gpt2-bpe-legacy', 'bert-uncased', 'bert-uncased-legacy', 'bert-cased', 'bert-cased-legacy'];
+const FOLDERS = ['gpt2-bpe', 'gpt2-bpe-legacy', 'gpt2-bpe-prefix', 'bert-uncased', 'bert-uncased-legacy', 'bert-cased', 'bert-cased-legacy'];
 
 describe('kd.text.fromPretrained matches Hugging Face', () => {
   it('covers every folder the fixture script wrote', () => {
@@ -88,6 +88,11 @@ describe('kd.text.fromPretrained matches Hugging Face', () => {
     expect(Array.from(out.attentionMask.data())).toEqual(ref.attentionMask.flat());
     expect(out.tokenTypeIds!.shape).toEqual(out.inputIds.shape);
     expect(() => tok.encodeBatch(expected.batch, { returnTensors: true })).toThrow(/row 0 has .* pass padding/);
+    const decoded = tok.decodeBatch(out.inputIds, { skipSpecialTokens: true });
+    expect(decoded).toEqual(ref.inputIds.map((r) => tok.decode(r, { skipSpecialTokens: true })));
+    expect(decoded[0]).toBe('in the beginning');
+    expect(tok.decode(out.inputIds.narrow(0, 0, 1).reshape([-1]))).toBe(tok.decode(ref.inputIds[0]));
+    expect(() => tok.decode(out.inputIds)).toThrow(/1-d tensor/);
   });
 
   it('GPT-2 folders add no special tokens and need a pad token to pad', () => {
