@@ -5,7 +5,7 @@
 // accuracy before and after). AdamW over weightDecayGroups with transformers'
 // linear warm-up schedule, a progress bar per epoch, and a run folder with the result (an adapter
 // folder for LoRA, a model folder otherwise), history.json and the per-step loss curve.
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 
@@ -85,7 +85,7 @@ export function registerFinetune(program: Command, run: (args: FinetuneArgs) => 
   return program
     .command('finetune')
     .description('Fine-tune a char GPT (a `kindling lm` folder) or a Hugging Face GPT-2 folder on a text file (causal LM), or a BERT folder on a CSV of text,label (classification); fully or with LoRA.')
-    .requiredOption('--from <dir>', 'a `kindling lm` run folder (char GPT), or a Hugging Face GPT-2 or BERT folder (config.json, model.safetensors, tokenizer files)')
+    .requiredOption('--from <dir|gpt>', 'a `kindling lm` run folder (char GPT; "gpt": the newest under runs/), or a Hugging Face GPT-2 or BERT folder (config.json, model.safetensors, tokenizer files)')
     .requiredOption('--data <file>', 'a text file (language modelling) or a .csv with text,label columns (classification)')
     .option('--lora <r>', 'train rank-r LoRA adapters only (written as a peft adapter folder); default: full fine-tuning', positiveInt)
     .option('--lora-alpha <a>', 'LoRA alpha (scale alpha/r); default 2r', positiveNumber)
@@ -151,6 +151,16 @@ function windowsOf(ids: number[], blockSize: number, source: string): TensorData
   const ds = new TensorDataset(stack(0), stack(1));
   for (const e of examples) for (const t of e) t.dispose();
   return ds;
+}
+
+/** `--from gpt`: the newest folder under `root` that `kindling lm` wrote (model.safetensors with a GPT config, tokenizer.json). */
+export function latestLmRun(root: string): string {
+  const dir = resolve(root);
+  const runs = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : [];
+  const lm = runs.filter((r) => existsSync(join(r, 'tokenizer.json')) && existsSync(join(r, 'model.safetensors')) && !existsSync(join(r, 'config.json')) &&
+    loadMetadata(join(r, 'model.safetensors')).config !== undefined);
+  if (lm.length === 0) throw new ArgumentError(`kindling finetune: --from gpt takes the newest \`kindling lm\` run in ${dir}, and there is none: run \`npx kindling lm\` first, or pass its folder`);
+  return lm.sort((a, b) => statSync(b, {}).mtimeMs - statSync(a, {}).mtimeMs || b.localeCompare(a))[0]!;
 }
 
 /** A `kindling lm` folder: the GPT config from model.safetensors' metadata, and the char tokenizer. */
@@ -241,7 +251,8 @@ function describe(task: FinetuneResult['task'], logs: Logs): string {
 export async function runFinetune(args: FinetuneArgs): Promise<FinetuneResult> {
   const op = 'kindling finetune';
   if (args.threads !== undefined) setNumThreads(args.threads);
-  const from = resolve(args.from);
+  const from = args.from === 'gpt' ? latestLmRun('runs') : resolve(args.from);
+  if (args.from === 'gpt') console.log(`kindling finetune: --from gpt is the newest \`kindling lm\` run: ${from}`);
   const family = familyOf(from);
   const isCsv = extname(args.data).toLowerCase() === '.csv';
   const task: FinetuneResult['task'] = isCsv ? 'classification' : 'lm';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CommanderError } from 'commander';
 
 import { createProgram } from '../../lib/cli.js';
-import { type FinetuneArgs, runFinetune } from '../../lib/cli_finetune.js';
+import { type FinetuneArgs, latestLmRun, runFinetune } from '../../lib/cli_finetune.js';
 import * as kd from '../../lib/index.js';
 
 const tokenizers = join(import.meta.dirname, '..', 'fixtures', 'tokenizers');
@@ -120,6 +120,17 @@ describe('kindling finetune', () => {
     expect(again.trainable).toBe(128);
     expect(existsSync(join(dir, 'run-char-lora', 'adapter', 'adapter_model.safetensors'))).toBe(true);
     expect(printed).toMatch(/char GPT from[\s\S]*\(1 characters of .* are not in the model's vocabulary and were left out\)/);
+  });
+
+  it('--from gpt takes the newest `kindling lm` run folder', () => {
+    const runs = join(dir, 'runs');
+    mkdirSync(join(runs, 'not-lm'), { recursive: true });
+    expect(() => latestLmRun(runs)).toThrow(/--from gpt takes the newest `kindling lm` run in .*there is none: run `npx kindling lm` first/);
+    for (const name of ['2026-01-01', '2026-01-02']) {
+      mkdirSync(join(runs, name));
+      for (const f of ['model.safetensors', 'tokenizer.json']) copyFileSync(join(charDir, f), join(runs, name, f));
+    }
+    expect(latestLmRun(runs)).toBe(join(runs, '2026-01-02'));
   });
 
   it('refuses a BERT folder with a text file and a folder without config.json', async () => {
