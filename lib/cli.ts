@@ -21,6 +21,7 @@ import { Adam } from './optim/adam.js';
 import { manualSeed } from './random.js';
 import { type LmArgs, addLmCommand } from './cli_lm.js';
 import { cpuIsa, getNumThreads, setNumThreads } from './runtime.js';
+import { type FinetuneArgs, registerFinetune } from './cli_finetune.js';
 import { historyCurveSvg, historyToJson } from './train/checkpoint.js';
 import { evaluate, fit } from './train/fit.js';
 
@@ -80,6 +81,8 @@ export interface ProgramIO {
   onTrain?: (args: TrainArgs) => Promise<void> | void;
   /** What `lm` does with its parsed options. Default runLm (lib/cli_lm.ts). */
   onLm?: (args: LmArgs) => Promise<unknown> | unknown;
+  /** What `finetune` does with its parsed options. Default runFinetune (lib/cli_finetune.ts). */
+  onFinetune?: (args: FinetuneArgs) => Promise<unknown> | unknown;
 }
 
 /** The `kindling` command line: one subcommand, train. */
@@ -105,7 +108,8 @@ export function createProgram(io: ProgramIO = {}): Command {
       await (io.onTrain ?? runTrain)(opts);
     });
   const lm = addLmCommand(program, io.onLm);
-  for (const cmd of [program, train, lm]) {
+  const finetune = registerFinetune(program, io.onFinetune);
+  for (const cmd of [program, train, lm, finetune]) {
     if (io.writeOut || io.writeErr) {
       cmd.configureOutput({
         writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),

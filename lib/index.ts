@@ -28,7 +28,7 @@ export { unbind } from './ops/unbind.js';
 export { einsum } from './ops/einsum.js';
 export { multinomial, bernoulli } from './ops/random_ops.js';
 export type { MultinomialOptions, BernoulliOptions } from './ops/random_ops.js';
-export { manualSeed, Generator } from './random.js';
+export { manualSeed, Generator, getRngState, setRngState } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode.js';
 export { tidy, keep } from './scope.js';
 export { memory } from './memory.js';

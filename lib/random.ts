@@ -130,3 +130,13 @@ export function fillNormal(out: Float32Array, mean: number, std: number): void {
 export function nextInt(n: number): number {
   return defaultGenerator.nextInt(n);
 }
+
+/** The default generator's state (torch.get_rng_state): a JSON-serialisable array for setRngState. */
+export function getRngState(): number[] {
+  return defaultGenerator.getState();
+}
+
+/** Puts the default generator back where getRngState() found it (torch.set_rng_state). */
+export function setRngState(state: readonly number[]): void {
+  defaultGenerator.setState(state);
+}

@@ -41,7 +41,12 @@ export interface LoraConfig {
   targetModules: readonly string[] | string | RegExp;
   /** Modules trained and saved whole alongside the adapters (a classification head), matched as targetModules' list. */
   modulesToSave?: readonly string[] | null;
-  /** True when the wrapped layer stores its weight as [in, out] (GPT-2's Conv1D). Default false. */
+  /**
+   * peft's fan_in_fan_out: true for models whose layers are transformers' Conv1D ([in, out]
+   * weights, GPT-2). Written to adapter_config.json for peft; kindling's nn.Linear always holds
+   * [out, in] (kd.models.gpt2 transposes Conv1D weights on load), and the adapter's A [r, in] and
+   * B [out, r] are the same either way, so nothing else changes. Default false.
+   */
   fanInFanOut?: boolean;
   /** Which biases train: only 'none' (peft's default) is supported. */
   bias?: 'none';
@@ -122,7 +127,7 @@ export class LoraLinear extends Module {
     const p = options.loraDropout ?? 0;
     this.loraDropout = new ModuleDict<{ default: Module }>({ [ADAPTER]: p > 0 ? new Dropout(p) : new Identity() });
     this.fanInFanOut = options.fanInFanOut ?? false;
-    const [inFeatures, outFeatures] = this.fanInFanOut ? [base.outFeatures, base.inFeatures] : [base.inFeatures, base.outFeatures];
+    const { inFeatures, outFeatures } = base;
     // peft: kaiming_uniform_(A, a=√5), which is nn.Linear's own weight initialisation; B = 0.
     this.loraA = new ModuleDict({ [ADAPTER]: new Linear(inFeatures, r, { bias: false }) });
     const b = new Linear(r, outFeatures, { bias: false });
@@ -134,6 +139,28 @@ export class LoraLinear extends Module {
     this.loraAlpha = loraAlpha;
     this.scaling = options.useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r;
     this.train(base.training);
+  }
+
+  /**
+   * For models that call F.linear(x, layer.weight, layer.bias) themselves instead of
+   * layer.forward(x) (kd.models.gpt does, for speed): the adapted weight W + scaling · B @ A,
+   * computed with autograd so A and B train; the product is the same as forward's (up to float
+   * rounding). The adapter's dropout cannot act on an input it never sees, so with loraDropout > 0
+   * this is an error rather than a silently different model.
+   */
+  get weight(): Tensor {
+    const base = this.baseLayer.weight;
+    if (this.merged) return base;
+    const dropout = this.loraDropout.get(ADAPTER);
+    if (dropout instanceof Dropout && dropout.p > 0 && this.training) {
+      throw new ArgumentError(`LoraLinear: the model reads this layer's weight directly (F.linear) instead of calling its forward, which cannot apply loraDropout ${dropout.p}; use loraDropout 0 for this model`);
+    }
+    return base.add(this.b.weight.matmul(this.a.weight).mul(this.scaling));
+  }
+
+  /** The base layer's bias (the adapter has none). */
+  get bias(): Tensor | null {
+    return this.baseLayer.bias;
   }
 
   get a(): Linear {
@@ -153,12 +180,9 @@ export class LoraLinear extends Module {
     });
   }
 
-  /** scaling · B @ A, laid out as the base weight ([out, in], or [in, out] with fanInFanOut). */
+  /** scaling · B @ A: [out, in], the base weight's layout. */
   deltaWeight(): Tensor {
-    return noGrad(() => tidy(() => {
-      const delta = this.b.weight.matmul(this.a.weight).mul(this.scaling);
-      return this.fanInFanOut ? delta.t().contiguous() : delta;
-    }));
+    return noGrad(() => this.b.weight.matmul(this.a.weight).mul(this.scaling));
   }
 
   /** Adds the adapter into the base weight: the forward is then the base layer's alone. */

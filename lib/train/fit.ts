@@ -12,7 +12,7 @@ import { Module } from '../nn/module.js';
 import { clipGradNorm as clipGradients } from '../optim/clip.js';
 import { LRScheduler, type SchedulerStateDict } from '../optim/lr_scheduler.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
-import { defaultGenerator } from '../random.js';
+import { getRngState, setRngState } from '../random.js';
 import { tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { type Metric, type MetricInput, resolveMetrics } from './metrics.js';
@@ -38,7 +38,7 @@ export interface History {
   history: Record<string, number[]>;
 }
 
-/** What callbacks see and may change (stopTraining ends fit after the current epoch). */
+/** What callbacks see and may change (stopTraining ends fit after the current batch, or the current epoch when set at its end). */
 export interface TrainState {
   model: Module;
   optimizer: AnyOptimizer;
@@ -388,7 +388,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
       scheduler.loadStateDict(resumed.scheduler);
       scheduler.optimizer.paramGroups.forEach((g, i) => { g.lr = scheduler.getLastLr()[i] ?? g.lr; });
     }
-    defaultGenerator.setState(resumed.rng);
+    setRngState(resumed.rng);
   }
   const seed = resumed?.seed ?? options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const firstEpoch = resumed?.epochIndex ?? initialEpoch;
@@ -402,7 +402,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const saveResumePoint = (epochIndex: number, batchInEpoch: number, loaderState: DataLoaderState | null, totals: EpochTotals, lr: number) => {
     if (!checkpointPath) return;
     const point: ResumePoint = {
-      version: 1, step, epochIndex, batchInEpoch, seed, loader: loaderState, rng: defaultGenerator.getState(),
+      version: 1, step, epochIndex, batchInEpoch, seed, loader: loaderState, rng: getRngState(),
       totals: { samples: totals.samples, lossSum: totals.lossSum, metricSums: [...totals.metricSums] }, lr, scheduler: scheduler ? scheduler.stateDict() : null,
     };
     saveCheckpoint(checkpointPath, { model, optimizer, epoch: epochIndex, history: history.epoch.length > 0 ? history : undefined, trainingState: point as unknown as Record<string, unknown> });
@@ -472,7 +472,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         }
         progress.update(batchIndex, totals.samples, totals.logs('', true));
         for (const cb of callbacks) await cb.onBatchEnd?.(batchIndex - 1, { loss: lossValue, size: n }, state);
-        if (step >= maxSteps) break;
+        // maxSteps reached, or a callback's onBatchEnd set stopTraining (as Keras's stop_training): the epoch ends here.
+        if (step >= maxSteps || state.stopTraining) break;
       }
     } finally {
       progress.stop();

@@ -159,6 +159,60 @@ describe('kd.nn.lora', () => {
     expect(maxAbsDiff(ours, check.peft_output)).toBeLessThan(1e-5);
   });
 
+  it("a GPT-2 adapter (c_attn, c_proj, fanInFanOut) loads in peft over transformers' Conv1D GPT-2 to our logits (1e-4)", () => {
+    const model = kd.models.gpt2.fromPretrained(join(fixtures, '..', 'gpt2', 'tiny'));
+    kd.manualSeed(7);
+    lora.apply(model, { r: 2, loraAlpha: 4, targetModules: ['c_attn', 'c_proj'], fanInFanOut: true, taskType: 'CAUSAL_LM' });
+    expect(lora.loraLayers(model).map(([n]) => n)).toEqual(['transformer.h.0.attn.c_attn', 'transformer.h.0.attn.c_proj', 'transformer.h.0.mlp.c_proj', 'transformer.h.1.attn.c_attn', 'transformer.h.1.attn.c_proj', 'transformer.h.1.mlp.c_proj']);
+    kd.noGrad(() => {
+      for (const [, layer] of lora.loraLayers(model)) {
+        const w = layer.b.weight;
+        layer.b.weight.copy_(kd.tensor(Array.from({ length: w.numel }, (_, i) => 0.2 * Math.sin(i + 1)), { dtype: 'float32' }).reshape(w.shape));
+      }
+    });
+    const ids = [[1, 5, 9, 20, 33, 2, 64, 17], [3, 3, 50, 71, 8, 0, 12, 90]];
+    const ours = kd.noGrad(() => kd.tidy(() => (model.forward(kd.tensor(ids, { dtype: 'int32' })) as Tensor).toArray() as number[][][]));
+    const out = process.env.KINDLING_LORA_GPT2_WRITE ?? join(dir, 'gpt2-adapter');
+    lora.saveAdapter(model, out);
+    const check = JSON.parse(readFileSync(join(fixtures, 'gpt2_written.check.json'), 'utf8')) as { sha256: Record<string, string>; input_ids: number[][]; peft_logits: number[][][] };
+    expect(check.input_ids).toEqual(ids);
+    for (const name of ['adapter_model.safetensors', 'adapter_config.json']) {
+      expect(createHash('sha256').update(readFileSync(join(out, name))).digest('hex'), name).toBe(check.sha256[name]);
+    }
+    const diff = Math.max(...ours.flat(2).map((v, i) => Math.abs(v - check.peft_logits.flat(2)[i])));
+    expect(diff).toBeLessThan(1e-4);
+    // The adapter matters: the base model's logits are far from these.
+    const base = kd.models.gpt2.fromPretrained(join(fixtures, '..', 'gpt2', 'tiny'));
+    const plain = kd.noGrad(() => kd.tidy(() => (base.forward(kd.tensor(ids, { dtype: 'int32' })) as Tensor).toArray() as number[][][]));
+    expect(Math.max(...plain.flat(2).map((v, i) => Math.abs(v - check.peft_logits.flat(2)[i])))).toBeGreaterThan(1e-2);
+  });
+
+  it('adapts models that read layer.weight themselves (kd.models.gpt calls F.linear): same outputs as merged, grads reach A and B', () => {
+    kd.manualSeed(12);
+    const model = kd.models.gpt({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 });
+    const ids = kd.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]], { dtype: 'int32' });
+    const plain = kd.noGrad(() => kd.tidy(() => (model.forward(ids) as Tensor).toArray() as number[][][]));
+    lora.apply(model, { r: 2, loraAlpha: 4, targetModules: ['c_attn', 'c_proj'] });
+    kd.noGrad(() => { for (const [, l] of lora.loraLayers(model)) l.b.weight.copy_(kd.randn(l.b.weight.shape).mul(0.3)); });
+    model.eval();
+    const adapted = kd.noGrad(() => kd.tidy(() => (model.forward(ids) as Tensor).toArray() as number[][][]));
+    expect(Math.max(...adapted.flat(2).map((v, i) => Math.abs(v - plain.flat(2)[i])))).toBeGreaterThan(1e-3);
+    lora.merge(model);
+    const merged = kd.noGrad(() => kd.tidy(() => (model.forward(ids) as Tensor).toArray() as number[][][]));
+    expect(Math.max(...merged.flat(2).map((v, i) => Math.abs(v - adapted.flat(2)[i])))).toBeLessThan(1e-5);
+    lora.unmerge(model);
+    model.train();
+    kd.tidy(() => (model.forward(ids) as Tensor).square().mean().backward());
+    for (const [, l] of lora.loraLayers(model)) {
+      expect(l.a.weight.grad).not.toBeNull();
+      expect(l.b.weight.grad).not.toBeNull();
+      expect(l.baseLayer.weight.grad).toBeNull();
+    }
+    const withDropout = lora.apply(kd.models.gpt({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 }), { r: 2, loraDropout: 0.1, targetModules: ['c_attn'] });
+    withDropout.train();
+    expect(() => kd.tidy(() => withDropout.forward(ids))).toThrow(/reads this layer's weight directly \(F.linear\).*cannot apply loraDropout 0.1/);
+  });
+
   it('trains only the adapters with fit, and lora_dropout is a Dropout when loraDropout > 0', async () => {
     kd.manualSeed(4);
     const model = lora.apply(baseModel(), { r: 2, loraAlpha: 4, loraDropout: 0.1, targetModules: 'layers\\.\\d+\\.attn\\.(q|v)_proj' });

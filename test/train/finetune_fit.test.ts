@@ -1,13 +1,15 @@
 // fit's fine-tuning options: gradient accumulation, clipping, per-step schedulers, maxSteps, and
 // checkpoints that resume a run exactly (dropout, shuffling and the schedule included).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import { ArgumentError } from '../../lib/errors.js';
-import { makeRng } from '../helpers.js';
+import { regression, resumeRun } from '../fixtures/resume_run.js';
 
 const { nn } = kd;
 
@@ -18,17 +20,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function regression(n: number, seed: number): kd.data.TensorDataset {
-  const rng = makeRng(seed);
-  const x: number[][] = [], y: number[][] = [];
-  for (let i = 0; i < n; i++) {
-    const p = [2 * rng() - 1, 2 * rng() - 1, 2 * rng() - 1];
-    x.push(p);
-    y.push([Math.sin(p[0]) + p[1] * p[2]]);
-  }
-  return new kd.data.TensorDataset(kd.tensor(x, { dtype: 'float32' }), kd.tensor(y, { dtype: 'float32' }));
-}
 
 function weightsOf(model: kd.nn.Module): Float32Array[] {
   return model.parameters().map((p) => Float32Array.from(p.data() as Float32Array));
@@ -113,26 +104,7 @@ describe('fit: clipGradNorm, scheduler, maxSteps', () => {
 });
 
 describe('fit: exact resume', () => {
-  /** A model with dropout, trained with shuffling, AdamW, warm-up + cosine and accumulation. */
-  async function train(options: { checkpoint?: string; checkpointEvery?: number; resume?: string | boolean; crashAfter?: number; trainData?: kd.train.DataInput }) {
-    kd.manualSeed(options.resume ? 999 : 5); // a resumed run starts from different weights and a different stream
-    const model = new nn.Sequential(new nn.Linear(3, 16), new nn.ReLU(), new nn.Dropout(0.3), new nn.Linear(16, 1));
-    const optimizer = new kd.optim.AdamW(model.parameters(), { lr: 0.01 });
-    const scheduler = new kd.optim.lrScheduler.WarmupCosineLR(optimizer, { warmupSteps: 3, totalSteps: 20 });
-    const losses: number[] = [];
-    let seen = 0;
-    const history = await kd.train.fit(model, {
-      optimizer, loss: new nn.MSELoss(), trainData: options.trainData ?? regression(40, 7), epochs: 3, batchSize: 4, accumulationSteps: 2, seed: 1234,
-      scheduler, verbose: 0, checkpoint: options.checkpoint, checkpointEvery: options.checkpointEvery, resume: options.resume,
-      callbacks: [{
-        onBatchEnd: (_b, logs) => {
-          losses.push(logs.loss);
-          if (options.crashAfter !== undefined && ++seen === options.crashAfter) throw new Error('simulated crash');
-        },
-      }],
-    });
-    return { losses, history, weights: weightsOf(model) };
-  }
+  const train = resumeRun;
 
   it('a run that crashed resumes from its last checkpoint with the same losses, history and weights (1e-6)', async () => {
     const full = await train({});
@@ -160,11 +132,73 @@ describe('fit: exact resume', () => {
     expect(maxDiff(rest.weights, full.weights)).toBeLessThan(1e-6);
   });
 
+  it('a run killed with SIGKILL (checkpoint every step) resumes from its last checkpoint with the same losses and weights (1e-6)', async () => {
+    const full = await train({});
+    const path = join(dir, 'killed', 'model.safetensors');
+    const lossFile = join(dir, 'losses.txt');
+    writeFileSync(lossFile, '');
+    const root = join(import.meta.dirname, '..', '..');
+    const child = spawn(process.execPath, [join(root, 'node_modules', 'vite-node', 'vite-node.mjs'), join(root, 'test', 'fixtures', 'resume_run.ts'), path, lossFile], { cwd: root, stdio: 'ignore', env: { ...process.env, KINDLING_RESUME_CHILD: '1' } });
+    const killAt = 7 + Math.floor(Math.random() * 16); // somewhere in batches 7..22 of 30
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const deadline = Date.now() + 90_000;
+    let exitedEarly = false;
+    void exited.then(() => { exitedEarly = true; });
+    while (readFileSync(lossFile, 'utf8').split('\n').filter(Boolean).length < killAt && Date.now() < deadline && !exitedEarly) await sleep(5);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const done = readFileSync(lossFile, 'utf8').split('\n').filter(Boolean).map(Number);
+    expect(done.length).toBeGreaterThanOrEqual(killAt);
+    expect(done.length).toBeLessThan(30);
+    // The child's losses are the uninterrupted run's.
+    done.forEach((l, i) => expect(Math.abs(l - full.losses[i])).toBeLessThan(1e-6));
+    const rest = await train({ checkpoint: path, resume: true });
+    // It resumes at the last whole checkpoint: an optimizer step boundary at or before the kill.
+    const resumedAt = 30 - rest.losses.length;
+    expect(resumedAt % 2).toBe(0);
+    expect(resumedAt).toBeGreaterThanOrEqual(done.length - 2);
+    expect(resumedAt).toBeLessThanOrEqual(done.length);
+    rest.losses.forEach((l, i) => expect(Math.abs(l - full.losses[resumedAt + i])).toBeLessThan(1e-6));
+    expect(maxDiff(rest.weights, full.weights)).toBeLessThan(1e-6);
+  }, 120_000);
+
   it('refuses to resume from a checkpoint without a resume point', async () => {
     const model = new nn.Linear(3, 1);
     const optimizer = new kd.optim.SGD(model.parameters(), { lr: 0.1 });
     const path = join(dir, 'plain.safetensors');
     kd.train.saveCheckpoint(path, { model, optimizer, epoch: 1 });
     await expect(kd.train.fit(model, { optimizer, loss: new nn.MSELoss(), trainData: regression(4, 1), epochs: 2, verbose: 0, resume: path })).rejects.toThrow(/has no resume point/);
+  });
+});
+
+describe('resume state: Generator and DataLoader', () => {
+  it('Generator.getState/setState continue the stream exactly; kd.rand and dropout draw from the default one', () => {
+    const g = new kd.Generator(42);
+    for (let i = 0; i < 5; i++) g.nextUint32();
+    const state = g.getState();
+    expect(JSON.parse(JSON.stringify(state))).toEqual(state);
+    const next = Array.from({ length: 8 }, () => g.nextUint32());
+    expect(Array.from({ length: 8 }, () => new kd.Generator(0).setState(state).nextUint32())[0]).toBe(next[0]);
+    const h = new kd.Generator(7).setState(state);
+    expect(Array.from({ length: 8 }, () => h.nextUint32())).toEqual(next);
+    expect(() => g.setState([0, 0, 0, 0])).toThrow(/Generator.setState: expected four 32-bit unsigned integers/);
+    expect(() => g.setState([1, 2, 3] as number[])).toThrow(ArgumentError);
+    kd.manualSeed(3);
+    const saved = kd.getRngState();
+    const a = kd.nn.functional.dropout(kd.ones([64]), 0.5).toArray();
+    kd.setRngState(saved);
+    expect(kd.nn.functional.dropout(kd.ones([64]), 0.5).toArray()).toEqual(a);
+  });
+
+  it('DataLoader.state/loadState and batchesFrom give the same batches as an uninterrupted loader', () => {
+    const data = regression(10, 1);
+    const first = new kd.data.DataLoader(data, { batchSize: 3, shuffle: true, seed: 9 });
+    const epochs = [0, 1].map(() => [...first].map((b) => b[1].toArray()));
+    const second = new kd.data.DataLoader(data, { batchSize: 3, shuffle: true, seed: 1 });
+    second.loadState({ seed: 9, epoch: 1 });
+    expect([...second.batchesFrom(2)].map((b) => b[1].toArray())).toEqual(epochs[1].slice(2));
+    expect(second.state()).toEqual({ seed: 9, epoch: 2 });
+    expect(() => second.loadState({ seed: 1, epoch: -1 })).toThrow(/DataLoader.loadState/);
+    expect(() => second.batchesFrom(-1).next()).toThrow(/DataLoader.batchesFrom: start must be an integer >= 0/);
   });
 });
