@@ -7,6 +7,7 @@
 //   backward: sums of g and g * (x - mean) per thread in double, then block sums; dx in one pass.
 #include <cstdint>
 
+#include "block_reduce.cuh"
 #include "check.cuh"
 #include "common/batchnorm.h"
 #include "runtime.h"
@@ -41,26 +42,6 @@ __device__ Moments blockMoments(Moments m) {
   Moments total{0, 0, 0};
   for (int w = 0; w < kWarps; ++w) total = combine(total, partial[w]);
   return total;
-}
-
-// Every thread gets the block's sums of a and b.
-__device__ void blockSums(double& a, double& b) {
-  __shared__ double partial[2][kWarps];
-#pragma unroll
-  for (int d = 16; d > 0; d >>= 1) {
-    a += __shfl_xor_sync(0xffffffffu, a, d);
-    b += __shfl_xor_sync(0xffffffffu, b, d);
-  }
-  if (threadIdx.x % 32 == 0) {
-    partial[0][threadIdx.x / 32] = a;
-    partial[1][threadIdx.x / 32] = b;
-  }
-  __syncthreads();
-  a = b = 0;
-  for (int w = 0; w < kWarps; ++w) {
-    a += partial[0][w];
-    b += partial[1][w];
-  }
 }
 
 // A channel operand of [n, c, l]: element e of the channel's n*l values.
@@ -170,7 +151,7 @@ __global__ void __launch_bounds__(kThreads) batchNormBackwardKernel(const Backwa
     sumG += gv;
     sumGXc += double(gv) * (x[p.xw.at(e)] - mean);
   }
-  blockSums(sumG, sumGXc);
+  detail::blockSums<kWarps>(sumG, sumGXc);
   const double sumGXhat = sumGXc * invstd;
   if (threadIdx.x == 0) {
     if (p.dbias) p.dbias[c] = float(sumG);

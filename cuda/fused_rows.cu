@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "block_reduce.cuh"
 #include "check.cuh"
 #include "common/fused_rows.h"
 #include "runtime.h"
@@ -20,27 +21,6 @@ constexpr int kColumnsPerBlock = 32, kRowLanes = kThreads / kColumnsPerBlock;
 
 cudaStream_t currentStream() { return static_cast<cudaStream_t>(stream()); }
 
-// Every thread gets the block's sums of a and b.
-__device__ void blockSums(double& a, double& b) {
-  __shared__ double partial[2][kWarps];
-#pragma unroll
-  for (int d = 16; d > 0; d >>= 1) {
-    a += __shfl_xor_sync(0xffffffffu, a, d);
-    b += __shfl_xor_sync(0xffffffffu, b, d);
-  }
-  if (threadIdx.x % 32 == 0) {
-    partial[0][threadIdx.x / 32] = a;
-    partial[1][threadIdx.x / 32] = b;
-  }
-  __syncthreads();
-  a = b = 0;
-  for (int w = 0; w < kWarps; ++w) {
-    a += partial[0][w];
-    b += partial[1][w];
-  }
-  __syncthreads();  // partial may be written again by the next call
-}
-
 // ---- layer norm / RMS norm ------------------------------------------------------------------
 
 __global__ void __launch_bounds__(kThreads) rowNormForwardKernel(const RowNormForwardArgs a) {
@@ -50,7 +30,7 @@ __global__ void __launch_bounds__(kThreads) rowNormForwardKernel(const RowNormFo
   double s = 0, unused = 0;
   if (!a.rms) {
     for (int64_t j = threadIdx.x; j < n; j += kThreads) s += x[j];
-    blockSums(s, unused);
+    detail::blockSums<kWarps>(s, unused);
   }
   const double mean = a.rms || n == 0 ? 0.0 : s / n;
   double ss = 0;
@@ -59,7 +39,7 @@ __global__ void __launch_bounds__(kThreads) rowNormForwardKernel(const RowNormFo
     const double d = x[j] - mean;
     ss += d * d;
   }
-  blockSums(ss, unused);
+  detail::blockSums<kWarps>(ss, unused);
   const float m = float(mean);
   const float rs = float(1.0 / sqrt((n > 0 ? ss / n : 0.0) + a.eps));
   if (threadIdx.x == 0) {
@@ -86,7 +66,7 @@ __global__ void __launch_bounds__(kThreads) rowNormDxKernel(const RowNormBackwar
     sg += gw;
     sgx += double(gw) * ((x[j] - m) * rs);
   }
-  blockSums(sg, sgx);
+  detail::blockSums<kWarps>(sg, sgx);
   const float c1 = a.rms ? 0.0f : float(sg / n), c2 = float(sgx / n);
   for (int64_t j = threadIdx.x; j < n; j += kThreads) {
     const float gw = a.weight ? g[j] * a.weight[j] : g[j];
@@ -207,7 +187,7 @@ __device__ double weightSum(const float* weight, int64_t cols) {
   double s = 0, unused = 0;
   if (!weight) return double(cols);
   for (int64_t j = threadIdx.x; j < cols; j += kThreads) s += weight[j];
-  blockSums(s, unused);
+  detail::blockSums<kWarps>(s, unused);
   return s;
 }
 
@@ -248,7 +228,7 @@ __global__ void __launch_bounds__(kThreads) crossEntropyForwardKernel(const Cros
   }
   const int anyNan = __syncthreads_or(nan);
   double nanFree = 0;
-  blockSums(sumWX, nanFree);
+  detail::blockSums<kWarps>(sumWX, nanFree);
   const double wsum = eps > 0 ? weightSum(a.weight, c) : 0.0;
   if (threadIdx.x != 0) return;
   const double l = anyNan ? double(NAN) : double(maxes[0]) + log(sums[0]);
