@@ -45,7 +45,7 @@ function stepsPerSecond(model: kd.nn.LSTM | kd.nn.GRU, x: kd.Tensor, target: kd.
     kd.tidy(() => {
       optimizer.zeroGrad();
       const [out] = model.forward(x);
-      const loss = (out as kd.Tensor).select(0, x.shape[0] - 1).sub(target).square().mean();
+      const loss = out.select(0, x.shape[0] - 1).sub(target).square().mean();
       loss.backward();
       optimizer.step();
     });

@@ -44,6 +44,13 @@ void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool tra
   sgemm(args);
 }
 
+// C[m, n] (row pitch ldc) = A·B + beta·C with A [m, k] row-major (pitch lda) and B packed once
+// per call (the recurrent weights: every step multiplies the same B).
+void gemmPacked(int64_t m, const float* a, int64_t lda, const PackedB& b, float* c, int64_t ldc, float beta) {
+  if (m == 0) return;
+  sgemmPacked(m, a, lda, 1, b, c, ldc, 1.f, beta);
+}
+
 // Runs rows [0, n) of a gate pass on the pool; a row costs about `flopsPerRow`.
 template <class F>
 void rowsParallel(int64_t n, double flopsPerRow, F&& pass) {
@@ -80,6 +87,10 @@ void rnnForward(const RnnGeometry& g, const RnnWeights& w, const float* x, const
   std::memcpy(hN, h0, sizeof(float) * B * Ho);
   if (lstm) std::memcpy(cN, c0, sizeof(float) * B * H);
   std::vector<float> hh(gru ? B * G : 0), hRaw(g.proj > 0 ? B * H : 0);
+  // W_hh^T [Ho, G] and W_hr^T [H, P], packed once for all steps.
+  PackedB wHhT, wHrT;
+  if (T > 0) sgemmPackB(Ho, G, w.wHh, 1, Ho, wHhT);
+  if (T > 0 && g.proj > 0) sgemmPackB(H, Ho, w.wHr, 1, H, wHrT);
 
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = g.reverse ? T - 1 - s : s;
@@ -95,16 +106,16 @@ void rnnForward(const RnnGeometry& g, const RnnWeights& w, const float* x, const
     std::fill(o + n * Ho, o + B * Ho, 0.f);
     if (n == 0) continue;
     if (gru) {
-      gemm(n, G, Ho, hPrev, Ho, false, w.wHh, Ho, true, hh.data(), G, 0.f);
+      gemmPacked(n, hPrev, Ho, wHhT, hh.data(), G, 0.f);
       rowsParallel(n, 40.0 * H, [&](int64_t r0, int64_t r1) {
         k.gruForward(r0, r1, H, gates, hh.data(), w.bHh, hPrev, extra, hN);
       });
     } else {
-      gemm(n, G, Ho, hPrev, Ho, false, w.wHh, Ho, true, gates, G, 1.f);
+      gemmPacked(n, hPrev, Ho, wHhT, gates, G, 1.f);
       if (lstm) {
         float* hNew = g.proj > 0 ? hRaw.data() : hN;
         rowsParallel(n, 80.0 * H, [&](int64_t r0, int64_t r1) { k.lstmForward(r0, r1, H, gates, cN, extra, hNew); });
-        if (g.proj > 0) gemm(n, Ho, H, hRaw.data(), H, false, w.wHr, H, true, hN, Ho, 0.f);
+        if (g.proj > 0) gemmPacked(n, hRaw.data(), H, wHrT, hN, Ho, 0.f);
       } else {
         const bool relu = g.mode == RnnMode::RnnRelu;
         rowsParallel(n, 20.0 * H, [&](int64_t r0, int64_t r1) { k.elmanForward(r0, r1, H, relu, gates, hN); });
@@ -130,6 +141,10 @@ void rnnBackward(const RnnGeometry& g, const RnnWeights& w, const float* x, cons
   std::vector<float> dh(B * Ho, 0.f), dc(lstm ? B * H : 0, 0.f);
   std::vector<float> dhRaw(P > 0 ? B * H : 0), hRawAll(P > 0 ? T * B * H : 0, 0.f), dhAll(P > 0 ? T * B * P : 0, 0.f);
   if (gradHN) std::memcpy(dh.data(), gradHN, sizeof(float) * B * Ho);
+  // W_hh [G, Ho] and W_hr [P, H], packed once for all steps.
+  PackedB wHhP, wHrP;
+  if (T > 0) sgemmPackB(G, Ho, w.wHh, Ho, 1, wHhP);
+  if (T > 0 && P > 0) sgemmPackB(P, H, w.wHr, H, 1, wHrP);
   if (lstm && gradCN) std::memcpy(dc.data(), gradCN, sizeof(float) * B * H);
 
   for (int64_t s = 0; s < T; ++s) {
@@ -147,24 +162,24 @@ void rnnBackward(const RnnGeometry& g, const RnnWeights& w, const float* x, cons
       float* hRaw = nullptr;
       if (P > 0) {
         std::memcpy(dhAll.data() + t * B * P, dh.data(), sizeof(float) * n * P);
-        gemm(n, H, P, dh.data(), P, false, w.wHr, H, false, dhRaw.data(), H, 0.f);
+        gemmPacked(n, dh.data(), P, wHrP, dhRaw.data(), H, 0.f);
         dhIn = dhRaw.data();
         hRaw = hRawAll.data() + t * B * H;
       }
       rowsParallel(n, 80.0 * H, [&](int64_t r0, int64_t r1) {
         k.lstmBackward(r0, r1, H, gates, extra, dhIn, dc.data(), dG, hRaw);
       });
-      gemm(n, Ho, G, dG, G, false, w.wHh, Ho, false, dh.data(), Ho, 0.f);
+      gemmPacked(n, dG, G, wHhP, dh.data(), Ho, 0.f);
     } else if (gru) {
       float* dGH = dGatesH.data() + t * B * G;
       rowsParallel(n, 40.0 * H, [&](int64_t r0, int64_t r1) {
         k.gruBackward(r0, r1, H, gates, extra, hPrev, dh.data(), dG, dGH);
       });
-      gemm(n, Ho, G, dGH, G, false, w.wHh, Ho, false, dh.data(), Ho, 1.f);
+      gemmPacked(n, dGH, G, wHhP, dh.data(), Ho, 1.f);
     } else {
       const bool relu = g.mode == RnnMode::RnnRelu;
       rowsParallel(n, 10.0 * H, [&](int64_t r0, int64_t r1) { k.elmanBackward(r0, r1, H, relu, gates, dh.data(), dG); });
-      gemm(n, Ho, G, dG, G, false, w.wHh, Ho, false, dh.data(), Ho, 0.f);
+      gemmPacked(n, dG, G, wHhP, dh.data(), Ho, 0.f);
     }
   }
 
