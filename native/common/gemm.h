@@ -48,10 +48,11 @@ struct PackedB {
 void sgemmPackB(int64_t k, int64_t n, const float* b, int64_t rowStride, int64_t colStride, PackedB& out);
 
 // C = alpha·A·B + beta·C with A m × b.k (any strides), B packed by sgemmPackB and C m × b.n with
-// unit column stride, row pitch ldc; beta == 0 means C is not read. Column panels are shared out
-// over the kd::parallel pool.
+// unit column stride, row pitch ldc; beta == 0 means C is not read. Only columns [j0, j1) of C
+// (j1 < 0: to b.n) are computed; j0 must be a multiple of b.nr. Column panels are shared out over
+// the kd::parallel pool (inline when called inside a parallel region).
 void sgemmPacked(int64_t m, const float* a, int64_t aRowStride, int64_t aColStride, const PackedB& b, float* c,
-                 int64_t ldc, float alpha, float beta);
+                 int64_t ldc, float alpha, float beta, int64_t j0 = 0, int64_t j1 = -1);
 
 namespace cuda {
 

@@ -230,27 +230,29 @@ void sgemmPackB(int64_t k, int64_t n, const float* b, int64_t rowStride, int64_t
 }
 
 void sgemmPacked(int64_t m, const float* a, int64_t aRowStride, int64_t aColStride, const PackedB& b, float* c,
-                 int64_t ldc, float alpha, float beta) {
-  if (m <= 0 || b.n <= 0) return;
+                 int64_t ldc, float alpha, float beta, int64_t j0, int64_t j1) {
+  if (j1 < 0 || j1 > b.n) j1 = b.n;
+  if (m <= 0 || j0 >= j1) return;
   const SmallKernel* small = panelKernel();
   if (b.nr == 0 || !small || small->nr != b.nr || b.k <= 0 || alpha == 0.0f) {  // no panels for this ISA
     GemmArgs args{};
-    args.m = m, args.n = b.n, args.k = b.k, args.batch = 1;
+    args.m = m, args.n = j1 - j0, args.k = b.k, args.batch = 1;
     args.a = a, args.aRowStride = aRowStride, args.aColStride = aColStride;
-    args.b = b.b, args.bRowStride = b.rowStride, args.bColStride = b.colStride;
-    args.c = c, args.cRowStride = ldc, args.cColStride = 1;
+    args.b = b.b + j0 * b.colStride, args.bRowStride = b.rowStride, args.bColStride = b.colStride;
+    args.c = c + j0, args.cRowStride = ldc, args.cColStride = 1;
     args.alpha = alpha, args.beta = beta;
     sgemm(args);
     return;
   }
+  if (j0 % b.nr != 0) std::abort();  // callers split columns on panels
   // Each panel is a k × nr matrix with row pitch nr, which the small path reads in place.
-  const int64_t panels = ceilDiv(b.n, b.nr);
+  const int64_t q0 = j0 / b.nr, panels = ceilDiv(j1, b.nr) - q0;
   const ConstMat am{a, aRowStride, aColStride};
   parallelFor(panels, flopsCost(2.0 * static_cast<double>(m) * b.nr * static_cast<double>(b.k)),
-              [&](int64_t q0, int64_t q1) {
-                for (int64_t q = q0; q < q1; ++q) {
+              [&](int64_t p0, int64_t p1) {
+                for (int64_t q = q0 + p0; q < q0 + p1; ++q) {
                   const int64_t j = q * b.nr;
-                  small->fn(SmallGemm{m, std::min<int64_t>(b.nr, b.n - j), b.k, am,
+                  small->fn(SmallGemm{m, std::min<int64_t>(b.nr, j1 - j), b.k, am,
                                       ConstMat{b.panels.data() + j * b.k, b.nr, 1}, Mat{c + j, ldc, 1}, alpha, beta});
                 }
               });
