@@ -112,16 +112,16 @@ void rnnForward(const RnnGeometry& g, const RnnWeights& w, const float* x, const
   float* extraAll = gatesAll + T * B * G;
   float* hPrevAll = extraAll + T * B * E;
 
-  // The input projection of every step at once, with the biases the gate pass does not add.
-  gemm(T * B, G, I, x, I, false, w.wIh, I, true, gatesAll, G, 0.f);
+  // The input projection of every step at once, onto the biases the gate pass does not add.
   if (w.bIh) {
-    parallelFor(T * B, bytesCost(8.0 * G), [&](int64_t r0, int64_t r1) {
+    parallelFor(T * B, bytesCost(4.0 * G), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         float* row = gatesAll + r * G;
-        for (int64_t j = 0; j < G; ++j) row[j] += w.bIh[j] + (gru ? 0.f : w.bHh[j]);
+        for (int64_t j = 0; j < G; ++j) row[j] = w.bIh[j] + (gru ? 0.f : w.bHh[j]);
       }
     });
   }
+  gemm(T * B, G, I, x, I, false, w.wIh, I, true, gatesAll, G, w.bIh ? 1.f : 0.f);
   std::memcpy(hN, h0, sizeof(float) * B * Ho);
   if (lstm) std::memcpy(cN, c0, sizeof(float) * B * H);
   if (T == 0 || B == 0) return;
