@@ -3,7 +3,7 @@
 // gradients for 1–2 layers, uni- and bidirectional, batchFirst both ways, projSize, packed batches
 // of unsorted lengths (checked against each sequence run alone), unbatched input; stateDict names
 // and shapes; initialisation bounds; dropout between layers only in training; bad input.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
@@ -234,6 +234,27 @@ describe('module behaviour', () => {
     expect(out.shape).toEqual([5, 0, 4]);
     expect(h.shape).toEqual([2, 0, 4]);
     expect(c.shape).toEqual([2, 0, 4]);
+  });
+
+  it('forward is typed by its input: a Tensor gives a Tensor, a PackedSequence a PackedSequence', () => {
+    const lstm = new nn.LSTM(3, 4), gru = new nn.GRU(3, 4), rnn = new nn.RNN(3, 4);
+    const x = kd.randn([5, 2, 3]);
+    const packed = packPaddedSequence(x, [5, 3]);
+    const [out] = lstm.forward(x);
+    const [outPacked, [h, c]] = lstm.forward(packed);
+    expectTypeOf(out).toEqualTypeOf<Tensor>();
+    expectTypeOf(outPacked).toEqualTypeOf<InstanceType<typeof PackedSequence>>();
+    expectTypeOf(gru.forward(packed)[0]).toEqualTypeOf<InstanceType<typeof PackedSequence>>();
+    expectTypeOf(rnn.forward(x)[0]).toEqualTypeOf<Tensor>();
+    expect(out).not.toBeInstanceOf(PackedSequence);
+    expect(outPacked).toBeInstanceOf(PackedSequence);
+    expect(out.shape).toEqual([5, 2, 4]);
+    expect(padPackedSequence(outPacked)[0].shape).toEqual([5, 2, 4]);
+    expect([h.shape, c.shape]).toEqual([[1, 2, 4], [1, 2, 4]]);
+    // A module of a union type still takes a union input, and gives the union.
+    const either: InstanceType<typeof nn.LSTM> | InstanceType<typeof nn.GRU> = gru;
+    const input = x as Tensor | InstanceType<typeof PackedSequence>;
+    expectTypeOf(either.forward(input)[0]).toEqualTypeOf<Tensor | InstanceType<typeof PackedSequence>>();
   });
 
   it('h0 defaults to zeros', () => {
