@@ -1,7 +1,8 @@
 // `npm run bench -- rnn`: training steps per second of a 2-layer nn.LSTM (input 128, hidden 256,
 // seq 64, batch 32, Adam, mean squared error of the last step's output) and the same nn.GRU, on
 // 1 and 2 threads, beside PyTorch on the CPU in the same run (bench/peers/torch_rnn.py,
-// interpreter from findPeerPython). `npm run bench -- rnn --quick` runs tiny sizes briefly, to
+// interpreter from findPeerPython); also per CPU-second of the process (steps over the CPU time
+// they took), which a shared machine's load disturbs less than the wall clock. `npm run bench -- rnn --quick` runs tiny sizes briefly, to
 // check that the script works.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -22,16 +23,19 @@ function stepFlops(s: Sizes, gates: number): number {
   return 3 * forward;
 }
 
-function torchStepsPerSecond(threads: number, s: Sizes): Record<string, number> {
+interface Rate { wall: number; cpu: number }
+
+/** PyTorch's rates by model name: steps per wall-clock second and per CPU-second. */
+function torchStepsPerSecond(threads: number, s: Sizes): Record<string, Rate> {
   const peer = findPeerPython();
   if (!peer) return {};
   try {
     const args = [threads, s.input, s.hidden, s.seq, s.batch, s.seconds].map(String);
     const out = execFileSync(peer.python, [join(packageRoot(), 'bench', 'peers', 'torch_rnn.py'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const result: Record<string, number> = {};
+    const result: Record<string, Rate> = {};
     for (const line of out.trim().split('\n')) {
-      const [name, value] = line.split(' ');
-      result[name] = Number(value);
+      const [name, wall, cpu] = line.split(' ');
+      result[name] = { wall: Number(wall), cpu: Number(cpu) };
     }
     return result;
   } catch {
@@ -39,26 +43,29 @@ function torchStepsPerSecond(threads: number, s: Sizes): Record<string, number> 
   }
 }
 
-function stepsPerSecond(model: kd.nn.LSTM | kd.nn.GRU, x: kd.Tensor, target: kd.Tensor, seconds: number): number {
+/** Steps per wall-clock second of the best of three timed thirds, and per CPU-second in that third. */
+function stepsPerSecond(model: kd.nn.LSTM | kd.nn.GRU, x: kd.Tensor, target: kd.Tensor, seconds: number): Rate {
   const optimizer = new kd.optim.Adam(model.parameters(), { lr: 1e-3 });
   const step = () =>
     kd.tidy(() => {
       optimizer.zeroGrad();
       const [out] = model.forward(x);
-      const loss = (out as kd.Tensor).select(0, x.shape[0] - 1).sub(target).square().mean();
+      const loss = out.select(0, x.shape[0] - 1).sub(target).square().mean();
       loss.backward();
       optimizer.step();
     });
   for (let i = 0; i < 3; i++) step();
-  let best = 0;
+  let best: Rate = { wall: 0, cpu: 0 };
   for (let r = 0; r < 3; r++) {
     let n = 0;
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     while (performance.now() - t0 < (seconds * 1000) / 3 || n === 0) {
       step();
       n++;
     }
-    best = Math.max(best, n / ((performance.now() - t0) / 1000));
+    const wall = n / ((performance.now() - t0) / 1000);
+    const used = process.cpuUsage(c0);
+    if (wall > best.wall) best = { wall, cpu: n / Math.max((used.user + used.system) / 1e6, 1e-9) };
   }
   return best;
 }
@@ -75,10 +82,11 @@ export async function main(): Promise<void> {
   for (const threads of [1, 2]) {
     kd.setNumThreads(threads);
     const peer = torchStepsPerSecond(threads, s);
-    const lstm = stepsPerSecond(new kd.nn.LSTM(s.input, s.hidden, { numLayers: 2 }), x, target, s.seconds);
-    rows.push(makeRow(`lstm 2 layers ${shape} Adam`, threads, 'steps/s', lstm, peerName, peer.lstm ?? null));
-    const gru = stepsPerSecond(new kd.nn.GRU(s.input, s.hidden, { numLayers: 2 }), x, target, s.seconds);
-    rows.push(makeRow(`gru 2 layers ${shape} Adam`, threads, 'steps/s', gru, peerName, peer.gru ?? null));
+    for (const [name, Make] of [['lstm', kd.nn.LSTM], ['gru', kd.nn.GRU]] as const) {
+      const rate = stepsPerSecond(new Make(s.input, s.hidden, { numLayers: 2 }), x, target, s.seconds);
+      rows.push(makeRow(`${name} 2 layers ${shape} Adam`, threads, 'steps/s', rate.wall, peerName, peer[name]?.wall ?? null));
+      rows.push(makeRow(`${name} 2 layers ${shape} Adam`, threads, 'steps/cpu-s', rate.cpu, peerName, peer[name]?.cpu ?? null));
+    }
   }
   printTable(rows);
   // The physical limit beside the table: the FMA peak measured now, for the ISA in use.

@@ -69,8 +69,8 @@ class Tagger extends nn.Module {
   /** ids [B, maxLen] padded, lengths [B] -> logits [B, maxLen, 3]. */
   forward(ids: Tensor, lengths: number[]): Tensor {
     const packed = packPaddedSequence(this.embed.forward(ids), lengths, { batchFirst: true, enforceSorted: false });
-    const [out] = this.lstm.forward(packed); // a PackedSequence in gives a PackedSequence out
-    const [padded] = padPackedSequence(out as kd.nn.utils.rnn.PackedSequence, { batchFirst: true, totalLength: ids.shape[1] });
+    const [out] = this.lstm.forward(packed);
+    const [padded] = padPackedSequence(out, { batchFirst: true, totalLength: ids.shape[1] });
     return this.head.forward(padded);
   }
 }

@@ -58,7 +58,7 @@ class CharLSTM extends nn.Module {
   /** ids [B, T] -> logits [B, T, V] and the LSTM's final [h, c]. */
   forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
     const [out, next] = this.lstm.forward(this.embed.forward(x), state);
-    return [this.head.forward(out as Tensor), next]; // a Tensor in gives a Tensor out
+    return [this.head.forward(out), next];
   }
 }
 

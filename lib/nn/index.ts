@@ -27,4 +27,4 @@ export * as lora from './lora.js';
 export type { LoraConfig } from './lora.js';
 export * as utils from './utils/index.js';
 export { RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell } from './layers/rnn.js';
-export type { RNNBaseOptions, RNNOptions, LSTMOptions } from './layers/rnn.js';
+export type { RNNBaseOptions, RNNOptions, LSTMOptions, RnnOutput } from './layers/rnn.js';

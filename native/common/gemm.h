@@ -8,6 +8,7 @@
 //        onto it); device pointers.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace kd {
 
@@ -28,6 +29,30 @@ void sgemm(const GemmArgs& args);
 
 // The reference: plain loops with double accumulation, single-threaded. For tests.
 void sgemmRef(const GemmArgs& args);
+
+// A B operand packed once for many products with different A, for products with few rows (a
+// recurrent layer's weight, multiplied by the batch's states at every step): sgemm repacks B on
+// every call, sgemmPacked reads these panels as they are. Panels are NR columns wide (the ISA's
+// small-path tile, see cpu/gemm_small.h) and span all of k, k-major, columns past n zero. ISAs
+// without a small path (the scalar build) keep no panels and run sgemm on the source, which must
+// then outlive the PackedB.
+struct PackedB {
+  int64_t k = 0, n = 0;
+  int nr = 0;                 // panel width; 0: no panels, use the source
+  std::vector<float> panels;  // ceil(n / nr) panels of k × nr
+  const float* b = nullptr;   // the source, B(p, j) at b[p*rowStride + j*colStride]
+  int64_t rowStride = 0, colStride = 0;
+};
+
+// Packs B (k × n, any strides) for the ISA that dispatchIsa() picks now.
+void sgemmPackB(int64_t k, int64_t n, const float* b, int64_t rowStride, int64_t colStride, PackedB& out);
+
+// C = alpha·A·B + beta·C with A m × b.k (any strides), B packed by sgemmPackB and C m × b.n with
+// unit column stride, row pitch ldc; beta == 0 means C is not read. Only columns [j0, j1) of C
+// (j1 < 0: to b.n) are computed; j0 must be a multiple of b.nr. Column panels are shared out over
+// the kd::parallel pool (inline when called inside a parallel region).
+void sgemmPacked(int64_t m, const float* a, int64_t aRowStride, int64_t aColStride, const PackedB& b, float* c,
+                 int64_t ldc, float alpha, float beta, int64_t j0 = 0, int64_t j1 = -1);
 
 namespace cuda {
 

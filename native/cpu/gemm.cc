@@ -190,6 +190,74 @@ void sgemm(const GemmArgs& args) {
   }
 }
 
+namespace {
+
+// The small path whose tiles read prepacked panels, or null (scalar: no small path).
+const SmallKernel* panelKernel() {
+  switch (dispatchIsa()) {
+    case CpuIsa::Avx512: return &smallKernelAvx512();
+    case CpuIsa::Avx2: return &smallKernelAvx2();
+    default: return nullptr;
+  }
+}
+
+template <int NR>
+void packPanels(int64_t k, int64_t n, ConstMat b, float* dst) {
+  parallelFor(ceilDiv(n, NR), bytesCost(8.0 * static_cast<double>(k * NR)), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q)
+      packB<NR>(k, std::min<int64_t>(NR, n - q * NR), b.at(0, q * NR), dst + q * NR * k);
+  });
+}
+
+}  // namespace
+
+void sgemmPackB(int64_t k, int64_t n, const float* b, int64_t rowStride, int64_t colStride, PackedB& out) {
+  out.k = k, out.n = n, out.b = b, out.rowStride = rowStride, out.colStride = colStride;
+  const SmallKernel* small = panelKernel();
+  out.nr = small && k > 0 && n > 0 ? small->nr : 0;
+  if (out.nr == 0) {
+    out.panels.clear();
+    return;
+  }
+  out.panels.resize(static_cast<size_t>(roundUp(n, out.nr) * k));
+  const ConstMat src{b, rowStride, colStride};
+  if (out.nr == 32)
+    packPanels<32>(k, n, src, out.panels.data());
+  else if (out.nr == 16)
+    packPanels<16>(k, n, src, out.panels.data());
+  else
+    std::abort();  // the small paths' tiles are 32 (AVX-512) or 16 (AVX2) wide
+}
+
+void sgemmPacked(int64_t m, const float* a, int64_t aRowStride, int64_t aColStride, const PackedB& b, float* c,
+                 int64_t ldc, float alpha, float beta, int64_t j0, int64_t j1) {
+  if (j1 < 0 || j1 > b.n) j1 = b.n;
+  if (m <= 0 || j0 >= j1) return;
+  const SmallKernel* small = panelKernel();
+  if (b.nr == 0 || !small || small->nr != b.nr || b.k <= 0 || alpha == 0.0f) {  // no panels for this ISA
+    GemmArgs args{};
+    args.m = m, args.n = j1 - j0, args.k = b.k, args.batch = 1;
+    args.a = a, args.aRowStride = aRowStride, args.aColStride = aColStride;
+    args.b = b.b + j0 * b.colStride, args.bRowStride = b.rowStride, args.bColStride = b.colStride;
+    args.c = c + j0, args.cRowStride = ldc, args.cColStride = 1;
+    args.alpha = alpha, args.beta = beta;
+    sgemm(args);
+    return;
+  }
+  if (j0 % b.nr != 0) std::abort();  // callers split columns on panels
+  // Each panel is a k × nr matrix with row pitch nr, which the small path reads in place.
+  const int64_t q0 = j0 / b.nr, panels = ceilDiv(j1, b.nr) - q0;
+  const ConstMat am{a, aRowStride, aColStride};
+  parallelFor(panels, flopsCost(2.0 * static_cast<double>(m) * b.nr * static_cast<double>(b.k)),
+              [&](int64_t p0, int64_t p1) {
+                for (int64_t q = q0 + p0; q < q0 + p1; ++q) {
+                  const int64_t j = q * b.nr;
+                  small->fn(SmallGemm{m, std::min<int64_t>(b.nr, j1 - j), b.k, am,
+                                      ConstMat{b.panels.data() + j * b.k, b.nr, 1}, Mat{c + j, ldc, 1}, alpha, beta});
+                }
+              });
+}
+
 void sgemmRef(const GemmArgs& g) {
   for (int64_t b = 0; b < g.batch; ++b) {
     const float* a = g.a + b * g.aBatchStride;

@@ -1,7 +1,8 @@
 // The fused gate passes of the recurrent layers (native/common/rnn.h), written once and compiled
 // per ISA by rnn.cc (baseline), rnn_avx2.cc and rnn_avx512.cc; rnn.cc picks a build with
-// dispatchIsa(). Each pass works on rows [r0, r1) of one step: plain loops over the hidden units
-// whose expf/tanhf calls vectorise through libmvec (vector_math.h).
+// dispatchIsa(). Each pass works on rows [r0, r1) and hidden units [j0, j1) of one step (every
+// gate of those units): plain loops whose expf/tanhf calls vectorise through libmvec
+// (vector_math.h).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -13,22 +14,22 @@ namespace kd::rnn_detail {
 // LSTM forward: gates [., 4H] hold the pre-activations (both biases and both projections) and get
 // i, f, g, o after activation; c [., H] is the state, updated in place, its old value saved to
 // cPrev; hNew [., H] gets o·tanh(c').
-using LstmForwardRows = void (*)(int64_t r0, int64_t r1, int64_t H, float* gates, float* c, float* cPrev, float* hNew);
+using LstmForwardRows = void (*)(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, float* gates, float* c, float* cPrev, float* hNew);
 // GRU forward: gates [., 3H] hold W_ih x + b_ih, hh [., 3H] W_hh h (bHh [3H] or null added here);
 // gates get r, z, n; hn [., H] saves W_hn h + b_hn; hNew = (1 - z)·n + z·hPrev (may alias nothing).
-using GruForwardRows = void (*)(int64_t r0, int64_t r1, int64_t H, float* gates, const float* hh, const float* bHh,
+using GruForwardRows = void (*)(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, float* gates, const float* hh, const float* bHh,
                                 const float* hPrev, float* hn, float* hNew);
 // Elman forward: gates [., H] pre-activations become h' (tanh or relu), also written to hNew.
-using ElmanForwardRows = void (*)(int64_t r0, int64_t r1, int64_t H, bool relu, float* gates, float* hNew);
+using ElmanForwardRows = void (*)(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, bool relu, float* gates, float* hNew);
 // LSTM backward: dh [., H] the gradient of o·tanh(c'), dc [., H] of c' (replaced by that of c);
 // writes dGates [., 4H] (pre-activation) and, when hRaw is not null, o·tanh(c') there.
-using LstmBackwardRows = void (*)(int64_t r0, int64_t r1, int64_t H, const float* gates, const float* cPrev,
+using LstmBackwardRows = void (*)(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, const float* gates, const float* cPrev,
                                   const float* dh, float* dc, float* dGates, float* hRaw);
 // GRU backward: dh [., H] the gradient of h' (replaced by its direct part dh·z for h); writes
 // dGates (input side) and dGatesH (recurrent side: the n block scaled by r).
-using GruBackwardRows = void (*)(int64_t r0, int64_t r1, int64_t H, const float* gates, const float* hn,
+using GruBackwardRows = void (*)(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, const float* gates, const float* hn,
                                  const float* hPrev, float* dh, float* dGates, float* dGatesH);
-using ElmanBackwardRows = void (*)(int64_t r0, int64_t r1, int64_t H, bool relu, const float* gates, const float* dh,
+using ElmanBackwardRows = void (*)(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, bool relu, const float* gates, const float* dh,
                                    float* dGates);
 
 struct GateKernels {
@@ -50,7 +51,7 @@ namespace {
 
 inline float sigmoid(float v) { return 1.f / (1.f + expf(-v)); }
 
-void lstmForward(int64_t r0, int64_t r1, int64_t H, float* gates, float* c, float* cPrev, float* hNew) {
+void lstmForward(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, float* gates, float* c, float* cPrev, float* hNew) {
   for (int64_t r = r0; r < r1; ++r) {
     float* __restrict gi = gates + r * 4 * H;
     float* __restrict gf = gi + H;
@@ -60,7 +61,7 @@ void lstmForward(int64_t r0, int64_t r1, int64_t H, float* gates, float* c, floa
     float* __restrict cp = cPrev + r * H;
     float* __restrict hr = hNew + r * H;
     #pragma GCC ivdep
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const float i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j]);
       const float cOld = cr[j];
       const float cNew = f * cOld + i * g;
@@ -72,7 +73,7 @@ void lstmForward(int64_t r0, int64_t r1, int64_t H, float* gates, float* c, floa
   }
 }
 
-void gruForward(int64_t r0, int64_t r1, int64_t H, float* gates, const float* hh, const float* bHh,
+void gruForward(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, float* gates, const float* hh, const float* bHh,
                 const float* hPrev, float* hn, float* hNew) {
   for (int64_t r = r0; r < r1; ++r) {
     float* __restrict gr = gates + r * 3 * H;
@@ -85,7 +86,7 @@ void gruForward(int64_t r0, int64_t r1, int64_t H, float* gates, const float* hh
     float* __restrict hnOut = hn + r * H;
     float* __restrict out = hNew + r * H;
     #pragma GCC ivdep
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const float br = bHh ? bHh[j] : 0.f, bz = bHh ? bHh[H + j] : 0.f, bn = bHh ? bHh[2 * H + j] : 0.f;
       const float rg = sigmoid(gr[j] + hr[j] + br), z = sigmoid(gz[j] + hz[j] + bz);
       const float hnv = hnIn[j] + bn;
@@ -97,21 +98,21 @@ void gruForward(int64_t r0, int64_t r1, int64_t H, float* gates, const float* hh
   }
 }
 
-void elmanForward(int64_t r0, int64_t r1, int64_t H, bool relu, float* gates, float* hNew) {
+void elmanForward(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, bool relu, float* gates, float* hNew) {
   for (int64_t r = r0; r < r1; ++r) {
     float* __restrict gt = gates + r * H;
     float* __restrict out = hNew + r * H;
     if (relu) {
       #pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) out[j] = gt[j] = gt[j] > 0.f ? gt[j] : 0.f;
+      for (int64_t j = j0; j < j1; ++j) out[j] = gt[j] = gt[j] > 0.f ? gt[j] : 0.f;
     } else {
       #pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) out[j] = gt[j] = tanhf(gt[j]);
+      for (int64_t j = j0; j < j1; ++j) out[j] = gt[j] = tanhf(gt[j]);
     }
   }
 }
 
-void lstmBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const float* cPrev, const float* dh,
+void lstmBackward(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, const float* gates, const float* cPrev, const float* dh,
                   float* dc, float* dGates, float* hRaw) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict gi = gates + r * 4 * H;
@@ -126,7 +127,7 @@ void lstmBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const f
     float* __restrict dg = di + 2 * H;
     float* __restrict dO = di + 3 * H;
     #pragma GCC ivdep
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const float i = gi[j], f = gf[j], g = gg[j], o = go[j];
       const float tc = tanhf(f * cp[j] + i * g);
       const float dcj = dcr[j] + dhr[j] * o * (1.f - tc * tc);
@@ -139,12 +140,12 @@ void lstmBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const f
     if (hRaw) {
       float* __restrict hr = hRaw + r * H;
       #pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) hr[j] = go[j] * tanhf(gf[j] * cp[j] + gi[j] * gg[j]);
+      for (int64_t j = j0; j < j1; ++j) hr[j] = go[j] * tanhf(gf[j] * cp[j] + gi[j] * gg[j]);
     }
   }
 }
 
-void gruBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const float* hn, const float* hPrev, float* dh,
+void gruBackward(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, const float* gates, const float* hn, const float* hPrev, float* dh,
                  float* dGates, float* dGatesH) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict gr = gates + r * 3 * H;
@@ -160,7 +161,7 @@ void gruBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const fl
     float* __restrict dhZ = dhR + H;
     float* __restrict dhN = dhR + 2 * H;
     #pragma GCC ivdep
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const float rg = gr[j], z = gz[j], n = gn[j], d = dhr[j];
       const float dnPre = d * (1.f - z) * (1.f - n * n);
       const float drPre = dnPre * hnr[j] * rg * (1.f - rg);
@@ -174,17 +175,17 @@ void gruBackward(int64_t r0, int64_t r1, int64_t H, const float* gates, const fl
   }
 }
 
-void elmanBackward(int64_t r0, int64_t r1, int64_t H, bool relu, const float* gates, const float* dh, float* dGates) {
+void elmanBackward(int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t H, bool relu, const float* gates, const float* dh, float* dGates) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict h = gates + r * H;
     const float* __restrict d = dh + r * H;
     float* __restrict out = dGates + r * H;
     if (relu) {
       #pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) out[j] = h[j] > 0.f ? d[j] : 0.f;
+      for (int64_t j = j0; j < j1; ++j) out[j] = h[j] > 0.f ? d[j] : 0.f;
     } else {
       #pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) out[j] = d[j] * (1.f - h[j] * h[j]);
+      for (int64_t j = j0; j < j1; ++j) out[j] = d[j] * (1.f - h[j] * h[j]);
     }
   }
 }

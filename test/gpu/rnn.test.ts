@@ -25,7 +25,7 @@ function compare(name: string, make: Make, packed: boolean): void {
   const run = (m: ReturnType<Make>, device: 'cpu' | 'cuda') => {
     const xs = x.to(device).detach().requiresGrad_();
     const input = packed ? packPaddedSequence(xs, lengths, { enforceSorted: false }) : xs;
-    const result = m.forward(input as Tensor);
+    const result = m.forward(input);
     const outRaw = result[0];
     const out = outRaw instanceof PackedSequence ? padPackedSequence(outRaw)[0] : (outRaw as Tensor);
     const states = Array.isArray(result[1]) ? result[1] : [result[1]];

@@ -3,7 +3,7 @@
 // gradients for 1–2 layers, uni- and bidirectional, batchFirst both ways, projSize, packed batches
 // of unsorted lengths (checked against each sequence run alone), unbatched input; stateDict names
 // and shapes; initialisation bounds; dropout between layers only in training; bad input.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
@@ -200,7 +200,7 @@ describe('module behaviour', () => {
     const a = new nn.GRU(3, 4, { numLayers: 2 }), b = new nn.GRU(3, 4, { numLayers: 2 });
     b.loadStateDict(a.stateDict());
     const x = kd.randn([5, 2, 3]);
-    expectClose(values(b.forward(x)[0] as Tensor), values(a.forward(x)[0] as Tensor), 1e-7);
+    expectClose(values(b.forward(x)[0]), values(a.forward(x)[0]), 1e-7);
   });
 
   it('initialises every parameter uniformly within ±1/√hiddenSize', () => {
@@ -222,40 +222,61 @@ describe('module behaviour', () => {
     const x = kd.randn([6, 3]), h = kd.randn([4, 4]), c = kd.randn([4, 4]);
     const [out, [hN, cN]] = m.forward(x, [h, c]);
     const [outB, [hB, cB]] = m.forward(x.unsqueeze(1), [h.unsqueeze(1), c.unsqueeze(1)]);
-    expect((out as Tensor).shape).toEqual([6, 8]);
+    expect(out.shape).toEqual([6, 8]);
     expect(hN.shape).toEqual([4, 4]);
-    expectClose(values(out as Tensor), values(outB as Tensor), 1e-7);
+    expectClose(values(out), values(outB), 1e-7);
     expectClose(values(hN), values(hB), 1e-7);
     expectClose(values(cN), values(cB), 1e-7);
   });
 
   it('an empty batch gives empty outputs and states, as PyTorch', () => {
     const [out, [h, c]] = new nn.LSTM(3, 4, { numLayers: 2 }).forward(kd.zeros([5, 0, 3]));
-    expect((out as Tensor).shape).toEqual([5, 0, 4]);
+    expect(out.shape).toEqual([5, 0, 4]);
     expect(h.shape).toEqual([2, 0, 4]);
     expect(c.shape).toEqual([2, 0, 4]);
+  });
+
+  it('forward is typed by its input: a Tensor gives a Tensor, a PackedSequence a PackedSequence', () => {
+    const lstm = new nn.LSTM(3, 4), gru = new nn.GRU(3, 4), rnn = new nn.RNN(3, 4);
+    const x = kd.randn([5, 2, 3]);
+    const packed = packPaddedSequence(x, [5, 3]);
+    const [out] = lstm.forward(x);
+    const [outPacked, [h, c]] = lstm.forward(packed);
+    expectTypeOf(out).toEqualTypeOf<Tensor>();
+    expectTypeOf(outPacked).toEqualTypeOf<InstanceType<typeof PackedSequence>>();
+    expectTypeOf(gru.forward(packed)[0]).toEqualTypeOf<InstanceType<typeof PackedSequence>>();
+    expectTypeOf(rnn.forward(x)[0]).toEqualTypeOf<Tensor>();
+    expect(out).not.toBeInstanceOf(PackedSequence);
+    expect(outPacked).toBeInstanceOf(PackedSequence);
+    expect(out.shape).toEqual([5, 2, 4]);
+    expect(padPackedSequence(outPacked)[0].shape).toEqual([5, 2, 4]);
+    expect([h.shape, c.shape]).toEqual([[1, 2, 4], [1, 2, 4]]);
+    // A module of a union type still takes a union input, and gives the union.
+    const either: InstanceType<typeof nn.LSTM> | InstanceType<typeof nn.GRU> = gru;
+    const input = x as Tensor | InstanceType<typeof PackedSequence>;
+    expectTypeOf(either.forward(input)[0]).toEqualTypeOf<Tensor | InstanceType<typeof PackedSequence>>();
   });
 
   it('h0 defaults to zeros', () => {
     const m = new nn.GRU(3, 4, { bidirectional: true });
     const x = kd.randn([5, 2, 3]);
-    expectClose(values(m.forward(x)[0] as Tensor), values(m.forward(x, kd.zeros([2, 2, 4]))[0] as Tensor), 1e-7);
+    expectClose(values(m.forward(x)[0]), values(m.forward(x, kd.zeros([2, 2, 4]))[0]), 1e-7);
   });
 
   it('dropout acts between layers in training only, never after the last layer', () => {
     const m = new nn.LSTM(3, 4, { numLayers: 2, dropout: 1 });
     const x = kd.randn([4, 2, 3]);
-    const trainOut = values(m.forward(x)[0] as Tensor);
+    const trainOut = values(m.forward(x)[0]);
     // p = 1 zeroes layer 0's output: layer 1 sees zeros, but its own output is not dropped.
     const lone = new nn.LSTM(4, 4);
     for (const k of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']) kd.noGrad(() => lone.param(`${k}_l0`)!.copy_(m.param(`${k}_l1`)!));
-    expectClose(trainOut, values(lone.forward(kd.zeros([4, 2, 4]))[0] as Tensor), 1e-6);
+    expectClose(trainOut, values(lone.forward(kd.zeros([4, 2, 4]))[0]), 1e-6);
     expect(trainOut.some((v) => v !== 0)).toBe(true);
     m.eval();
-    const evalOut = values(m.forward(x)[0] as Tensor);
+    const evalOut = values(m.forward(x)[0]);
     const noDrop = new nn.LSTM(3, 4, { numLayers: 2 });
     noDrop.loadStateDict(m.stateDict());
-    expectClose(evalOut, values(noDrop.forward(x)[0] as Tensor), 1e-7);
+    expectClose(evalOut, values(noDrop.forward(x)[0]), 1e-7);
     expect(evalOut).not.toEqual(trainOut);
   });
 

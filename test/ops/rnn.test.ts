@@ -108,6 +108,64 @@ describe('rnnLayer (fused) matches PyTorch equations in float64', () => {
   });
 });
 
+/**
+ * Sizes past the recurrent GEMMs' tiles (gate rows over several 16- and 32-wide weight panels with
+ * a partial last one, k above the 256-deep block, more batch rows than one 14-row tile): outputs
+ * against the float64 reference, gradients along one random direction of every input against a
+ * central difference of the reference (numeric gradients of every weight would be too slow).
+ */
+function runWide(c: { mode: Mode; T: number; B: number; I: number; H: number; P?: number; reverse?: boolean }, rng: () => number): void {
+  const { mode, T, B, I, H } = c;
+  const P = c.P ?? 0, Ho = P || H, G = gatesOf(mode) * H;
+  const k = 1 / Math.sqrt(H);
+  const l: RefLayer = {
+    mode, T, B, I, H, P, wIh: rand(rng, G * I, k), wHh: rand(rng, G * Ho, k), bIh: rand(rng, G, k), bHh: rand(rng, G, k),
+    wHr: P ? rand(rng, P * H, k) : null,
+  };
+  const x = rand(rng, T * B * I), h0 = rand(rng, B * Ho, 0.5), c0 = mode === 'lstm' ? rand(rng, B * H, 0.5) : null;
+  const wOut = rand(rng, T * B * Ho), wH = rand(rng, B * Ho);
+  const arrays = [x, h0, l.wIh, l.wHh, l.bIh!, l.bHh!, ...(P ? [l.wHr!] : [])];
+  const direction = arrays.map((a) => rand(rng, a.length));
+  const refLoss = () => {
+    const r = referenceLayer(l, x, h0, c0, c.reverse, null);
+    return dot(r.out, wOut) + dot(r.hN, wH);
+  };
+  const shift = (eps: number) => arrays.forEach((a, i) => { for (let j = 0; j < a.length; j++) a[j] += eps * direction[i][j]; });
+  const ref = referenceLayer(l, x, h0, c0, c.reverse, null);
+  const inputs = arrays.map((a) => Float64Array.from(a));
+  const eps = 1e-4;
+  shift(eps);
+  const up = refLoss();
+  shift(-2 * eps);
+  const down = refLoss();
+  const expected = (up - down) / (2 * eps);
+  const context = `${JSON.stringify(c)} seed ${seed}`;
+
+  kd.tidy(() => {
+    const [tx, th0, tIh, tHh, tbIh, tbHh] = [[T, B, I], [B, Ho], [G, I], [G, Ho], [G], [G]].map((shape, i) => f32(inputs[i], shape));
+    const thr = P ? f32(inputs[6], [P, H]) : null;
+    const tc0 = c0 ? f32(c0, [B, H], false) : null;
+    const r = rnnLayer(mode, tx, th0, tc0, tIh, tHh, tbIh, tbHh, thr, { reverse: c.reverse });
+    expectClose(values(r.output), ref.out, 1e-5, `${context} output`);
+    expectClose(values(r.hN), ref.hN, 1e-5, `${context} hN`);
+    r.output.mul(f32(wOut, [T, B, Ho], false)).sum().add(r.hN.mul(f32(wH, [B, Ho], false)).sum()).backward();
+    const tensors = [tx, th0, tIh, tHh, tbIh, tbHh, ...(thr ? [thr] : [])];
+    const got = tensors.reduce((sum, t, i) => sum + dot(values(t.grad!), direction[i]), 0);
+    expect(Math.abs(got - expected), `${context} directional derivative ${got} vs ${expected}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(expected)));
+  });
+}
+
+describe('rnnLayer at sizes past the GEMM tiles', () => {
+  for (const threads of [1, 2]) {
+    it(`lstm hidden 70 batch 17, gru hidden 90 reverse, lstm with projection 40 (${threads} thread${threads > 1 ? 's' : ''})`, () => {
+      kd.setNumThreads(threads);
+      runWide({ mode: 'lstm', T: 3, B: 17, I: 5, H: 70 }, makeRng(seed + 10 + threads));
+      runWide({ mode: 'gru', T: 3, B: 17, I: 4, H: 90, reverse: true }, makeRng(seed + 20 + threads));
+      runWide({ mode: 'lstm', T: 3, B: 15, I: 3, H: 70, P: 40 }, makeRng(seed + 30 + threads));
+    });
+  }
+});
+
 describe('rnnLayer input checks', () => {
   const x = kd.zeros([4, 2, 3]);
   const h0 = kd.zeros([2, 5]), c0 = kd.zeros([2, 5]);

@@ -13,6 +13,12 @@ import { uniform_ } from '../init.js';
 import { Module, Parameter, reprFloat } from '../module.js';
 import { PackedSequence, packPaddedSequence, padPackedSequence } from '../utils/rnn.js';
 
+/**
+ * What a recurrent module's forward returns as its output for input type I: a Tensor for a Tensor,
+ * a PackedSequence for a PackedSequence (and the union for the union).
+ */
+export type RnnOutput<I extends Tensor | PackedSequence> = I extends PackedSequence ? PackedSequence : Tensor;
+
 export interface RNNBaseOptions {
   numLayers?: number;
   bias?: boolean;
@@ -215,9 +221,10 @@ export class RNN extends RNNBase {
     this.nonlinearity = nonlinearity;
   }
 
-  forward(input: Tensor | PackedSequence, hx?: Tensor | null): [Tensor | PackedSequence, Tensor] {
+  /** A Tensor in gives the output Tensor, a PackedSequence a PackedSequence. */
+  forward<I extends Tensor | PackedSequence>(input: I, hx?: Tensor | null): [RnnOutput<I>, Tensor] {
     const [out, hN] = this.forwardStates(input, hx ?? null, null);
-    return [out, hN];
+    return [out as RnnOutput<I>, hN];
   }
 
   override extraRepr(): string {
@@ -231,10 +238,11 @@ export class LSTM extends RNNBase {
     super('lstm', inputSize, hiddenSize, options);
   }
 
-  forward(input: Tensor | PackedSequence, hx?: [Tensor, Tensor] | null): [Tensor | PackedSequence, [Tensor, Tensor]] {
+  /** A Tensor in gives the output Tensor, a PackedSequence a PackedSequence. */
+  forward<I extends Tensor | PackedSequence>(input: I, hx?: [Tensor, Tensor] | null): [RnnOutput<I>, [Tensor, Tensor]] {
     if (hx != null && (!Array.isArray(hx) || hx.length !== 2)) throw new ArgumentError('LSTM: hx must be a pair [h0, c0]');
     const [out, hN, cN] = this.forwardStates(input, hx ? hx[0] : null, hx ? hx[1] : null);
-    return [out, [hN, cN!]];
+    return [out as RnnOutput<I>, [hN, cN!]];
   }
 }
 
@@ -244,9 +252,10 @@ export class GRU extends RNNBase {
     super('gru', inputSize, hiddenSize, options);
   }
 
-  forward(input: Tensor | PackedSequence, hx?: Tensor | null): [Tensor | PackedSequence, Tensor] {
+  /** A Tensor in gives the output Tensor, a PackedSequence a PackedSequence. */
+  forward<I extends Tensor | PackedSequence>(input: I, hx?: Tensor | null): [RnnOutput<I>, Tensor] {
     const [out, hN] = this.forwardStates(input, hx ?? null, null);
-    return [out, hN];
+    return [out as RnnOutput<I>, hN];
   }
 }
 
