@@ -102,6 +102,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
             accumulateLeaf(edge.leaf, g, grads.indexOf(g) !== grads.lastIndexOf(g) || isPending(g));
           } else if (edge.node) {
             const prev = pending.get(edge.node);
+            if (prev === g && edge.node.gathers) return;
             pending.set(edge.node, prev ? prev.add(g) : g);
             if (prev) consumed.push(prev);
           }
