@@ -119,8 +119,10 @@ export class CausalSelfAttention extends Module {
   forward(x: Tensor, cache?: LayerCache): Tensor {
     const [B, T, C] = x.shape;
     const hd = C / this.nHead;
-    const [q, k, v] = this.cAttn.forward(x).split(C, 2)
-      .map((t) => t.reshape([B, T, this.nHead, hd]).transpose(1, 2));
+    // [B, T, 3, nHead, hd] split on dim 2: each piece's gradient (strided, from the attention's
+    // [B, nHead, T, hd]) is copied once into its slab of the qkv gradient, with no reshape copy.
+    const [q, k, v] = this.cAttn.forward(x).view([B, T, 3, this.nHead, hd]).split(1, 2)
+      .map((t) => t.squeeze(2).transpose(1, 2));
     const p = this.training ? this.dropout : 0;
     let y: Tensor;
     if (cache) {
