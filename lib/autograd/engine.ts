@@ -80,6 +80,16 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
         for (const v of pending.values()) if (v === t) return true;
         return false;
       };
+      // A pending gradient that nothing else holds (no other node's pending entry, no alias, not
+      // kept, not among the gradients just returned) takes the next one in place: no new tensor.
+      const accumulatesInPlace = (prev: Tensor, g: Tensor, grads: readonly (Tensor | null | undefined)[]) => {
+        if (isGradEnabled() || prev === g || isKept(prev) || grads.includes(prev)) return false;
+        if (prev.dtype !== g.dtype || prev.device !== g.device || prev.shape.length !== g.shape.length || !prev.shape.every((s, i) => s === g.shape[i])) return false;
+        if (!prev.isContiguous() || !prev._ownsStorageAlone()) return false;
+        let holders = 0;
+        for (const v of pending.values()) if (v === prev) holders++;
+        return holders === 1;
+      };
       const free = (t: Tensor) => {
         if (!isPending(t) && !isKept(t)) t.dispose();
       };
@@ -103,6 +113,10 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
           } else if (edge.node) {
             const prev = pending.get(edge.node);
             if (prev === g && edge.node.gathers) return;
+            if (prev && accumulatesInPlace(prev, g, grads)) {
+              prev.add_(g);
+              return;
+            }
             pending.set(edge.node, prev ? prev.add(g) : g);
             if (prev) consumed.push(prev);
           }
