@@ -5,7 +5,7 @@ import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { assertTensor, broadcastShapes, record, sameDevice } from './record.js';
-import { sum, sumToShape } from './reduce.js';
+import { sumToShape } from './reduce.js';
 import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './shape.js';
 
 interface MatrixOperand {
@@ -107,47 +107,6 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         dB = b.ndim === 1 ? squeeze(r, -1) : r;
       }
       return [dA, dB];
-    };
-  });
-}
-
-/**
- * input @ weight^T + bias for float32 input [..., k], weight [n, k] and bias [n] (F.linear with a
- * bias) as one node: the output starts as the bias broadcast over its rows and one GEMM adds the
- * product into it (beta = 1), so there is no separate pass adding the bias. The backward is two
- * GEMMs (dinput = g W, dweight = g^T x, contiguous) and one sum over rows for dbias, written in ops
- * so createGraph differentiates through it. Shapes are checked by the caller (F.linear).
- */
-export function linearWithBias(input: Tensor, weight: Tensor, bias: Tensor): Tensor {
-  sameDevice('linear', input, weight, bias);
-  const k = weight.shape[1], n = weight.shape[0];
-  const lead = input.shape.slice(0, -1);
-  const rows = lead.reduce((p, s) => p * s, 1);
-  const out = Tensor._empty([...lead, n], 'float32', input.device);
-  scoped(() => {
-    const x2 = reshape(input, [rows, k]);
-    const backend = backendOf(input);
-    backend.cast({ handle: out.handle, offset: 0, shape: [rows, n], strides: [n, 1], dtype: 'float32' },
-      { handle: bias.handle, offset: bias.offset, shape: [rows, n], strides: [0, bias.strides[0]], dtype: 'float32' });
-    if (rows > 0 && k > 0) {
-      backend.gemm({
-        m: rows, n, k, batch: 1,
-        a: { handle: x2.handle, offset: x2.offset, rowStride: x2.strides[0], colStride: x2.strides[1], batchStride: 0 },
-        b: { handle: weight.handle, offset: weight.offset, rowStride: weight.strides[1], colStride: weight.strides[0], batchStride: 0 },
-        c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
-        alpha: 1, beta: 1,
-      });
-    }
-  });
-  return record('LinearBackward', out, [input, weight, bias], (node) => {
-    const xs = node.save(input), ws = node.save(weight);
-    const wantX = input.requiresGrad, wantW = weight.requiresGrad, wantB = bias.requiresGrad;
-    return (g) => {
-      const g2 = reshape(g, [rows, n]);
-      const dx = wantX ? reshape(matmul(g2, ws), input.shape) : null;
-      const dw = wantW ? matmul(transpose(g2, 0, 1), reshape(xs, [rows, k])) : null;
-      const db = wantB ? sum(g2, 0) : null;
-      return [dx, dw, db];
     };
   });
 }

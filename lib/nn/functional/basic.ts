@@ -5,7 +5,7 @@ import { ArgumentError, DTypeError, KindlingError, ShapeError, fmtShape } from '
 import { rand } from '../../ops/creation.js';
 import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
-import { linearWithBias, matmul } from '../../ops/matmul.js';
+import { matmul } from '../../ops/matmul.js';
 import { type BatchNormOptions, batchNorm as batchNormOp } from '../../ops/normalization.js';
 import { layerNormFused, rmsNormFused } from '../../ops/fused_rows.js';
 import { assertTensor } from '../../ops/record.js';
@@ -24,9 +24,6 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new ShapeError(`linear: bias ${fmtShape(bias.shape)} does not match out_features=${weight.shape[0]}`);
-  }
-  if (bias && input.dtype === 'float32' && weight.dtype === 'float32' && bias.dtype === 'float32' && input.ndim >= 2) {
-    return linearWithBias(input, weight, bias);
   }
   return scoped(() => {
     const y = matmul(input, transpose(weight, 0, 1));
