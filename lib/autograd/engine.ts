@@ -102,7 +102,12 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
         }
         const grads = node.apply(gradOut);
         if (!retain) node.release();
-        const consumed: Tensor[] = [gradOut];
+        // The incoming gradient is done with unless handed on as-is: freeing it now lets a view of
+        // it returned here (a transpose's gradient) own its storage alone, so a leaf takes it
+        // without a copy.
+        const consumed: Tensor[] = [];
+        if (grads.includes(gradOut)) consumed.push(gradOut);
+        else free(gradOut);
         node.edges.forEach((edge, i) => {
           const g = grads[i];
           if (!g) return;
