@@ -80,6 +80,16 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
         for (const v of pending.values()) if (v === t) return true;
         return false;
       };
+      // A pending gradient that nothing else holds (no other node's pending entry, no alias, not
+      // kept, not among the gradients just returned) takes the next one in place: no new tensor.
+      const accumulatesInPlace = (prev: Tensor, g: Tensor, grads: readonly (Tensor | null | undefined)[]) => {
+        if (isGradEnabled() || prev === g || isKept(prev) || grads.includes(prev)) return false;
+        if (prev.dtype !== g.dtype || prev.device !== g.device || prev.shape.length !== g.shape.length || !prev.shape.every((s, i) => s === g.shape[i])) return false;
+        if (!prev.isContiguous() || !prev._ownsStorageAlone()) return false;
+        let holders = 0;
+        for (const v of pending.values()) if (v === prev) holders++;
+        return holders === 1;
+      };
       const free = (t: Tensor) => {
         if (!isPending(t) && !isKept(t)) t.dispose();
       };
@@ -92,7 +102,12 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
         }
         const grads = node.apply(gradOut);
         if (!retain) node.release();
-        const consumed: Tensor[] = [gradOut];
+        // The incoming gradient is done with unless handed on as-is: freeing it now lets a view of
+        // it returned here (a transpose's gradient) own its storage alone, so a leaf takes it
+        // without a copy.
+        const consumed: Tensor[] = [];
+        if (grads.includes(gradOut)) consumed.push(gradOut);
+        else free(gradOut);
         node.edges.forEach((edge, i) => {
           const g = grads[i];
           if (!g) return;
@@ -102,6 +117,11 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
             accumulateLeaf(edge.leaf, g, grads.indexOf(g) !== grads.lastIndexOf(g) || isPending(g));
           } else if (edge.node) {
             const prev = pending.get(edge.node);
+            if (prev === g && edge.node.gathers) return;
+            if (prev && accumulatesInPlace(prev, g, grads)) {
+              prev.add_(g);
+              return;
+            }
             pending.set(edge.node, prev ? prev.add(g) : g);
             if (prev) consumed.push(prev);
           }

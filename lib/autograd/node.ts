@@ -18,13 +18,20 @@ export class GradNode {
   readonly edges: (Edge | null)[];
   private saved: { alias: Tensor; version: number; source: Tensor }[] = [];
   private released = false;
+  /**
+   * Set on a node whose parents write their gradients into one buffer they share and each hand
+   * over (split): the engine then keeps that buffer instead of adding it to itself.
+   */
+  gathers = false;
 
   constructor(
     readonly name: string,
-    inputs: readonly (Tensor | null)[],
+    /** Tensors whose gradients this node gives, or a node to hand the gradient to directly. */
+    inputs: readonly (Tensor | GradNode | null)[],
     private backwardFn: BackwardFn | null,
   ) {
     this.edges = inputs.map((t) => {
+      if (t instanceof GradNode) return { node: t, leaf: null };
       if (!t || !t.requiresGrad) return null;
       return t.gradFn ? { node: t.gradFn, leaf: null } : { node: null, leaf: t };
     });

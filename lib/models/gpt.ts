@@ -11,6 +11,7 @@ import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { crossEntropy } from '../nn/functional/loss.js';
 import { embedding, gelu, linear } from '../nn/functional/basic.js';
+import { biasGelu } from '../ops/fused_rows.js';
 import { normal_, ones_, zeros_ } from '../nn/init.js';
 import { Module } from '../nn/module.js';
 import { ModuleDict, ModuleList } from '../nn/layers/container.js';
@@ -118,8 +119,10 @@ export class CausalSelfAttention extends Module {
   forward(x: Tensor, cache?: LayerCache): Tensor {
     const [B, T, C] = x.shape;
     const hd = C / this.nHead;
-    const [q, k, v] = linear(x, this.cAttn.weight, this.cAttn.bias).split(C, 2)
-      .map((t) => t.reshape([B, T, this.nHead, hd]).transpose(1, 2));
+    // [B, T, 3, nHead, hd] split on dim 2: each piece's gradient (strided, from the attention's
+    // [B, nHead, T, hd]) is copied once into its slab of the qkv gradient, with no reshape copy.
+    const [q, k, v] = this.cAttn.forward(x).view([B, T, 3, this.nHead, hd]).split(1, 2)
+      .map((t) => t.squeeze(2).transpose(1, 2));
     const p = this.training ? this.dropout : 0;
     let y: Tensor;
     if (cache) {
@@ -134,7 +137,7 @@ export class CausalSelfAttention extends Module {
     } else {
       y = scaledDotProductAttention(q, k, v, { isCausal: true, dropoutP: p });
     }
-    return applyDropout(this.residDropout, linear(y.transpose(1, 2).reshape([B, T, C]), this.cProj.weight, this.cProj.bias));
+    return applyDropout(this.residDropout, this.cProj.forward(y.transpose(1, 2).reshape([B, T, C])));
   }
 }
 
@@ -152,7 +155,10 @@ export class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return applyDropout(this.dropout, linear(gelu(linear(x, this.cFc.weight, this.cFc.bias)), this.cProj.weight, this.cProj.bias));
+    // A plain Linear's bias goes into the fused bias + GELU kernel; a wrapped layer (LoRA) runs its own forward.
+    const fc = this.cFc;
+    const h = Object.getPrototypeOf(fc) === Linear.prototype && fc.bias ? biasGelu(linear(x, fc.weight), fc.bias) : gelu(fc.forward(x));
+    return applyDropout(this.dropout, this.cProj.forward(h));
   }
 }
 
@@ -314,7 +320,7 @@ export class GPT extends Module {
   }
 
   private logitsFrom(x: Tensor): Tensor {
-    return linear(x, this.lmHead.weight);
+    return this.lmHead.forward(x);
   }
 
   /**

@@ -141,21 +141,9 @@ export class LoraLinear extends Module {
     this.train(base.training);
   }
 
-  /**
-   * For models that call F.linear(x, layer.weight, layer.bias) themselves instead of
-   * layer.forward(x) (kd.models.gpt does, for speed): the adapted weight W + scaling · B @ A,
-   * computed with autograd so A and B train; the product is the same as forward's (up to float
-   * rounding). The adapter's dropout cannot act on an input it never sees, so with loraDropout > 0
-   * this is an error rather than a silently different model.
-   */
+  /** The base layer's weight, as peft's lora.Linear.weight (the adapter is applied in forward). */
   get weight(): Tensor {
-    const base = this.baseLayer.weight;
-    if (this.merged) return base;
-    const dropout = this.loraDropout.get(ADAPTER);
-    if (dropout instanceof Dropout && dropout.p > 0 && this.training) {
-      throw new ArgumentError(`LoraLinear: the model reads this layer's weight directly (F.linear) instead of calling its forward, which cannot apply loraDropout ${dropout.p}; use loraDropout 0 for this model`);
-    }
-    return base.add(this.b.weight.matmul(this.a.weight).mul(this.scaling));
+    return this.baseLayer.weight;
   }
 
   /** The base layer's bias (the adapter has none). */

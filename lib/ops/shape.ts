@@ -8,7 +8,9 @@ import { type DType, dtypeBytes, promoteTypes } from '../dtype.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, contiguousStrides, shapeNumel } from '../tensor.js';
 import { scoped } from '../scope.js';
-import { assertTensor, record, sameDevice, viewOperand } from './record.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
+import { GradNode } from '../autograd/node.js';
+import { assertTensor, needsGrad, record, sameDevice, viewOperand } from './record.js';
 import { sumToShape } from './reduce.js';
 
 const MAX_DIMS = 16;
@@ -337,13 +339,63 @@ export function split(t: Tensor, splitSize: number | number[], dim = 0): Tensor[
     sizes = [];
     for (let s = 0; s < size; s += splitSize) sizes.push(Math.min(splitSize, size - s));
   }
-  const out: Tensor[] = [];
-  let start = 0;
-  for (const s of sizes) {
-    out.push(slice(t, d, start, start + s));
-    start += s;
+  if (!needsGrad(t)) {
+    const out: Tensor[] = [];
+    let start = 0;
+    for (const s of sizes) {
+      out.push(slice(t, d, start, start + s));
+      start += s;
+    }
+    return out;
   }
-  return out;
+  return splitWithGatheredGrad(t, d, sizes);
+}
+
+/**
+ * split's pieces as views of t whose backward is one concatenation: the first piece's gradient
+ * allocates a buffer of t's shape, each piece copies its gradient into its own slab of it, and the
+ * node gathering them (SplitBackward on t) zeroes only the slabs of pieces that got no gradient.
+ * (Separate slice views would each scatter into a zero-filled tensor of t's shape, then be added.)
+ * With createGraph the pieces scatter into zeros and are added, as slices do.
+ */
+function splitWithGatheredGrad(t: Tensor, d: number, sizes: number[]): Tensor[] {
+  const inShape = [...t.shape];
+  const starts: number[] = [];
+  let at = 0;
+  for (const s of sizes) {
+    starts.push(at);
+    at += s;
+  }
+  const pieceShape = (i: number) => inShape.map((n, k) => (k === d ? sizes[i] : n));
+  const slab = (z: Tensor, i: number) => viewOperand(z, pieceShape(i), z.strides, starts[i] * z.strides[d]);
+  let buffer: Tensor | null = null;
+  const written = sizes.map(() => false);
+  const gather = new GradNode('SplitBackward', [t], (g) => {
+    if (g === buffer) {
+      sizes.forEach((_, i) => {
+        if (!written[i]) backendOf(g).fill(slab(g, i), 0);
+      });
+    }
+    buffer = null;
+    written.fill(false);
+    return [g];
+  });
+  gather.gathers = true;
+  return sizes.map((_, i) => {
+    const shape = pieceShape(i);
+    const out = t._view(shape, [...t.strides], t.offset + starts[i] * t.strides[d]);
+    out._setGradFn(new GradNode('SplitBackward', [gather], (g) => {
+      if (isGradEnabled()) return [scatterIntoZeros(g, inShape, (z) => slab(z, i))];
+      if (!buffer || buffer.isDisposed) {
+        buffer = Tensor._empty(inShape, g.dtype, g.device);
+        written.fill(false);
+      }
+      backendOf(buffer).cast(slab(buffer, i), g);
+      written[i] = true;
+      return [buffer];
+    }));
+    return out;
+  });
 }
 
 export function chunk(t: Tensor, chunks: number, dim = 0): Tensor[] {

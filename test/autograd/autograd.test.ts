@@ -269,6 +269,18 @@ describe('engine rules', () => {
     expect(x.grad!.requiresGrad).toBe(false);
   });
 
+  it('gradients meeting at a node sum correctly when one is shared by two nodes or flows in twice (in-place accumulation)', () => {
+    const x = kd.tensor([1, 2, 3], { dtype: 'float32', requiresGrad: true });
+    const y = x.mul(2); // y feeds add twice (one gradient tensor for both edges), then three more branches
+    const a = y.add(y), b = y.exp(), c = y.mul(y);
+    const u = x.mul(1), v = x.mul(1);
+    // u and v each get the same gradient tensor from add; u also gets a second one: v's must not change.
+    a.add(b).add(c).sum().add(u.add(v).sum()).add(u.mul(4).sum()).backward();
+    const yv = [2, 4, 6];
+    // d/dx: 2 * (2 + e^y + 2y) + 1 (v) + 1 + 4 (u)
+    expectClose(x.grad!.data() as Float32Array, yv.map((t) => 2 * (2 + Math.exp(t) + 2 * t) + 6), 1e-6, 'diamond');
+  });
+
   it('only leaves keep .grad; non-leaf .grad stays null', () => {
     const x = kd.tensor([1, 2], { dtype: 'float32', requiresGrad: true });
     const y = x.mul(2), z = y.exp().sum();

@@ -187,7 +187,7 @@ describe('kd.nn.lora', () => {
     expect(Math.max(...plain.flat(2).map((v, i) => Math.abs(v - check.peft_logits.flat(2)[i])))).toBeGreaterThan(1e-2);
   });
 
-  it('adapts models that read layer.weight themselves (kd.models.gpt calls F.linear): same outputs as merged, grads reach A and B', () => {
+  it('adapts kd.models.gpt (its layers run through their forward): same outputs as merged, grads reach A and B', () => {
     kd.manualSeed(12);
     const model = kd.models.gpt({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 });
     const ids = kd.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]], { dtype: 'int32' });
@@ -208,9 +208,19 @@ describe('kd.nn.lora', () => {
       expect(l.b.weight.grad).not.toBeNull();
       expect(l.baseLayer.weight.grad).toBeNull();
     }
-    const withDropout = lora.apply(kd.models.gpt({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 }), { r: 2, loraDropout: 0.1, targetModules: ['c_attn'] });
+    const [, first] = lora.loraLayers(model)[0];
+    expect(first.weight).toBe(first.baseLayer.weight);
+    // The adapter's dropout acts on the layer's input now that the model calls forward.
+    const withDropout = lora.apply(kd.models.gpt({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 }), { r: 2, loraDropout: 0.5, targetModules: ['c_fc', 'lm_head'] });
+    kd.noGrad(() => { for (const [, l] of lora.loraLayers(withDropout)) l.b.weight.copy_(kd.randn(l.b.weight.shape).mul(0.3)); });
     withDropout.train();
-    expect(() => kd.tidy(() => withDropout.forward(ids))).toThrow(/reads this layer's weight directly \(F.linear\).*cannot apply loraDropout 0.1/);
+    const t1 = kd.noGrad(() => kd.tidy(() => (withDropout.forward(ids) as Tensor).toArray() as number[][][]));
+    const t2 = kd.noGrad(() => kd.tidy(() => (withDropout.forward(ids) as Tensor).toArray() as number[][][]));
+    expect(Math.max(...t1.flat(2).map((v, i) => Math.abs(v - t2.flat(2)[i])))).toBeGreaterThan(1e-4);
+    withDropout.eval();
+    const e1 = kd.noGrad(() => kd.tidy(() => (withDropout.forward(ids) as Tensor).toArray() as number[][][]));
+    const e2 = kd.noGrad(() => kd.tidy(() => (withDropout.forward(ids) as Tensor).toArray() as number[][][]));
+    expect(e1).toEqual(e2);
   });
 
   it('trains only the adapters with fit, and lora_dropout is a Dropout when loraDropout > 0', async () => {

@@ -228,6 +228,36 @@ describe('slicing', () => {
     expect(() => t.chunk(0)).toThrow(kd.ArgumentError);
   });
 
+  it('split backward gathers the pieces\' gradients into one tensor (unused pieces zero, strided input, twice with retainGraph)', () => {
+    const base = kd.arange(60, { dtype: 'float32' }).view(6, 10).mul(0.1).requiresGrad_();
+    const x = base.transpose(0, 1); // [10, 6], strided
+    const [a, b, c] = x.split([2, 5, 3], 0);
+    // Weights that differ per element so a misplaced slab shows; b gets no gradient.
+    const wa = kd.arange(12, { dtype: 'float32' }).view(2, 6), wc = kd.arange(18, { dtype: 'float32' }).view(3, 6).mul(-1);
+    const loss = a.mul(wa).sum().add(c.transpose(0, 1).mul(wc.transpose(0, 1)).sum()).add(a.sum());
+    loss.backward(undefined, { retainGraph: true });
+    const expected = new Float64Array(60); // base [6, 10]: base[i][j] = x[j][i]
+    for (let j = 0; j < 10; j++) {
+      for (let i = 0; i < 6; i++) {
+        expected[i * 10 + j] = j < 2 ? j * 6 + i + 1 : j >= 7 ? -((j - 7) * 6 + i) : 0;
+      }
+    }
+    expect(Array.from(base.grad!.data() as Float32Array)).toEqual(Array.from(expected));
+    loss.backward();
+    expect(Array.from(base.grad!.data() as Float32Array)).toEqual(Array.from(expected, (v) => 2 * v));
+    // Pieces used twice, and one piece feeding another split.
+    const y = kd.arange(8, { dtype: 'float32' }).requiresGrad_();
+    const [p, q] = y.chunk(2);
+    const [q1, q2] = q.split(2);
+    p.mul(p).sum().add(q1.mul(3).sum()).add(q2.sum()).add(q2.mul(2).sum()).backward();
+    expect(Array.from(y.grad!.data() as Float32Array)).toEqual([0, 2, 4, 6, 3, 3, 3, 3]);
+    // createGraph takes the scatter-and-add path and gives the same gradient.
+    const z = kd.tensor([1, 2, 3, 4], { dtype: 'float32' }).requiresGrad_();
+    const [z1, z2] = z.split(2);
+    z1.pow(3).sum().add(z2.pow(2).sum()).backward(undefined, { createGraph: true });
+    expect(Array.from(z.grad!.data() as Float32Array)).toEqual([3, 12, 6, 8]);
+  });
+
   it('flip over one and several dims of a non-contiguous input; repeated dims throw', () => {
     const seed = freshSeed(), rng = makeRng(seed);
     const x = laid([3, 4, 5], 'transposed', () => rng());
