@@ -161,11 +161,13 @@ export async function runLm(args: LmArgs): Promise<LmResult> {
   const started = performance.now();
   const progressOf = (step: number) => Math.max(step / maxSteps, (performance.now() - started) / budgetMs);
   const intervals = Number.isFinite(maxSteps) ? Math.ceil(maxSteps / a.evalInterval) : 0;
-  let step = 0, stepsPerSecond = 0;
+  let step = 0;
   while (step < maxSteps && performance.now() - started < budgetMs) {
     const intervalStart = performance.now(), firstStep = step;
     const planned = Math.min(a.evalInterval, maxSteps - step);
-    const progress = new EpochProgress({ epoch: history.step.length + 1, epochs: intervals || Math.max(history.step.length + 1, Math.ceil((budgetMs / 1000) * stepsPerSecond / a.evalInterval)), batches: planned, enabled: true, write });
+    // The line names the steps it covers; a time budget has no fixed number of intervals.
+    const prefix = `Steps ${step + 1}-${step + planned}${intervals ? ` of ${maxSteps}` : ''}`;
+    const progress = new EpochProgress({ epoch: history.step.length + 1, epochs: intervals || history.step.length + 1, batches: planned, enabled: true, write, prefix });
     let lossSum = 0, lr = a.lr;
     try {
       while (step - firstStep < planned && performance.now() - started < budgetMs) {
@@ -185,8 +187,7 @@ export async function runLm(args: LmArgs): Promise<LmResult> {
     } finally {
       progress.stop();
     }
-    const seconds = (performance.now() - intervalStart) / 1000, done = step - firstStep;
-    stepsPerSecond = done / seconds;
+    const intervalSeconds = (performance.now() - intervalStart) / 1000, done = step - firstStep;
     const valLoss = validationLoss();
     const logs = { loss: lossSum / done, val_loss: valLoss, lr };
     history.step.push(step);
@@ -195,7 +196,7 @@ export async function runLm(args: LmArgs): Promise<LmResult> {
     history.loss.push(logs.loss);
     history.val_loss.push(valLoss);
     history.lr.push(lr);
-    progress.summary(logs, seconds, (done * a.batchSize) / seconds);
+    progress.summary(logs, intervalSeconds, (done * a.batchSize) / intervalSeconds);
   }
   const seconds = (performance.now() - started) / 1000;
   const tokens = step * a.batchSize * a.blockSize;

@@ -17,6 +17,8 @@ export interface EpochProgressOptions {
   barStream?: NodeJS.WriteStream;
   /** Where the summary line goes. Default process.stdout. */
   write?: (line: string) => void;
+  /** The line's prefix, e.g. 'Epoch 3/12' (the default) or 'Steps 201-300'. */
+  prefix?: string;
 }
 
 /** 0.4213, 0.001, 1.2e-5: four significant digits, no trailing noise. */
@@ -38,7 +40,7 @@ export class EpochProgress {
 
   constructor(private readonly options: EpochProgressOptions) {
     const width = String(options.epochs).length;
-    this.prefix = `Epoch ${String(options.epoch).padStart(width)}/${options.epochs}`;
+    this.prefix = options.prefix ?? `Epoch ${String(options.epoch).padStart(width)}/${options.epochs}`;
     this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
     const stream = options.barStream ?? process.stderr;
     if (options.enabled && (options.bar ?? true) && stream.isTTY) {
