@@ -246,6 +246,46 @@ describe('kd.models.bert from scratch', () => {
   });
 });
 
+describe('gradients against transformers (grads.json)', () => {
+  type Summary = { shape: number[]; head: number[]; sum: number; norm: number; sin_dot: number };
+  const GRADS = JSON.parse(readFileSync(join(FIXTURES, 'grads.json'), 'utf8')) as {
+    inputs: { mlm_labels: number[][]; seqcls_labels: number[] };
+    cases: Record<string, { loss: number; grads: Record<string, Summary> }>;
+  };
+
+  it.each(['mlm', 'seqcls'])('%s: one backward gives every parameter transformers\' gradient (tied table, cls.predictions.bias, LayerNorms, embeddings) within 1e-4', (name) => {
+    const model = kd.models.bert.fromPretrained(join(FIXTURES, name), { config: { hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 } });
+    model.train();
+    const { ids, attentionMask, tokenTypeIds } = inputs();
+    let loss: Tensor;
+    if (model instanceof BertForMaskedLM) {
+      loss = model.maskedLmLoss(model.forward(ids, { attentionMask, tokenTypeIds }), kd.tensor(GRADS.inputs.mlm_labels, { dtype: 'int32' }));
+    } else {
+      const logits = (model as unknown as { forward(x: Tensor, o: object): Tensor }).forward(ids, { attentionMask, tokenTypeIds });
+      loss = kd.nn.functional.crossEntropy(logits, kd.tensor(GRADS.inputs.seqcls_labels, { dtype: 'int32' }));
+    }
+    loss.backward();
+    const want = GRADS.cases[name];
+    expect(Math.abs(loss.item() - want.loss)).toBeLessThan(1e-5);
+    const params = new Map(model.namedParameters());
+    // Tied tensors appear once in both lists (the decoder weight is the word table; its bias is cls.predictions.bias).
+    expect([...params.keys()].sort()).toEqual(Object.keys(want.grads).sort());
+    for (const [key, w] of Object.entries(want.grads)) {
+      const g = params.get(key)!.grad;
+      expect(g, key).not.toBeNull();
+      expect(g!.shape, key).toEqual(w.shape);
+      const flat = Float64Array.from(g!.data() as Float32Array);
+      let sum = 0, sq = 0, dot = 0;
+      flat.forEach((v, i) => { sum += v; sq += v * v; dot += v * Math.sin(i + 1); });
+      const close = (got: number, ref: number, what: string) => expect(Math.abs(got - ref), `${key} ${what}: ${got} vs ${ref}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref)));
+      w.head.forEach((ref, i) => close(flat[i], ref, `[${i}]`));
+      close(sum, w.sum, 'sum');
+      close(Math.sqrt(sq), w.norm, 'norm');
+      close(dot, w.sin_dot, 'sin-weighted sum');
+    }
+  });
+});
+
 describe('errors', () => {
   const model = kd.models.bert({ ...TINY, head: 'base' });
   const ids = kd.tensor([[1, 2, 3]], { dtype: 'int32' });
