@@ -6,6 +6,11 @@
 // come from the book structure of the shipped text (Genesis .. Malachi: 0, Matthew ..
 // Revelation: 1); training verses are drawn from the chapters bert_mlm.ts trains on, test verses
 // from the 1 in 20 chapters neither example ever trains on, both balanced between the classes.
+// What to expect: this tiny encoder's masked-LM pretraining learns little (about 13% held-out masked-token
+// accuracy; PyTorch + transformers with the same recipe and data reach the same), and the task is
+// largely one of vocabulary, which the scratch model picks up within 150 steps, so at 150 steps the
+// pretrained start trails (about 73% vs 83%); given 500 steps the two end level (81.0% vs 81.7%
+// from a 1500-step pretraining).
 // Run: npm run build:ts && node dist/examples/bert_finetune.js [--pretrained DIR] [--pretrain-seconds 60]
 //        [--steps 150] [--max-seconds 45] [--batch 32] [--seq 64] [--lr 5e-4] [--train-per-class 2000] [--test-per-class 300]
 // (In your own project, import * as kd from 'kindling'.)
