@@ -159,8 +159,11 @@ describe('fused layerNorm / rmsNorm', () => {
             y.mul(r).sum().backward();
             expectClose(values(xs.grad!), ref.dx, cols === 1 ? 1e-2 : 2e-5, `${ctx} dx`);
             if (affine) {
-              expectClose(values(ws.grad!), ref.dw, 2e-6, `${ctx} dweight`);
-              if (!rms) expectClose(values(bs.grad!), ref.db, 2e-6, `${ctx} dbias`);
+              // With one column, dweight and dbias are each a sum over the rows that can cancel to
+              // near zero, so the float32 sum's rounding is large relative to the result.
+              const colTol = cols === 1 ? 1e-4 : 2e-6;
+              expectClose(values(ws.grad!), ref.dw, colTol, `${ctx} dweight`);
+              if (!rms) expectClose(values(bs.grad!), ref.db, colTol, `${ctx} dbias`);
             }
           });
         }
@@ -270,7 +273,8 @@ describe('F.biasGelu', () => {
           expectClose(values(y), y64, 1e-6, `${ctx} output`);
           y.mul(r).sum().backward();
           expectClose(values(xs.grad!), dx64, 1e-6, `${ctx} dx`);
-          expectClose(values(bs.grad!), db64, 1e-5, `${ctx} dbias`);
+          // One column: dbias is a sum over the rows that can cancel, so allow the float32 sum's rounding.
+          expectClose(values(bs.grad!), db64, cols === 1 ? 1e-4 : 1e-5, `${ctx} dbias`);
         });
       }
     });
