@@ -16,9 +16,6 @@ namespace kd {
 namespace KD_ISA_NS {
 namespace {
 
-constexpr float kInvSqrt2 = 0.70710678118654752f;
-constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-constexpr float kSqrt2OverPi = 0.79788456080286536f;
 
 template <UnaryOp OP>
 inline float unaryF(float x, float p0, float p1) {
@@ -29,15 +26,9 @@ inline float unaryF(float x, float p0, float p1) {
   else if constexpr (OP == UnaryOp::Rsqrt) return 1.0f / std::sqrt(x);
   else if constexpr (OP == UnaryOp::Abs) return std::fabs(x);
   else if constexpr (OP == UnaryOp::Relu) return x > 0.0f ? x : (x != x ? x : 0.0f);
-  // x * Phi(x) with Phi written through erfc: 1 + erf(z) cancels catastrophically for z << 0.
-  else if constexpr (OP == UnaryOp::Gelu) return 0.5f * x * std::erfc(-x * kInvSqrt2);
-  // 0.5 * (1 + tanh(u)) == sigmoid(2u); the sigmoid form does not cancel for u << 0.
-  else if constexpr (OP == UnaryOp::GeluTanh) {
-    // In double: in the far negative tail the result is x * exp(2u) and float32 rounding of the
-    // large exponent argument shows as a relative error of ~1e-4.
-    const double xd = x, u = 0.7978845608028654 * (xd + 0.044715 * xd * xd * xd);
-    return static_cast<float>(xd / (1.0 + std::exp(-2.0 * u)));
-  }
+  // x Φ(x) through the normal tail, and x σ(2u) (vector_math.h): neither cancels for x << 0.
+  else if constexpr (OP == UnaryOp::Gelu) return geluErf(x);
+  else if constexpr (OP == UnaryOp::GeluTanh) return geluTanh(x);
   else if constexpr (OP == UnaryOp::Sigmoid) return 1.0f / (1.0f + std::exp(-x));
   else if constexpr (OP == UnaryOp::Tanh) return std::tanh(x);
   else if constexpr (OP == UnaryOp::Silu) return x / (1.0f + std::exp(-x));
@@ -160,8 +151,6 @@ void unaryTyped(DType dtype, double p0, double p1, int ndim, const int64_t* shap
   }
 }
 
-inline float normalPdf(float x) { return kInvSqrt2Pi * std::exp(-0.5f * x * x); }
-
 template <BinaryOp OP>
 inline float binaryF(float x, float y) {
   if constexpr (OP == BinaryOp::Add) return x + y;
@@ -178,17 +167,8 @@ inline float binaryF(float x, float y) {
   else if constexpr (OP == BinaryOp::Atan2) return std::atan2(x, y);
   else if constexpr (OP == BinaryOp::Fmod) return std::fmod(x, y);
   else if constexpr (OP == BinaryOp::ReluBackward) return y > 0.0f ? x : 0.0f;
-  else if constexpr (OP == BinaryOp::GeluBackward) {
-    float cdf = 0.5f * std::erfc(-y * kInvSqrt2);
-    return x * (cdf + y * normalPdf(y));
-  }
-  else if constexpr (OP == BinaryOp::GeluTanhBackward) {
-    // With s = sigmoid(2u) = (1 + tanh(u)) / 2: d/dy [y s] = s + y * 2 s (1 - s) * du/dy.
-    float inner = kSqrt2OverPi * (y + 0.044715f * y * y * y);
-    float s = 1.0f / (1.0f + std::exp(-2.0f * inner));
-    float dInner = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * y * y);
-    return x * (s + 2.0f * y * s * (1.0f - s) * dInner);
-  }
+  else if constexpr (OP == BinaryOp::GeluBackward) return x * geluErfSlope(y);
+  else if constexpr (OP == BinaryOp::GeluTanhBackward) return x * geluTanhSlope(y);
   else if constexpr (OP == BinaryOp::SigmoidBackward) return x * y * (1.0f - y);
   else if constexpr (OP == BinaryOp::TanhBackward) return x * (1.0f - y * y);
   else if constexpr (OP == BinaryOp::SiluBackward) {

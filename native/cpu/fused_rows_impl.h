@@ -1,6 +1,6 @@
 // The row-wise fused kernels (layer / RMS norm, bias + GELU, softmax cross-entropy), written once
-// and compiled per ISA by fused_rows.cc (baseline x86-64) and fused_rows_avx2.cc (AVX2 + FMA), so
-// the compiler vectorises the elementwise passes for each: the exp / erfc maps go to glibc's
+// and compiled per ISA by fused_rows.cc (baseline x86-64), fused_rows_avx2.cc (AVX2 + FMA) and
+// fused_rows_avx512.cc, so the compiler vectorises the elementwise passes for each: the exp / erfc maps go to glibc's
 // vector math (vector_math.h; CMakeLists.txt gives these files the elementwise kernels' math
 // flags, which keep NaN, infinity and the order of every sum). Row sums run in float lanes per
 // chunk with the chunks added in double (chunkedSum); the column sums of a backward go to per-part
@@ -30,6 +30,7 @@ namespace kd {
   }
 KD_DECLARE_FUSED_ROWS(isa_scalar)
 KD_DECLARE_FUSED_ROWS(isa_avx2)
+KD_DECLARE_FUSED_ROWS(isa_avx512)
 #undef KD_DECLARE_FUSED_ROWS
 
 namespace KD_ISA_NS {
@@ -41,6 +42,8 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // are taken while the chunk sits in L1, so the row is read from memory once.
 constexpr int64_t kChunk = 2048;
 constexpr int kLanes = 16;  // float partial sums in chunkedSum
+// Rows whose bias gradients are summed in float before they join the double column sums.
+constexpr int64_t kBiasRows = 32;
 
 // Column sums over rows split in parts: part p adds into its own [cols] slice of `partial`
 // (parts * width doubles), then reduce() writes the totals as floats.
@@ -68,30 +71,9 @@ inline void partRows(int64_t rows, int part, int parts, int64_t& r0, int64_t& r1
   r1 = rows * (part + 1) / parts;
 }
 
-// gelu(z) and its derivative, PyTorch's two forms. The erf form goes through erfc, which does not
-// cancel for z << 0; the tanh form as z * sigmoid(2u), in double (the far negative tail is
-// z * exp(2u), whose float32 argument would cost ~1e-4 relative).
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-constexpr double kSqrt2OverPi = 0.79788456080286535588;
-inline float geluValue(float z, bool tanhForm) {
-  if (tanhForm) {
-    const double zd = z, u = kSqrt2OverPi * (zd + 0.044715 * zd * zd * zd);
-    return static_cast<float>(zd / (1.0 + std::exp(-2.0 * u)));
-  }
-  return 0.5f * z * std::erfc(-z * static_cast<float>(kInvSqrt2));
-}
-inline float geluSlope(float z, bool tanhForm) {
-  if (tanhForm) {
-    // d/dz [z s], s = sigmoid(2u): s + z * 2 s (1 - s) du/dz.
-    const double zd = z, u = kSqrt2OverPi * (zd + 0.044715 * zd * zd * zd);
-    const double s = 1.0 / (1.0 + std::exp(-2.0 * u));
-    const double du = kSqrt2OverPi * (1.0 + 3.0 * 0.044715 * zd * zd);
-    return static_cast<float>(s + 2.0 * zd * s * (1.0 - s) * du);
-  }
-  const float cdf = 0.5f * std::erfc(-z * static_cast<float>(kInvSqrt2));
-  return cdf + z * static_cast<float>(kInvSqrt2Pi) * std::exp(-0.5f * z * z);
-}
+// gelu(z) and its derivative, PyTorch's two forms (vector_math.h).
+inline float geluValue(float z, bool tanhForm) { return tanhForm ? geluTanh(z) : geluErf(z); }
+inline float geluSlope(float z, bool tanhForm) { return tanhForm ? geluTanhSlope(z) : geluErfSlope(z); }
 
 // sum_j term(j) over [0, n): kLanes float partial sums within each kSumChunk-element chunk (a
 // loop the compiler vectorises), the chunks' totals added in double. Each float lane adds at most
@@ -224,17 +206,28 @@ void biasGeluBackward(int64_t rows, int64_t cols, bool tanhForm, const float* g,
     int64_t r0, r1;
     partRows(rows, part, partsRun, r0, r1);
     double* db = dbias ? sums.slice(part, 0, 1) : nullptr;
-    std::vector<float> row(dx ? 0 : cols);  // the row's dx when dx itself is not wanted
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      const float* gr = g + r * cols;
-      float* dr = dx ? dx + r * cols : row.data();
-      if (tanhForm) {
-        for (int64_t j = 0; j < cols; ++j) dr[j] = gr[j] * geluSlope(xr[j] + bias[j], true);
-      } else {
-        for (int64_t j = 0; j < cols; ++j) dr[j] = gr[j] * geluSlope(xr[j] + bias[j], false);
+    // dbias: float column sums over blocks of kBiasRows rows, taken in the pass that writes dx,
+    // added into the part's double sums after each block.
+    std::vector<float> row(dx ? 0 : cols), block(db ? cols : 0);
+    float* __restrict acc = block.data();
+    for (int64_t b0 = r0; b0 < r1; b0 += kBiasRows) {
+      const int64_t b1 = std::min(r1, b0 + kBiasRows);
+      std::fill(block.begin(), block.end(), 0.0f);
+      for (int64_t r = b0; r < b1; ++r) {
+        const float* xr = x + r * cols;
+        const float* gr = g + r * cols;
+        float* __restrict dr = dx ? dx + r * cols : row.data();
+        if (tanhForm && db) {
+          for (int64_t j = 0; j < cols; ++j) acc[j] += dr[j] = gr[j] * geluSlope(xr[j] + bias[j], true);
+        } else if (tanhForm) {
+          for (int64_t j = 0; j < cols; ++j) dr[j] = gr[j] * geluSlope(xr[j] + bias[j], true);
+        } else if (db) {
+          for (int64_t j = 0; j < cols; ++j) acc[j] += dr[j] = gr[j] * geluSlope(xr[j] + bias[j], false);
+        } else {
+          for (int64_t j = 0; j < cols; ++j) dr[j] = gr[j] * geluSlope(xr[j] + bias[j], false);
+        }
       }
-      if (db) for (int64_t j = 0; j < cols; ++j) db[j] += dr[j];
+      if (db) for (int64_t j = 0; j < cols; ++j) db[j] += acc[j];
     }
   });
   if (!dbias) return;
