@@ -9,6 +9,8 @@ import { ArgumentError } from './errors.js';
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called when no open scope holds the tensor any longer and it was not disposed. */
+  leftScopes?(): void;
 }
 
 // The tensors made inside open scopes, oldest first; frames[i] is where scope i's tensors start.
@@ -16,9 +18,34 @@ export interface Disposable {
 const made: Disposable[] = [];
 const frames: number[] = [];
 const kept = new WeakSet<Disposable>();
+// Kept tensors that left an inner scope undisposed, told leftScopes() when the outermost scope
+// closes if still undisposed then: most are autograd's saved aliases, which the backward frees
+// within the same outer scope (a training step), so they never reach the garbage collector's
+// count. Like `made`, the list holds them until then (WeakRefs would pin their targets until the
+// event loop turns); disposed entries are dropped whenever it has doubled, so an outer scope
+// around many steps keeps only what is still live.
+const deferred: Disposable[] = [];
+let deferredPruneAt = 1024;
 
-export function trackTensor(t: Disposable): void {
-  if (frames.length > 0) made.push(t);
+function defer(t: Disposable): void {
+  deferred.push(t);
+  if (deferred.length < deferredPruneAt) return;
+  let n = 0;
+  for (const d of deferred) if (!d.isDisposed) deferred[n++] = d;
+  deferred.length = n;
+  deferredPruneAt = Math.max(1024, 2 * n);
+}
+
+function releaseDeferred(): void {
+  for (const t of deferred) if (!t.isDisposed) t.leftScopes?.();
+  deferred.length = 0;
+  deferredPruneAt = 1024;
+}
+
+export function trackTensor(t: Disposable): boolean {
+  if (frames.length === 0) return false;
+  made.push(t);
+  return true;
 }
 
 /** Exempts a tensor from the enclosing tidy scopes; it lives until disposed. */
@@ -45,17 +72,29 @@ function isReturned(t: Disposable, returned: ScopeResult | Set<unknown>): boolea
   return t === returned;
 }
 
-/** Closes the innermost scope: frees what it made, except what it returned (handed on to the enclosing one). */
+/**
+ * Closes the innermost scope: frees what it made, except what it returned (handed on to the
+ * enclosing one, or out of every scope when this was the outermost). What leaves every scope
+ * undisposed (what the outermost returns, kept tensors) is told so (leftScopes) when the
+ * outermost scope closes.
+ */
 function closeScope(start: number, returned: ScopeResult | Set<unknown>): void {
   frames.pop();
+  const outermost = frames.length === 0;
   let handedOn = start;
   const end = made.length;
   for (let i = start; i < end; i++) {
     const t = made[i];
-    if (isReturned(t, returned)) made[handedOn++] = t;
-    else if (!kept.has(t)) t.dispose();
+    if (isReturned(t, returned)) {
+      made[handedOn++] = t;
+      if (outermost && !t.isDisposed) t.leftScopes?.();
+    } else if (!kept.has(t)) t.dispose();
+    else if (t.isDisposed) continue;
+    else if (outermost) t.leftScopes?.();
+    else defer(t);
   }
-  made.length = frames.length > 0 ? handedOn : 0;
+  made.length = outermost ? 0 : handedOn;
+  if (outermost && deferred.length > 0) releaseDeferred();
 }
 
 /**

@@ -73,7 +73,12 @@ export class Tensor implements KernelOperand {
     this.strides = strides;
     this.offset = offset;
     this.dtype = dtype;
-    trackTensor(this);
+    if (!trackTensor(this)) storage.exposeToCollector();
+  }
+
+  /** @internal No tidy scope holds this tensor any longer: the collector may have to free its storage. */
+  leftScopes(): void {
+    this._storage.exposeToCollector();
   }
 
   /** @internal A fresh contiguous tensor with uninitialised memory. */

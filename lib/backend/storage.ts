@@ -3,6 +3,8 @@
 // disposed is freed when the garbage collector drops its Storage: a CPU block by a native
 // finalizer that runs during the collection itself (so a synchronous loop that never lets the
 // event loop turn still gets its memory back), a CUDA block by a FinalizationRegistry callback.
+// A CPU block's bytes count in V8's external memory (what makes it collect) only from when a
+// tensor over it leaves every tidy scope undisposed (exposeToCollector).
 import type { Device } from '../device.js';
 import { ArgumentError } from '../errors.js';
 import { native } from '../native.js';
@@ -37,6 +39,7 @@ export function liveStorageCount(): number {
 
 export class Storage {
   private refs = 1;
+  private exposed = false;
   /** Bumped by every in-place write, so autograd can tell a saved tensor was overwritten. */
   version = 0;
 
@@ -52,6 +55,17 @@ export class Storage {
 
   static allocate(device: Device, bytes: number): Storage {
     return new Storage(device, backendFor(device).alloc(bytes), bytes);
+  }
+
+  /**
+   * Tells the garbage collector about this block's bytes (CPU; once): a tensor over it is held by
+   * no tidy scope, so if the program forgets it only a collection frees it. Blocks made and freed
+   * inside scopes are never counted, so a training step's temporaries do not start collections.
+   */
+  exposeToCollector(): void {
+    if (this.exposed || this.refs <= 0) return;
+    this.exposed = true;
+    if (this.device === 'cpu') native.exposeToCollector(this.handle);
   }
 
   get freed(): boolean {

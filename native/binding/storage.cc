@@ -18,7 +18,8 @@ constexpr size_t kAlignBytes = 64;
 struct HostBlock {
   char* data = nullptr;      // null while the slot is free
   size_t bytes = 0;          // requested size (what views expose)
-  size_t reserved = 0;       // allocated size (what V8 is told about while the block is in use)
+  size_t reserved = 0;       // allocated size (what V8 is told about once the block is exposed)
+  bool exposed = false;      // reported to V8: its owner may be left to the garbage collector
   napi_ref view = nullptr;   // weak reference to the cached zero-copy ArrayBuffer, if one was made
   uint32_t generation = 0;   // bumped on every free, so a stale handle never matches a reused slot
 };
@@ -91,10 +92,12 @@ size_t sizeClass(size_t bytes) {
   return ((bytes + step - 1) / step) * step;
 }
 
-// V8 is told about the blocks in use (reserved bytes), not about cached ones: its collector
-// starts a collection when this figure has grown by tens of megabytes since the last one, which
-// is what frees the storages a loop forgot (freeCollected), and that growth must not be hidden
-// by blocks that are merely cached.
+// V8 is told about the blocks in use that only the garbage collector may free (reserved bytes),
+// not about cached ones: its collector starts a collection when this figure has grown by tens of
+// megabytes since the last one, which is what frees the storages a loop forgot (freeCollected).
+// A block is exposed (counted) when lib/ sees that no tidy scope holds its tensor any more
+// (exposeToCollector): a block made and freed inside one training step's scope never counts, so
+// the step's temporaries, however large, do not start collections that could free nothing.
 void reportToV8(napi_env env, int64_t change) {
   int64_t ignored;
   napi_adjust_external_memory(env, change, &ignored);
@@ -110,14 +113,11 @@ char* takeBlock(napi_env env, HostTable& table, size_t reserved) {
   } else {
     data = static_cast<char*>(std::aligned_alloc(kAlignBytes, reserved));
   }
-  if (data) reportToV8(env, static_cast<int64_t>(reserved));
   return data;
 }
 
-// Safe during garbage collection: it touches no JS value, and lowering V8's external-memory
-// count never starts a collection.
-void returnBlock(napi_env env, HostTable& table, char* data, size_t reserved) {
-  reportToV8(env, -static_cast<int64_t>(reserved));
+// Safe during garbage collection: it touches no JS value.
+void returnBlock(HostTable& table, char* data, size_t reserved) {
   if (table.cachedBytes + reserved <= kCacheCapBytes) {
     table.freeBlocks[reserved].push_back(data);
     table.cachedBytes += reserved;
@@ -127,8 +127,11 @@ void returnBlock(napi_env env, HostTable& table, char* data, size_t reserved) {
 }
 
 // Frees a live block (its view already detached or handed to staleViews).
+// Lowering V8's external-memory count never starts a collection, so this is safe during one.
 void freeBlock(napi_env env, HostTable& table, HostBlock* block) {
-  returnBlock(env, table, block->data, block->reserved);
+  if (block->exposed) reportToV8(env, -static_cast<int64_t>(block->reserved));
+  block->exposed = false;
+  returnBlock(table, block->data, block->reserved);
   table.liveBlocks--;
   table.liveBytes -= block->bytes;
   block->data = nullptr;
@@ -159,7 +162,7 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
     table.freeSlots.pop_back();
   } else {
     if (table.slots.size() >= static_cast<size_t>(kSlotSpan)) {
-      returnBlock(env, table, data, reserved);
+      returnBlock(table, data, reserved);
       throw Napi::RangeError::New(env, "alloc: too many live storages");
     }
     slot = static_cast<uint32_t>(table.slots.size());
@@ -199,6 +202,19 @@ Napi::Value freeWhenCollected(const Napi::CallbackInfo& info) {
   const auto handle = static_cast<uintptr_t>(info[1].As<Napi::Number>().DoubleValue());
   if (napi_add_finalizer(env, info[0], reinterpret_cast<void*>(handle), freeCollected, nullptr, nullptr) != napi_ok)
     throw Napi::Error::New(env, "freeWhenCollected: could not attach a finalizer");
+  return env.Undefined();
+}
+
+// exposeToCollector(handle): counts the block in V8's external memory from now until it is freed
+// (once; a stale handle is ignored). lib/backend/storage.ts calls it when a tensor over the block
+// is held by no tidy scope, so that only the garbage collector may free it.
+Napi::Value exposeToCollector(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HostBlock* block = lookup(info[0]);
+  if (block && !block->exposed) {
+    block->exposed = true;
+    reportToV8(env, static_cast<int64_t>(block->reserved));
+  }
   return env.Undefined();
 }
 
@@ -352,6 +368,7 @@ void registerStorage(Napi::Env env, Napi::Object exports) {
   exports.Set("alloc", Napi::Function::New(env, alloc, "alloc"));
   exports.Set("dispose", Napi::Function::New(env, dispose, "dispose"));
   exports.Set("freeWhenCollected", Napi::Function::New(env, freeWhenCollected, "freeWhenCollected"));
+  exports.Set("exposeToCollector", Napi::Function::New(env, exposeToCollector, "exposeToCollector"));
   exports.Set("memoryStats", Napi::Function::New(env, memoryStats, "memoryStats"));
   exports.Set("emptyCache", Napi::Function::New(env, emptyCache, "emptyCache"));
   exports.Set("hostView", Napi::Function::New(env, hostView, "hostView"));
