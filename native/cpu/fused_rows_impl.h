@@ -42,7 +42,8 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // are taken while the chunk sits in L1, so the row is read from memory once.
 constexpr int64_t kChunk = 2048;
 constexpr int kLanes = 16;  // float partial sums in chunkedSum
-// Rows whose bias gradients are summed in float before they join the double column sums.
+// Rows whose column gradients (dbias, dweight) are summed in float before they join the double
+// column sums.
 constexpr int64_t kBiasRows = 32;
 
 // Column sums over rows split in parts: part p adds into its own [cols] slice of `partial`
@@ -143,7 +144,13 @@ void rowNormBackward(const RowNormBackwardArgs& a) {
   const int parts = columns ? std::max(1, std::min<int>(threadsForCost(total), static_cast<int>(std::max<int64_t>(a.rows, 1)))) : 1;
   ColumnPartials sums(columns ? parts : 0, n, 2);
   auto body = [&](int64_t r0, int64_t r1, double* dw, double* db) {
+    // dweight and dbias: float column sums over blocks of kBiasRows rows, added into the part's
+    // double sums after each block.
+    std::vector<float> blockSums(dw || db ? 2 * n : 0);
+    float* __restrict fw = blockSums.data();
+    float* __restrict fb = fw + n;
     for (int64_t r = r0; r < r1; ++r) {
+      if ((r - r0) % kBiasRows == 0) std::fill(blockSums.begin(), blockSums.end(), 0.0f);
       const float* x = a.x + r * n;
       const float* g = a.g + r * n;
       const float m = a.mean[r], rs = a.rstd[r];
@@ -165,8 +172,12 @@ void rowNormBackward(const RowNormBackwardArgs& a) {
           dx[j] = rs * (gw - c1 - (x[j] - m) * rs * c2);
         }
       }
-      if (dw) for (int64_t j = 0; j < n; ++j) dw[j] += static_cast<double>(g[j]) * ((x[j] - m) * rs);
-      if (db) for (int64_t j = 0; j < n; ++j) db[j] += g[j];
+      if (dw) for (int64_t j = 0; j < n; ++j) fw[j] += g[j] * ((x[j] - m) * rs);
+      if (db) for (int64_t j = 0; j < n; ++j) fb[j] += g[j];
+      if ((r - r0) % kBiasRows == kBiasRows - 1 || r == r1 - 1) {
+        if (dw) for (int64_t j = 0; j < n; ++j) dw[j] += fw[j];
+        if (db) for (int64_t j = 0; j < n; ++j) db[j] += fb[j];
+      }
     }
   };
   if (!columns) {
