@@ -38,18 +38,18 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 inline int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// C[R][NC·W] (+)= A[R][K] · B[K][NC·W]; B and C row-major (leading dims ldb, ldc). A is row-major
-// with leading dim lda, or, when TA, stored transposed (element (r, p) at a[p*lda + r]), which
-// lets the backward multiply by Pᵀ and dSᵀ without transposing them.
+// C[R][NC·W] (+)= A[R][p0:p1] · B[p0:p1][NC·W]; B and C row-major (leading dims ldb, ldc). A is
+// row-major with leading dim lda, or, when TA, stored transposed (element (r, p) at a[p*lda + r]),
+// which lets the backward multiply by Pᵀ and dSᵀ without transposing them.
 template <int R, int NC, bool ACC, bool TA>
-inline void microTile(int64_t K, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
-                      float* __restrict c, int64_t ldc) {
+inline void microTile(int64_t p0, int64_t p1, const float* __restrict a, int64_t lda, const float* __restrict b,
+                      int64_t ldb, float* __restrict c, int64_t ldc) {
   typename Vec::V acc[R][NC];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int j = 0; j < NC; ++j) acc[r][j] = ACC ? Vec::load(c + r * ldc + j * Vec::W) : Vec::zero();
-  for (int64_t p = 0; p < K; ++p) {
+  for (int64_t p = p0; p < p1; ++p) {
     typename Vec::V bv[NC];
 #pragma GCC unroll 4
     for (int j = 0; j < NC; ++j) bv[j] = Vec::load(b + p * ldb + j * Vec::W);
@@ -66,48 +66,77 @@ inline void microTile(int64_t K, const float* __restrict a, int64_t lda, const f
     for (int j = 0; j < NC; ++j) Vec::store(c + r * ldc + j * Vec::W, acc[r][j]);
 }
 
+// Where a causal tile's A is zero: A's element (r, p) pairs query and key tile positions (r, p)
+// (or, when TA, key r with query p), and the product runs over p. With `shift` = (query tile
+// start) - (key tile start), weight (query i, key j) is zero for j > i: row r of a query-row A
+// needs p < shift + r + 1, row r of a key-row (TA) A needs p >= r - shift. `on` false: all of K.
+struct CausalBand {
+  bool on;
+  int64_t shift;
+};
+constexpr CausalBand kFullBand{false, 0};
+
+// The part [p0, p1) of [0, K) that rows [r, r + rows) of A need.
+template <bool TA>
+inline void bandRange(const CausalBand& band, int64_t K, int64_t r, int64_t rows, int64_t& p0, int64_t& p1) {
+  p0 = 0;
+  p1 = K;
+  if (!band.on) return;
+  if (TA) p0 = std::min(K, std::max<int64_t>(0, r - band.shift));
+  else p1 = std::max<int64_t>(0, std::min(K, band.shift + r + rows));
+}
+
 // Rows [0, M) in blocks of R, the last rows in blocks of 4, 2, 1.
 template <int R, int NC, bool ACC, bool TA>
 inline void microColumn(int64_t M, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                        int64_t ldc) {
+                        int64_t ldc, const CausalBand& band) {
   const int64_t rowStep = TA ? 1 : lda;  // distance between consecutive rows of A
-  int64_t i = 0;
-  for (; i + R <= M; i += R) microTile<R, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+  int64_t i = 0, p0, p1;
+  for (; i + R <= M; i += R) {
+    bandRange<TA>(band, K, i, R, p0, p1);
+    microTile<R, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+  }
   if constexpr (R > 4) {
     if (M - i >= 4) {
-      microTile<4, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+      bandRange<TA>(band, K, i, 4, p0, p1);
+      microTile<4, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
       i += 4;
     }
   }
   if constexpr (R > 2) {
     if (M - i >= 2) {
-      microTile<2, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+      bandRange<TA>(band, K, i, 2, p0, p1);
+      microTile<2, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
       i += 2;
     }
   }
   if constexpr (R > 1) {
-    if (M - i >= 1) microTile<1, NC, ACC, TA>(K, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+    if (M - i >= 1) {
+      bandRange<TA>(band, K, i, 1, p0, p1);
+      microTile<1, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+    }
   }
 }
 
 // C[M][N] (+)= A[M][K] · B[K][N] with N a multiple of W: column blocks of kCols vectors, then
-// the remaining vectors one block narrower at a time.
+// the remaining vectors one block narrower at a time. With a band (ACC only), each row block skips
+// the part of K where its A is zero above the causal diagonal.
 template <bool ACC, bool TA = false>
 void tileGemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-              int64_t ldc) {
+              int64_t ldc, const CausalBand& band = kFullBand) {
   constexpr int64_t block = Vec::kCols * Vec::W;
   int64_t j = 0;
-  for (; j + block <= N; j += block) microColumn<Vec::kRows, Vec::kCols, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
+  for (; j + block <= N; j += block) microColumn<Vec::kRows, Vec::kCols, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc, band);
   while (j < N) {
     const int64_t vectors = (N - j) / Vec::W;
     if (Vec::kCols > 3 && vectors >= 3) {
-      microColumn<Vec::kRows, 3, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      microColumn<Vec::kRows, 3, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc, band);
       j += 3 * Vec::W;
     } else if (Vec::kCols > 2 && vectors >= 2) {
-      microColumn<Vec::kRows, 2, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      microColumn<Vec::kRows, 2, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc, band);
       j += 2 * Vec::W;
     } else {
-      microColumn<Vec::kRows, 1, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc);
+      microColumn<Vec::kRows, 1, ACC, TA>(M, K, a, lda, b + j, ldb, c + j, ldc, band);
       j += Vec::W;
     }
   }
@@ -314,7 +343,7 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
         for (int64_t c = 0; c < nk; ++c) row[c] *= w.z[c];
       }
     }
-    tileGemm<true>(nq, dp, nk, w.s, kBk, vRows + j0 * ldv, ldv, w.o, dp);
+    tileGemm<true>(nq, dp, nk, w.s, kBk, vRows + j0 * ldv, ldv, w.o, dp, CausalBand{g.causal, i0 - j0});
   }
 
   float* outTile = out + ((b * g.heads + h) * g.qLen + i0) * D;
@@ -467,9 +496,11 @@ void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const Att
           }
         }
         // dV += P'ᵀ dO;  dK += dSᵀ (scale q);  dQ += dS k  (times scale at the end).
-        tileGemm<true, true>(nk, dp, nq, pd, kBk, w.dout + i0 * dp, dp, w.dv + j0 * dp, dp);
-        tileGemm<true, true>(nk, dp, nq, w.ds, kBk, w.qs + i0 * dp, dp, w.dk + j0 * dp, dp);
-        tileGemm<true>(nq, dp, nk, w.ds, kBk, w.kr + j0 * dp, dp, w.dq + i0 * dp, dp);
+        // Causal: P', dS are zero above the diagonal, which the band skips.
+        const CausalBand band{g.causal, i0 - j0};
+        tileGemm<true, true>(nk, dp, nq, pd, kBk, w.dout + i0 * dp, dp, w.dv + j0 * dp, dp, band);
+        tileGemm<true, true>(nk, dp, nq, w.ds, kBk, w.qs + i0 * dp, dp, w.dk + j0 * dp, dp, band);
+        tileGemm<true>(nq, dp, nk, w.ds, kBk, w.kr + j0 * dp, dp, w.dq + i0 * dp, dp, band);
       }
     }
 

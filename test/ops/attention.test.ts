@@ -187,6 +187,9 @@ describe('scaledDotProductAttention against a float64 reference', () => {
     for (const s of settings) {
       if (!applySetting(s)) continue;
       checkCase({ B: 1, H: 2, Hkv: 1, L: 37, S: 70, E: 64, Ev: 64, mask: 'causal', transposed: true }, rng, `E64 causal ${s.isa}/${s.threads}`);
+      // Causal over several query and key tiles (the tile products skip the zeros above the diagonal).
+      checkCase({ B: 1, H: 2, Hkv: 2, L: 150, S: 150, E: 16, Ev: 16, mask: 'causal', transposed: false }, rng, `L150 causal ${s.isa}/${s.threads}`);
+      checkCase({ B: 2, H: 2, Hkv: 1, L: 141, S: 97, E: 24, Ev: 24, mask: 'causal', transposed: true }, rng, `L141 S97 causal GQA ${s.isa}/${s.threads}`);
       checkCase({ B: 2, H: 2, Hkv: 2, L: 33, S: 41, E: 128, Ev: 128, mask: 'padding', transposed: false }, rng, `E128 padding ${s.isa}/${s.threads}`, 2e-4);
       checkCase({ B: 1, H: 3, Hkv: 3, L: 5, S: 67, E: 128, Ev: 128, mask: 'float', transposed: true }, rng, `E128 float ${s.isa}/${s.threads}`, 2e-4);
     }
