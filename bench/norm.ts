@@ -4,8 +4,8 @@
 // (bench/peers/torch_norm.py, interpreter from findPeerPython). Installs nothing. The target is
 // a BatchNorm layer costing at most 2× a ReLU: the last line prints the measured ratio.
 // Then the row-wise fused ops (lib/ops/fused_rows.ts), forward + backward calls per second:
-// LayerNorm and RMSNorm at [8·128, 256] and [4096, 768], GELU (erf) and bias + GELU at
-// [1024, 3072] (a GPT-2 MLP over 1024 tokens), cross-entropy at [2048, 256] and [1024, 50257].
+// LayerNorm and RMSNorm at [8·128, 256] and [4096, 768], GELU (erf and tanh forms) and bias + GELU
+// at [1024, 3072] (a GPT-2 MLP over 1024 tokens), cross-entropy at [2048, 256] and [1024, 50257].
 // `npm run bench -- norm --small` runs every case at a tiny size, to check that the bench works.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -17,10 +17,10 @@ const SMALL = process.argv.includes('--small');
 const SHAPE = SMALL ? [4, 3, 5, 5] : [64, 16, 28, 28];
 
 /** A row-op case: its name (shared with the peer), what it runs and on which [rows, cols]. */
-interface RowCase { name: string; kind: 'layernorm' | 'rmsnorm' | 'gelu' | 'biasgelu' | 'ce'; shape: [number, number] }
+interface RowCase { name: string; kind: 'layernorm' | 'rmsnorm' | 'gelu' | 'gelutanh' | 'biasgelu' | 'ce'; shape: [number, number] }
 const ROW_CASES: RowCase[] = ([
   ['layernorm', [8 * 128, 256]], ['layernorm', [4096, 768]], ['rmsnorm', [8 * 128, 256]], ['rmsnorm', [4096, 768]],
-  ['gelu', [1024, 3072]], ['biasgelu', [1024, 3072]], ['ce', [2048, 256]], ['ce', [1024, 50257]],
+  ['gelu', [1024, 3072]], ['gelutanh', [1024, 3072]], ['biasgelu', [1024, 3072]], ['ce', [2048, 256]], ['ce', [1024, 50257]],
 ] as const).map(([kind, shape]) => {
   const size: [number, number] = SMALL ? [Math.min(shape[0], 16), Math.min(shape[1], 300)] : [shape[0], shape[1]];
   return { name: `${kind}_${size.join('x')}`, kind, shape: size };
@@ -44,7 +44,7 @@ function torchRates(python: string, threads: number): Record<string, number> {
 }
 
 const ROW_LABELS: Record<RowCase['kind'], string> = {
-  layernorm: 'layerNorm', rmsnorm: 'rmsNorm', gelu: 'gelu', biasgelu: 'biasGelu', ce: 'crossEntropy',
+  layernorm: 'layerNorm', rmsnorm: 'rmsNorm', gelu: 'gelu', gelutanh: "gelu('tanh')", biasgelu: 'biasGelu', ce: 'crossEntropy',
 };
 
 /** One forward + backward of a row-op case on fresh inputs made once; the gradients are dropped at once. */
@@ -60,6 +60,7 @@ function rowCase(c: RowCase): () => void {
     layernorm: () => F.layerNorm(x, [cols], w, b),
     rmsnorm: () => F.rmsNorm(x, [cols], w),
     gelu: () => F.gelu(x),
+    gelutanh: () => F.gelu(x, 'tanh'),
     biasgelu: () => F.biasGelu(x, b),
     ce: () => F.crossEntropy(x, target),
   };

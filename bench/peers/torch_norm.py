@@ -1,6 +1,6 @@
 # PyTorch CPU peer for bench/norm.ts: calls per second of BatchNorm2d (training: forward and
 # backward; eval: forward) and ReLU (forward and backward) on one tensor, on N threads; then
-# forward + backward of the row-op cases (layer_norm, rms_norm, gelu, gelu(x + bias),
+# forward + backward of the row-op cases (layer_norm, rms_norm, gelu, gelu tanh, gelu(x + bias),
 # cross_entropy) on their [rows, cols].
 # argv: threads, shape as JSON, optionally the row cases as JSON [{name, kind, shape}].
 # Prints one line per case: "<name> <calls_per_second>".
@@ -74,6 +74,7 @@ def row_case(kind, shape):
         "layernorm": lambda: F.layer_norm(x, (cols,), w, b),
         "rmsnorm": lambda: F.rms_norm(x, (cols,), w),
         "gelu": lambda: F.gelu(x),
+        "gelutanh": lambda: F.gelu(x, approximate="tanh"),
         "biasgelu": lambda: F.gelu(x + b),
         "ce": lambda: F.cross_entropy(x, target),
     }[kind]
