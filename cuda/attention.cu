@@ -89,8 +89,13 @@ __device__ __forceinline__ void loadRows(float* dst, int ld, const AttentionInpu
   }
 }
 
+// Row i of the (b, h) slice of a strided output.
+__device__ __forceinline__ float* rowOf(const AttentionOutput& o, int64_t b, int64_t h, int64_t i) {
+  return o.data + b * o.strides[0] + h * o.strides[1] + i * o.strides[2];
+}
+
 __global__ void __launch_bounds__(kThreads) attentionForwardKernel(AttentionGeometry g, AttentionInput q, AttentionInput k,
-                                                                  AttentionInput v, AttentionMask mask, float* out,
+                                                                  AttentionInput v, AttentionMask mask, AttentionOutput out,
                                                                   float* logsumexp, int64_t rowBlocks) {
   extern __shared__ float smem[];
   const int D = static_cast<int>(g.headDim), ldk = D + 1;
@@ -151,11 +156,11 @@ __global__ void __launch_bounds__(kThreads) attentionForwardKernel(AttentionGeom
     const int64_t i = i0 + warp + r * kWarps;
     if (i >= g.qLen) continue;
     const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-    float* orow = out + (bh * g.qLen + i) * D;
+    float* orow = rowOf(out, bh / g.heads, bh % g.heads, i);
 #pragma unroll
     for (int t = 0; t < kColsPerLane; ++t) {
       const int c = lane + 32 * t;
-      if (c < D) orow[c] = o[r][t] * inv;
+      if (c < D) orow[c * out.strides[3]] = o[r][t] * inv;
     }
     if (lane == 0) logsumexp[bh * g.qLen + i] = l[r] > 0.0f ? m[r] + logf(l[r]) : -INFINITY;
   }
@@ -172,7 +177,7 @@ __device__ __forceinline__ float rowDot(const AttentionInput& out, const Attenti
 __global__ void __launch_bounds__(kThreads) attentionGradQueryKernel(AttentionGeometry g, AttentionInput q, AttentionInput k,
                                                                     AttentionInput v, AttentionMask mask, AttentionInput out,
                                                                     AttentionInput gradOut, const float* logsumexp,
-                                                                    float* gradQ, int64_t rowBlocks) {
+                                                                    AttentionOutput gradQ, int64_t rowBlocks) {
   extern __shared__ float smem[];
   const int D = static_cast<int>(g.headDim), ldk = D + 1;
   float* qs = smem;                        // [kQueryRows][D]
@@ -230,11 +235,11 @@ __global__ void __launch_bounds__(kThreads) attentionGradQueryKernel(AttentionGe
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = i0 + warp + r * kWarps;
     if (i >= g.qLen) continue;
-    float* row = gradQ + (bh * g.qLen + i) * D;
+    float* row = rowOf(gradQ, bh / g.heads, bh % g.heads, i);
 #pragma unroll
     for (int t = 0; t < kColsPerLane; ++t) {
       const int c = lane + 32 * t;
-      if (c < D) row[c] = dq[r][t] * g.scale;
+      if (c < D) row[c * gradQ.strides[3]] = dq[r][t] * g.scale;
     }
   }
 }
@@ -243,7 +248,8 @@ __global__ void __launch_bounds__(kThreads) attentionGradKeyValueKernel(Attentio
                                                                        AttentionInput k, AttentionInput v,
                                                                        AttentionMask mask, AttentionInput out,
                                                                        AttentionInput gradOut, const float* logsumexp,
-                                                                       float* gradK, float* gradV, int64_t keyBlocks) {
+                                                                       AttentionOutput gradK, AttentionOutput gradV,
+                                                                       int64_t keyBlocks) {
   extern __shared__ float smem[];
   const int D = static_cast<int>(g.headDim), ldq = D + 1;
   float* qs = smem;                        // [kQueryTile][D + 1]
@@ -314,14 +320,14 @@ __global__ void __launch_bounds__(kThreads) attentionGradKeyValueKernel(Attentio
   for (int r = 0; r < kKeysPerWarp; ++r) {
     const int64_t j = j0 + warp + r * kWarps;
     if (j >= g.kvLen) continue;
-    float* dkRow = gradK + (bkv * g.kvLen + j) * D;
-    float* dvRow = gradV + (bkv * g.kvLen + j) * D;
+    float* dkRow = rowOf(gradK, bkv / g.kvHeads, bkv % g.kvHeads, j);
+    float* dvRow = rowOf(gradV, bkv / g.kvHeads, bkv % g.kvHeads, j);
 #pragma unroll
     for (int t = 0; t < kColsPerLane; ++t) {
       const int c = lane + 32 * t;
       if (c < D) {
-        dkRow[c] = dk[r][t] * g.scale;
-        dvRow[c] = dv[r][t];
+        dkRow[c * gradK.strides[3]] = dk[r][t] * g.scale;
+        dvRow[c * gradV.strides[3]] = dv[r][t];
       }
     }
   }
@@ -343,7 +349,7 @@ void launch(Kernel kernel, const char* name, int64_t blocks, size_t smemBytes, A
 }  // namespace
 
 void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
-                      AttentionMask mask, float* out, float* logsumexp) {
+                      AttentionMask mask, AttentionOutput out, float* logsumexp) {
   const int64_t rowBlocks = (g.qLen + kQueryRows - 1) / kQueryRows;
   const size_t D = static_cast<size_t>(g.headDim);
   const size_t smem = (kQueryRows * D + kKeyTile * (D + 1) + kKeyTile * D) * sizeof(float);
@@ -353,7 +359,7 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
 
 void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
                        AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
-                       float* gradQ, float* gradK, float* gradV) {
+                       AttentionOutput gradQ, AttentionOutput gradK, AttentionOutput gradV) {
   const size_t D = static_cast<size_t>(g.headDim);
   const int64_t rowBlocks = (g.qLen + kQueryRows - 1) / kQueryRows;
   const size_t smemQ = (2 * kQueryRows * D + 2 * kKeyTile * (D + 1)) * sizeof(float);

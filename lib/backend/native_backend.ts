@@ -331,20 +331,21 @@ export function nativeBackend(device: Device, native: NativeAddon) {
      * Fused attention forward: out = softmax(scale·q kᵀ + mask) v with dropout on the weights,
      * never storing the qLen×kvLen matrix. q [batch, heads, qLen, headDim] and k, v [batch, kvHeads,
      * kvLen, headDim] may be strided; mask (float32 for 'additive', uint8 for 'bool', null for
-     * 'none') is [batch, heads, qLen, kvLen] with stride 0 on broadcast dims; out and logsumexp
-     * ([batch, heads, qLen]) are contiguous and overwritten.
+     * 'none') is [batch, heads, qLen, kvLen] with stride 0 on broadcast dims; out (written through
+     * its strides, elements apart) and logsumexp ([batch, heads, qLen], contiguous) are overwritten.
      */
     attentionForward(g: AttentionGeometry, out: KernelOperand, logsumexp: KernelOperand, q: KernelOperand,
       k: KernelOperand, v: KernelOperand, mask: KernelOperand | null): void {
       native.attentionForward(attentionGeometry(g), g.scale, g.dropoutP, q.handle, q.offset, q.strides,
         k.handle, k.offset, k.strides, v.handle, v.offset, v.strides,
         mask ? mask.handle : null, mask ? mask.offset : 0, mask ? mask.strides : [0, 0, 0, 0],
-        out.handle, out.offset, logsumexp.handle, logsumexp.offset);
+        out.handle, out.offset, out.strides, logsumexp.handle, logsumexp.offset);
     },
     /**
      * The gradients of attentionForward (same geometry, operands and mask) from gradOut, given the
      * forward's out (any strides) and logsumexp; the weights are recomputed tile by tile. gradQ,
-     * gradK and gradV are contiguous and overwritten (with GQA a key/value head sums its query heads).
+     * gradK and gradV are written through their strides (elements apart) and overwritten (with GQA a
+     * key/value head sums its query heads).
      */
     attentionBackward(g: AttentionGeometry, gradQ: KernelOperand, gradK: KernelOperand, gradV: KernelOperand,
       q: KernelOperand, k: KernelOperand, v: KernelOperand, mask: KernelOperand | null, out: KernelOperand,
@@ -353,8 +354,8 @@ export function nativeBackend(device: Device, native: NativeAddon) {
         k.handle, k.offset, k.strides, v.handle, v.offset, v.strides,
         mask ? mask.handle : null, mask ? mask.offset : 0, mask ? mask.strides : [0, 0, 0, 0],
         out.handle, out.offset, out.strides, gradOut.handle, gradOut.offset, gradOut.strides,
-        logsumexp.handle, logsumexp.offset, gradQ.handle, gradQ.offset, gradK.handle, gradK.offset,
-        gradV.handle, gradV.offset);
+        logsumexp.handle, logsumexp.offset, gradQ.handle, gradQ.offset, gradQ.strides, gradK.handle, gradK.offset,
+        gradK.strides, gradV.handle, gradV.offset, gradV.strides);
     },
 
     /**

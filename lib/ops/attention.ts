@@ -13,7 +13,7 @@ import { Tensor, contiguousStrides } from '../tensor.js';
 import { noDoubleBackward } from './conv.js';
 import { full } from './creation.js';
 import { assertTensor, broadcastShapes, broadcastStrides, record, sameDevice } from './record.js';
-import { cat, contiguous, expand, reshape, slice } from './shape.js';
+import { cat, contiguous, expand, markSplitGradBuffer, reshape, slice } from './shape.js';
 
 export interface ScaledDotProductAttentionOptions {
   /**
@@ -72,6 +72,22 @@ function operand(t: Tensor): KernelOperand {
 
 function dense(t: Tensor, shape: number[]): KernelOperand {
   return { handle: t.handle, offset: t.offset, shape, strides: contiguousStrides(shape), dtype: t.dtype };
+}
+
+/**
+ * A [batch, heads, len, dim] result stored as [batch, len, heads, dim] (stacked `pieces` times
+ * along a dim after len; this one at index `piece`), as PyTorch's CPU flash attention lays out its
+ * output: the usual next step, transpose(1, 2).reshape([batch, len, heads·dim]), is then a view.
+ */
+function headsInnerView(buffer: Tensor, shape: number[], pieces = 1, piece = 0): Tensor {
+  const [, h, l, d] = shape;
+  return buffer._view(shape, [l * pieces * h * d, d, pieces * h * d, 1], buffer.offset + piece * h * d);
+}
+
+/** Whether q, k and v are equal-shaped views of one storage with equal strides (one qkv projection, split). */
+function sharesQkvSource(q: Tensor, k: Tensor, v: Tensor): boolean {
+  return q._storage === k._storage && k._storage === v._storage &&
+    [k, v].every((t) => t.shape.every((n, i) => n === q.shape[i]) && t.strides.every((st, i) => st === q.strides[i]));
 }
 
 /** 53 random bits from kindling's generator (kd.manualSeed makes dropout repeatable). */
@@ -177,20 +193,30 @@ function maskOperand(mask: Tensor, batch: readonly number[], heads: number, L: n
 function attention4d(q: Tensor, k: Tensor, v: Tensor, mask: { t: Tensor; op: KernelOperand } | null,
   g: AttentionGeometry): Tensor {
   const qShape = [g.batch, g.heads, g.qLen, g.headDim], kvShape = [g.batch, g.kvHeads, g.kvLen, g.headDim];
-  const out = Tensor._empty(qShape, 'float32', q.device);
+  const out = scoped(() => headsInnerView(Tensor._empty([g.batch, g.qLen, g.heads, g.headDim], 'float32', q.device), qShape));
   const lse = Tensor._empty([g.batch, g.heads, g.qLen], 'float32', q.device);
-  backendOf(q).attentionForward(g, dense(out, qShape), dense(lse, [g.batch, g.heads, g.qLen]), operand(q), operand(k),
+  backendOf(q).attentionForward(g, operand(out), dense(lse, [g.batch, g.heads, g.qLen]), operand(q), operand(k),
     operand(v), mask && mask.op);
   return record('ScaledDotProductAttentionBackward', out, [q, k, v], (node) => {
     const qs = node.save(q), ks = node.save(k), vs = node.save(v), os = node.save(out), ls = node.save(lse);
     const ms = mask && node.save(mask.t);
     return (grad) => {
       noDoubleBackward(OP);
-      const dq = Tensor._empty(qShape, 'float32', q.device);
-      const dk = Tensor._empty(kvShape, 'float32', q.device), dv = Tensor._empty(kvShape, 'float32', q.device);
+      // Gradients of q, k, v split from one projection go to one [batch, len, 3, heads, dim] buffer,
+      // laid out as that projection's output: the split's backward then takes it with no copy.
+      let dq: Tensor, dk: Tensor, dv: Tensor;
+      if (sharesQkvSource(q, k, v)) {
+        const qkv = Tensor._empty([g.batch, g.qLen, 3, g.heads, g.headDim], 'float32', q.device);
+        markSplitGradBuffer(qkv);
+        [dq, dk, dv] = scoped(() => [0, 1, 2].map((i) => headsInnerView(qkv, qShape, 3, i)));
+      } else {
+        dq = Tensor._empty(qShape, 'float32', q.device);
+        dk = Tensor._empty(kvShape, 'float32', q.device);
+        dv = Tensor._empty(kvShape, 'float32', q.device);
+      }
       const maskOp = ms && mask && { ...mask.op, handle: ms.handle, offset: ms.offset };
-      backendOf(grad).attentionBackward(g, dense(dq, qShape), dense(dk, kvShape), dense(dv, kvShape), operand(qs),
-        operand(ks), operand(vs), maskOp, dense(os, qShape), operand(grad), dense(ls, [g.batch, g.heads, g.qLen]));
+      backendOf(grad).attentionBackward(g, operand(dq), operand(dk), operand(dv), operand(qs),
+        operand(ks), operand(vs), maskOp, operand(os), operand(grad), dense(ls, [g.batch, g.heads, g.qLen]));
       return [q.requiresGrad ? dq : null, k.requiresGrad ? dk : null, v.requiresGrad ? dv : null];
     };
   });

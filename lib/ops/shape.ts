@@ -351,6 +351,25 @@ export function split(t: Tensor, splitSize: number | number[], dim = 0): Tensor[
   return splitWithGatheredGrad(t, d, sizes);
 }
 
+// Gradient storages laid out as a split's input (see markSplitGradBuffer): a split's backward
+// takes such a storage as its buffer when a piece's gradient is its slab, instead of copying.
+const splitGradBuffers = new WeakSet<object>();
+
+/**
+ * @internal Marks t's storage (a fresh contiguous tensor that a backward fills and hands on only
+ * as views) as one whose views a split's backward may take in place when each is the slab of its
+ * piece: an op whose gradients are pieces of its inputs' common source (attention's dq, dk, dv of
+ * one qkv projection) writes them there, and the split gathers them with no copy.
+ */
+export function markSplitGradBuffer(t: Tensor): void {
+  splitGradBuffers.add(t._storage);
+}
+
+/** Same layout: equal shapes, and equal strides wherever a dim has more than one element. */
+function sameLayout(shape: readonly number[], a: readonly number[], b: readonly number[]): boolean {
+  return shape.every((n, k) => n <= 1 || a[k] === b[k]);
+}
+
 /**
  * split's pieces as views of t whose backward is one concatenation: the first piece's gradient
  * allocates a buffer of t's shape, each piece copies its gradient into its own slab of it, and the
@@ -386,11 +405,14 @@ function splitWithGatheredGrad(t: Tensor, d: number, sizes: number[]): Tensor[] 
     const out = t._view(shape, [...t.strides], t.offset + starts[i] * t.strides[d]);
     out._setGradFn(new GradNode('SplitBackward', [gather], (g) => {
       if (isGradEnabled()) return [scatterIntoZeros(g, inShape, (z) => slab(z, i))];
+      const dense = contiguousStrides(inShape), at = starts[i] * dense[d];
+      const isSlab = (z: Tensor) => g._storage === z._storage && g.offset === at && sameLayout(g.shape, g.strides, dense);
       if (!buffer || buffer.isDisposed) {
-        buffer = Tensor._empty(inShape, g.dtype, g.device);
+        const adopt = splitGradBuffers.has(g._storage) && g.dtype === t.dtype && g._storage.bytes === shapeNumel(inShape) * dtypeBytes(g.dtype);
+        buffer = adopt && isSlab(g) ? g._view(inShape, dense, 0) : Tensor._empty(inShape, g.dtype, g.device);
         written.fill(false);
       }
-      backendOf(buffer).cast(slab(buffer, i), g);
+      if (!isSlab(buffer)) backendOf(buffer).cast(slab(buffer, i), g);
       written[i] = true;
       return [buffer];
     }));

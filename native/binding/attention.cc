@@ -5,15 +5,16 @@
 // field, which the TypeScript layer turns into a KindlingError).
 //
 //   attentionForward(geom10, scale, dropoutP, q, qOff, qStrides, k, kOff, kStrides, v, vOff, vStrides,
-//                    mask|null, maskOff, maskStrides, out, outOff, lse, lseOff)
+//                    mask|null, maskOff, maskStrides, out, outOff, outStrides, lse, lseOff)
 //   attentionBackward(geom10, scale, dropoutP, q, qOff, qStrides, k, kOff, kStrides, v, vOff, vStrides,
 //                     mask|null, maskOff, maskStrides, out, outOff, outStrides, gradOut, gOff, gStrides,
-//                     lse, lseOff, gradQ, gqOff, gradK, gkOff, gradV, gvOff)
+//                     lse, lseOff, gradQ, gqOff, gqStrides, gradK, gkOff, gkStrides, gradV, gvOff, gvStrides)
 //     geom10 = [batch, heads, kvHeads, qLen, kvLen, headDim, causal (0|1), maskKind (0 none,
 //               1 additive float32, 2 bool uint8), seed, offset]
 //   q, gradOut, out, gradQ: [batch, heads, qLen, headDim]; k, v, gradK, gradV: [batch, kvHeads,
 //   kvLen, headDim]; mask: [batch, heads, qLen, kvLen] (stride 0 on broadcast dims); lse: [batch,
-//   heads, qLen]. out, lse and the gradients are contiguous.
+//   heads, qLen]. lse is contiguous; out and the gradients are written through their strides (the
+//   op lays them out as their consumers read them, elements kept apart).
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -128,6 +129,10 @@ AttentionInput input(const View& v) {
 
 float* floats(const View& v) { return reinterpret_cast<float*>(v.base); }
 
+AttentionOutput output(const View& v) {
+  return {reinterpret_cast<float*>(v.base), {v.strides[0], v.strides[1], v.strides[2], v.strides[3]}};
+}
+
 // The operand shapes a geometry implies.
 struct AttentionShapes {
   int64_t q[4], kv[4], mask[4], lse[3];
@@ -172,9 +177,9 @@ Napi::Value attentionForward(const Napi::CallbackInfo& info) {
   const View k = readView<Target>(info, 6, 4, s.kv, 4, true, op, "key");
   const View v = readView<Target>(info, 9, 4, s.kv, 4, true, op, "value");
   const AttentionMask mask = readMask<Target>(info, 12, g, s, op);
-  const View out = readView<Target>(info, 15, 4, s.q, 4, false, op, "output");
-  const View lse = readView<Target>(info, 17, 3, s.lse, 4, false, op, "logsumexp");
-  checked(info.Env(), [&] { Target::attentionForward(g, input(q), input(k), input(v), mask, floats(out), floats(lse)); });
+  const View out = readView<Target>(info, 15, 4, s.q, 4, true, op, "output");
+  const View lse = readView<Target>(info, 18, 3, s.lse, 4, false, op, "logsumexp");
+  checked(info.Env(), [&] { Target::attentionForward(g, input(q), input(k), input(v), mask, output(out), floats(lse)); });
   return info.Env().Undefined();
 }
 
@@ -190,12 +195,12 @@ Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
   const View out = readView<Target>(info, 15, 4, s.q, 4, true, op, "output");
   const View gradOut = readView<Target>(info, 18, 4, s.q, 4, true, op, "gradOutput");
   const View lse = readView<Target>(info, 21, 3, s.lse, 4, false, op, "logsumexp");
-  const View gradQ = readView<Target>(info, 23, 4, s.q, 4, false, op, "gradQuery");
-  const View gradK = readView<Target>(info, 25, 4, s.kv, 4, false, op, "gradKey");
-  const View gradV = readView<Target>(info, 27, 4, s.kv, 4, false, op, "gradValue");
+  const View gradQ = readView<Target>(info, 23, 4, s.q, 4, true, op, "gradQuery");
+  const View gradK = readView<Target>(info, 26, 4, s.kv, 4, true, op, "gradKey");
+  const View gradV = readView<Target>(info, 29, 4, s.kv, 4, true, op, "gradValue");
   checked(info.Env(), [&] {
     Target::attentionBackward(g, input(q), input(k), input(v), mask, input(out), input(gradOut), floats(lse),
-                              floats(gradQ), floats(gradK), floats(gradV));
+                              output(gradQ), output(gradK), output(gradV));
   });
   return info.Env().Undefined();
 }

@@ -52,6 +52,13 @@ struct AttentionInput {
   int64_t strides[4];
 };
 
+// A strided float output over [batch, heads, len, headDim] (element strides; the caller keeps
+// distinct elements apart), so the op can lay out its result as the next op reads it.
+struct AttentionOutput {
+  float* data;
+  int64_t strides[4];
+};
+
 // The mask, broadcastable over [batch, heads, qLen, kvLen]: stride 0 on a broadcast dim.
 // data points to float (Additive) or uint8_t (Bool); unused when maskKind is None.
 struct AttentionMask {
@@ -59,30 +66,30 @@ struct AttentionMask {
   int64_t strides[4];
 };
 
-// out: contiguous [batch, heads, qLen, headDim]; logsumexp: contiguous [batch, heads, qLen],
+// out: [batch, heads, qLen, headDim], strided; logsumexp: contiguous [batch, heads, qLen],
 // the natural log of sum_j exp(scale · q_i·k_j + mask_ij) over the unmasked keys (before
 // dropout). Threads over batch × heads × query tiles.
 void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
-                      AttentionMask mask, float* out, float* logsumexp);
+                      AttentionMask mask, AttentionOutput out, float* logsumexp);
 
 // Gradients of the forward above given gradOut. out and logsumexp are what attentionForward
-// wrote (out may be any strided view of it). gradQ: contiguous [batch, heads, qLen, headDim];
-// gradK, gradV: contiguous [batch, kvHeads, kvLen, headDim], overwritten (with GQA a key/value
-// head's gradient sums over its query heads). Threads over batch × kvHeads: a task owns the
+// wrote (out may be any strided view of it). gradQ: [batch, heads, qLen, headDim]; gradK, gradV:
+// [batch, kvHeads, kvLen, headDim]; strided, overwritten (with GQA a key/value head's gradient
+// sums over its query heads). Threads over batch × kvHeads: a task owns the
 // gradients of one key/value head and of its query heads, so no two threads write one row.
 void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
                        AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
-                       float* gradQ, float* gradK, float* gradV);
+                       AttentionOutput gradQ, AttentionOutput gradK, AttentionOutput gradV);
 
 namespace cuda {
 
 // The same calls on device pointers (cuda/attention.cu), enqueued on cuda::stream(); same
 // semantics, the same dropout hash, so CPU and GPU agree given (seed, offset).
 void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
-                      AttentionMask mask, float* out, float* logsumexp);
+                      AttentionMask mask, AttentionOutput out, float* logsumexp);
 void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
                        AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
-                       float* gradQ, float* gradK, float* gradV);
+                       AttentionOutput gradQ, AttentionOutput gradK, AttentionOutput gradV);
 
 }  // namespace cuda
 
@@ -126,10 +133,10 @@ KD_ATTENTION_HD inline float attentionDropoutUniform(uint64_t rowKey, uint32_t j
 #define KD_DECLARE_ATTENTION(ns)                                                                        \
   namespace ns {                                                                                        \
   void attentionForward(const AttentionGeometry&, AttentionInput, AttentionInput, AttentionInput,       \
-                        AttentionMask, float*, float*);                                                 \
+                        AttentionMask, AttentionOutput, float*);                                        \
   void attentionBackward(const AttentionGeometry&, AttentionInput, AttentionInput, AttentionInput,      \
-                         AttentionMask, AttentionInput, AttentionInput, const float*, float*, float*,   \
-                         float*);                                                                       \
+                         AttentionMask, AttentionInput, AttentionInput, const float*, AttentionOutput,  \
+                         AttentionOutput, AttentionOutput);                                             \
   }
 KD_DECLARE_ATTENTION(isa_scalar)
 KD_DECLARE_ATTENTION(isa_avx2)

@@ -24,7 +24,7 @@ const char* attentionGeometryProblem(const AttentionGeometry& g) {
 }
 
 void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
-                      AttentionMask mask, float* out, float* logsumexp) {
+                      AttentionMask mask, AttentionOutput out, float* logsumexp) {
   switch (activeIsa()) {
     case CpuIsa::Avx512: return isa_avx512::attentionForward(g, q, k, v, mask, out, logsumexp);
     case CpuIsa::Avx2: return isa_avx2::attentionForward(g, q, k, v, mask, out, logsumexp);
@@ -34,7 +34,7 @@ void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInp
 
 void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
                        AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
-                       float* gradQ, float* gradK, float* gradV) {
+                       AttentionOutput gradQ, AttentionOutput gradK, AttentionOutput gradV) {
   switch (activeIsa()) {
     case CpuIsa::Avx512:
       return isa_avx512::attentionBackward(g, q, k, v, mask, out, gradOut, logsumexp, gradQ, gradK, gradV);

@@ -178,6 +178,30 @@ inline void packTransposedTiles(const float* base, int64_t rowStride, int64_t co
   }
 }
 
+// Writes rows [i0, i0 + n) of the (b, h) slice of a strided output from src[n][ld], times factor.
+inline void writeRows(const AttentionOutput& o, int64_t b, int64_t h, int64_t i0, int64_t n, int64_t d,
+                      const float* src, int64_t ld, float factor) {
+  float* base = o.data + b * o.strides[0] + h * o.strides[1];
+  for (int64_t r = 0; r < n; ++r) {
+    float* row = base + (i0 + r) * o.strides[2];
+    const float* from = src + r * ld;
+    if (o.strides[3] == 1)
+      for (int64_t c = 0; c < d; ++c) row[c] = from[c] * factor;
+    else
+      for (int64_t c = 0; c < d; ++c) row[c * o.strides[3]] = from[c] * factor;
+  }
+}
+
+// Zeroes a strided output over [batch, heads, len, d].
+inline void zeroOutput(const AttentionOutput& o, int64_t batch, int64_t heads, int64_t len, int64_t d) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < len; ++i) {
+        float* row = o.data + b * o.strides[0] + h * o.strides[1] + i * o.strides[2];
+        for (int64_t c = 0; c < d; ++c) row[c * o.strides[3]] = 0.0f;
+      }
+}
+
 // Asks for rows [r0, r1) of a (b, head) slice to be brought towards the cache, so that packing
 // them later does not wait on memory: issued a little per task while the tiles compute.
 inline void prefetchRows(const float* base, int64_t rowStride, int64_t colStride, int64_t r0, int64_t r1, int64_t d) {
@@ -281,7 +305,7 @@ inline bool valuesInPlace(const AttentionGeometry& g, const AttentionInput& v) {
 
 void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const AttentionInput& k,
                  const AttentionInput& v, const AttentionMask& mask, int64_t b, int64_t h, int64_t i0,
-                 ForwardScratch& w, float* out, float* logsumexp) {
+                 ForwardScratch& w, const AttentionOutput& out, float* logsumexp) {
   const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
   const int64_t nq = std::min(kBq, g.qLen - i0);
   const int64_t kvh = h / (g.heads / g.kvHeads);
@@ -346,12 +370,11 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
     tileGemm<true>(nq, dp, nk, w.s, kBk, vRows + j0 * ldv, ldv, w.o, dp, CausalBand{g.causal, i0 - j0});
   }
 
-  float* outTile = out + ((b * g.heads + h) * g.qLen + i0) * D;
   float* lseTile = logsumexp + (b * g.heads + h) * g.qLen + i0;
   for (int64_t r = 0; r < nq; ++r) {
     const float l = Vec::reduceAdd(Vec::load(w.l + r * Vec::W));
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // a fully masked row gives 0, as PyTorch
-    for (int64_t c = 0; c < D; ++c) outTile[r * D + c] = w.o[r * dp + c] * inv;
+    writeRows(out, b, h, i0 + r, 1, D, w.o + r * dp, dp, inv);
     lseTile[r] = l > 0.0f ? w.m[r] + std::log(l) : kNegInf;
   }
 }
@@ -359,13 +382,13 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
 }  // namespace
 
 void attentionForward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
-                      AttentionMask mask, float* out, float* logsumexp) {
+                      AttentionMask mask, AttentionOutput out, float* logsumexp) {
   const int64_t qTiles = (g.qLen + kBq - 1) / kBq;
   const int64_t tasks = g.batch * g.heads * qTiles;
   if (tasks == 0) return;
   const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
   if (g.kvLen == 0) {  // no keys: every row fully masked
-    std::fill(out, out + g.batch * g.heads * g.qLen * D, 0.0f);
+    zeroOutput(out, g.batch, g.heads, g.qLen, D);
     std::fill(logsumexp, logsumexp + g.batch * g.heads * g.qLen, kNegInf);
     return;
   }
@@ -427,7 +450,8 @@ struct BackwardScratch {
 void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const AttentionInput& k,
                   const AttentionInput& v, const AttentionMask& mask, const AttentionInput& out,
                   const AttentionInput& gradOut, const float* logsumexp, int64_t b, int64_t kvh,
-                  const BackwardScratch& w, float* gradQ, float* gradK, float* gradV) {
+                  const BackwardScratch& w, const AttentionOutput& gradQ, const AttentionOutput& gradK,
+                  const AttentionOutput& gradV) {
   const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
   const int64_t group = g.heads / g.kvHeads;
   const bool dropout = g.dropoutP > 0.0f;
@@ -504,32 +528,25 @@ void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const Att
       }
     }
 
-    float* gq = gradQ + (b * g.heads + h) * g.qLen * D;
-    for (int64_t i = 0; i < g.qLen; ++i)
-      for (int64_t c = 0; c < D; ++c) gq[i * D + c] = w.dq[i * dp + c] * g.scale;
+    writeRows(gradQ, b, h, 0, g.qLen, D, w.dq, dp, g.scale);
   }
 
-  float* gk = gradK + (b * g.kvHeads + kvh) * g.kvLen * D;
-  float* gv = gradV + (b * g.kvHeads + kvh) * g.kvLen * D;
-  for (int64_t j = 0; j < g.kvLen; ++j)
-    for (int64_t c = 0; c < D; ++c) {
-      gk[j * D + c] = w.dk[j * dp + c];
-      gv[j * D + c] = w.dv[j * dp + c];
-    }
+  writeRows(gradK, b, kvh, 0, g.kvLen, D, w.dk, dp, 1.0f);
+  writeRows(gradV, b, kvh, 0, g.kvLen, D, w.dv, dp, 1.0f);
 }
 
 }  // namespace
 
 void attentionBackward(const AttentionGeometry& g, AttentionInput q, AttentionInput k, AttentionInput v,
                        AttentionMask mask, AttentionInput out, AttentionInput gradOut, const float* logsumexp,
-                       float* gradQ, float* gradK, float* gradV) {
+                       AttentionOutput gradQ, AttentionOutput gradK, AttentionOutput gradV) {
   const int64_t D = g.headDim, dp = roundUp(D, Vec::W);
   const int64_t tasks = g.batch * g.kvHeads;
   if (tasks == 0) return;
   if (g.qLen == 0 || g.kvLen == 0) {
-    std::fill(gradQ, gradQ + g.batch * g.heads * g.qLen * D, 0.0f);
-    std::fill(gradK, gradK + g.batch * g.kvHeads * g.kvLen * D, 0.0f);
-    std::fill(gradV, gradV + g.batch * g.kvHeads * g.kvLen * D, 0.0f);
+    zeroOutput(gradQ, g.batch, g.heads, g.qLen, D);
+    zeroOutput(gradK, g.batch, g.kvHeads, g.kvLen, D);
+    zeroOutput(gradV, g.batch, g.kvHeads, g.kvLen, D);
     return;
   }
   const int64_t kvTiles = (g.kvLen + kBk - 1) / kBk;

@@ -940,8 +940,10 @@ static void checkAttention(const AttentionCase& t) {
   const kd::AttentionInput kIn{dk, {Hk * S * D, S * D, D, 1}}, vIn{dv, {Hk * S * D, S * D, D, 1}};
   const kd::AttentionInput outIn{out, {H * L * D, L * D, D, 1}}, doIn{ddo, {H * L * D, L * D, D, 1}};
   const kd::AttentionMask mask{t.maskKind == kd::AttentionMaskKind::Bool ? (const void*)dmb : (const void*)dmf, {0, 0, S, 1}};
-  kd::cuda::attentionForward(g, qIn, kIn, vIn, mask, out, lse);
-  kd::cuda::attentionBackward(g, qIn, kIn, vIn, mask, outIn, doIn, lse, gq, gk, gv);
+  const kd::AttentionOutput outDense{out, {H * L * D, L * D, D, 1}}, gqDense{gq, {H * L * D, L * D, D, 1}};
+  const kd::AttentionOutput gkDense{gk, {Hk * S * D, S * D, D, 1}}, gvDense{gv, {Hk * S * D, S * D, D, 1}};
+  kd::cuda::attentionForward(g, qIn, kIn, vIn, mask, outDense, lse);
+  kd::cuda::attentionBackward(g, qIn, kIn, vIn, mask, outIn, doIn, lse, gqDense, gkDense, gvDense);
   std::vector<double> rq(hq.begin(), hq.end()), rk(hk.begin(), hk.end()), rv(hv.begin(), hv.end()), rdo(hdo.begin(), hdo.end());
   std::vector<double> ro, rl, rdq, rdk, rdv;
   attentionRef64(g, rq, rk, rv, hmf, hmb, rdo, ro, rl, rdq, rdk, rdv);

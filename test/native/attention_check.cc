@@ -223,12 +223,17 @@ void runCase(const Case& cs, uint64_t seed) {
       kd::setNumThreads(threads);
       const float nan = std::numeric_limits<float>::quiet_NaN();
       std::vector<float> out(nOut, nan), lse(nRows, nan), gq(nOut, nan), gk(nKv, nan), gv(nKv, nan);
-      kd::attentionForward(g, q.view, k.view, v.view, mask.view, out.data(), lse.data());
+      const int64_t qStrides[4] = {cs.heads * cs.qLen * cs.headDim, cs.qLen * cs.headDim, cs.headDim, 1};
+      const int64_t kvStrides[4] = {g.kvHeads * cs.kvLen * cs.headDim, cs.kvLen * cs.headDim, cs.headDim, 1};
+      const auto dense = [](std::vector<float>& x, const int64_t* st) {
+        return kd::AttentionOutput{x.data(), {st[0], st[1], st[2], st[3]}};
+      };
+      kd::attentionForward(g, q.view, k.view, v.view, mask.view, dense(out, qStrides), lse.data());
       report(cs, kd::isaName(isa), threads, "out", relError(out.data(), ref.out.data(), nOut), 1e-5);
       report(cs, kd::isaName(isa), threads, "lse", relError(lse.data(), ref.lse.data(), nRows), 1e-5);
       const AttentionInput outView{out.data(), {cs.heads * cs.qLen * cs.headDim, cs.qLen * cs.headDim, cs.headDim, 1}};
-      kd::attentionBackward(g, q.view, k.view, v.view, mask.view, outView, gradOutView, lse.data(), gq.data(),
-                            gk.data(), gv.data());
+      kd::attentionBackward(g, q.view, k.view, v.view, mask.view, outView, gradOutView, lse.data(),
+                            dense(gq, qStrides), dense(gk, kvStrides), dense(gv, kvStrides));
       report(cs, kd::isaName(isa), threads, "gradQ", relError(gq.data(), ref.gq.data(), nOut), 1e-4);
       report(cs, kd::isaName(isa), threads, "gradK", relError(gk.data(), ref.gk.data(), nKv), 1e-4);
       report(cs, kd::isaName(isa), threads, "gradV", relError(gv.data(), ref.gv.data(), nKv), 1e-4);
@@ -512,9 +517,12 @@ void bench(double minSeconds, int onlyThreads, int onlySeq) {
         const double start = seconds();
         for (int rep = 0; rep < 2 || seconds() - start < minSeconds; ++rep) {
           const double t0 = seconds(), c0 = cpuSeconds();
-          kd::attentionForward(g, qi, ki, vi, none, out.data(), lse.data());
+          kd::attentionForward(g, qi, ki, vi, none, kd::AttentionOutput{out.data(), {H * L * D, L * D, D, 1}}, lse.data());
           const double t1 = seconds(), c1 = cpuSeconds();
-          kd::attentionBackward(g, qi, ki, vi, none, oi, gi, lse.data(), gq.data(), gk.data(), gv.data());
+          const int64_t st[4] = {H * L * D, L * D, D, 1};
+          kd::attentionBackward(g, qi, ki, vi, none, oi, gi, lse.data(), kd::AttentionOutput{gq.data(), {st[0], st[1], st[2], st[3]}},
+                                kd::AttentionOutput{gk.data(), {st[0], st[1], st[2], st[3]}},
+                                kd::AttentionOutput{gv.data(), {st[0], st[1], st[2], st[3]}});
           const double t2 = seconds(), c2 = cpuSeconds();
           bestF = std::min(bestF, t1 - t0);
           bestFB = std::min(bestFB, t2 - t0);
