@@ -241,6 +241,29 @@ describe('scaledDotProductAttention against a float64 reference', () => {
     });
   });
 
+  it(`q, k, v split from one projection: its gradient (gathered in place) equals that of separate copies, also when a piece is used twice (seed ${seed})`, () => {
+    const rng = makeRng(seed + 5);
+    const [B, T, H, D] = [2, 70, 3, 16];
+    const base = Float32Array.from({ length: B * T * 3 * H * D }, () => rng() * 2 - 1);
+    const w = kd.randn([B, H, T, D]);
+    for (const reuseK of [false, true]) {
+      kd.tidy(() => {
+        const run = (packed: boolean) => {
+          const x = kd.tensor(base).reshape([B, T, 3 * H * D]).requiresGrad_(true);
+          const pieces = x.view([B, T, 3, H, D]).split(1, 2).map((t) => t.squeeze(2).transpose(1, 2));
+          const [q, k, v] = packed ? pieces : pieces.map((t) => t.mul(1));
+          const out = F.scaledDotProductAttention(q, k, v, { isCausal: true });
+          expect(out.transpose(1, 2).isContiguous(), 'the output is laid out [B, T, H, D]').toBe(true);
+          let loss = out.mul(w).sum();
+          if (reuseK) loss = loss.add(k.mul(k).sum());
+          loss.backward();
+          return values(x.grad!);
+        };
+        expectClose(run(true), run(false), 1e-6, `reuseK ${reuseK}`);
+      });
+    }
+  });
+
   it('masks receive no gradient and the inputs that need none get none', () => {
     kd.tidy(() => {
       const q = kd.randn([1, 2, 5, 8]).requiresGrad_(true), k = kd.randn([1, 2, 5, 8]), v = kd.randn([1, 2, 5, 8]);
