@@ -26,6 +26,9 @@ const kept = new WeakSet<Disposable>();
 // around many steps keeps only what is still live.
 const deferred: Disposable[] = [];
 let deferredPruneAt = 1024;
+// More live deferred tensors than this after a prune (a training step's saved tensors are a few
+// hundred) are released to the collector at once.
+const kDeferredLiveCap = 2048;
 
 function defer(t: Disposable): void {
   deferred.push(t);
@@ -33,7 +36,10 @@ function defer(t: Disposable): void {
   let n = 0;
   for (const d of deferred) if (!d.isDisposed) deferred[n++] = d;
   deferred.length = n;
-  deferredPruneAt = Math.max(1024, 2 * n);
+  // Many still live: an outer scope spanning many steps whose inner scopes keep tensors the
+  // program may forget. Hand them to the collector now rather than pin them until it closes.
+  if (n > kDeferredLiveCap) releaseDeferred();
+  deferredPruneAt = Math.max(1024, 2 * deferred.length);
 }
 
 function releaseDeferred(): void {

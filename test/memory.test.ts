@@ -301,6 +301,19 @@ describe('memory', () => {
     expect(liveStorageCount()).toBe(before);
   });
 
+  it('an outer tidy around many inner scopes that keep tensors and forget them does not pin them until it closes', () => {
+    const before = settledStorageCount();
+    const n = 6000;
+    let pinned = 0;
+    kd.tidy(() => {
+      for (let i = 0; i < n; i++) kd.tidy(() => { kd.keep(kd.zeros([16])); });
+      // Still inside the outer scope: what is not pinned by the scopes goes at a collection.
+      pinned = settledStorageCount() - before;
+    });
+    expect(pinned, `${pinned} of ${n} forgotten kept tensors pinned inside the outer scope`).toBeLessThan(n / 2);
+    expect(settledStorageCount() - before).toBeLessThan(n / 2);
+  });
+
   it('frees storage deterministically: dispose, using, and tidy', () => {
     const t = kd.ones([1000]);
     const v = t.reshape([10, 100]);
