@@ -26,7 +26,8 @@ const MODES = ['full', 'lora'] as const;
 type Mode = (typeof MODES)[number];
 const LORA = { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ['c_attn'] };
 
-interface CaseResult { stepSeconds: number; peakRssMB: number; trainable: number }
+/** stepSeconds: the median wall time of a step; cpuSeconds: its CPU time, all threads (comparable on a busy machine). */
+interface CaseResult { stepSeconds: number; cpuSeconds?: number; peakRssMB: number; trainable: number }
 
 function argValue(name: string): string | null {
   const i = process.argv.indexOf(name);
@@ -65,15 +66,19 @@ function runCase(mode: Mode, threads: number, shape: Shape, steps: number): void
   const model = buildModel(shape, mode);
   const step = makeStep(model, shape);
   step();
-  const times: number[] = [];
+  const times: number[] = [], cpuTimes: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     step();
+    const cpu = process.cpuUsage(c0);
     times.push((performance.now() - t0) / 1000);
+    cpuTimes.push((cpu.user + cpu.system) / 1e6);
   }
-  times.sort((a, b) => a - b);
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
   const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.numel, 0);
-  const result: CaseResult = { stepSeconds: times[times.length >> 1]!, peakRssMB: process.resourceUsage().maxRSS / 1024, trainable };
+  const result: CaseResult = {
+    stepSeconds: median(times), cpuSeconds: median(cpuTimes), peakRssMB: process.resourceUsage().maxRSS / 1024, trainable,
+  };
   console.log(JSON.stringify(result));
 }
 
@@ -159,6 +164,8 @@ export async function main(): Promise<void> {
         console.log(`note: ${name}: ${ours.trainable} trainable parameters here, ${theirs.trainable} in the peer`);
       }
       rows.push(makeRow(name, threads, 'steps/s', 1 / ours.stepSeconds, peerName, theirs ? 1 / theirs.stepSeconds : null));
+      // Per CPU-second (all threads): on a busy machine this stays comparable when wall-clock rates do not.
+      rows.push(makeRow(name, threads, 'steps/cpu-s', 1 / ours.cpuSeconds!, peerName, theirs?.cpuSeconds ? 1 / theirs.cpuSeconds : null));
       // Lower is better for memory; the ratio is still kindling / peer.
       rows.push(makeRow(`${name} peak RSS`, threads, 'MB (lower is better)', ours.peakRssMB, peerName, theirs?.peakRssMB ?? null));
     }
