@@ -135,7 +135,7 @@ function profileStep(shape: Shape, mode: Mode, threads: number): void {
   console.log(`one kindling ${mode} step, ${shape.nLayer} layers × ${shape.nEmbd}, seq ${shape.seq}, batch ${shape.batch}, ${threads} thread(s): ` +
     `${(total / 1000).toFixed(3)} s (mean of ${n}; the cross-entropy forward is run twice, once timed alone)`);
   for (const [name, ms] of phases) console.log(`  ${name.padEnd(32)} ${(ms / 1000).toFixed(3)} s  ${((100 * ms) / total).toFixed(1)}%`);
-  printBackendProfile(profileBackendCalls(() => step(false), n));
+  printBackendProfile(profileBackendCalls(() => step(false), n), 45);
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 }
 

@@ -75,7 +75,7 @@ function dense(t: Tensor, shape: number[]): KernelOperand {
 }
 
 /** 53 random bits from kindling's generator (kd.manualSeed makes dropout repeatable). */
-function dropoutSeed(): number {
+export function dropoutSeed(): number {
   return (nextUint32() >>> 11) * 2 ** 32 + nextUint32();
 }
 
