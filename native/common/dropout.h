@@ -1,20 +1,18 @@
 // Dropout as one elementwise pass whose mask is a pure function of (seed, element index), on both
 // devices:  out[i] = x[i] · (dropoutUniform(seed, i) >= p ? scale : 0),  scale = 1 / (1 - p) rounded
-// to float once (a product, as PyTorch's x · mask · scale: a dropped inf or NaN gives NaN). The backward is the same call on the gradient with the same seed, so the
-// mask is never stored. x and out are contiguous float32 runs of n elements (out may be x).
+// to float once (a product, as PyTorch's x · mask · scale: a dropped inf or NaN gives NaN). The
+// backward is the same call on the gradient with the same seed, so the mask is never stored.
+// x and out are contiguous float32 runs of n elements (out may be x).
 //   CPU  native/cpu/dropout.cc: threaded over blocks of elements; the loop (dropout_impl.h) built
 //        per ISA, the hash vectorised.
 //   CUDA cuda/dropout.cu: one thread per element; device pointers, cuda::stream().
-// The hash is below, compiled for the host and, in cuda/dropout.cu, for the device, so both
-// devices drop the same elements given the seed.
+// The hash is attention dropout's counter-based generator (common/attention.h), compiled for the
+// host and, in cuda/dropout.cu, for the device, so both devices drop the same elements given the
+// seed: element i is column i mod kDropoutBlock of row i / kDropoutBlock, offset 0.
 #pragma once
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define KD_DROPOUT_HD __host__ __device__
-#else
-#define KD_DROPOUT_HD
-#endif
+#include "common/attention.h"
 
 namespace kd {
 
@@ -22,30 +20,13 @@ namespace kd {
 // key and the element's position gives 24 random bits (cheap enough to vectorise).
 constexpr int64_t kDropoutBlock = 1 << 16;
 
-KD_DROPOUT_HD inline uint64_t dropoutMix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-KD_DROPOUT_HD inline uint64_t dropoutBlockKey(uint64_t seed, uint64_t block) {
-  return dropoutMix(dropoutMix(seed + 0x2545F4914F6CDD1DULL) + block * 0x9E3779B97F4A7C15ULL);
-}
+KD_ATTENTION_HD inline uint64_t dropoutBlockKey(uint64_t seed, uint64_t block) { return attentionDropoutRowKey(seed, 0, block); }
 
 // A uniform in [0, 1) with 24 random bits for position j of the block with this key.
-KD_DROPOUT_HD inline float dropoutUniform(uint64_t blockKey, uint32_t j) {
-  uint32_t h = static_cast<uint32_t>(blockKey) ^ (j * 0x9E3779B9u);
-  h += static_cast<uint32_t>(blockKey >> 32);
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  h *= 0xC2B2AE35u;
-  h ^= h >> 16;
-  return static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
-}
+KD_ATTENTION_HD inline float dropoutUniform(uint64_t blockKey, uint32_t j) { return attentionDropoutUniform(blockKey, j); }
 
 // The factor on kept elements: 1 / (1 - p) in double, rounded to float (0 when p is 1).
-KD_DROPOUT_HD inline float dropoutScale(double p) { return p < 1.0 ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f; }
+KD_ATTENTION_HD inline float dropoutScale(double p) { return p < 1.0 ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f; }
 
 // p in [0, 1]; with p = 1 every element is dropped.
 void dropoutApply(int64_t n, double p, uint64_t seed, const float* x, float* out);
