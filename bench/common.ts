@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { cpuBackend } from '../lib/backend/cpu.js';
+
 export interface Row {
   case: string;
   threads: number;
@@ -127,4 +129,70 @@ export function findPeerPython(): PeerPython | null {
       '. Set KINDLING_PEER_PYTHON or create .venv-peer (see README).');
   }
   return peerPythonMemo;
+}
+
+/** What profileBackendCalls measured: per-step milliseconds of the whole step and inside backend calls. */
+export interface BackendProfile {
+  stepMs: number;
+  inCallsMs: number;
+  rows: { key: string; calls: number; ms: number }[]; // per step, slowest first
+}
+
+// The key a backend call is counted under: GEMMs by m×n×k (and batch), unary / binary / reduce by
+// their op and the output's size, the rest by name.
+function callKey(name: string, args: unknown[]): string {
+  if (name === 'gemm') {
+    const g = args[0] as { m: number; n: number; k: number; batch: number };
+    return `gemm ${g.m}x${g.n}x${g.k}${g.batch > 1 ? ` b${g.batch}` : ''}`;
+  }
+  const numel = (o: unknown) => ((o as { shape?: number[] }).shape ?? []).reduce((a, d) => a * d, 1);
+  if (name === 'unary' || name === 'binary' || name === 'reduce') {
+    const out = name === 'unary' ? args[3] : args[1];
+    return `${name} ${String(args[0])} ${numel(out)}`;
+  }
+  if (name === 'fill' || name === 'cast' || name === 'indexAdd' || name === 'indexSelect') return `${name} ${numel(args[0])}`;
+  return name;
+}
+
+/**
+ * Times every CPU backend method while `step` runs n times (after one untimed run) and returns
+ * the milliseconds per step in each kind of call (see callKey); printBackendProfile prints it.
+ */
+export function profileBackendCalls(step: () => void, n: number): BackendProfile {
+  const backend = cpuBackend as unknown as Record<string, unknown>;
+  const saved = new Map<string, (...args: unknown[]) => unknown>();
+  const stats = new Map<string, { calls: number; ms: number }>();
+  step();
+  for (const [name, value] of Object.entries(backend)) {
+    if (typeof value !== 'function') continue;
+    const fn = value as (...args: unknown[]) => unknown;
+    saved.set(name, fn);
+    backend[name] = function (this: unknown, ...args: unknown[]) {
+      const t0 = performance.now();
+      const out = fn.apply(this, args);
+      const key = callKey(name, args);
+      const s = stats.get(key) ?? { calls: 0, ms: 0 };
+      s.calls++;
+      s.ms += performance.now() - t0;
+      stats.set(key, s);
+      return out;
+    };
+  }
+  let stepMs = 0;
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) step();
+    stepMs = (performance.now() - t0) / n;
+  } finally {
+    for (const [name, fn] of saved) backend[name] = fn;
+  }
+  const rows = [...stats].map(([key, s]) => ({ key, calls: s.calls / n, ms: s.ms / n })).sort((a, b) => b.ms - a.ms);
+  return { stepMs, inCallsMs: rows.reduce((a, r) => a + r.ms, 0), rows };
+}
+
+export function printBackendProfile(p: BackendProfile, top = 25): void {
+  console.log(`backend calls per step (${p.stepMs.toFixed(1)} ms timed, ${p.inCallsMs.toFixed(1)} ms in backend calls, the rest JavaScript):`);
+  for (const r of p.rows.slice(0, top)) {
+    console.log(`  ${r.key.padEnd(32)} ${r.calls.toFixed(0).padStart(5)} calls ${r.ms.toFixed(1).padStart(8)} ms ${((100 * r.ms) / p.stepMs).toFixed(1).padStart(5)}%`);
+  }
 }

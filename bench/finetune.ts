@@ -1,4 +1,4 @@
-// `npm run bench -- finetune [--tiny] [--steps N] [--profile]`: fine-tuning a GPT-2-small-shaped
+// `npm run bench -- finetune [--tiny] [--layers N] [--steps N] [--threads T] [--mode full|lora] [--profile]`: fine-tuning a GPT-2-small-shaped
 // language model (12 layers, 768 wide, 12 heads, vocab 50257, seq 256, batch 4, train mode with
 // GPT-2's dropout) on the CPU: the time of one step (forward, cross-entropy, backward, AdamW) and
 // the peak resident memory, for full fine-tuning and for LoRA (r 8, alpha 16, on c_attn: peft's
@@ -7,14 +7,16 @@
 // Each case runs in its own process, so the peak RSS (the high-water mark getrusage reports)
 // is that case's alone; the peer's includes importing transformers and peft.
 // --tiny: a 2-layer, 64-wide model (seq 32, batch 2, vocab 1000) that proves the script runs.
-// --profile: one kindling step of the full-size model on 2 threads, split by module kind.
+// --layers N: N blocks instead of 12 (quicker iteration); --threads / --mode: only those cells.
+// --profile: kindling steps alone (--mode, default full; --threads, default 2), split by phase
+// and by backend call.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as kd from '../lib/index.js';
-import { GPT2Attention, GPT2LMHeadModel, GPT2MLP } from '../lib/models/gpt2.js';
-import { type Row, findPeerPython, makeRow, packageRoot, printTable, writeResults } from './common.js';
+import type { GPT2LMHeadModel } from '../lib/models/gpt2.js';
+import { type Row, findPeerPython, makeRow, packageRoot, printBackendProfile, printTable, profileBackendCalls, writeResults } from './common.js';
 
 interface Shape { nLayer: number; nEmbd: number; nHead: number; vocabSize: number; seq: number; batch: number }
 
@@ -24,7 +26,8 @@ const MODES = ['full', 'lora'] as const;
 type Mode = (typeof MODES)[number];
 const LORA = { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ['c_attn'] };
 
-interface CaseResult { stepSeconds: number; peakRssMB: number; trainable: number }
+/** stepSeconds: the median wall time of a step; cpuSeconds: its CPU time, all threads (comparable on a busy machine). */
+interface CaseResult { stepSeconds: number; cpuSeconds?: number; peakRssMB: number; trainable: number }
 
 function argValue(name: string): string | null {
   const i = process.argv.indexOf(name);
@@ -63,21 +66,25 @@ function runCase(mode: Mode, threads: number, shape: Shape, steps: number): void
   const model = buildModel(shape, mode);
   const step = makeStep(model, shape);
   step();
-  const times: number[] = [];
+  const times: number[] = [], cpuTimes: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     step();
+    const cpu = process.cpuUsage(c0);
     times.push((performance.now() - t0) / 1000);
+    cpuTimes.push((cpu.user + cpu.system) / 1e6);
   }
-  times.sort((a, b) => a - b);
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
   const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.numel, 0);
-  const result: CaseResult = { stepSeconds: times[times.length >> 1]!, peakRssMB: process.resourceUsage().maxRSS / 1024, trainable };
+  const result: CaseResult = {
+    stepSeconds: median(times), cpuSeconds: median(cpuTimes), peakRssMB: process.resourceUsage().maxRSS / 1024, trainable,
+  };
   console.log(JSON.stringify(result));
 }
 
-function kindlingCase(mode: Mode, threads: number, shapeName: string, steps: number): CaseResult {
+function kindlingCase(mode: Mode, threads: number, shape: Shape, steps: number): CaseResult {
   const self = fileURLToPath(import.meta.url);
-  const out = execFileSync(process.execPath, [...process.execArgv, self, '--finetune-child', mode, String(threads), shapeName, String(steps)], {
+  const out = execFileSync(process.execPath, [...process.execArgv, self, '--finetune-child', mode, String(threads), JSON.stringify(shape), String(steps)], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
   });
   return JSON.parse(out.trim().split('\n').at(-1)!) as CaseResult;
@@ -95,67 +102,51 @@ function peerCase(python: string, mode: Mode, threads: number, shape: Shape, ste
   }
 }
 
-/** One full-size step on 2 threads, with the forward time of each module kind and the backward and optimizer times. */
-function profileStep(shape: Shape): void {
-  kd.setNumThreads(2);
+/**
+ * One kindling step of `mode` on `threads` threads: the mean time of each phase over a few steps,
+ * then the time per step in each backend call (bench/common.ts).
+ */
+function profileStep(shape: Shape, mode: Mode, threads: number): void {
+  kd.setNumThreads(threads);
   kd.manualSeed(0);
-  const model = buildModel(shape, 'full');
-  const spent = new Map<string, number>();
-  const timeForwards = (kind: string, modules: kd.nn.Module[]) => {
-    for (const m of modules) {
-      const forward = m.forward.bind(m);
-      Object.defineProperty(m, 'forward', {
-        value: (...args: unknown[]) => {
-          const t0 = performance.now();
-          const out = (forward as (...a: unknown[]) => unknown)(...args);
-          spent.set(kind, (spent.get(kind) ?? 0) + performance.now() - t0);
-          return out;
-        },
-        writable: true, configurable: true,
-      });
-    }
-  };
-  const mods = [...model.namedModules()].map(([, m]) => m);
-  timeForwards('attention: c_attn', mods.filter((m): m is GPT2Attention => m instanceof GPT2Attention).map((m) => m.cAttn));
-  timeForwards('attention: c_proj', mods.filter((m): m is GPT2Attention => m instanceof GPT2Attention).map((m) => m.cProj));
-  timeForwards('attention (whole, incl. c_attn, sdpa, c_proj)', mods.filter((m) => m instanceof GPT2Attention));
-  timeForwards('mlp (whole)', mods.filter((m) => m instanceof GPT2MLP));
-  timeForwards('mlp: activation', mods.filter((m): m is GPT2MLP => m instanceof GPT2MLP).map((m) => m.act));
-  timeForwards('lm_head', [model.lmHead]);
-  timeForwards('transformer (whole body)', [model.transformer]);
-  const optimizer = new kd.optim.AdamW(model.parameters(), { lr: 1e-4 });
+  const model = buildModel(shape, mode);
+  const optimizer = new kd.optim.AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-4 });
   const tokens = kd.randint(0, shape.vocabSize, [shape.batch, shape.seq + 1]);
   const x = tokens.slice(1, 0, shape.seq).contiguous();
   const y = tokens.slice(1, 1, shape.seq + 1).contiguous().reshape([shape.batch * shape.seq]);
-  const phases: [string, number][] = [];
-  kd.tidy(() => {
-    let t0 = performance.now();
-    const logits = model.forward(x);
-    phases.push(['forward (model)', performance.now() - t0]);
-    t0 = performance.now();
+  const n = 3;
+  const phases = new Map<string, number>();
+  const timed = <T>(name: string, fn: () => T, count: boolean): T => {
+    const t0 = performance.now();
+    const out = fn();
+    if (count) phases.set(name, (phases.get(name) ?? 0) + (performance.now() - t0) / n);
+    return out;
+  };
+  const step = (count: boolean) => kd.tidy(() => {
+    timed('zeroGrad', () => optimizer.zeroGrad(), count);
+    const logits = timed('forward (model)', () => model.forward(x), count);
+    timed('cross-entropy forward', () => kd.nn.functional.crossEntropy(logits.reshape([shape.batch * shape.seq, shape.vocabSize]), y).item(), count);
     const loss = kd.nn.functional.crossEntropy(logits.reshape([shape.batch * shape.seq, shape.vocabSize]), y);
-    loss.item();
-    phases.push(['cross-entropy forward', performance.now() - t0]);
-    t0 = performance.now();
-    loss.backward();
-    phases.push(['backward', performance.now() - t0]);
-    t0 = performance.now();
-    optimizer.step();
-    phases.push(['AdamW step', performance.now() - t0]);
+    timed('backward', () => loss.backward(), count);
+    timed('AdamW step', () => optimizer.step(), count);
   });
-  const total = phases.reduce((s, [, ms]) => s + ms, 0);
-  console.log(`one kindling step, ${shape.nLayer} layers × ${shape.nEmbd}, seq ${shape.seq}, batch ${shape.batch}, 2 threads: ${(total / 1000).toFixed(2)} s`);
-  for (const [name, ms] of phases) console.log(`  ${name.padEnd(48)} ${(ms / 1000).toFixed(3)} s  ${((100 * ms) / total).toFixed(1)}%`);
-  console.log('forward time by module (inclusive):');
-  for (const [name, ms] of spent) console.log(`  ${name.padEnd(48)} ${(ms / 1000).toFixed(3)} s`);
+  for (let i = 0; i <= n; i++) step(i > 0);
+  const total = [...phases.values()].reduce((a, b) => a + b, 0);
+  console.log(`one kindling ${mode} step, ${shape.nLayer} layers × ${shape.nEmbd}, seq ${shape.seq}, batch ${shape.batch}, ${threads} thread(s): ` +
+    `${(total / 1000).toFixed(3)} s (mean of ${n}; the cross-entropy forward is run twice, once timed alone)`);
+  for (const [name, ms] of phases) console.log(`  ${name.padEnd(32)} ${(ms / 1000).toFixed(3)} s  ${((100 * ms) / total).toFixed(1)}%`);
+  printBackendProfile(profileBackendCalls(() => step(false), n), 45);
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 }
 
 export async function main(): Promise<void> {
   const tiny = process.argv.includes('--tiny');
-  const shape = tiny ? TINY : FULL;
+  const layers = argValue('--layers');
+  const shape: Shape = { ...(tiny ? TINY : FULL), ...(layers === null ? {} : { nLayer: Number(layers) }) };
   if (process.argv.includes('--profile')) {
-    profileStep(shape);
+    const modeArg = argValue('--mode') ?? 'full';
+    if (!(MODES as readonly string[]).includes(modeArg)) throw new Error(`finetune: --mode must be full or lora, got ${modeArg}`);
+    profileStep(shape, modeArg as Mode, Number(argValue('--threads') ?? 2));
     return;
   }
   const steps = Number(argValue('--steps') ?? (tiny ? 3 : 5));
@@ -163,15 +154,18 @@ export async function main(): Promise<void> {
   const peerName = peer ? `pytorch ${peer.torchVersion}` : 'pytorch';
   const label = `gpt2 ${shape.nLayer}x${shape.nEmbd} seq${shape.seq} b${shape.batch}`;
   const rows: Row[] = [];
-  for (const threads of [1, 2]) {
-    for (const mode of MODES) {
-      const ours = kindlingCase(mode, threads, tiny ? 'tiny' : 'full', steps);
+  const onlyThreads = argValue('--threads'), onlyMode = argValue('--mode');
+  for (const threads of [1, 2].filter((t) => onlyThreads === null || t === Number(onlyThreads))) {
+    for (const mode of MODES.filter((m) => onlyMode === null || m === onlyMode)) {
+      const ours = kindlingCase(mode, threads, shape, steps);
       const theirs = peer ? peerCase(peer.python, mode, threads, shape, steps) : null;
       const name = mode === 'full' ? `${label} full AdamW` : `${label} LoRA r${LORA.r} c_attn AdamW`;
       if (theirs && theirs.trainable !== ours.trainable) {
         console.log(`note: ${name}: ${ours.trainable} trainable parameters here, ${theirs.trainable} in the peer`);
       }
       rows.push(makeRow(name, threads, 'steps/s', 1 / ours.stepSeconds, peerName, theirs ? 1 / theirs.stepSeconds : null));
+      // Per CPU-second (all threads): on a busy machine this stays comparable when wall-clock rates do not.
+      rows.push(makeRow(name, threads, 'steps/cpu-s', 1 / ours.cpuSeconds!, peerName, theirs?.cpuSeconds ? 1 / theirs.cpuSeconds : null));
       // Lower is better for memory; the ratio is still kindling / peer.
       rows.push(makeRow(`${name} peak RSS`, threads, 'MB (lower is better)', ours.peakRssMB, peerName, theirs?.peakRssMB ?? null));
     }
@@ -182,6 +176,6 @@ export async function main(): Promise<void> {
 
 const child = process.argv.indexOf('--finetune-child');
 if (child >= 0) {
-  const [mode, threads, shapeName, steps] = process.argv.slice(child + 1);
-  runCase(mode as Mode, Number(threads), shapeName === 'tiny' ? TINY : FULL, Number(steps));
+  const [mode, threads, shape, steps] = process.argv.slice(child + 1);
+  runCase(mode as Mode, Number(threads), JSON.parse(shape!) as Shape, Number(steps));
 }

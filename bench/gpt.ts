@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import * as kd from '../lib/index.js';
-import { cpuBackend } from '../lib/backend/cpu.js';
 import { native } from '../lib/native.js';
-import { type Row, findPeerPython, makeRow, packageRoot, printTable, writeResults } from './common.js';
+import { type Row, findPeerPython, makeRow, packageRoot, printBackendProfile, printTable, profileBackendCalls, writeResults } from './common.js';
 
 const CONFIG = { vocabSize: 256, blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 256 };
 const BATCH = 16;
@@ -96,51 +95,11 @@ function profile(model: kd.models.GPT, optimizer: kd.optim.Optimizer, idx: kd.Te
     });
   }
   console.log(`step phases (ms, mean of ${n}): ` + Object.entries(total).map(([k, v]) => `${k} ${(v / n).toFixed(1)}`).join(', '));
-  profileKernels(() => kd.tidy(() => {
+  printBackendProfile(profileBackendCalls(() => kd.tidy(() => {
     optimizer.zeroGrad();
     model.forward(idx, targets).loss.backward();
     optimizer.step();
-  }), n);
-}
-
-/**
- * Milliseconds per step in each CPU backend call (gemm, the fused kernels, elementwise, alloc,
- * ...), GEMMs keyed by their m×n×k: every backend method is timed while `step` runs n times.
- */
-function profileKernels(step: () => void, n: number): void {
-  const backend = cpuBackend as unknown as Record<string, unknown>;
-  const saved = new Map<string, (...args: unknown[]) => unknown>();
-  const stats = new Map<string, { calls: number; ms: number }>();
-  for (const [name, value] of Object.entries(backend)) {
-    if (typeof value !== 'function') continue;
-    const fn = value as (...args: unknown[]) => unknown;
-    saved.set(name, fn);
-    backend[name] = function (this: unknown, ...args: unknown[]) {
-      const t0 = performance.now();
-      const out = fn.apply(this, args);
-      const call = args[0] as { m?: number; n?: number; k?: number };
-      const key = name === 'gemm' ? `gemm ${call.m}x${call.n}x${call.k}` : name;
-      const s = stats.get(key) ?? { calls: 0, ms: 0 };
-      s.calls++;
-      s.ms += performance.now() - t0;
-      stats.set(key, s);
-      return out;
-    };
-  }
-  let elapsed = 0;
-  try {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) step();
-    elapsed = (performance.now() - t0) / n;
-  } finally {
-    for (const [name, fn] of saved) backend[name] = fn;
-  }
-  const rows = [...stats].sort((a, b) => b[1].ms - a[1].ms);
-  const inKernels = rows.reduce((a, [, s]) => a + s.ms, 0) / n;
-  console.log(`backend calls per step (${elapsed.toFixed(1)} ms timed, ${inKernels.toFixed(1)} ms in backend calls, the rest JavaScript):`);
-  for (const [key, s] of rows.slice(0, 25)) {
-    console.log(`  ${key.padEnd(24)} ${(s.calls / n).toFixed(0).padStart(4)} calls ${(s.ms / n).toFixed(1).padStart(7)} ms ${((100 * s.ms) / n / elapsed).toFixed(1).padStart(5)}%`);
-  }
+  }), n));
 }
 
 export async function main(): Promise<void> {

@@ -6,7 +6,7 @@
 # wraps c_attn with peft (r 8, alpha 16, dropout 0, fan_in_fan_out for GPT-2's Conv1D). A step is
 # zero_grad, logits, cross-entropy on the shifted tokens, backward, AdamW (lr 1e-4) over the
 # trainable parameters: the same as kindling's. One warm-up step, then the median of <steps>.
-# Prints one JSON line: {"stepSeconds", "peakRssMB", "trainable"}.
+# Prints one JSON line: {"stepSeconds", "cpuSeconds" (CPU time of a step, all threads), "peakRssMB", "trainable"}.
 import json
 import resource
 import sys
@@ -43,14 +43,17 @@ def step():
 
 
 step()
-times = []
+times, cpu_times = [], []
 for _ in range(steps):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     step()
     times.append(time.perf_counter() - t0)
+    cpu_times.append(time.process_time() - c0)
 times.sort()
+cpu_times.sort()
 print(json.dumps({
     "stepSeconds": times[len(times) // 2],
+    "cpuSeconds": cpu_times[len(cpu_times) // 2],
     "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "trainable": sum(p.numel() for p in trainable),
 }))

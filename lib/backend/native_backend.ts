@@ -381,6 +381,14 @@ export function nativeBackend(device: Device, native: NativeAddon) {
         ...opt(grads.wHh), ...opt(grads.bIh), ...opt(grads.bHh), ...opt(grads.wHr));
     },
 
+    /**
+     * out = x · mask / (1 - p) over contiguous float32 operands of one size (out may be x), the
+     * mask a pure function of (seed, element index): the same seed on the gradient is the backward.
+     */
+    dropout(p: number, seed: number, out: KernelOperand, x: KernelOperand): void {
+      native.dropout(p, seed, x.shape.reduce((a, b) => a * b, 1), out.handle, out.offset, [1], x.handle, x.offset, [1]);
+    },
+
     /** Updates every listed parameter and its moments in place, in one native call. */
     adam(h: AdamHyper, tensors: readonly AdamTensors[]): void {
       const hyper = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0, h.maximize ? 1 : 0];

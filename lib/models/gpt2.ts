@@ -250,8 +250,9 @@ export class GPT2Attention extends Module {
   override forward(x: Tensor, mask: Tensor | null = null): Tensor {
     const [batch, seq, embed] = x.shape;
     const heads = (t: Tensor) => t.reshape([batch, seq, this.numHeads, this.headDim]).transpose(1, 2);
-    const qkv = this.cAttn.forward(x);
-    const q = heads(qkv.slice(-1, 0, embed)), k = heads(qkv.slice(-1, embed, 2 * embed)), v = heads(qkv.slice(-1, 2 * embed, 3 * embed));
+    // split, not three slices: its backward writes the three gradients into one [.., 3 · embed]
+    // buffer instead of scattering each into zeros of that shape and adding them.
+    const [q, k, v] = this.cAttn.forward(x).split(embed, -1).map(heads);
     const attended = scaledDotProductAttention(q, k, v, {
       attnMask: mask, isCausal: mask === null, scale: this.scaling, dropoutP: this.training ? this.attnDropout.p : 0,
     });

@@ -163,8 +163,11 @@ export class LoraLinear extends Module {
     return scoped(() => {
       const out = this.baseLayer.forward(x);
       if (this.merged) return out;
-      const dropped = this.loraDropout.get(ADAPTER).forward(x) as Tensor;
-      return out.add(this.b.forward(this.a.forward(dropped)).mul(this.scaling));
+      // Without dropout the adapter reads x itself (Identity would copy it, and its gradient, once
+      // more); the scaling multiplies the rank-r activations, not the [.., out] product.
+      const dropout = this.loraDropout.get(ADAPTER);
+      const dropped = dropout instanceof Identity ? x : dropout.forward(x) as Tensor;
+      return out.add(this.b.forward(this.a.forward(dropped).mul(this.scaling)));
     });
   }
 

@@ -91,7 +91,7 @@ function sharesQkvSource(q: Tensor, k: Tensor, v: Tensor): boolean {
 }
 
 /** 53 random bits from kindling's generator (kd.manualSeed makes dropout repeatable). */
-function dropoutSeed(): number {
+export function dropoutSeed(): number {
   return (nextUint32() >>> 11) * 2 ** 32 + nextUint32();
 }
 

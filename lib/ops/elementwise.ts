@@ -106,9 +106,11 @@ export function arithmetic(name: string, op: BinaryOp, a0: Tensor, b0: TensorOrS
     return record(name, out, [a0, b1], (node) => {
       const as = saves.includes('a') ? node.save(a) : a, bs = saves.includes('b') ? node.save(b) : b;
       const os = saves.includes('out') ? node.save(out) : out;
+      // A broadcast operand that needs no gradient (a frozen bias) is not reduced for nothing.
+      const needA = a0.requiresGrad, needB = b1 !== null && b1.requiresGrad;
       return (g) => {
         const [ga, gb] = backward(g, as, bs, os);
-        return [ga && sumToShape(ga, a0.shape), gb && b1 && sumToShape(gb, b1.shape)];
+        return [needA && ga ? sumToShape(ga, a0.shape) : null, needB && gb ? sumToShape(gb, b1!.shape) : null];
       };
     });
   });

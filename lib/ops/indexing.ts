@@ -6,6 +6,7 @@
 import type { BadIndex } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { isGradEnabled } from '../autograd/grad_mode.js';
 import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { copyInplace } from './elementwise.js';
@@ -154,8 +155,24 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const out = checkedWrite('indexSelect', () => Tensor._empty(outShape, x.dtype, x.device),
     (o) => backendOf(x).indexSelect(atLeast1d(o), atLeast1d(x), index, d), d, x.ndim === 0 ? 1 : x.shape[d], index.numel);
   const xShape = [...x.shape];
+  const leaf = x.requiresGrad && !x.gradFn ? x : null;
   return record('IndexSelectBackward', out, [x, index], (node) => {
     const is = node.save(index);
-    return (g) => [indexAddIntoZeros(xShape, d, is, g), null];
+    return (g) => (leaf && indexAddIntoLeafGrad(leaf, d, is, g) ? [null, null] : [indexAddIntoZeros(xShape, d, is, g), null]);
   });
+}
+
+/**
+ * The engine would add this gradient (zeros but the looked-up rows) into the leaf's .grad in
+ * place; when the leaf already has a plain gradient (a tied embedding whose LM head's gradient
+ * came first) and no graph of the backward is built, the rows go straight into it: a sparse
+ * update instead of a zero-filled table and a dense add. Returns false when it did nothing.
+ */
+function indexAddIntoLeafGrad(leaf: Tensor, d: number, index: Tensor, g: Tensor): boolean {
+  const acc = leaf.grad;
+  if (isGradEnabled() || leaf.isDisposed || !acc || acc.isDisposed || !acc.isContiguous() || acc.dtype !== g.dtype ||
+    acc.device !== g.device || acc.ndim !== leaf.ndim || acc.shape.some((s, k) => s !== leaf.shape[k])) return false;
+  if (index.numel > 0) backendOf(acc).indexAdd(atLeast1d(acc), index, atLeast1d(g), d);
+  acc._storage.version++;
+  return true;
 }

@@ -97,6 +97,21 @@ inline double chunkedSum(int64_t n, Term term) {
   return total;
 }
 
+// The cross-entropy's chunk maximum: max over x[0, n) skipping NaN, in kLanes float lanes, so the
+// compiler vectorises it (x > m ? x : m is maxps); one running maximum would be a scalar chain.
+inline float chunkMax(const float* x, int64_t n) {
+  float lanes[kLanes];
+  for (int k = 0; k < kLanes; ++k) lanes[k] = kNegInf;
+  const int64_t full = n - n % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    for (int k = 0; k < kLanes; ++k) lanes[k] = x[j + k] > lanes[k] ? x[j + k] : lanes[k];
+  }
+  for (int64_t j = full; j < n; ++j) lanes[0] = x[j] > lanes[0] ? x[j] : lanes[0];
+  float m = kNegInf;
+  for (int k = 0; k < kLanes; ++k) m = lanes[k] > m ? lanes[k] : m;
+  return m;
+}
+
 // W = the sum of the class weights (the class count without weights).
 inline double classWeightSum(const CrossEntropyArgs& a) {
   if (!a.weight) return static_cast<double>(a.cols);
@@ -258,9 +273,7 @@ void crossEntropyForward(const CrossEntropyArgs& a, float* loss, float* targetWe
       double sumExp = 0, sumWX = 0;
       for (int64_t c0 = 0; c0 < c; c0 += kChunk) {
         const int64_t c1 = std::min(c, c0 + kChunk);
-        float m = kNegInf;
-        for (int64_t j = c0; j < c1; ++j) m = x[j] > m ? x[j] : m;  // NaN is skipped here
-        const float newMax = std::max(rowMax, m);
+        const float newMax = std::max(rowMax, chunkMax(x + c0, c1 - c0));  // NaN is skipped here
         if (newMax == kNegInf) {
           // Every logit so far is -inf: nothing to add to the sum.
         } else {

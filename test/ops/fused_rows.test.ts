@@ -407,6 +407,30 @@ describe('fused softmax cross-entropy (F.crossEntropy with class targets)', () =
     expectClose(values(x.grad!), ref.dx, 1e-6, 'dx');
   });
 
+  it('the row maximum is found at every position (vector lanes and their tail), -inf classes drop out, a NaN row gives NaN', () => {
+    const rng = makeRng(seed + 33);
+    const c = 2048 + 37;  // one full chunk and a tail that is not a whole number of lanes
+    const positions = [0, 5, 15, 16, 31, 2047, 2048, 2048 + 31, c - 1];
+    const rows = positions.length + 2;
+    const { ref: xr } = randomTensor(rng, [rows, c], -3, 3);
+    positions.forEach((p, r) => { xr[r * c + p] = 40; });
+    for (let j = 0; j < c; j += 3) xr[positions.length * c + j] = -Infinity;
+    xr[(rows - 1) * c + 100] = NaN;
+    const target = Array.from({ length: rows }, (_, r) => (r < positions.length ? positions[r] : 1));
+    // The float64 reference takes -inf as -1e30 (the same zero probability, no inf - inf).
+    const finite = xr.slice(0, (rows - 1) * c).map((v) => (v === -Infinity ? -1e30 : v));
+    const ref = ceRef(finite, rows - 1, c, target.slice(0, rows - 1), { reduction: 'none' }, new Float64Array(rows - 1).fill(1));
+    underEachBuild((build) => {
+      const x = f32(xr, [rows, c]).requiresGrad_();
+      const loss = F.crossEntropy(x, kd.tensor(Int32Array.from(target)), { reduction: 'none' });
+      const got = values(loss);
+      expectClose(got.slice(0, rows - 1), ref.loss, 2e-6, `${build}: loss`);
+      expect(Number.isNaN(got[rows - 1])).toBe(true);
+      loss.sum().backward();
+      expectClose(values(x.grad!).slice(0, (rows - 1) * c), ref.dx, 2e-5, `${build}: dx`);
+    });
+  });
+
   it('[N, C, d1, d2] logits and a strided [N, C] view match float64', () => {
     const rng = makeRng(seed + 31);
     const { t: x4 } = randomTensor(rng, [2, 5, 3, 2], -3, 3, true);

@@ -315,6 +315,34 @@ describe(`indexSelect (seed ${seed})`, () => {
     gradcheck((a) => a.indexSelect(1, i2).mul(w2).sum(), [x], { context: `seed ${seed}` });
   });
 
+  it('a tied table (lookup and matmul) adds the lookup rows into the gradient the matmul gave first, as a dense add would', () => {
+    const rng = makeRng(seed + 10);
+    const { t: table } = randomTensor(rng, [13, 5], -1, 1, true);
+    const ids = randomIndex(rng, [9], 13);
+    const { t: w, ref: wr } = randomTensor(rng, [9, 5]);
+    const { t: h, ref: hr } = randomTensor(rng, [4, 5]);
+    // loss = sum(table[ids] * w) + sum(h @ table^T): the lookup's node runs after the product's.
+    const want = new Float64Array(65);
+    for (let v = 0; v < 13; v++) for (let k = 0; k < 5; k++) for (let i = 0; i < 4; i++) want[v * 5 + k] += hr[i * 5 + k];
+    values(ids).forEach((v, j) => { for (let k = 0; k < 5; k++) want[v * 5 + k] += wr[j * 5 + k]; });
+    const loss = () => table.indexSelect(0, ids).mul(w).sum().add(h.matmul(table.transpose(0, 1)).sum());
+    for (const threads of [1, 2]) {
+      kd.setNumThreads(threads);
+      table.grad = null;
+      loss().backward();
+      expectClose(table.grad!.data(), want, 1e-6, `seed ${seed}, ${threads} thread(s)`);
+      // A second backward accumulates on top: twice the gradient.
+      const first = table.grad!;
+      loss().backward();
+      expect(table.grad).toBe(first);
+      expectClose(table.grad!.data(), want.map((x) => 2 * x), 1e-6, `seed ${seed}, accumulated`);
+    }
+    // With createGraph the gradient stays in the graph (out of place) and has the same value.
+    table.grad = null;
+    loss().backward(undefined, { createGraph: true });
+    expectClose(table.grad!.data(), want, 1e-6, `seed ${seed}, createGraph`);
+  });
+
   it('embedding-sized lookup and backward agree on 1 and 2 threads', () => {
     const rng = makeRng(seed + 9);
     const { t: table } = randomTensor(rng, [500, 48], -1, 1, true);

@@ -3,6 +3,7 @@
 import { noGrad } from '../../autograd/grad_mode.js';
 import { ArgumentError, DTypeError, KindlingError, ShapeError, fmtShape } from '../../errors.js';
 import { rand } from '../../ops/creation.js';
+import { dropoutMasked } from '../../ops/dropout.js';
 import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
 import { matmul } from '../../ops/matmul.js';
@@ -37,6 +38,7 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new ArgumentError(`dropout: probability has to be between 0 and 1, got ${p}`);
   if (!training || p === 0) return ew.mul(input, 1);
   if (p === 1) return ew.mul(input, 0);
+  if (input.dtype === 'float32') return dropoutMasked(input, p);
   return scoped(() => {
     const scale = noGrad(() => ew.mul(ew.cast(ew.ge(rand(input.shape, { device: input.device }), p), 'float32'), 1 / (1 - p)));
     return ew.mul(input, scale);
