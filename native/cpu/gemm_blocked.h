@@ -4,7 +4,8 @@
 // image straight into B's panels, with no im2col buffer.
 //
 //   for jc in n step NC:            B block kc×nc packed once, reused by every A block (L3)
-//     for pc in k step KC:          the first pc block writes C, later ones accumulate
+//     for pc in k step KC:          the first pc block writes C, later ones accumulate, the last
+//                                   adds the bias (if any)
 //       packB(pc, jc, kc, nc)       NR-wide panels, k-major, columns past nc zero
 //       for ic in m step MC:        packA(ic, pc, mc, kc): MR-high panels (L2), rows past mc zero
 //         for jr in nc step NR:     B micro-panel kc×NR stays in L1
@@ -158,21 +159,26 @@ void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
   }
 }
 
-// C = alpha * tile + beta * C for a rows×cols corner of a full MR×NR tile.
-inline void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta) {
+// C = (alpha * tile + beta * C) + bias for a rows×cols corner of a full MR×NR tile; bias: null
+// or `cols` floats.
+inline void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta,
+                      const float* bias) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       float& out = c.p[i * c.rs + j * c.cs];
       float v = alpha * tile[i * ldTile + j];
-      out = beta == 0.0f ? v : v + beta * out;
+      v = beta == 0.0f ? v : v + beta * out;
+      out = bias ? v + bias[j] : v;
     }
 }
 
-// Where the driver puts C's tiles: C itself. A full tile with unit column stride is written in
-// place by the micro-kernel; edge tiles go through a buffer and mergeTile.
+// Where the driver puts C's tiles: C itself, plus an optional bias per column added by the last
+// k block. A full tile with unit column stride is written in place by the micro-kernel; edge tiles
+// go through a buffer and mergeTile.
 struct MatSink {
   Mat c;
   float alpha, beta;
+  const float* bias = nullptr;  // one per column of c, or null
   // In-place destination of the full tile at (i, j), or null.
   float* direct(int64_t i, int64_t j, int64_t& ld) const {
     if (c.cs != 1) return nullptr;
@@ -181,15 +187,18 @@ struct MatSink {
   }
   float scale() const { return alpha; }
   float betaFor(bool accumulate) const { return accumulate ? 1.0f : beta; }
-  void store(int64_t i, int64_t j, int64_t rows, int64_t cols, const float* tile, int64_t ldTile, bool accumulate) const {
-    mergeTile(rows, cols, tile, ldTile, c.at(i, j), alpha, accumulate ? 1.0f : beta);
+  // What the micro-kernel adds to the tile at column j: the bias, in the last k block only.
+  const float* biasFor(int64_t j, bool lastBlock) const { return bias && lastBlock ? bias + j : nullptr; }
+  void store(int64_t i, int64_t j, int64_t rows, int64_t cols, const float* tile, int64_t ldTile, bool accumulate,
+             bool lastBlock) const {
+    mergeTile(rows, cols, tile, ldTile, c.at(i, j), alpha, accumulate ? 1.0f : beta, biasFor(j, lastBlock));
   }
 };
 
 // The loop nest above for one thread, with its own packing buffers. PackA(ic, pc, mc, kc, dst)
 // and PackB(pc, jc, kc, nc, dst) fill zero-padded panels; Sink is MatSink or any type with the
 // same members (direct may always return null; store then receives every tile, computed with
-// alpha 1, and `accumulate` false for the first k block).
+// alpha 1, `accumulate` false for the first k block and `lastBlock` true for the last).
 template <int MR, int NR, class PackA, class PackB, class Sink>
 void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, PackA&& packA, PackB&& packB,
                  const Sink& sink) {
@@ -205,7 +214,7 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
     const int64_t nc = std::min(ncMax, n - jc);
     for (int64_t pc = 0; pc < k; pc += kcMax) {
       const int64_t kc = std::min(kcMax, k - pc);
-      const bool accumulate = pc > 0;
+      const bool accumulate = pc > 0, lastBlock = pc + kc == k;
       packB(pc, jc, kc, nc, packedB);
       for (int64_t ic = 0; ic < m; ic += mcMax) {
         const int64_t mc = std::min(mcMax, m - ic);
@@ -219,10 +228,10 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
             int64_t ld = 0;
             float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
             if (c) {
-              kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate));
+              kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock));
             } else {
-              kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f);
-              sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate);
+              kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr);
+              sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate, lastBlock);
             }
           }
         }
