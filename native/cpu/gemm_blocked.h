@@ -84,6 +84,19 @@ void packRowMajorPanelA(int64_t kc, const float* src, int64_t rs, float* dst) {
     for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
 }
 
+// Copies the MR contiguous floats of one k step of a transposed A (A(i, p) at src[i]) into its
+// panel row: SSE quads and a final pair, not MR scalar moves (the weight gradient's Aᵀ = gᵀ is
+// packed this way; at K = 2048 that is 8% of the product's time done a float at a time).
+template <int MR>
+inline void copyPanelStep(const float* src, float* dst) {
+  static_assert(MR % 2 == 0, "copyPanelStep copies quads and a final pair");
+  int i = 0;
+  for (; i + 4 <= MR; i += 4) _mm_storeu_ps(dst + i, _mm_loadu_ps(src + i));
+  if (i < MR)
+    _mm_storel_pi(reinterpret_cast<__m64*>(dst + i),
+                  _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(src + i)));
+}
+
 // Packs NR rows given by pointers (each `kc` contiguous floats) into one k-major panel
 // (dst[p*NR + j] = rows[j][p]); 4×4 SSE transposes, null rows give zeros.
 template <int NR>
@@ -117,8 +130,7 @@ void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
     const float* src = a.p + i0 * a.rs;
     const int64_t rows = std::min<int64_t>(MR, mc - i0);
     if (rows == MR && a.rs == 1) {  // A transposed: the MR rows of one k are contiguous
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * a.cs + i];
+      for (int64_t p = 0; p < kc; ++p) copyPanelStep<MR>(src + p * a.cs, dst + p * MR);
     } else if (rows == MR && a.cs == 1) {
       packRowMajorPanelA<MR>(kc, src, a.rs, dst);
     } else {
