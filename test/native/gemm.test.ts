@@ -2,13 +2,10 @@
 // processor offers, on odd shapes, transposed / sliced / broadcast operands, alpha and beta, k = 0,
 // and 1 and 2 threads. Outputs arrive poisoned with NaN (test/setup.ts), so an unwritten element
 // fails; padding between rows of C must stay NaN, so a stray write fails too.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../../lib/native.js';
 import { makeRng } from '../helpers.js';
-import { type Case, callGemm, fill, operand, relativeError } from './gemm_operands.js';
-
-const TOLERANCE = 1e-5;
-
+import { type Case, TOLERANCE, callGemm, fill, itMatchesOnEveryIsa, operand } from './gemm_operands.js';
 
 const CASES: Case[] = [
   { name: '1x1x1', m: 1, n: 1, k: 1 },
@@ -76,37 +73,8 @@ const CASES: Case[] = [
     a: { broadcast: true, transposed: true }, beta: 0.5, biasOffset: 6 },
 ];
 
-const ISAS = ['avx512', 'avx2', 'scalar'] as const;
-const originalIsa: string = native.cpuIsa();
-const originalThreads: number = native.numThreads();
-const available = new Set(ISAS.filter((isa) => native.setCpuIsa(isa)));
-native.setCpuIsa(originalIsa);
-
-afterAll(() => {
-  native.setCpuIsa(originalIsa);
-  native.setNumThreads(originalThreads);
-});
-
 describe('native gemm matches a float64 reference', () => {
-  for (const isa of ISAS) {
-    const reason = available.has(isa) ? '' : ` (skipped: this processor lacks ${isa}; detected ${native.cpuIsaDetected()})`;
-    for (const threads of [1, 2]) {
-      it.skipIf(!available.has(isa))(`${isa}, ${threads} thread(s): every case within ${TOLERANCE}${reason}`, () => {
-        expect(native.setCpuIsa(isa)).toBe(true);
-        native.setNumThreads(threads);
-        try {
-          CASES.forEach((cs, index) => {
-            const seed = 1000 * (index + 1) + threads;
-            const err = relativeError(cs, seed);
-            expect(err, `${isa} ${threads}T ${cs.name} (seed ${seed})`).toBeLessThan(TOLERANCE);
-          });
-        } finally {
-          native.setCpuIsa(originalIsa);
-          native.setNumThreads(originalThreads);
-        }
-      });
-    }
-  }
+  itMatchesOnEveryIsa(CASES, 1000, 'js');
 
   it('gemmRef agrees with gemm on a transposed, batched case', () => {
     const m = 23, n = 19, k = 31, batch = 2;

@@ -4,11 +4,8 @@
 // sliced operands, alpha and beta, and the bias epilogue (added by the last k block's store, or
 // by mergeTile for edge tiles). Checked against the addon's float64 gemmRef for every ISA this
 // processor offers, on 1 and 2 threads; C arrives poisoned with NaN (test/setup.ts).
-import { afterAll, describe, expect, it } from 'vitest';
-import { native } from '../../lib/native.js';
-import { type Case, relativeError } from './gemm_operands.js';
-
-const TOLERANCE = 1e-5;
+import { describe } from 'vitest';
+import { type Case, itMatchesOnEveryIsa } from './gemm_operands.js';
 
 const CASES: Case[] = [
   { name: '345x301x700: two k blocks, partial row and column panels', m: 345, n: 301, k: 700 },
@@ -30,35 +27,6 @@ const CASES: Case[] = [
     b: { broadcast: true }, biasOffset: 5 },
 ];
 
-const ISAS = ['avx512', 'avx2', 'scalar'] as const;
-const originalIsa: string = native.cpuIsa();
-const originalThreads: number = native.numThreads();
-const available = new Set(ISAS.filter((isa) => native.setCpuIsa(isa)));
-native.setCpuIsa(originalIsa);
-
-afterAll(() => {
-  native.setCpuIsa(originalIsa);
-  native.setNumThreads(originalThreads);
-});
-
 describe('native gemm on the packed path matches the float64 reference', () => {
-  for (const isa of ISAS) {
-    const reason = available.has(isa) ? '' : ` (skipped: this processor lacks ${isa}; detected ${native.cpuIsaDetected()})`;
-    for (const threads of [1, 2]) {
-      it.skipIf(!available.has(isa))(`${isa}, ${threads} thread(s): every case within ${TOLERANCE}${reason}`, () => {
-        expect(native.setCpuIsa(isa)).toBe(true);
-        native.setNumThreads(threads);
-        try {
-          CASES.forEach((cs, index) => {
-            const seed = 5000 * (index + 1) + threads;
-            const err = relativeError(cs, seed, 'native');
-            expect(err, `${isa} ${threads}T ${cs.name} (seed ${seed})`).toBeLessThan(TOLERANCE);
-          });
-        } finally {
-          native.setCpuIsa(originalIsa);
-          native.setNumThreads(originalThreads);
-        }
-      });
-    }
-  }
+  itMatchesOnEveryIsa(CASES, 5000, 'native');
 });

@@ -1,8 +1,12 @@
 // GEMM operands inside native storages and one checked run of native.gemm against a float64
 // reference, shared by the GEMM test files (gemm.test.ts: every path on small and odd shapes;
 // gemm_blocked.test.ts: the packed path on products past the small path's limit, and the bias).
+import { afterAll, expect, it } from 'vitest';
 import { native } from '../../lib/native.js';
 import { makeRng } from '../helpers.js';
+
+/** Relative error allowed of float32 GEMM output against the float64 reference. */
+export const TOLERANCE = 1e-5;
 
 export interface Layout {
   transposed?: boolean; // stored column-major: row stride 1
@@ -127,4 +131,41 @@ export function relativeError(cs: Case, seed: number, reference: 'js' | 'native'
       throw new Error(`element ${e} outside C's view was written (seed ${seed})`);
   for (const buf of [a.buf, b.buf, c.buf, refC?.buf, biasBuf]) if (buf !== undefined && buf !== null) native.dispose(buf);
   return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+}
+
+const ISAS = ['avx512', 'avx2', 'scalar'] as const;
+
+/**
+ * One test per ISA (skipped where the processor lacks it) and thread count (1, 2) that runs every
+ * case through relativeError; case i on t threads uses seed seedBase·(i + 1) + t. Call inside a
+ * describe; the ISA and thread count are restored after each test and after the file.
+ */
+export function itMatchesOnEveryIsa(cases: Case[], seedBase: number, reference: 'js' | 'native'): void {
+  const originalIsa: string = native.cpuIsa();
+  const originalThreads: number = native.numThreads();
+  const available = new Set(ISAS.filter((isa) => native.setCpuIsa(isa)));
+  native.setCpuIsa(originalIsa);
+  afterAll(() => {
+    native.setCpuIsa(originalIsa);
+    native.setNumThreads(originalThreads);
+  });
+  for (const isa of ISAS) {
+    const reason = available.has(isa) ? '' : ` (skipped: this processor lacks ${isa}; detected ${native.cpuIsaDetected()})`;
+    for (const threads of [1, 2]) {
+      it.skipIf(!available.has(isa))(`${isa}, ${threads} thread(s): every case within ${TOLERANCE}${reason}`, () => {
+        expect(native.setCpuIsa(isa)).toBe(true);
+        native.setNumThreads(threads);
+        try {
+          cases.forEach((cs, index) => {
+            const seed = seedBase * (index + 1) + threads;
+            const err = relativeError(cs, seed, reference);
+            expect(err, `${isa} ${threads}T ${cs.name} (seed ${seed})`).toBeLessThan(TOLERANCE);
+          });
+        } finally {
+          native.setCpuIsa(originalIsa);
+          native.setNumThreads(originalThreads);
+        }
+      });
+    }
+  }
 }
