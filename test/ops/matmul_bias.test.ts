@@ -3,13 +3,16 @@
 // (the unfused route it replaced, whose rounding it keeps), on odd sizes, a transposed right
 // operand (linear's weight.T), a sliced left operand, products on the small and the packed GEMM
 // paths, every ISA this processor offers, 1 and 2 threads; gradients of every operand equal those
-// of the unfused route; bad shapes and dtypes throw.
+// of the unfused route; on a backend whose GEMM takes no bias (CUDA) the bias is a separate
+// broadcast add; bad shapes and dtypes throw.
 import { afterAll, describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import type { CpuIsa } from '../../lib/runtime.js';
 import { matmulBias } from '../../lib/ops/matmul.js';
 import { DTypeError, ShapeError } from '../../lib/errors.js';
+import { native } from '../../lib/native.js';
+import { nativeBackend } from '../../lib/backend/native_backend.js';
 import { expectClose, expectError, freshSeed, makeRng, randomTensor } from '../helpers.js';
 
 const ISAS: CpuIsa[] = ['avx512', 'avx2', 'scalar'];
@@ -64,6 +67,39 @@ describe('matmulBias vs float64 and vs matmul + add', () => {
       });
     }
   }
+});
+
+describe('the bias on a backend whose GEMM takes none (CUDA)', () => {
+  it('is added after the product as a broadcast add over C', () => {
+    // The CPU table under the CUDA backend's device name takes the path the CUDA backend does;
+    // each native call is logged as name/argument count.
+    const calls: string[] = [];
+    const table = Object.fromEntries(Object.entries(native).map(([name, fn]) => [name,
+      typeof fn === 'function' ? (...args: unknown[]) => { calls.push(`${name}/${args.length}`); return fn(...args); } : fn]));
+    const asCuda = nativeBackend('cuda', table);
+    const seed = freshSeed(), rng = makeRng(seed);
+    const [m, k, n] = [5, 7, 3];
+    const { t: a, ref: ar } = randomTensor(rng, [m, k]);
+    const { t: b, ref: br } = randomTensor(rng, [k, n]);
+    const { t: bias, ref: biasRef } = randomTensor(rng, [n]);
+    const c = kd.zeros([m, n]);
+    asCuda.gemm({
+      m, n, k, batch: 1,
+      a: { handle: a.handle, offset: 0, rowStride: k, colStride: 1, batchStride: 0 },
+      b: { handle: b.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      c: { handle: c.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      alpha: 1, beta: 0, bias: { handle: bias.handle, offset: 0 },
+    });
+    const want = new Float64Array(m * n);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = biasRef[j];
+        for (let p = 0; p < k; p++) s += ar[i * k + p] * br[p * n + j];
+        want[i * n + j] = s;
+      }
+    expectClose(c.data() as Float32Array, want, 1e-6, `seed ${seed}`);
+    expect(calls).toEqual(['gemm/21', 'binary/12']);
+  });
 });
 
 describe('F.linear with a bias', () => {
