@@ -126,12 +126,29 @@ void packRowPointersPanel(int64_t kc, const float* const* rows, float* dst) {
 // past mc zero-filled.
 template <int MR>
 void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+  int64_t full = 0;  // panels already packed
+  if (a.rs == 1) {
+    // A transposed: the block's rows for one k are contiguous runs, a row of A apart (4 KiB for
+    // 1024 rows, so runs share L1 sets). Take kRuns runs at a time: they stay in L1 (kRuns lines
+    // a set, under its 12 ways) while every full panel takes its MR floats of each, and each
+    // panel's writes run contiguously. Runs one group ahead are prefetched: too short for the
+    // hardware prefetcher.
+    constexpr int64_t kRuns = 8;
+    full = mc / MR;
+    for (int64_t p0 = 0; p0 < kc; p0 += kRuns) {
+      const int64_t p1 = std::min(kc, p0 + kRuns);
+      for (int64_t p = p1; p < std::min(kc, p1 + kRuns); ++p)
+        for (int64_t i = 0; i < full * MR; i += 16)
+          _mm_prefetch(reinterpret_cast<const char*>(a.p + p * a.cs + i), _MM_HINT_T0);
+      for (int64_t q = 0; q < full; ++q)
+        for (int64_t p = p0; p < p1; ++p) copyPanelStep<MR>(a.p + p * a.cs + q * MR, dst + (q * kc + p) * MR);
+    }
+  }
+  dst += full * MR * kc;
+  for (int64_t i0 = full * MR; i0 < mc; i0 += MR, dst += MR * kc) {
     const float* src = a.p + i0 * a.rs;
     const int64_t rows = std::min<int64_t>(MR, mc - i0);
-    if (rows == MR && a.rs == 1) {  // A transposed: the MR rows of one k are contiguous
-      for (int64_t p = 0; p < kc; ++p) copyPanelStep<MR>(src + p * a.cs, dst + p * MR);
-    } else if (rows == MR && a.cs == 1) {
+    if (rows == MR && a.cs == 1) {
       packRowMajorPanelA<MR>(kc, src, a.rs, dst);
     } else {
       for (int64_t p = 0; p < kc; ++p)
