@@ -11,6 +11,7 @@
 //           for ir in mc step MR:   micro-kernel: MR×NR tile of C in registers
 // Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
 // tiles (and C with a column stride other than 1) go through a small buffer and a scalar merge.
+// A bias (GemmArgs::bias) is added by the last k block's store, in the micro-kernel or the merge.
 //
 // Small products (up to the ISA's SmallKernel::maxMacs multiply-adds, C with unit column stride)
 // skip packing: gemm_small.h reads A and B in place and writes edge tiles with masked stores.
