@@ -19,6 +19,18 @@ namespace {
 
 constexpr int kMr = 14, kNr = 32;
 
+// One k step: row p of the A panel (14 broadcasts) times row p of the B panel (2 vectors).
+__attribute__((always_inline)) inline void fmaStep(__m512 (&acc)[kMr][2], const float* pa, const float* pb) {
+  const __m512 b0 = _mm512_load_ps(pb);
+  const __m512 b1 = _mm512_load_ps(pb + 16);
+#pragma GCC unroll 14
+  for (int i = 0; i < kMr; ++i) {
+    const __m512 a = _mm512_set1_ps(pa[i]);
+    acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+    acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+  }
+}
+
 void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
                       int64_t ldc, float alpha, float beta, const float* bias) {
   __m512 acc[kMr][2];
@@ -26,22 +38,19 @@ void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __res
   for (int i = 0; i < kMr; ++i) {
     acc[i][0] = _mm512_setzero_ps();
     acc[i][1] = _mm512_setzero_ps();
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
   }
-
-  for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_load_ps(pb);
-    const __m512 b1 = _mm512_load_ps(pb + 16);
+  // The first 14 k steps each prefetch one row of the tile's C (two lines). C is often cold (a
+  // fresh output); 28 prefetches at once would hold every L1 fill buffer while the B panel
+  // streams from L2. Measured with C cold and hot, 1 thread: level to 4% faster than all at once.
+  int64_t p = 0;
+  for (; p < kMr && p < kc; ++p, pa += kMr, pb += kNr) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc + 31), _MM_HINT_T0);
+    fmaStep(acc, pa, pb);
+  }
+  for (; p < kc; ++p, pa += kMr, pb += kNr) {
     _mm_prefetch(reinterpret_cast<const char*>(pa + 8 * kMr), _MM_HINT_T0);
-#pragma GCC unroll 14
-    for (int i = 0; i < kMr; ++i) {
-      const __m512 a = _mm512_set1_ps(pa[i]);
-      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
-    }
-    pa += kMr;
-    pb += kNr;
+    fmaStep(acc, pa, pb);
   }
 
   const __m512 va = _mm512_set1_ps(alpha);
