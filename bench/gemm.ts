@@ -3,6 +3,10 @@
 // dir when libopenblas is installed) and PyTorch's torch.mm (bench/peers/torch_gemm.py), both
 // measured in the same run. Each kindling figure is also given as a fraction of the FMA peak
 // measured at start for its ISA and thread count (measurePeakGflops), not an assumed FLOP/cycle.
+// A 'transformer' section times the products of the GPT bench (kd.models.gpt 4×256, 2048 tokens)
+// and of GPT-2 small fine-tuning (1024 tokens, 768 wide, the 50257-word LM head) in the operand
+// layouts the training step passes: forward x·Wᵀ (B transposed), input gradient g·W (plain),
+// weight gradient gᵀ·x (A transposed). `npm run bench -- gemm transformer` runs only that section.
 // A last section runs the MLP's small GEMMs (784-128-64: forward, weight and input gradients)
 // with a busy-loop process taking one core, beside OpenBLAS and PyTorch under the same load.
 // Installs nothing.
@@ -36,6 +40,33 @@ const MLP_SHAPES: Shape[] = [
   { name: 'mlp fc2 x@W^T 64x128 @ 128x64', m: 64, n: 64, k: 128, tb: true },
   { name: 'mlp fc2 g^T@x 64x64 @ 64x128', m: 64, n: 128, k: 64, ta: true },
   { name: 'mlp fc2 g@W 64x64 @ 64x128', m: 64, n: 128, k: 64 },
+];
+// The training step's products, named as native.gemm sees them (m×n×k) with their layouts.
+const TRANSFORMER_SHAPES: Shape[] = [
+  // kd.models.gpt, 4 layers × 256 wide, batch 16 × 128 tokens: forward, input and weight gradients.
+  { name: 'gpt qkv x@W^T 2048x768x256', m: 2048, n: 768, k: 256, tb: true },
+  { name: 'gpt proj x@W^T 2048x256x256', m: 2048, n: 256, k: 256, tb: true },
+  { name: 'gpt fc x@W^T 2048x1024x256', m: 2048, n: 1024, k: 256, tb: true },
+  { name: 'gpt fc2 x@W^T 2048x256x1024', m: 2048, n: 256, k: 1024, tb: true },
+  { name: 'gpt qkv g@W 2048x256x768', m: 2048, n: 256, k: 768 },
+  { name: 'gpt proj g@W 2048x256x256', m: 2048, n: 256, k: 256 },
+  { name: 'gpt fc g@W 2048x256x1024', m: 2048, n: 256, k: 1024 },
+  { name: 'gpt fc2 g@W 2048x1024x256', m: 2048, n: 1024, k: 256 },
+  { name: 'gpt qkv g^T@x 768x256x2048', m: 768, n: 256, k: 2048, ta: true },
+  { name: 'gpt proj g^T@x 256x256x2048', m: 256, n: 256, k: 2048, ta: true },
+  { name: 'gpt fc g^T@x 1024x256x2048', m: 1024, n: 256, k: 2048, ta: true },
+  { name: 'gpt fc2 g^T@x 256x1024x2048', m: 256, n: 1024, k: 2048, ta: true },
+  // GPT-2 small fine-tuning, 4 × 256 tokens: attention and MLP products, then the tied LM head.
+  { name: 'gpt2 qkv x@W^T 1024x2304x768', m: 1024, n: 2304, k: 768, tb: true },
+  { name: 'gpt2 fc x@W^T 1024x3072x768', m: 1024, n: 3072, k: 768, tb: true },
+  { name: 'gpt2 fc2 x@W^T 1024x768x3072', m: 1024, n: 768, k: 3072, tb: true },
+  { name: 'gpt2 fc g@W 1024x768x3072', m: 1024, n: 768, k: 3072 },
+  { name: 'gpt2 qkv g^T@x 2304x768x1024', m: 2304, n: 768, k: 1024, ta: true },
+  { name: 'gpt2 fc g^T@x 3072x768x1024', m: 3072, n: 768, k: 1024, ta: true },
+  { name: 'gpt2 fc2 g^T@x 768x3072x1024', m: 768, n: 3072, k: 1024, ta: true },
+  { name: 'gpt2 lm head x@wte^T 1024x50257x768', m: 1024, n: 50257, k: 768, tb: true },
+  { name: 'gpt2 lm head g@wte 1024x768x50257', m: 1024, n: 768, k: 50257 },
+  { name: 'gpt2 lm head g^T@x 50257x768x1024', m: 50257, n: 768, k: 1024, ta: true },
 ];
 const THREADS = [1, 2];
 const ROUNDS = 2;
@@ -172,8 +203,16 @@ export async function main(): Promise<void> {
 
   const rows: Row[] = [];
   let busy: ChildProcess | null = null;
+  const onlyTransformer = process.argv.includes('transformer');
   try {
+    if (onlyTransformer) {
+      rows.push(...measureShapes(TRANSFORMER_SHAPES, 'transformer: ', peaks, blas?.exe ?? null, python?.python ?? null, torchName));
+      printTable(rows);
+      console.log(`\nwrote ${writeResults('gemm_transformer', rows)}`);
+      return;
+    }
     rows.push(...measureShapes(SHAPES, '', peaks, blas?.exe ?? null, python?.python ?? null, torchName));
+    rows.push(...measureShapes(TRANSFORMER_SHAPES, 'transformer: ', peaks, blas?.exe ?? null, python?.python ?? null, torchName));
     if (native.cpuIsaDetected() === 'avx512') {
       // AVX-512 against this library's own AVX2 path on the same shapes, each as a share of its peak.
       for (const threads of THREADS) {

@@ -13,7 +13,10 @@ export interface KernelOperand {
   readonly dtype: DType;
 }
 
-/** C[b] = alpha * A[b] @ B[b] + beta * C[b]; A is [batch, m, k], B [batch, k, n], C [batch, m, n]. */
+/**
+ * C[b] = alpha * A[b] @ B[b] + beta * C[b] (+ bias); A is [batch, m, k], B [batch, k, n], C [batch, m, n].
+ * bias, when given: n contiguous float32 added to every row of C after the product is rounded.
+ */
 export interface GemmCall {
   m: number;
   n: number;
@@ -24,6 +27,7 @@ export interface GemmCall {
   c: { handle: unknown; offset: number; rowStride: number; colStride: number; batchStride: number };
   alpha: number;
   beta: number;
+  bias?: { handle: unknown; offset: number } | null;
 }
 
 /** An out-of-range index a kernel found: its row-major position in the index and its value. */

@@ -7,7 +7,7 @@ import { DTYPE_CODE, type DType } from '../dtype.js';
 import { ArgumentError, KindlingError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
 import type { AdamHyper, AdamTensors, AttentionGeometry, BadIndex, ConvGeometry, GemmCall, KernelOperand, PoolGeometry } from './backend.js';
-import type { BinaryOp, ReduceOp, UnaryOp } from './opcodes.js';
+import { BinaryOp, type ReduceOp, type UnaryOp } from './opcodes.js';
 
 /**
  * The table with every function wrapped so that an exception it throws (a bad handle, a freed
@@ -397,13 +397,22 @@ export function nativeBackend(device: Device, native: NativeAddon) {
         t.expAvgSq.handle, t.expAvgSq.offset, t.maxExpAvgSq ? t.maxExpAvgSq.handle : null, t.maxExpAvgSq ? t.maxExpAvgSq.offset : 0]));
     },
 
-    /** See GemmCall. */
+    /**
+     * See GemmCall. The CPU adds the bias in the GEMM's last store; the CUDA table takes none, so
+     * there it is a broadcast add over C after the product.
+     */
     gemm(c: GemmCall): void {
+      const fused = c.bias && device === 'cpu' ? [c.bias.handle, c.bias.offset] : [];
       native.gemm(c.m, c.n, c.k, c.batch,
         c.a.handle, c.a.offset, c.a.rowStride, c.a.colStride, c.a.batchStride,
         c.b.handle, c.b.offset, c.b.rowStride, c.b.colStride, c.b.batchStride,
         c.c.handle, c.c.offset, c.c.rowStride, c.c.colStride, c.c.batchStride,
-        c.alpha, c.beta);
+        c.alpha, c.beta, ...fused);
+      if (c.bias && fused.length === 0) {
+        const shape = [c.batch, c.m, c.n], strides = [c.c.batchStride, c.c.rowStride, c.c.colStride];
+        native.binary(BinaryOp.Add, DTYPE_CODE.float32, shape, c.c.handle, c.c.offset, strides,
+          c.c.handle, c.c.offset, strides, c.bias.handle, c.bias.offset, [0, 0, 1]);
+      }
     },
   };
 }

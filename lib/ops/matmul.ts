@@ -32,8 +32,11 @@ function asOperand(t: Tensor, batchShape: number[]): MatrixOperand | null {
   return { handle: t.handle, offset: t.offset, rowStride: t.strides[nb], colStride: t.strides[nb + 1], batchStride };
 }
 
-/** out = a @ b for a [..., m, k] and b [..., k, n] with equal (already broadcast) batch dims. */
-function gemmBatched(a: Tensor, b: Tensor, batchShape: number[]): Tensor {
+/**
+ * out = a @ b (+ bias) for a [..., m, k] and b [..., k, n] with equal (already broadcast) batch
+ * dims; bias: a contiguous [n] added to every row as the GEMM stores C.
+ */
+function gemmBatched(a: Tensor, b: Tensor, batchShape: number[], bias: Tensor | null = null): Tensor {
   const m = a.shape[a.ndim - 2], k = a.shape[a.ndim - 1], n = b.shape[b.ndim - 1];
   const batch = batchShape.reduce((p, s) => p * s, 1);
   const out = Tensor._empty([...batchShape, m, n], 'float32', a.device);
@@ -47,9 +50,19 @@ function gemmBatched(a: Tensor, b: Tensor, batchShape: number[]): Tensor {
       a: oa, b: ob,
       c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: m * n },
       alpha: 1, beta: 0,
+      bias: bias ? { handle: bias.handle, offset: bias.offset } : null,
     });
   });
   return out;
+}
+
+/**
+ * dB = Aᵀ·g of a 2-d product. A transposed B (linear's weight.T) gets (gᵀ·A)ᵀ instead, contiguous
+ * in B's storage order, so the transpose's backward hands the weight a contiguous gradient.
+ */
+function rhsGrad2d(g: Tensor, a: Tensor, b: Tensor): Tensor {
+  const transposedMatrix = b.strides[0] === 1 && b.strides[1] === b.shape[0] && b.shape[0] > 1;
+  return transposedMatrix ? transpose(matmul(transpose(g, 0, 1), a), 0, 1) : matmul(transpose(a, 0, 1), g);
 }
 
 /** t as `shape` (a broadcast view), or t itself when it has that shape already. */
@@ -98,15 +111,40 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         const r = sumToShape(matmul(gM, transpose(bM, -1, -2)), aM.shape);
         dA = a.ndim === 1 ? squeeze(r, 0) : r;
       }
-      if (b.requiresGrad && b.ndim === 2 && a.ndim === 2 && b.strides[0] === 1 && b.strides[1] === b.shape[0] && b.shape[0] > 1) {
-        // b is a transposed matrix (linear's weight.T): compute dB^T = g^T A, contiguous in b's
-        // storage order, so the transpose's backward hands the weight a contiguous gradient.
-        dB = transpose(matmul(transpose(gM, 0, 1), aM), 0, 1);
+      if (b.requiresGrad && b.ndim === 2 && a.ndim === 2) {
+        dB = rhsGrad2d(gM, aM, b);
       } else if (b.requiresGrad) {
         const r = sumToShape(matmul(transpose(aM, -1, -2), gM), bM.shape);
         dB = b.ndim === 1 ? squeeze(r, -1) : r;
       }
       return [dA, dB];
     };
+  });
+}
+
+/**
+ * a @ b + bias for a [m, k], b [k, n] and bias [n] added to every row: one GEMM that adds the bias
+ * as it stores each tile, not a second pass over the output (the sum is rounded before the bias
+ * is added, as in matmul followed by add). What F.linear runs when it has a bias.
+ */
+export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
+  assertTensor(a, 'matmulBias', 'input');
+  assertTensor(b, 'matmulBias', 'other');
+  assertTensor(bias, 'matmulBias', 'bias');
+  sameDevice('matmulBias', a, b, bias);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || bias.dtype !== 'float32') {
+    throw new DTypeError(`matmulBias: expected float32 operands, got ${a.dtype}, ${b.dtype} and ${bias.dtype}`);
+  }
+  if (a.ndim !== 2 || b.ndim !== 2 || bias.ndim !== 1 || a.shape[1] !== b.shape[0] || bias.shape[0] !== b.shape[1]) {
+    throw new ShapeError(`matmulBias: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} + ${fmtShape(bias.shape)}: expected [m, k] @ [k, n] + [n]`);
+  }
+  const out = scoped(() => gemmBatched(a, b, [], contiguous(bias)));
+  return record('MmBiasBackward', out, [a, b, bias], (node) => {
+    const as = node.save(a), bs = node.save(b);
+    return (g) => [
+      a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null,
+      b.requiresGrad ? rhsGrad2d(g, as, b) : null,
+      bias.requiresGrad ? sumToShape(g, bias.shape) : null,
+    ];
   });
 }

@@ -2,9 +2,11 @@
 //   gemm(m, n, k, batch,
 //        aBuf, aOffset, aRowStride, aColStride, aBatchStride,
 //        bBuf, bOffset, bRowStride, bColStride, bBatchStride,
-//        cBuf, cOffset, cRowStride, cColStride, cBatchStride, alpha, beta)
+//        cBuf, cOffset, cRowStride, cColStride, cBatchStride, alpha, beta[, biasBuf, biasOffset])
 // on the CPU and CUDA tables alike, and gemmRef(...) with the same arguments (CPU). Offsets and
-// strides are in float32 elements. Every operand's span (batch × rows × cols) is checked against its storage
+// strides are in float32 elements. The optional bias (n contiguous floats; biasBuf null: none) is
+// added to every row of C after the product (GemmArgs::bias); the CUDA table rejects it, and
+// lib/backend adds the bias there as a separate broadcast add. Every operand's span (batch × rows × cols) is checked against its storage
 // before the kernel runs, so no argument can make the kernel touch memory outside a buffer.
 #include <cmath>
 #include <stdexcept>
@@ -20,7 +22,7 @@
 namespace kd::binding {
 namespace {
 
-constexpr int kArgCount = 21;
+constexpr int kArgCount = 21, kArgCountWithBias = 23;
 // Bounds that keep every span computation below 2^61 elements, far from int64 overflow.
 constexpr double kMaxSize = 2147483647.0;      // 2^31 - 1
 constexpr double kMaxStride = 268435456.0;     // 2^28
@@ -80,8 +82,9 @@ void checkOperand(const Napi::Env& env, const MatrixArg& o, int64_t batch, int64
 // Converts and checks all 21 arguments; returns kernel arguments whose spans are in bounds.
 GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLookup lookup = hostBuffer) {
   Napi::Env env = info.Env();
-  if (info.Length() != kArgCount)
-    throw Napi::TypeError::New(env, std::string(op) + ": expected " + std::to_string(kArgCount) + " arguments, got " +
+  if (info.Length() != kArgCount && info.Length() != kArgCountWithBias)
+    throw Napi::TypeError::New(env, std::string(op) + ": expected " + std::to_string(kArgCount) + " or " +
+                                        std::to_string(kArgCountWithBias) + " arguments, got " +
                                         std::to_string(info.Length()));
   GemmArgs g{};
   g.m = readInteger(info, 0, kMaxSize, false, op, "m");
@@ -105,6 +108,20 @@ GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLook
   g.bRowStride = b.rowStride; g.bColStride = b.colStride; g.bBatchStride = b.batchStride;
   g.c = elementPtr<float>(c.view, c.offset, sizeof(float));
   g.cRowStride = c.rowStride; g.cColStride = c.colStride; g.cBatchStride = c.batchStride;
+  g.bias = nullptr;
+  if (info.Length() == kArgCountWithBias && !info[21].IsNull() && !info[21].IsUndefined()) {
+    const HostView view = lookup(info[21], op);
+    const int64_t offset = readInteger(info, 22, kMaxOffset, false, op, "bias offset");
+    const int64_t shape[1] = {g.n}, strides[1] = {1};
+    try {
+      checkSpan(view, offset, 1, shape, strides, sizeof(float), op);
+    } catch (const std::exception&) {
+      throw Napi::RangeError::New(env, std::string(op) + ": " + describe(g) + ": bias of " + std::to_string(g.n) +
+                                           " at offset " + std::to_string(offset) + " reaches outside its storage of " +
+                                           std::to_string(view.bytes) + " bytes");
+    }
+    g.bias = elementPtr<const float>(view, offset, sizeof(float));
+  }
   return g;
 }
 
@@ -115,6 +132,7 @@ struct CpuKernels : CpuTarget {
 struct CudaKernels : CudaTarget {
   // The same strided batches as cuda::StridedMatrix (device pointers).
   static void gemm(const GemmArgs& g) {
+    if (g.bias) throw std::invalid_argument("gemm: the CUDA table takes no bias; add it after the product");
     auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
       return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
     };

@@ -16,12 +16,16 @@ namespace kd {
 // x + b*xBatchStride + i*xRowStride + j*xColStride. Any stride may be negative, a transposed
 // operand has row stride 1, and a batch stride of 0 broadcasts the operand over the batch.
 // beta == 0 means C is not read (it may hold NaN); alpha == 0 or k == 0 gives C = beta*C.
+// bias (optional, n contiguous floats shared by every batch item) is added to every row of C,
+// C = (alpha * A·B + beta * C) + bias: the sum is rounded before the bias is added, as a GEMM
+// followed by a separate broadcast add would (Linear's forward in one pass over C).
 struct GemmArgs {
   int64_t m, n, k, batch;
   const float* a; int64_t aRowStride, aColStride, aBatchStride;
   const float* b; int64_t bRowStride, bColStride, bBatchStride;
   float* c;       int64_t cRowStride, cColStride, cBatchStride;
   float alpha, beta;
+  const float* bias;  // null: none
 };
 
 // The fast path: dispatches on kd::dispatchIsa() and runs on the kd::parallel pool.

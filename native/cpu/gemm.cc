@@ -11,6 +11,7 @@
 //           for ir in mc step MR:   micro-kernel: MR×NR tile of C in registers
 // Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
 // tiles (and C with a column stride other than 1) go through a small buffer and a scalar merge.
+// A bias (GemmArgs::bias) is added by the last k block's store, in the micro-kernel or the merge.
 //
 // Small products (up to the ISA's SmallKernel::maxMacs multiply-adds, C with unit column stride)
 // skip packing: gemm_small.h reads A and B in place and writes edge tiles with masked stores.
@@ -42,11 +43,11 @@ constexpr double kLargeItemFlops = 2.0 * 384 * 384 * 384;
 // One thread's whole m×n×k problem (k > 0) on strided matrices.
 template <int MR, int NR>
 void gemmSerial(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c,
-                float alpha, float beta) {
+                float alpha, float beta, const float* bias) {
   gemmBlocked<MR, NR>(
       kernel, m, n, k, [&](int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* dst) { packA<MR>(mc, kc, a.at(ic, pc), dst); },
       [&](int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* dst) { packB<NR>(kc, nc, b.at(pc, jc), dst); },
-      MatSink{c, alpha, beta});
+      MatSink{c, alpha, beta, bias});
 }
 
 struct Grid {
@@ -79,9 +80,11 @@ void splitRange(int64_t total, int64_t unit, int parts, int index, int64_t& begi
   end = std::min(total, units * (index + 1) / parts * unit);
 }
 
-// Splits C over the threads on a grid of mr×nr tiles; serial(m, n, a, b, c) runs one part.
+// Splits C over the threads on a grid of mr×nr tiles; serial(m, n, a, b, c, bias) runs one part
+// (bias: that part's first column's, or null).
 template <class Serial>
-void gemmParallel(int mr, int nr, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c, const Serial& serial) {
+void gemmParallel(int mr, int nr, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c, const float* bias,
+                  const Serial& serial) {
   const Cost cost = flopsCost(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
   parallelRun(kMaxThreads, cost, [&](int t, int count) {
     const Grid grid = chooseGrid(count, m, n, mr, nr);
@@ -89,7 +92,7 @@ void gemmParallel(int mr, int nr, int64_t m, int64_t n, int64_t k, ConstMat a, C
     int64_t i0, i1, j0, j1;
     splitRange(m, mr, grid.tm, t / grid.tn, i0, i1);
     splitRange(n, nr, grid.tn, t % grid.tn, j0, j1);
-    if (i0 < i1 && j0 < j1) serial(i1 - i0, j1 - j0, a.at(i0, 0), b.at(0, j0), c.at(i0, j0));
+    if (i0 < i1 && j0 < j1) serial(i1 - i0, j1 - j0, a.at(i0, 0), b.at(0, j0), c.at(i0, j0), bias ? bias + j0 : nullptr);
   });
 }
 
@@ -101,14 +104,16 @@ struct Problem {
   Mat c;
   int64_t aBatch, bBatch, cBatch;
   float alpha, beta;
+  const float* bias;
 };
 
 Problem normalise(const GemmArgs& g) {
   Problem p{g.m, g.n, g.k, g.batch,
             {g.a, g.aRowStride, g.aColStride}, {g.b, g.bRowStride, g.bColStride}, {g.c, g.cRowStride, g.cColStride},
-            g.aBatchStride, g.bBatchStride, g.cBatchStride, g.alpha, g.beta};
-  // A column-major C is computed as C^T = B^T · A^T, so the micro-kernel stores rows directly.
-  if (p.c.cs != 1 && p.c.rs == 1) {
+            g.aBatchStride, g.bBatchStride, g.cBatchStride, g.alpha, g.beta, g.bias};
+  // A column-major C is computed as C^T = B^T · A^T, so the micro-kernel stores rows directly
+  // (not with a bias, which runs along C's rows: then every tile goes through mergeTile).
+  if (p.c.cs != 1 && p.c.rs == 1 && !p.bias) {
     std::swap(p.m, p.n);
     ConstMat a = p.a;
     p.a = {p.b.p, p.b.cs, p.b.rs};
@@ -130,7 +135,8 @@ void scaleC(const Problem& p) {
       float* row = p.c.p + (r / p.m) * p.cBatch + (r % p.m) * p.c.rs;
       for (int64_t j = 0; j < p.n; ++j) {
         float& out = row[j * p.c.cs];
-        out = p.beta == 0.0f ? 0.0f : p.beta * out;
+        const float v = p.beta == 0.0f ? 0.0f : p.beta * out;
+        out = p.bias ? v + p.bias[j] : v;
       }
     }
   });
@@ -147,11 +153,11 @@ void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem&
   const double itemFlops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k);
   const int pool = numThreads();
   if (small && !takesSmallPath(*small, p)) small = nullptr;
-  auto serial = [&](int64_t m, int64_t n, ConstMat a, ConstMat b, Mat c) {
+  auto serial = [&](int64_t m, int64_t n, ConstMat a, ConstMat b, Mat c, const float* bias) {
     if (small)
-      small->fn(SmallGemm{m, n, p.k, a, b, c, p.alpha, p.beta});
+      small->fn(SmallGemm{m, n, p.k, a, b, c, p.alpha, p.beta, bias});
     else
-      gemmSerial<MR, NR>(kernel, m, n, p.k, a, b, c, p.alpha, p.beta);
+      gemmSerial<MR, NR>(kernel, m, n, p.k, a, b, c, p.alpha, p.beta, bias);
   };
   auto item = [&](int64_t b) {
     return std::make_tuple(ConstMat{p.a.p + b * p.aBatch, p.a.rs, p.a.cs}, ConstMat{p.b.p + b * p.bBatch, p.b.rs, p.b.cs},
@@ -162,7 +168,7 @@ void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem&
     parallelFor(p.batch, flopsCost(itemFlops), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         auto [a, bm, c] = item(b);
-        serial(p.m, p.n, a, bm, c);
+        serial(p.m, p.n, a, bm, c, p.bias);
       }
     });
     return;
@@ -170,7 +176,7 @@ void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem&
   const int mr = small ? small->mr : MR, nr = small ? small->nr : NR;
   for (int64_t b = 0; b < p.batch; ++b) {
     auto [a, bm, c] = item(b);
-    gemmParallel(mr, nr, p.m, p.n, p.k, a, bm, c, serial);
+    gemmParallel(mr, nr, p.m, p.n, p.k, a, bm, c, p.bias, serial);
   }
 }
 
@@ -253,7 +259,8 @@ void sgemmPacked(int64_t m, const float* a, int64_t aRowStride, int64_t aColStri
                 for (int64_t q = q0 + p0; q < q0 + p1; ++q) {
                   const int64_t j = q * b.nr;
                   small->fn(SmallGemm{m, std::min<int64_t>(b.nr, j1 - j), b.k, am,
-                                      ConstMat{b.panels.data() + j * b.k, b.nr, 1}, Mat{c + j, ldc, 1}, alpha, beta});
+                                      ConstMat{b.panels.data() + j * b.k, b.nr, 1}, Mat{c + j, ldc, 1}, alpha, beta,
+                                      nullptr});
                 }
               });
 }
@@ -271,6 +278,7 @@ void sgemmRef(const GemmArgs& g) {
         float& out = c[i * g.cRowStride + j * g.cColStride];
         double v = g.alpha == 0.0f ? 0.0 : static_cast<double>(g.alpha) * sum;
         if (g.beta != 0.0f) v += static_cast<double>(g.beta) * out;
+        if (g.bias) v += g.bias[j];
         out = static_cast<float>(v);
       }
   }

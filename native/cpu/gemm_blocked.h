@@ -4,7 +4,8 @@
 // image straight into B's panels, with no im2col buffer.
 //
 //   for jc in n step NC:            B block kc×nc packed once, reused by every A block (L3)
-//     for pc in k step KC:          the first pc block writes C, later ones accumulate
+//     for pc in k step KC:          the first pc block writes C, later ones accumulate, the last
+//                                   adds the bias (if any)
 //       packB(pc, jc, kc, nc)       NR-wide panels, k-major, columns past nc zero
 //       for ic in m step MC:        packA(ic, pc, mc, kc): MR-high panels (L2), rows past mc zero
 //         for jr in nc step NR:     B micro-panel kc×NR stays in L1
@@ -83,6 +84,19 @@ void packRowMajorPanelA(int64_t kc, const float* src, int64_t rs, float* dst) {
     for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
 }
 
+// Copies the MR contiguous floats of one k step of a transposed A (A(i, p) at src[i]) into its
+// panel row: SSE quads and a final pair, not MR scalar moves (the weight gradient's Aᵀ = gᵀ is
+// packed this way; at K = 2048 that is 8% of the product's time done a float at a time).
+template <int MR>
+inline void copyPanelStep(const float* src, float* dst) {
+  static_assert(MR % 2 == 0, "copyPanelStep copies quads and a final pair");
+  int i = 0;
+  for (; i + 4 <= MR; i += 4) _mm_storeu_ps(dst + i, _mm_loadu_ps(src + i));
+  if (i < MR)
+    _mm_storel_pi(reinterpret_cast<__m64*>(dst + i),
+                  _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(src + i)));
+}
+
 // Packs NR rows given by pointers (each `kc` contiguous floats) into one k-major panel
 // (dst[p*NR + j] = rows[j][p]); 4×4 SSE transposes, null rows give zeros.
 template <int NR>
@@ -112,13 +126,29 @@ void packRowPointersPanel(int64_t kc, const float* const* rows, float* dst) {
 // past mc zero-filled.
 template <int MR>
 void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+  int64_t full = 0;  // panels already packed
+  if (a.rs == 1) {
+    // A transposed: the block's rows for one k are contiguous runs, a row of A apart (4 KiB for
+    // 1024 rows, so runs share L1 sets). Take kRuns runs at a time: they stay in L1 (kRuns lines
+    // a set, under its 12 ways) while every full panel takes its MR floats of each, and each
+    // panel's writes run contiguously. Runs one group ahead are prefetched: too short for the
+    // hardware prefetcher.
+    constexpr int64_t kRuns = 8;
+    full = mc / MR;
+    for (int64_t p0 = 0; p0 < kc; p0 += kRuns) {
+      const int64_t p1 = std::min(kc, p0 + kRuns);
+      for (int64_t p = p1; p < std::min(kc, p1 + kRuns); ++p)
+        for (int64_t i = 0; i < full * MR; i += 16)
+          _mm_prefetch(reinterpret_cast<const char*>(a.p + p * a.cs + i), _MM_HINT_T0);
+      for (int64_t q = 0; q < full; ++q)
+        for (int64_t p = p0; p < p1; ++p) copyPanelStep<MR>(a.p + p * a.cs + q * MR, dst + (q * kc + p) * MR);
+    }
+  }
+  dst += full * MR * kc;
+  for (int64_t i0 = full * MR; i0 < mc; i0 += MR, dst += MR * kc) {
     const float* src = a.p + i0 * a.rs;
     const int64_t rows = std::min<int64_t>(MR, mc - i0);
-    if (rows == MR && a.rs == 1) {  // A transposed: the MR rows of one k are contiguous
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * a.cs + i];
-    } else if (rows == MR && a.cs == 1) {
+    if (rows == MR && a.cs == 1) {
       packRowMajorPanelA<MR>(kc, src, a.rs, dst);
     } else {
       for (int64_t p = 0; p < kc; ++p)
@@ -158,21 +188,26 @@ void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
   }
 }
 
-// C = alpha * tile + beta * C for a rows×cols corner of a full MR×NR tile.
-inline void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta) {
+// C = (alpha * tile + beta * C) + bias for a rows×cols corner of a full MR×NR tile; bias: null
+// or `cols` floats.
+inline void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta,
+                      const float* bias) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       float& out = c.p[i * c.rs + j * c.cs];
       float v = alpha * tile[i * ldTile + j];
-      out = beta == 0.0f ? v : v + beta * out;
+      v = beta == 0.0f ? v : v + beta * out;
+      out = bias ? v + bias[j] : v;
     }
 }
 
-// Where the driver puts C's tiles: C itself. A full tile with unit column stride is written in
-// place by the micro-kernel; edge tiles go through a buffer and mergeTile.
+// Where the driver puts C's tiles: C itself, plus an optional bias per column added by the last
+// k block. A full tile with unit column stride is written in place by the micro-kernel; edge tiles
+// go through a buffer and mergeTile.
 struct MatSink {
   Mat c;
   float alpha, beta;
+  const float* bias = nullptr;  // one per column of c, or null
   // In-place destination of the full tile at (i, j), or null.
   float* direct(int64_t i, int64_t j, int64_t& ld) const {
     if (c.cs != 1) return nullptr;
@@ -181,15 +216,18 @@ struct MatSink {
   }
   float scale() const { return alpha; }
   float betaFor(bool accumulate) const { return accumulate ? 1.0f : beta; }
-  void store(int64_t i, int64_t j, int64_t rows, int64_t cols, const float* tile, int64_t ldTile, bool accumulate) const {
-    mergeTile(rows, cols, tile, ldTile, c.at(i, j), alpha, accumulate ? 1.0f : beta);
+  // What the micro-kernel adds to the tile at column j: the bias, in the last k block only.
+  const float* biasFor(int64_t j, bool lastBlock) const { return bias && lastBlock ? bias + j : nullptr; }
+  void store(int64_t i, int64_t j, int64_t rows, int64_t cols, const float* tile, int64_t ldTile, bool accumulate,
+             bool lastBlock) const {
+    mergeTile(rows, cols, tile, ldTile, c.at(i, j), alpha, accumulate ? 1.0f : beta, biasFor(j, lastBlock));
   }
 };
 
 // The loop nest above for one thread, with its own packing buffers. PackA(ic, pc, mc, kc, dst)
 // and PackB(pc, jc, kc, nc, dst) fill zero-padded panels; Sink is MatSink or any type with the
 // same members (direct may always return null; store then receives every tile, computed with
-// alpha 1, and `accumulate` false for the first k block).
+// alpha 1, `accumulate` false for the first k block and `lastBlock` true for the last).
 template <int MR, int NR, class PackA, class PackB, class Sink>
 void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, PackA&& packA, PackB&& packB,
                  const Sink& sink) {
@@ -205,7 +243,7 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
     const int64_t nc = std::min(ncMax, n - jc);
     for (int64_t pc = 0; pc < k; pc += kcMax) {
       const int64_t kc = std::min(kcMax, k - pc);
-      const bool accumulate = pc > 0;
+      const bool accumulate = pc > 0, lastBlock = pc + kc == k;
       packB(pc, jc, kc, nc, packedB);
       for (int64_t ic = 0; ic < m; ic += mcMax) {
         const int64_t mc = std::min(mcMax, m - ic);
@@ -219,10 +257,10 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
             int64_t ld = 0;
             float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
             if (c) {
-              kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate));
+              kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock));
             } else {
-              kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f);
-              sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate);
+              kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr);
+              sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate, lastBlock);
             }
           }
         }

@@ -9,9 +9,10 @@ namespace kd::gemm_detail {
 //   pa: kc × MR, k-major (pa[p*MR + i] = A(i, p)), 64-byte aligned
 //   pb: kc × NR, k-major (pb[p*NR + j] = B(p, j)), 64-byte aligned
 //   c:  row-major tile, element (i, j) at c[i*ldc + j], unaligned
-// and writes C = alpha * pa·pb + beta * C; beta == 0 means C is not read.
+//   bias: null, or NR floats (unaligned) added to every row after the rest is summed
+// and writes C = (alpha * pa·pb + beta * C) + bias; beta == 0 means C is not read.
 using MicroKernelFn = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
-                               float alpha, float beta);
+                               float alpha, float beta, const float* bias);
 
 // One ISA's register tile and the cache blocking tuned for it (mc % mr == 0, nc % nr == 0).
 struct MicroKernel {

@@ -7,7 +7,8 @@
 //      runs a kernel compiled for r rows, so no padding row or column is computed or written.
 // Loop order: column panels of B outer, k in blocks of kSmallKc inside them, so one kc×NR panel
 // stays in L1 while every row tile of A passes over it; A stays in L1/L2 across the panels (sgemm
-// sends only products up to SmallKernel::maxMacs here). Later k blocks accumulate into C.
+// sends only products up to SmallKernel::maxMacs here). Later k blocks accumulate into C; the last
+// adds the bias.
 // Included by the ISA files (gemm_avx512.cc, gemm_avx2.cc), which supply the tile kernels.
 #pragma once
 #include <algorithm>
@@ -22,13 +23,14 @@ namespace kd::gemm_detail {
 // k is taken in blocks of at most this many, so a kc×NR panel of B stays in L1 (32 KiB at NR 32).
 constexpr int64_t kSmallKc = 256;
 
-// One thread's part of a small product: C = alpha·A·B + beta·C, C with column stride 1;
-// beta == 0 means C is not read.
+// One thread's part of a small product: C = (alpha·A·B + beta·C) + bias, C with column stride 1;
+// beta == 0 means C is not read; bias: null or n floats, one per column.
 struct SmallGemm {
   int64_t m, n, k;
   ConstMat a, b;
   Mat c;
   float alpha, beta;
+  const float* bias;
 };
 
 using SmallGemmFn = void (*)(const SmallGemm&);
@@ -46,7 +48,8 @@ const SmallKernel& smallKernelAvx512();  // gemm_avx512.cc
 const SmallKernel& smallKernelAvx2();    // gemm_avx2.cc
 
 // A tile kernel's view of one MR×NR (or smaller) tile: A(i, p) at a[i*ars + p*acs], B(p, j) at
-// b[p*ldb + j], C(i, j) at c[i*ldc + j], with `cols` (1..NR) valid columns.
+// b[p*ldb + j], C(i, j) at c[i*ldc + j], with `cols` (1..NR) valid columns; C = (alpha·A·B +
+// beta·C) + bias, bias null or `cols` floats.
 struct SmallTile {
   int64_t k;
   const float* a;
@@ -57,6 +60,7 @@ struct SmallTile {
   int64_t ldc;
   int cols;
   float alpha, beta;
+  const float* bias;
 };
 
 using SmallTileFn = void (*)(const SmallTile&);
@@ -89,8 +93,9 @@ void smallGemmLoop(const SmallGemm& g, const Tiles& tiles) {
     const int cols = static_cast<int>(std::min<int64_t>(NR, g.n - j));
     for (int64_t pc = 0; pc < g.k; pc += kcMax) {
       const int64_t kc = std::min(kcMax, g.k - pc);
+      // Later k blocks accumulate; the last one adds the bias.
       SmallTile t{kc, nullptr, g.a.rs, g.a.cs, g.b.p + pc * g.b.rs + j, g.b.rs, nullptr, g.c.rs, cols, g.alpha,
-                  pc == 0 ? g.beta : 1.0f};
+                  pc == 0 ? g.beta : 1.0f, g.bias && pc + kc == g.k ? g.bias + j : nullptr};
       if (!bInPlace) {
         packB<NR>(kc, cols, g.b.at(pc, j), panel);
         t.b = panel;

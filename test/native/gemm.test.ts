@@ -2,118 +2,10 @@
 // processor offers, on odd shapes, transposed / sliced / broadcast operands, alpha and beta, k = 0,
 // and 1 and 2 threads. Outputs arrive poisoned with NaN (test/setup.ts), so an unwritten element
 // fails; padding between rows of C must stay NaN, so a stray write fails too.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../../lib/native.js';
 import { makeRng } from '../helpers.js';
-
-const TOLERANCE = 1e-5;
-
-
-interface Layout {
-  transposed?: boolean; // stored column-major: row stride 1
-  broadcast?: boolean; // one matrix shared by every batch item: batch stride 0
-  pad?: number; // extra elements between stored rows (a sliced view: row stride > width)
-  offset?: number; // elements before the view starts
-}
-
-// One GEMM operand: a batch of rows×cols matrices somewhere inside a native storage.
-interface Operand {
-  buf: unknown;
-  data: Float32Array;
-  offset: number;
-  rowStride: number;
-  colStride: number;
-  batchStride: number;
-  at(b: number, i: number, j: number): number; // index into data
-}
-
-function operand(batch: number, rows: number, cols: number, layout: Layout): Operand {
-  const pad = layout.pad ?? 0;
-  const offset = layout.offset ?? 0;
-  const lead = (layout.transposed ? rows : cols) + pad; // stride between stored rows
-  const item = (layout.transposed ? cols : rows) * lead;
-  const items = layout.broadcast ? 1 : batch;
-  const elems = offset + items * item;
-  const buf: unknown = native.alloc(Math.max(1, elems) * 4);
-  const rowStride = layout.transposed ? 1 : lead;
-  const colStride = layout.transposed ? lead : 1;
-  const batchStride = layout.broadcast ? 0 : item;
-  return {
-    buf,
-    data: new Float32Array(native.hostView(buf)),
-    offset,
-    rowStride,
-    colStride,
-    batchStride,
-    at: (b, i, j) => offset + b * batchStride + i * rowStride + j * colStride,
-  };
-}
-
-function fill(op: Operand, batch: number, rows: number, cols: number, next: () => number): void {
-  for (let b = 0; b < batch; b++)
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) op.data[op.at(b, i, j)] = next() * 2 - 1;
-}
-
-interface Case {
-  name: string;
-  m: number;
-  n: number;
-  k: number;
-  batch?: number;
-  a?: Layout;
-  b?: Layout;
-  c?: Layout;
-  alpha?: number;
-  beta?: number;
-}
-
-function callGemm(fn: string, m: number, n: number, k: number, batch: number, a: Operand, b: Operand, c: Operand,
-  alpha: number, beta: number): void {
-  native[fn](m, n, k, batch,
-    a.buf, a.offset, a.rowStride, a.colStride, a.batchStride,
-    b.buf, b.offset, b.rowStride, b.colStride, b.batchStride,
-    c.buf, c.offset, c.rowStride, c.colStride, c.batchStride, alpha, beta);
-}
-
-// Runs one case through native.gemm and returns ‖out − ref‖ / ‖ref‖ against float64 loops.
-// Throws if an element of C outside the view was written.
-function relativeError(cs: Case, seed: number): number {
-  const { m, n, k } = cs;
-  const batch = cs.batch ?? 1, alpha = cs.alpha ?? 1, beta = cs.beta ?? 0;
-  const next = makeRng(seed);
-  const a = operand(batch, m, k, cs.a ?? {});
-  const b = operand(batch, k, n, cs.b ?? {});
-  const c = operand(batch, m, n, { pad: 3, offset: 5, ...cs.c });
-  fill(a, batch, m, k, next);
-  fill(b, batch, k, n, next);
-  if (beta !== 0) fill(c, batch, m, n, next); // else C keeps its NaN poison: it must not be read
-  const before = Float64Array.from(c.data);
-
-  callGemm('gemm', m, n, k, batch, a, b, c, alpha, beta);
-
-  let diff = 0, norm = 0;
-  const inView = new Uint8Array(c.data.length);
-  for (let bi = 0; bi < batch; bi++)
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let sum = 0;
-        for (let p = 0; p < k; p++) sum += a.data[a.at(bi, i, p)] * b.data[b.at(bi, p, j)];
-        const at = c.at(bi, i, j);
-        const ref = alpha * sum + (beta === 0 ? 0 : beta * before[at]);
-        const got = c.data[at];
-        if (Number.isNaN(got)) throw new Error(`C[${bi},${i},${j}] is NaN (seed ${seed})`);
-        diff += (got - ref) ** 2;
-        norm += ref ** 2;
-        inView[at] = 1;
-      }
-  for (let e = 0; e < c.data.length; e++)
-    if (!inView[e] && !Object.is(c.data[e], before[e]) && !(Number.isNaN(c.data[e]) && Number.isNaN(before[e])))
-      throw new Error(`element ${e} outside C's view was written (seed ${seed})`);
-  native.dispose(a.buf);
-  native.dispose(b.buf);
-  native.dispose(c.buf);
-  return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
-}
+import { type Case, TOLERANCE, callGemm, fill, itMatchesOnEveryIsa, operand } from './gemm_operands.js';
 
 const CASES: Case[] = [
   { name: '1x1x1', m: 1, n: 1, k: 1 },
@@ -166,39 +58,23 @@ const CASES: Case[] = [
     a: { broadcast: true, transposed: true }, beta: 2 },
   { name: 'small batch 4 of 13x35x9 with B transposed and broadcast', m: 13, n: 35, k: 9, batch: 4,
     b: { broadcast: true, transposed: true } },
+  // A bias added to every row of C (Linear's forward), on each path: after the last k block.
+  { name: '37x41x53 with a bias', m: 37, n: 41, k: 53, biasOffset: 3 },
+  { name: '61x75x300 with alpha 0.5, beta -1.5 and a bias (k blocked in two)', m: 61, n: 75, k: 300, alpha: 0.5,
+    beta: -1.5, biasOffset: 0 },
+  { name: 'small 69x47x33 with A transposed and sliced and a bias', m: 69, n: 47, k: 33,
+    a: { transposed: true, pad: 5, offset: 2 }, biasOffset: 1 },
+  { name: 'small 70x1x70 (one column) with a bias', m: 70, n: 1, k: 70, biasOffset: 2 },
+  { name: '37x41x53 into a transposed C with a bias', m: 37, n: 41, k: 53, c: { transposed: true }, biasOffset: 4 },
+  { name: 'k = 0 with beta 2 and a bias', m: 9, n: 13, k: 0, beta: 2, biasOffset: 0 },
+  { name: 'batch 4 of 37x41x53 with B broadcast and a bias', m: 37, n: 41, k: 53, batch: 4, b: { broadcast: true },
+    biasOffset: 5 },
+  { name: 'batch 3 of 29x66x40 with A broadcast and transposed, beta 0.5 and a bias', m: 29, n: 66, k: 40, batch: 3,
+    a: { broadcast: true, transposed: true }, beta: 0.5, biasOffset: 6 },
 ];
 
-const ISAS = ['avx512', 'avx2', 'scalar'] as const;
-const originalIsa: string = native.cpuIsa();
-const originalThreads: number = native.numThreads();
-const available = new Set(ISAS.filter((isa) => native.setCpuIsa(isa)));
-native.setCpuIsa(originalIsa);
-
-afterAll(() => {
-  native.setCpuIsa(originalIsa);
-  native.setNumThreads(originalThreads);
-});
-
 describe('native gemm matches a float64 reference', () => {
-  for (const isa of ISAS) {
-    const reason = available.has(isa) ? '' : ` (skipped: this processor lacks ${isa}; detected ${native.cpuIsaDetected()})`;
-    for (const threads of [1, 2]) {
-      it.skipIf(!available.has(isa))(`${isa}, ${threads} thread(s): every case within ${TOLERANCE}${reason}`, () => {
-        expect(native.setCpuIsa(isa)).toBe(true);
-        native.setNumThreads(threads);
-        try {
-          CASES.forEach((cs, index) => {
-            const seed = 1000 * (index + 1) + threads;
-            const err = relativeError(cs, seed);
-            expect(err, `${isa} ${threads}T ${cs.name} (seed ${seed})`).toBeLessThan(TOLERANCE);
-          });
-        } finally {
-          native.setCpuIsa(originalIsa);
-          native.setNumThreads(originalThreads);
-        }
-      });
-    }
-  }
+  itMatchesOnEveryIsa(CASES, 1000, 'js');
 
   it('gemmRef agrees with gemm on a transposed, batched case', () => {
     const m = 23, n = 19, k = 31, batch = 2;
@@ -249,6 +125,14 @@ describe('native gemm rejects bad arguments instead of touching memory', () => {
   it('throws on negative or fractional sizes', () => {
     expect(call({ m: -1 })).toThrow(/gemm: m/);
     expect(call({ k: 2.5 })).toThrow(/gemm: k must be an integer/);
+  });
+  it('throws when the bias reaches past the end of its storage', () => {
+    const bias = native.alloc(n * 4);
+    const withBias = (offset: number) => () => native.gemm(m, n, k, 1, a.buf, 0, k, 1, 0, b.buf, 0, n, 1, 0,
+      c.buf, 0, n, 1, 0, 1, 0, bias, offset);
+    expect(withBias(0)).not.toThrow();
+    expect(withBias(1)).toThrow(/gemm.*bias of 5 at offset 1 reaches outside/);
+    native.dispose(bias);
   });
   it('throws on a disposed storage', () => {
     const d = operand(1, m, n, {});

@@ -6,7 +6,7 @@ import { rand } from '../../ops/creation.js';
 import { dropoutMasked } from '../../ops/dropout.js';
 import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
-import { matmul } from '../../ops/matmul.js';
+import { matmul, matmulBias } from '../../ops/matmul.js';
 import { type BatchNormOptions, batchNorm as batchNormOp } from '../../ops/normalization.js';
 import { layerNormFused, rmsNormFused } from '../../ops/fused_rows.js';
 import { assertTensor } from '../../ops/record.js';
@@ -27,8 +27,12 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
     throw new ShapeError(`linear: bias ${fmtShape(bias.shape)} does not match out_features=${weight.shape[0]}`);
   }
   return scoped(() => {
-    const y = matmul(input, transpose(weight, 0, 1));
-    return bias ? ew.add(y, bias) : y;
+    const weightT = transpose(weight, 0, 1);
+    if (!bias) return matmul(input, weightT);
+    // Leading dims fold into the rows of one product whose GEMM adds the bias as it stores.
+    const rows = input.shape.slice(0, -1).reduce((p, s) => p * s, 1);
+    const y = matmulBias(reshape(input, [rows, weight.shape[1]]), weightT, bias);
+    return reshape(y, [...input.shape.slice(0, -1), weight.shape[0]]);
   });
 }
 

@@ -1,0 +1,32 @@
+// The packed (blocked) GEMM path, which sgemm takes past each ISA's small-path limit (32M
+// multiply-adds at AVX-512, 4M at AVX2; always at scalar): several k blocks (kc 512 at AVX-512),
+// several A blocks (mc) and column blocks (nc), partial row and column panels, transposed and
+// sliced operands, alpha and beta, and the bias epilogue (added by the last k block's store, or
+// by mergeTile for edge tiles). Checked against the addon's float64 gemmRef for every ISA this
+// processor offers, on 1 and 2 threads; C arrives poisoned with NaN (test/setup.ts).
+import { describe } from 'vitest';
+import { type Case, itMatchesOnEveryIsa } from './gemm_operands.js';
+
+const CASES: Case[] = [
+  { name: '345x301x700: two k blocks, partial row and column panels', m: 345, n: 301, k: 700 },
+  { name: '700x100x1100 with A transposed: three A blocks, three k blocks', m: 700, n: 100, k: 1100,
+    a: { transposed: true } },
+  { name: '300x290x400 with B transposed on sliced views, alpha 0.5, beta -1.5', m: 300, n: 290, k: 400,
+    a: { pad: 7, offset: 3 }, b: { transposed: true, pad: 5, offset: 1 }, c: { pad: 9, offset: 2 }, alpha: 0.5,
+    beta: -1.5 },
+  { name: '40x4200x200 with B transposed: two column blocks', m: 40, n: 4200, k: 200, b: { transposed: true } },
+  { name: '256x512x260 with A transposed (whole panels, one k block)', m: 256, n: 512, k: 260,
+    a: { transposed: true } },
+  { name: '345x301x700 with a bias', m: 345, n: 301, k: 700, biasOffset: 3 },
+  { name: '200x333x1100 with beta 1 and a bias (three k blocks)', m: 200, n: 333, k: 1100, beta: 1, biasOffset: 0 },
+  { name: '300x290x400 into a transposed C with a bias', m: 300, n: 290, k: 400, c: { transposed: true },
+    biasOffset: 2 },
+  { name: '40x4200x200 with B transposed and a bias: two column blocks', m: 40, n: 4200, k: 200,
+    b: { transposed: true }, biasOffset: 1 },
+  { name: 'batch 2 of 150x230x600 with B broadcast and a bias', m: 150, n: 230, k: 600, batch: 2,
+    b: { broadcast: true }, biasOffset: 5 },
+];
+
+describe('native gemm on the packed path matches the float64 reference', () => {
+  itMatchesOnEveryIsa(CASES, 5000, 'native');
+});

@@ -1,0 +1,136 @@
+// matmulBias (a @ b + bias in one GEMM whose store adds the bias) and F.linear, which runs it when
+// it has a bias: forward against a float64 product plus bias, and against matmul followed by add
+// (the unfused route it replaced, whose rounding it keeps), on odd sizes, a transposed right
+// operand (linear's weight.T), a sliced left operand, products on the small and the packed GEMM
+// paths, every ISA this processor offers, 1 and 2 threads; gradients of every operand equal those
+// of the unfused route; on a backend whose GEMM takes no bias (CUDA) the bias is a separate
+// broadcast add; bad shapes and dtypes throw.
+import { afterAll, describe, expect, it } from 'vitest';
+
+import * as kd from '../../lib/index.js';
+import type { CpuIsa } from '../../lib/runtime.js';
+import { matmulBias } from '../../lib/ops/matmul.js';
+import { DTypeError, ShapeError } from '../../lib/errors.js';
+import { native } from '../../lib/native.js';
+import { nativeBackend } from '../../lib/backend/native_backend.js';
+import { expectClose, expectError, freshSeed, makeRng, randomTensor } from '../helpers.js';
+
+const ISAS: CpuIsa[] = ['avx512', 'avx2', 'scalar'];
+const originalIsa = kd.cpuIsa();
+const originalThreads = kd.getNumThreads();
+const available = ISAS.filter((isa) => kd.setCpuIsa(isa));
+kd.setCpuIsa(originalIsa);
+
+afterAll(() => {
+  kd.setCpuIsa(originalIsa);
+  kd.setNumThreads(originalThreads);
+});
+
+// [m, k, n]: a small-path product, odd sizes, and one past the AVX-512 small-path limit (32M
+// multiply-adds) with two k blocks.
+const SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [45, 70, 33], [300, 700, 170]];
+
+describe('matmulBias vs float64 and vs matmul + add', () => {
+  for (const isa of ISAS) {
+    for (const threads of [1, 2]) {
+      it.skipIf(!available.includes(isa))(`${isa}, ${threads} thread(s): plain, weight.T and sliced operands`, () => {
+        const seed = freshSeed();
+        kd.setCpuIsa(isa);
+        kd.setNumThreads(threads);
+        try {
+          for (const [m, k, n] of SHAPES) {
+            const rng = makeRng(seed + m);
+            const { t: a, ref: ar } = randomTensor(rng, [m, k + 3]);
+            const { t: w, ref: wr } = randomTensor(rng, [n, k]);
+            const { t: bias, ref: br } = randomTensor(rng, [n]);
+            const aView = a.slice(1, 1, k + 1); // rows k + 3 apart
+            const want = new Float64Array(m * n);
+            for (let i = 0; i < m; i++)
+              for (let j = 0; j < n; j++) {
+                let s = br[j];
+                for (let p = 0; p < k; p++) s += ar[i * (k + 3) + 1 + p] * wr[j * k + p];
+                want[i * n + j] = s;
+              }
+            const context = `${isa} ${threads}T ${m}x${k}x${n} seed ${seed}`;
+            const fused = matmulBias(aView, w.T, bias);
+            expectClose(fused.data() as Float32Array, want, 1e-5, context);
+            const unfused = aView.matmul(w.T).add(bias);
+            expectClose(fused.data() as Float32Array, unfused.data() as Float32Array, 1e-6, `${context} vs unfused`);
+            // B stored k x n (not transposed) too.
+            const plain = matmulBias(aView, w.T.contiguous(), bias);
+            expectClose(plain.data() as Float32Array, want, 1e-5, `${context} plain B`);
+          }
+        } finally {
+          kd.setCpuIsa(originalIsa);
+          kd.setNumThreads(originalThreads);
+        }
+      });
+    }
+  }
+});
+
+describe('the bias on a backend whose GEMM takes none (CUDA)', () => {
+  it('is added after the product as a broadcast add over C', () => {
+    // The CPU table under the CUDA backend's device name takes the path the CUDA backend does;
+    // each native call is logged as name/argument count.
+    const calls: string[] = [];
+    const table = Object.fromEntries(Object.entries(native).map(([name, fn]) => [name,
+      typeof fn === 'function' ? (...args: unknown[]) => { calls.push(`${name}/${args.length}`); return fn(...args); } : fn]));
+    const asCuda = nativeBackend('cuda', table);
+    const seed = freshSeed(), rng = makeRng(seed);
+    const [m, k, n] = [5, 7, 3];
+    const { t: a, ref: ar } = randomTensor(rng, [m, k]);
+    const { t: b, ref: br } = randomTensor(rng, [k, n]);
+    const { t: bias, ref: biasRef } = randomTensor(rng, [n]);
+    const c = kd.zeros([m, n]);
+    asCuda.gemm({
+      m, n, k, batch: 1,
+      a: { handle: a.handle, offset: 0, rowStride: k, colStride: 1, batchStride: 0 },
+      b: { handle: b.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      c: { handle: c.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      alpha: 1, beta: 0, bias: { handle: bias.handle, offset: 0 },
+    });
+    const want = new Float64Array(m * n);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = biasRef[j];
+        for (let p = 0; p < k; p++) s += ar[i * k + p] * br[p * n + j];
+        want[i * n + j] = s;
+      }
+    expectClose(c.data() as Float32Array, want, 1e-6, `seed ${seed}`);
+    expect(calls).toEqual(['gemm/21', 'binary/12']);
+  });
+});
+
+describe('F.linear with a bias', () => {
+  it('matches matmul + add on a 3-d input, with the same gradients for input, weight and bias', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    for (const [shape, out] of [[[2, 5, 9], 7], [[3, 40, 64], 96], [[9], 4]] as [number[], number][]) {
+      const inFeatures = shape[shape.length - 1];
+      const x = randomTensor(rng, shape, -1, 1, true).t;
+      const w = randomTensor(rng, [out, inFeatures], -1, 1, true).t;
+      const b = randomTensor(rng, [out], -1, 1, true).t;
+      const x2 = x.detach(), w2 = w.detach(), b2 = b.detach();
+      x2.requiresGrad = true; w2.requiresGrad = true; b2.requiresGrad = true;
+      const y = kd.nn.functional.linear(x, w, b);
+      const yRef = x2.matmul(w2.T).add(b2);
+      const context = `linear ${shape} -> ${out} seed ${seed}`;
+      expect(y.shape).toEqual(yRef.shape);
+      expectClose(y.data() as Float32Array, yRef.data() as Float32Array, 1e-6, context);
+      const g = randomTensor(rng, yRef.shape as number[]).t;
+      y.mul(g).sum().backward();
+      yRef.mul(g).sum().backward();
+      expectClose(x.grad!.data() as Float32Array, x2.grad!.data() as Float32Array, 1e-6, `${context} dx`);
+      expectClose(w.grad!.data() as Float32Array, w2.grad!.data() as Float32Array, 1e-6, `${context} dw`);
+      expectClose(b.grad!.data() as Float32Array, b2.grad!.data() as Float32Array, 1e-6, `${context} db`);
+      expect(w.grad!.isContiguous()).toBe(true);
+    }
+  });
+
+  it('throws on a bias of the wrong size or dtype', () => {
+    const a = kd.randn([3, 4]), w = kd.randn([5, 4]);
+    expectError(() => matmulBias(a, w.T, kd.randn([4])), ShapeError, 'matmulBias', '[4,5] + [4]');
+    expectError(() => matmulBias(a, w.T, kd.zeros([5], { dtype: 'int32' })), DTypeError, 'matmulBias', 'int32');
+    expectError(() => kd.nn.functional.linear(a, w, kd.randn([6])), ShapeError, 'linear', 'out_features=5');
+  });
+});
