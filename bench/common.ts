@@ -60,14 +60,21 @@ function formatNumber(x: number | null, digits: number): string {
   return x === null ? '-' : x.toFixed(digits);
 }
 
+// A measured value with at least three significant digits (0.237 steps/s, not 0.2).
+function formatValue(x: number | null): string {
+  if (x === null) return '-';
+  const size = Math.abs(x);
+  return x.toFixed(size === 0 || size >= 100 ? 1 : size >= 10 ? 2 : size >= 1 ? 3 : Math.min(6, 2 - Math.floor(Math.log10(size))));
+}
+
 // Prints rows as an aligned text table with the fixed column order (and 'of peak' when a row has it).
 export function printTable(rows: Row[]): void {
   const withPeak = rows.some((r) => r.ofPeak !== undefined);
   const header = ['case', 'threads', 'unit', 'kindling', ...(withPeak ? ['of peak'] : []), 'peer', 'peerValue', 'ratio'];
   const cells = rows.map((r) => [
-    r.case, String(r.threads), r.unit, formatNumber(r.kindling, 1),
+    r.case, String(r.threads), r.unit, formatValue(r.kindling),
     ...(withPeak ? [r.ofPeak == null ? '-' : `${(100 * r.ofPeak).toFixed(0)}%`] : []),
-    r.peer ?? '-', formatNumber(r.peerValue, 1), formatNumber(r.ratio, 2),
+    r.peer ?? '-', formatValue(r.peerValue), formatNumber(r.ratio, 2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
