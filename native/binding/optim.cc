@@ -4,7 +4,7 @@
 //        [[step, n, param, paramOffset, grad, gradOffset, expAvg, expAvgOffset, expAvgSq, expAvgSqOffset,
 //          maxExpAvgSq | null, maxExpAvgSqOffset], ...])
 // Every operand is a contiguous float32 run of n elements, checked against its storage. The CPU
-// updates the tensors one after another (each update threaded); CUDA updates them all in one
+// updates all of them in one threaded pass; CUDA updates them all in one
 // launch per 32 tensors.
 #include <string>
 #include <vector>

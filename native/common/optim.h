@@ -6,8 +6,8 @@
 // v <- beta2 v + (1 - beta2) g², p <- p - lr / bc1 · m / (sqrt(vhat) / sqrt(bc2) + eps), where vhat
 // is v or, with AMSGrad (maxExpAvgSq non-null), vmax <- max(vmax, v). The bias corrections bc1,
 // bc2 are computed in double on the host, so both devices apply the same float step sizes.
-//   CPU  native/cpu/optim.cc: the tensors one after another, each update threaded; the loop
-//        body (optim_impl.h) built per ISA.
+//   CPU  native/cpu/optim.cc: one threaded pass over all the tensors' elements end to end; the
+//        loop body (optim_impl.h) built per ISA.
 //   CUDA cuda/optim.cu: every tensor of the call in one launch per 32 tensors; device pointers,
 //        cuda::stream().
 #pragma once

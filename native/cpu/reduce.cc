@@ -3,6 +3,7 @@
 #include "cpu/reduce_sums_impl.h"
 #undef KD_ISA_NS
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -16,12 +17,12 @@ namespace {
 // The float sums of one kernel call: the build dispatchIsa() picks (AVX2 at most).
 struct FloatSums {
   double (*contiguous)(const float* x, int64_t n);
-  void (*columns)(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc);
+  void (*columnBlock)(const float* x, int64_t rows, int64_t rowStride, int64_t width, float* out);
 };
 
 FloatSums floatSums() {
-  if (dispatchIsa(CpuIsa::Avx2) == CpuIsa::Avx2) return {isa_avx2::sumContiguous, isa_avx2::sumColumns};
-  return {isa_scalar::sumContiguous, isa_scalar::sumColumns};
+  if (dispatchIsa(CpuIsa::Avx2) == CpuIsa::Avx2) return {isa_avx2::sumContiguous, isa_avx2::sumColumnBlock};
+  return {isa_scalar::sumContiguous, isa_scalar::sumColumnBlock};
 }
 
 struct Coalesced {
@@ -56,6 +57,38 @@ int64_t offsetOf(const Coalesced& c, int64_t index) {
     index /= c.shape[d];
   }
   return off;
+}
+
+// Column sums of a [rows, width] matrix (rows rowStride floats apart): store(j, scale · Σ_r x[r, j])
+// for j < width. The work is split into tiles of kSumBlock rows by kColumnTile columns, a thread's
+// share being consecutive tiles in row-block order, so a tall matrix is read by every thread as
+// long contiguous runs. Each tile writes its float block sums; the block sums of a column are
+// then added in double in row order, as one thread would, so the bits do not depend on the split.
+constexpr int64_t kColumnTile = 512;
+
+template <class Store>
+void sumColumnsInto(const FloatSums& sums, const float* x, int64_t rows, int64_t rowStride, int64_t width, double scale,
+                    const Store& store) {
+  const int64_t rowBlocks = (rows + kSumBlock - 1) / kSumBlock;
+  const int64_t columnTiles = (width + kColumnTile - 1) / kColumnTile;
+  std::vector<float> blockSums(static_cast<size_t>(rowBlocks * width));
+  const int64_t tileCols = std::min(width, kColumnTile);
+  parallelFor(rowBlocks * columnTiles, bytesCost(4.0 * static_cast<double>(std::min(rows, kSumBlock) * tileCols)),
+              [&](int64_t t0, int64_t t1) {
+                for (int64_t t = t0; t < t1; ++t) {
+                  const int64_t blk = t / columnTiles, c0 = (t % columnTiles) * kColumnTile;
+                  const int64_t r0 = blk * kSumBlock, c1 = std::min(width, c0 + kColumnTile);
+                  sums.columnBlock(x + r0 * rowStride + c0, std::min(kSumBlock, rows - r0), rowStride, c1 - c0,
+                                   blockSums.data() + blk * width + c0);
+                }
+              });
+  parallelFor(width, bytesCost(4.0 * static_cast<double>(rowBlocks)), [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      double acc = 0.0;
+      for (int64_t blk = 0; blk < rowBlocks; ++blk) acc += blockSums[blk * width + j];
+      store(j, static_cast<float>(acc * scale));
+    }
+  });
 }
 
 template <class T>
@@ -130,14 +163,8 @@ void reduceTyped(const ReduceArgs& a) {
   const FloatSums sums = std::is_same_v<T, float> && isSum ? floatSums() : FloatSums{};
   if constexpr (std::is_same_v<T, float>) {
     if (isSum && red.ndim == 1 && kept.ndim == 1 && kept.strides[0] == 1 && outputs >= 8) {
-      const int64_t width = outputs;
-      parallelFor(width, bytesCost(4.0 * red.shape[0]), [&](int64_t b, int64_t e) {
-        std::vector<double> acc(e - b);
-        sums.columns(in + b, red.shape[0], red.strides[0], e - b, acc.data());
-        for (int64_t j = b; j < e; ++j) {
-          char* o = a.out.data + offsetOf(outRaw, j) * static_cast<int64_t>(outBytes);
-          *reinterpret_cast<float*>(o) = static_cast<float>(acc[j - b] * scale);
-        }
+      sumColumnsInto(sums, in, red.shape[0], red.strides[0], outputs, scale, [&](int64_t j, float v) {
+        *reinterpret_cast<float*>(a.out.data + offsetOf(outRaw, j) * static_cast<int64_t>(outBytes)) = v;
       });
       return;
     }

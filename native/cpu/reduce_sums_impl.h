@@ -4,19 +4,23 @@
 // Include only from those files, with KD_ISA_NS defined.
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "common/reduce.h"
 
 namespace kd {
+// Floats are summed in float over blocks of this many consecutive elements (sumContiguous) or rows
+// (column sums), and the block sums in double, in order.
+inline constexpr int64_t kSumBlock = 256;
+
 // The builds, chosen by reduceKernel: isa_scalar (reduce.cc) and isa_avx2 (reduce_avx2.cc); AVX-512
 // machines run the AVX2 build (these loops are bound by memory, not width).
 //   sumContiguous: the sum of n contiguous floats.
-//   sumColumns: acc[j] = sum over r < rows of x[r·rowStride + j], for j < width.
-#define KD_DECLARE_REDUCE_SUMS(ns)                                                             \
-  namespace ns {                                                                               \
-  double sumContiguous(const float* x, int64_t n);                                             \
-  void sumColumns(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc); \
+//   sumColumnBlock: out[j] = the float sum, rows in order, of x[r·rowStride + j] over r < rows, for
+//     j < width; rows <= kSumBlock.
+#define KD_DECLARE_REDUCE_SUMS(ns)                                                                \
+  namespace ns {                                                                                  \
+  double sumContiguous(const float* x, int64_t n);                                                \
+  void sumColumnBlock(const float* x, int64_t rows, int64_t rowStride, int64_t width, float* out); \
   }
 KD_DECLARE_REDUCE_SUMS(isa_scalar)
 KD_DECLARE_REDUCE_SUMS(isa_avx2)
@@ -24,8 +28,6 @@ KD_DECLARE_REDUCE_SUMS(isa_avx2)
 }  // namespace kd
 
 namespace kd::KD_ISA_NS {
-
-constexpr int64_t kSumBlock = 256;
 
 double sumContiguous(const float* x, int64_t n) {
   double total = 0.0;
@@ -45,17 +47,11 @@ double sumContiguous(const float* x, int64_t n) {
   return total;
 }
 
-void sumColumns(const float* x, int64_t rows, int64_t rowStride, int64_t width, double* acc) {
-  for (int64_t j = 0; j < width; ++j) acc[j] = 0.0;
-  std::vector<float> block(width);
-  for (int64_t start = 0; start < rows; start += kSumBlock) {
-    int64_t end = std::min(rows, start + kSumBlock);
-    for (int64_t j = 0; j < width; ++j) block[j] = 0.0f;
-    for (int64_t r = start; r < end; ++r) {
-      const float* row = x + r * rowStride;
-      for (int64_t j = 0; j < width; ++j) block[j] += row[j];
-    }
-    for (int64_t j = 0; j < width; ++j) acc[j] += block[j];
+void sumColumnBlock(const float* __restrict x, int64_t rows, int64_t rowStride, int64_t width, float* __restrict out) {
+  for (int64_t j = 0; j < width; ++j) out[j] = 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict row = x + r * rowStride;
+    for (int64_t j = 0; j < width; ++j) out[j] += row[j];
   }
 }
 

@@ -279,3 +279,38 @@ describe('precision and threading', () => {
     expect(x.argmax().item()).toBe(argmax(Array.from(f)));
   });
 });
+
+describe('column sums', () => {
+  it('sum over dim 0 of tall, wide and strided matrices (several row blocks and column tiles) matches float64, with the same bits on 1 and 2 threads', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    const threadsAtStart = kd.getNumThreads();
+    try {
+      for (const [rows, cols] of [[2048, 768], [777, 1031], [257, 9], [3, 1500], [1000, 256]]) {
+        const f = new Float32Array(rows * (cols + 5));
+        for (let i = 0; i < f.length; i++) f[i] = rng() * 2 - 1;
+        // A view of the first cols columns of each row of a [rows, cols + 5] matrix: rows cols + 5 apart.
+        const wide = kd.tensor(f).reshape([rows, cols + 5]);
+        for (const [name, x] of [['contiguous', wide.slice(1, 0, cols).contiguous()], ['strided rows', wide.slice(1, 0, cols)]] as const) {
+          const ref = new Float64Array(cols), absRef = new Float64Array(cols);
+          for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) {
+            ref[j] += f[r * (cols + 5) + j];
+            absRef[j] += Math.abs(f[r * (cols + 5) + j]);
+          }
+          const got: Float32Array[] = [];
+          for (const threads of [1, 2]) {
+            kd.setNumThreads(threads);
+            const s = x.sum(0);
+            got.push(Float32Array.from(values(s)));
+            for (let j = 0; j < cols; j++) {
+              expect(Math.abs(got[got.length - 1][j] - ref[j]), `${name} [${rows}, ${cols}] column ${j} threads ${threads} seed ${seed}`).toBeLessThanOrEqual(4e-6 * absRef[j] + 1e-30);
+            }
+            expectClose(values(x.mean(0)), ref.map((v) => v / rows), 1e-5, `${name} [${rows}, ${cols}] mean threads ${threads} seed ${seed}`);
+          }
+          expect(got[1], `${name} [${rows}, ${cols}] 1 vs 2 threads seed ${seed}`).toEqual(got[0]);
+        }
+      }
+    } finally {
+      kd.setNumThreads(threadsAtStart);
+    }
+  });
+});

@@ -423,6 +423,41 @@ describe('optimizer behaviour', () => {
     }
   });
 
+  it('the fused AdamW step over many tensors of mixed sizes and step counts (one pass over all their elements) matches float64 and gives the same bits on 1 and 2 threads', () => {
+    const seed = freshSeed(), rng = makeRng(seed);
+    const threadsAtStart = kd.getNumThreads();
+    // Large tensors so that 2 threads split the pass inside and across tensors; empty and tiny ones between.
+    const sizes = [70001, 3, 0, 1, 65536, 257, 130000, 5];
+    const init = sizes.map((n) => Float32Array.from({ length: n }, () => rng() * 2 - 1));
+    const grads = [1, 2, 3].map(() => sizes.map((n) => Float32Array.from({ length: n }, () => rng() * 2 - 1)));
+    const options = { lr: 0.01, weightDecay: 0.1 };
+    const results: Float32Array[][] = [];
+    try {
+      for (const threads of [1, 2]) {
+        kd.setNumThreads(threads);
+        const params = init.map((f) => kd.tensor(f).requiresGrad_());
+        const opt = new AdamW(params, options);
+        const refs = sizes.map(() => adamRef(true));
+        const refParams = init.map((f) => Float64Array.from(f));
+        for (let step = 0; step < 3; step++) {
+          // Every other tensor gets no gradient on the first step, so one call mixes step counts.
+          const active = sizes.map((_, k) => step > 0 || k % 2 === 0);
+          params.forEach((p, k) => { p.grad = active[k] ? kd.tensor(grads[step][k]) : null; });
+          opt.step();
+          sizes.forEach((_, k) => {
+            if (active[k]) refs[k].step([refParams[k]], [Float64Array.from(grads[step][k])], [{ ...ADAM_DEFAULTS, ...options }]);
+          });
+        }
+        params.forEach((p, k) => expectClose(p.data(), refParams[k], 1e-5, `tensor ${k} (${sizes[k]}) threads ${threads} seed ${seed}`));
+        results.push(params.map((p) => Float32Array.from(p.data() as Float32Array)));
+        opt.dispose();
+      }
+    } finally {
+      kd.setNumThreads(threadsAtStart);
+    }
+    expect(results[1], `1 vs 2 threads seed ${seed}`).toEqual(results[0]);
+  });
+
   it('rejects bad hyperparameters and parameters with ArgumentError', () => {
     const { params } = makeProblem(6);
     expect(() => new SGD(params, { lr: -1 })).toThrow(/SGD: lr must be/);
