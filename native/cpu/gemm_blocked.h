@@ -224,6 +224,32 @@ struct MatSink {
   }
 };
 
+// The two inner loops of the nest: C[ic:ic+mc, jc:jc+nc] from the packed mc×kc block of A and
+// kc×nc block of B, one MR×NR tile per micro-kernel call; edge tiles (and every tile when the
+// sink has no direct destination) go through a buffer and sink.store.
+template <int MR, int NR, class Sink>
+void multiplyPackedBlocks(const MicroKernel& kernel, int64_t ic, int64_t jc, int64_t mc, int64_t nc, int64_t kc,
+                          const float* packedA, const float* packedB, bool accumulate, bool lastBlock,
+                          const Sink& sink) {
+  alignas(64) float tile[MR * NR];
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - jr);
+    const float* pb = packedB + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int64_t rows = std::min<int64_t>(MR, mc - ir);
+      const float* pa = packedA + ir * kc;
+      int64_t ld = 0;
+      float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
+      if (c) {
+        kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock));
+      } else {
+        kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr);
+        sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate, lastBlock);
+      }
+    }
+  }
+}
+
 // The loop nest above for one thread, with its own packing buffers. PackA(ic, pc, mc, kc, dst)
 // and PackB(pc, jc, kc, nc, dst) fill zero-padded panels; Sink is MatSink or any type with the
 // same members (direct may always return null; store then receives every tile, computed with
@@ -237,7 +263,6 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
   PackBuffers& buffers = threadPackBuffers();
   float* packedA = buffers.a.reserve(mcMax * kcMax);
   float* packedB = buffers.b.reserve(ncMax * kcMax);
-  alignas(64) float tile[MR * NR];
 
   for (int64_t jc = 0; jc < n; jc += ncMax) {
     const int64_t nc = std::min(ncMax, n - jc);
@@ -248,22 +273,7 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
       for (int64_t ic = 0; ic < m; ic += mcMax) {
         const int64_t mc = std::min(mcMax, m - ic);
         packA(ic, pc, mc, kc, packedA);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int64_t cols = std::min<int64_t>(NR, nc - jr);
-          const float* pb = packedB + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int64_t rows = std::min<int64_t>(MR, mc - ir);
-            const float* pa = packedA + ir * kc;
-            int64_t ld = 0;
-            float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
-            if (c) {
-              kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock));
-            } else {
-              kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr);
-              sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate, lastBlock);
-            }
-          }
-        }
+        multiplyPackedBlocks<MR, NR>(kernel, ic, jc, mc, nc, kc, packedA, packedB, accumulate, lastBlock, sink);
       }
     }
   }

@@ -1,9 +1,10 @@
 // The packed (blocked) GEMM path, which sgemm takes past each ISA's small-path limit (32M
 // multiply-adds at AVX-512, 4M at AVX2; always at scalar): several k blocks (kc 512 at AVX-512),
 // several A blocks (mc) and column blocks (nc), partial row and column panels, transposed and
-// sliced operands, alpha and beta, and the bias epilogue (added by the last k block's store, or
-// by mergeTile for edge tiles). Checked against the addon's float64 gemmRef for every ISA this
-// processor offers, on 1 and 2 threads; C arrives poisoned with NaN (test/setup.ts).
+// sliced operands, the few-rows loop order (all of m in one A block), alpha and beta, and the
+// bias epilogue (added by the last k block's store, or by mergeTile for edge tiles). Checked
+// against the addon's float64 gemmRef for every ISA this processor offers, on 1 and 2 threads;
+// C arrives poisoned with NaN (test/setup.ts).
 import { describe } from 'vitest';
 import { type Case, itMatchesOnEveryIsa } from './gemm_operands.js';
 
@@ -25,6 +26,21 @@ const CASES: Case[] = [
     b: { transposed: true }, biasOffset: 1 },
   { name: 'batch 2 of 150x230x600 with B broadcast and a bias', m: 150, n: 230, k: 600, batch: 2,
     b: { broadcast: true }, biasOffset: 5 },
+  // All of m in one mc block (336 rows at AVX-512, 120 at AVX2, 128 scalar): the k loop outside,
+  // B packed a strip of 8 panels at a time, the last partial row panel computed by the small
+  // path's tiles from the packed panels (gemmFewRows); on 2 threads split by columns (so the
+  // second part's bias and B start mid-row).
+  { name: '250x700x1100 with A transposed (weight-gradient layout): strips, three k blocks', m: 250, n: 700,
+    k: 1100, a: { transposed: true } },
+  { name: '250x700x1100 with A transposed, sliced C, alpha -0.75, beta 0.5 and a bias', m: 250, n: 700, k: 1100,
+    a: { transposed: true }, c: { pad: 5, offset: 3 }, alpha: -0.75, beta: 0.5, biasOffset: 2 },
+  { name: '300x301x400 with B transposed: a partial last strip and panel', m: 300, n: 301, k: 400,
+    b: { transposed: true } },
+  { name: '100x301x600 (AVX2 and scalar: few rows; AVX-512: the small path)', m: 100, n: 301, k: 600 },
+  { name: '200x200x900 with beta 1: one strip, 4 rows past the last whole panel at AVX-512', m: 200, n: 200,
+    k: 900, beta: 1, biasOffset: 4 },
+  { name: '118x290x530 into a transposed C with a bias (every tile merged)', m: 118, n: 290, k: 530,
+    c: { transposed: true }, biasOffset: 1 },
 ];
 
 describe('native gemm on the packed path matches the float64 reference', () => {
