@@ -170,6 +170,8 @@ export class LoraLinear extends Module {
       const dropout = this.loraDropout.get(ADAPTER);
       const dropped = dropout instanceof Identity ? x : dropout.forward(x) as Tensor;
       const base = this.baseLayer;
+      // A subclassed base layer runs its own forward (and an input it rejects gets its error); the
+      // scaling then multiplies the rank-r activations, not the [.., out] product.
       if (Object.getPrototypeOf(base) !== Linear.prototype || x.ndim === 0 || x.shape[x.ndim - 1] !== base.inFeatures) {
         return base.forward(x).add(this.b.forward(this.a.forward(dropped).mul(this.scaling)));
       }
