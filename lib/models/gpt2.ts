@@ -5,6 +5,7 @@
 // Linear's layout, and the weights are transposed when a folder is read or written.
 import { ArgumentError, DTypeError, DataError, ShapeError, fmtShape } from '../errors.js';
 import { scaledDotProductAttention } from '../ops/attention.js';
+import { biasGelu } from '../ops/fused_rows.js';
 import { fromTypedArray } from '../ops/creation.js';
 import { indexSelect } from '../ops/indexing.js';
 import { Module, type LoadResult } from '../nn/module.js';
@@ -14,6 +15,7 @@ import { Dropout, LayerNorm } from '../nn/layers/normalization.js';
 import { GELU, ReLU, SiLU, Sigmoid, Tanh } from '../nn/layers/activation.js';
 import { normal_, ones_, zeros_ } from '../nn/init.js';
 import { noGrad } from '../autograd/grad_mode.js';
+import { linear } from '../nn/functional/basic.js';
 import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import {
@@ -277,7 +279,14 @@ export class GPT2MLP extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return this.dropout.forward(this.cProj.forward(this.act.forward(this.cFc.forward(x))));
+    // A plain Linear with a bias before a GELU is one product and the fused bias + GELU node: the
+    // bias is added as GELU reads the product, and the backward gives dx and the bias gradient in
+    // one pass. A wrapped c_fc (LoRA) or another activation runs module by module.
+    const fc = this.cFc, act = this.act;
+    const h = Object.getPrototypeOf(fc) === Linear.prototype && fc.bias && act instanceof GELU
+      ? biasGelu(linear(x, fc.weight), fc.bias, act.approximate)
+      : act.forward(fc.forward(x));
+    return this.dropout.forward(this.cProj.forward(h));
   }
 }
 

@@ -17,9 +17,12 @@ import { noGrad } from '../autograd/grad_mode.js';
 import { ArgumentError, DataError, ShapeError, fmtShape } from '../errors.js';
 import { type PendingFile, checkPath, commitFiles, discardTempFiles, pathExists, readText, withIOErrors, writeTempFile } from '../io/files.js';
 import { encodeStateDict, readStateDictFile } from '../io/state_dict.js';
+import { matmulAddLowRank } from '../ops/matmul.js';
+import { reshape, transpose } from '../ops/shape.js';
 import { scoped, tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { ModuleDict } from './layers/container.js';
+import { linear } from './functional/basic.js';
 import { Identity, Linear } from './layers/linear.js';
 import { Dropout } from './layers/normalization.js';
 import { Module, reprFloat } from './module.js';
@@ -160,14 +163,25 @@ export class LoraLinear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.merged) return this.baseLayer.forward(x);
     return scoped(() => {
-      const out = this.baseLayer.forward(x);
-      if (this.merged) return out;
       // Without dropout the adapter reads x itself (Identity would copy it, and its gradient, once
-      // more); the scaling multiplies the rank-r activations, not the [.., out] product.
+      // more).
       const dropout = this.loraDropout.get(ADAPTER);
       const dropped = dropout instanceof Identity ? x : dropout.forward(x) as Tensor;
-      return out.add(this.b.forward(this.a.forward(dropped).mul(this.scaling)));
+      const base = this.baseLayer;
+      // A subclassed base layer runs its own forward (and an input it rejects gets its error); the
+      // scaling then multiplies the rank-r activations, not the [.., out] product.
+      if (Object.getPrototypeOf(base) !== Linear.prototype || x.ndim === 0 || x.shape[x.ndim - 1] !== base.inFeatures) {
+        return base.forward(x).add(this.b.forward(this.a.forward(dropped).mul(this.scaling)));
+      }
+      // One output: the base product with its bias, onto which B · (A · x) · scaling is
+      // accumulated by the second GEMM (no [.., out] temporary, no pass adding it).
+      const rows = x.numel / base.inFeatures;
+      const h = linear(reshape(dropped, [rows, base.inFeatures]), this.a.weight);
+      const y = matmulAddLowRank(reshape(x, [rows, base.inFeatures]), transpose(base.weight, 0, 1), base.bias, h,
+        transpose(this.b.weight, 0, 1), this.scaling);
+      return reshape(y, [...x.shape.slice(0, -1), base.outFeatures]);
     });
   }
 

@@ -1,9 +1,10 @@
 // Matrix products on the packed GEMM kernel: matmul with PyTorch's rules (1-d operands,
 // broadcast batch dims), with transposed and sliced operands passed as strides, not copies.
 import { backendOf } from '../backend/index.js';
-import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
+import { mul } from './elementwise.js';
 import { assertTensor, broadcastShapes, record, sameDevice } from './record.js';
 import { sumToShape } from './reduce.js';
 import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './shape.js';
@@ -145,6 +146,56 @@ export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
       a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null,
       b.requiresGrad ? rhsGrad2d(g, as, b) : null,
       bias.requiresGrad ? sumToShape(g, bias.shape) : null,
+    ];
+  });
+}
+
+/**
+ * a @ b + bias + alpha · (u @ v) for a [m, k], b [k, n], bias [n] (or null), u [m, r], v [r, n]:
+ * addmm onto a product made in the same output. The second GEMM accumulates into the first's
+ * result as it stores (beta = 1), so the low-rank term costs no output of its own and no pass
+ * adding it; what a LoRA layer runs (base product, then its adapter's B · A · x).
+ */
+export function matmulAddLowRank(a: Tensor, b: Tensor, bias: Tensor | null, u: Tensor, v: Tensor, alpha = 1): Tensor {
+  const op = 'matmulAddLowRank';
+  assertTensor(a, op, 'input');
+  assertTensor(b, op, 'other');
+  assertTensor(u, op, 'u');
+  assertTensor(v, op, 'v');
+  if (bias !== null) assertTensor(bias, op, 'bias');
+  const operands = bias ? [a, b, u, v, bias] : [a, b, u, v];
+  sameDevice(op, ...operands);
+  if (operands.some((t) => t.dtype !== 'float32')) {
+    throw new DTypeError(`${op}: expected float32 operands, got ${operands.map((t) => t.dtype).join(', ')}`);
+  }
+  const shapes = () => `${fmtShape(a.shape)} @ ${fmtShape(b.shape)}${bias ? ` + ${fmtShape(bias.shape)}` : ''} + ${fmtShape(u.shape)} @ ${fmtShape(v.shape)}`;
+  if (a.ndim !== 2 || b.ndim !== 2 || u.ndim !== 2 || v.ndim !== 2 || a.shape[1] !== b.shape[0] || u.shape[1] !== v.shape[0]
+    || u.shape[0] !== a.shape[0] || v.shape[1] !== b.shape[1] || (bias && (bias.ndim !== 1 || bias.shape[0] !== b.shape[1]))) {
+    throw new ShapeError(`${op}: ${shapes()}: expected [m, k] @ [k, n] (+ [n]) + [m, r] @ [r, n]`);
+  }
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new ArgumentError(`${op}: alpha must be a finite number, got ${String(alpha)}`);
+  const out = scoped(() => {
+    const y = gemmBatched(a, b, [], bias ? contiguous(bias) : null);
+    const [m, n] = y.shape;
+    const ou = asOperand(u, [])!, ov = asOperand(v, [])!;
+    backendOf(u).gemm({
+      m, n, k: u.shape[1], batch: 1,
+      a: ou, b: ov,
+      c: { handle: y.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      alpha, beta: 1, bias: null,
+    });
+    return y;
+  });
+  return record('MmAddLowRankBackward', out, [a, b, bias, u, v], (node) => {
+    const as = node.save(a), bs = node.save(b), us = node.save(u), vs = node.save(v);
+    // alpha scales the low-rank side's small operand, not a gradient the size of the output.
+    const scaled = (t: Tensor) => (alpha === 1 ? t : mul(t, alpha));
+    return (g) => [
+      a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null,
+      b.requiresGrad ? rhsGrad2d(g, as, b) : null,
+      bias?.requiresGrad ? sumToShape(g, bias.shape) : null,
+      u.requiresGrad ? matmul(g, transpose(scaled(vs), 0, 1)) : null,
+      v.requiresGrad ? rhsGrad2d(g, scaled(us), v) : null,
     ];
   });
 }

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
 import {
-  GPT2ForSequenceClassification, GPT2ForTokenClassification, GPT2LMHeadModel, GPT2Model, loadReports,
+  GPT2ForSequenceClassification, GPT2ForTokenClassification, GPT2LMHeadModel, GPT2MLP, GPT2Model, loadReports,
 } from '../../lib/models/gpt2.js';
 import { readPretrainedWeights, writePretrainedFolder } from '../../lib/models/pretrained.js';
 import { type SafetensorsEntry, encodeSafetensors } from '../../lib/io/safetensors.js';
@@ -274,6 +274,27 @@ describe('GPT-2 from scratch', () => {
     }
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
     expect(lm.transformer.wte.weight.grad).not.toBeNull();
+  });
+});
+
+describe('GPT-2\'s MLP', () => {
+  it('c_fc and a GELU run as one product and the fused bias + GELU: the output and every gradient match module by module', () => {
+    for (const activationFunction of ['gelu_new', 'gelu', 'gelu_fast', 'relu']) {
+      kd.manualSeed(21);
+      const mlp = new GPT2MLP(24, kd.models.gpt2.config({ nEmbd: 8, nHead: 2, activationFunction, residPdrop: 0 }));
+      kd.noGrad(() => mlp.cFc.bias!.copy_(kd.randn([24])));
+      const x = kd.randn([2, 5, 8], { requiresGrad: true });
+      const g = kd.randn([2, 5, 8]);
+      const grads = (run: () => Tensor) => {
+        for (const p of [x, ...mlp.parameters()]) p.grad = null;
+        const y = run();
+        y.backward(g);
+        return [y, x.grad!, ...mlp.parameters().map((p) => p.grad!)].map((t) => Array.from(t.contiguous().data() as Float32Array));
+      };
+      const fused = grads(() => mlp.forward(x));
+      const plain = grads(() => mlp.cProj.forward(mlp.act.forward(mlp.cFc.forward(x))));
+      fused.forEach((v, i) => v.forEach((e, j) => expect(e).toBeCloseTo(plain[i]![j]!, 5)));
+    }
   });
 });
 

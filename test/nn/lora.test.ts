@@ -223,6 +223,32 @@ describe('kd.nn.lora', () => {
     expect(e1).toEqual(e2);
   });
 
+  it('the layer (one output the adapter accumulates onto) equals base(x) + B(A(x)) · scaling, with the same gradients', () => {
+    for (const [shape, bias, trainBase] of [[[2, 5, 8], true, false], [[7, 8], false, true], [[3, 1, 8], true, true]] as [number[], boolean, boolean][]) {
+      kd.manualSeed(31);
+      const layer = new lora.LoraLinear(new nn.Linear(8, 6, { bias }), { r: 3, loraAlpha: 5 });
+      kd.noGrad(() => layer.b.weight.copy_(kd.randn([6, 3])));
+      layer.baseLayer.weight.requiresGrad = trainBase;
+      if (layer.bias) layer.bias.requiresGrad = trainBase;
+      const x = kd.randn(shape, { requiresGrad: true });
+      const g = kd.randn([...shape.slice(0, -1), 6]);
+      const params = [x, layer.a.weight, layer.b.weight, layer.baseLayer.weight, ...(layer.bias ? [layer.bias] : [])];
+      const run = (f: () => Tensor) => {
+        for (const p of params) p.grad = null;
+        const y = f();
+        y.backward(g);
+        return [y, ...params.map((p) => p.grad)].map((t) => (t ? Array.from(t.contiguous().data() as Float32Array) : null));
+      };
+      const fused = run(() => layer.forward(x));
+      const composed = run(() => layer.baseLayer.forward(x).add(layer.b.forward(layer.a.forward(x)).mul(layer.scaling)));
+      fused.forEach((v, i) => {
+        expect(v === null).toBe(composed[i] === null);
+        v?.forEach((e, j) => expect(e).toBeCloseTo(composed[i]![j]!, 5));
+      });
+      expect(fused[4]).toEqual(trainBase ? expect.any(Array) : null);
+    }
+  });
+
   it('trains only the adapters with fit, and lora_dropout is a Dropout when loraDropout > 0', async () => {
     kd.manualSeed(4);
     const model = lora.apply(baseModel(), { r: 2, loraAlpha: 4, loraDropout: 0.1, targetModules: 'layers\\.\\d+\\.attn\\.(q|v)_proj' });
