@@ -1,11 +1,12 @@
 // Shared test utilities: a seeded generator (the seed is printed on failure through the test
 // name), float64 references, relative errors, non-contiguous views and finite differences.
-import { expect } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 
 import { liveStorageCount } from '../lib/backend/storage.js';
 
 import * as kd from '../lib/index.js';
 import type { Tensor } from '../lib/index.js';
+import type { CpuIsa } from '../lib/runtime.js';
 
 /** mulberry32: small, fast, seeded. */
 export function makeRng(seed: number): () => number {
@@ -132,4 +133,32 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], { ep
 export function settledStorageCount(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return liveStorageCount();
+}
+
+/**
+ * One test per CPU instruction set (avx512, avx2, scalar; skipped where this processor lacks it)
+ * and thread count (1, 2): `fn` runs with both set, and they are restored after each test.
+ */
+export function itOnEveryIsa(title: string, fn: (isa: CpuIsa, threads: number) => void): void {
+  const originalIsa = kd.cpuIsa(), originalThreads = kd.getNumThreads();
+  const available = (['avx512', 'avx2', 'scalar'] as CpuIsa[]).filter((isa) => kd.setCpuIsa(isa));
+  kd.setCpuIsa(originalIsa);
+  afterAll(() => {
+    kd.setCpuIsa(originalIsa);
+    kd.setNumThreads(originalThreads);
+  });
+  for (const isa of ['avx512', 'avx2', 'scalar'] as CpuIsa[]) {
+    for (const threads of [1, 2]) {
+      it.skipIf(!available.includes(isa))(`${isa}, ${threads} thread(s): ${title}`, () => {
+        kd.setCpuIsa(isa);
+        kd.setNumThreads(threads);
+        try {
+          fn(isa, threads);
+        } finally {
+          kd.setCpuIsa(originalIsa);
+          kd.setNumThreads(originalThreads);
+        }
+      });
+    }
+  }
 }

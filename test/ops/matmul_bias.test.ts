@@ -5,68 +5,46 @@
 // paths, every ISA this processor offers, 1 and 2 threads; gradients of every operand equal those
 // of the unfused route; on a backend whose GEMM takes no bias (CUDA) the bias is a separate
 // broadcast add; bad shapes and dtypes throw.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
-import type { CpuIsa } from '../../lib/runtime.js';
 import { matmulBias } from '../../lib/ops/matmul.js';
 import { DTypeError, ShapeError } from '../../lib/errors.js';
 import { native } from '../../lib/native.js';
 import { nativeBackend } from '../../lib/backend/native_backend.js';
-import { expectClose, expectError, freshSeed, makeRng, randomTensor } from '../helpers.js';
+import { expectClose, expectError, freshSeed, itOnEveryIsa, makeRng, randomTensor } from '../helpers.js';
 
-const ISAS: CpuIsa[] = ['avx512', 'avx2', 'scalar'];
-const originalIsa = kd.cpuIsa();
-const originalThreads = kd.getNumThreads();
-const available = ISAS.filter((isa) => kd.setCpuIsa(isa));
-kd.setCpuIsa(originalIsa);
-
-afterAll(() => {
-  kd.setCpuIsa(originalIsa);
-  kd.setNumThreads(originalThreads);
-});
 
 // [m, k, n]: a small-path product, odd sizes, and one past the AVX-512 small-path limit (32M
 // multiply-adds) with two k blocks.
 const SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [45, 70, 33], [300, 700, 170]];
 
 describe('matmulBias vs float64 and vs matmul + add', () => {
-  for (const isa of ISAS) {
-    for (const threads of [1, 2]) {
-      it.skipIf(!available.includes(isa))(`${isa}, ${threads} thread(s): plain, weight.T and sliced operands`, () => {
-        const seed = freshSeed();
-        kd.setCpuIsa(isa);
-        kd.setNumThreads(threads);
-        try {
-          for (const [m, k, n] of SHAPES) {
-            const rng = makeRng(seed + m);
-            const { t: a, ref: ar } = randomTensor(rng, [m, k + 3]);
-            const { t: w, ref: wr } = randomTensor(rng, [n, k]);
-            const { t: bias, ref: br } = randomTensor(rng, [n]);
-            const aView = a.slice(1, 1, k + 1); // rows k + 3 apart
-            const want = new Float64Array(m * n);
-            for (let i = 0; i < m; i++)
-              for (let j = 0; j < n; j++) {
-                let s = br[j];
-                for (let p = 0; p < k; p++) s += ar[i * (k + 3) + 1 + p] * wr[j * k + p];
-                want[i * n + j] = s;
-              }
-            const context = `${isa} ${threads}T ${m}x${k}x${n} seed ${seed}`;
-            const fused = matmulBias(aView, w.T, bias);
-            expectClose(fused.data() as Float32Array, want, 1e-5, context);
-            const unfused = aView.matmul(w.T).add(bias);
-            expectClose(fused.data() as Float32Array, unfused.data() as Float32Array, 1e-6, `${context} vs unfused`);
-            // B stored k x n (not transposed) too.
-            const plain = matmulBias(aView, w.T.contiguous(), bias);
-            expectClose(plain.data() as Float32Array, want, 1e-5, `${context} plain B`);
+  itOnEveryIsa('plain, weight.T and sliced operands', (isa, threads) => {
+    const seed = freshSeed();
+      for (const [m, k, n] of SHAPES) {
+        const rng = makeRng(seed + m);
+        const { t: a, ref: ar } = randomTensor(rng, [m, k + 3]);
+        const { t: w, ref: wr } = randomTensor(rng, [n, k]);
+        const { t: bias, ref: br } = randomTensor(rng, [n]);
+        const aView = a.slice(1, 1, k + 1); // rows k + 3 apart
+        const want = new Float64Array(m * n);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let s = br[j];
+            for (let p = 0; p < k; p++) s += ar[i * (k + 3) + 1 + p] * wr[j * k + p];
+            want[i * n + j] = s;
           }
-        } finally {
-          kd.setCpuIsa(originalIsa);
-          kd.setNumThreads(originalThreads);
-        }
-      });
-    }
-  }
+        const context = `${isa} ${threads}T ${m}x${k}x${n} seed ${seed}`;
+        const fused = matmulBias(aView, w.T, bias);
+        expectClose(fused.data() as Float32Array, want, 1e-5, context);
+        const unfused = aView.matmul(w.T).add(bias);
+        expectClose(fused.data() as Float32Array, unfused.data() as Float32Array, 1e-6, `${context} vs unfused`);
+        // B stored k x n (not transposed) too.
+        const plain = matmulBias(aView, w.T.contiguous(), bias);
+        expectClose(plain.data() as Float32Array, want, 1e-5, `${context} plain B`);
+      }
+  });
 });
 
 describe('the bias on a backend whose GEMM takes none (CUDA)', () => {

@@ -3,69 +3,47 @@
 // transposed right operands (linear's weight.T) and sliced left ones, products on the small and the
 // packed GEMM paths, every ISA this processor offers, 1 and 2 threads; gradients of all five operands
 // equal those of the unfused route (matmul, add, mul), the weights' contiguous; bad input throws.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
-import type { CpuIsa } from '../../lib/runtime.js';
 import { matmulAddLowRank } from '../../lib/ops/matmul.js';
 import { ArgumentError, DTypeError, ShapeError } from '../../lib/errors.js';
-import { expectClose, expectError, freshSeed, makeRng, randomTensor } from '../helpers.js';
+import { expectClose, expectError, freshSeed, itOnEveryIsa, makeRng, randomTensor } from '../helpers.js';
 
-const ISAS: CpuIsa[] = ['avx512', 'avx2', 'scalar'];
-const originalIsa = kd.cpuIsa();
-const originalThreads = kd.getNumThreads();
-const available = ISAS.filter((isa) => kd.setCpuIsa(isa));
-kd.setCpuIsa(originalIsa);
-
-afterAll(() => {
-  kd.setCpuIsa(originalIsa);
-  kd.setNumThreads(originalThreads);
-});
 
 // [m, k, n, r]: tiny, odd, and a base product past the AVX-512 small-path limit with a rank-8 term.
 const SHAPES: [number, number, number, number][] = [[1, 1, 1, 1], [7, 13, 5, 3], [45, 70, 33, 8], [300, 700, 170, 8]];
 
 describe('matmulAddLowRank vs float64', () => {
-  for (const isa of ISAS) {
-    for (const threads of [1, 2]) {
-      it.skipIf(!available.includes(isa))(`${isa}, ${threads} thread(s): weight.T and sliced operands, with and without a bias`, () => {
-        const seed = freshSeed();
-        kd.setCpuIsa(isa);
-        kd.setNumThreads(threads);
-        try {
-          for (const [m, k, n, r] of SHAPES) {
-            const rng = makeRng(seed + m);
-            const { t: a, ref: ar } = randomTensor(rng, [m, k + 3]);
-            const { t: w, ref: wr } = randomTensor(rng, [n, k]);
-            const { t: bias, ref: br } = randomTensor(rng, [n]);
-            const { t: u, ref: ur } = randomTensor(rng, [m, r + 2]);
-            const { t: bw, ref: bwr } = randomTensor(rng, [n, r]);
-            const aView = a.slice(1, 1, k + 1), uView = u.slice(1, 2, r + 2);
-            const alpha = 2.5;
-            for (const withBias of [true, false]) {
-              const want = new Float64Array(m * n);
-              for (let i = 0; i < m; i++)
-                for (let j = 0; j < n; j++) {
-                  let s = withBias ? br[j] : 0, low = 0;
-                  for (let p = 0; p < k; p++) s += ar[i * (k + 3) + 1 + p] * wr[j * k + p];
-                  for (let p = 0; p < r; p++) low += ur[i * (r + 2) + 2 + p] * bwr[j * r + p];
-                  want[i * n + j] = s + alpha * low;
-                }
-              const context = `${isa} ${threads}T ${m}x${k}x${n} r${r} bias ${withBias} seed ${seed}`;
-              const out = matmulAddLowRank(aView, w.T, withBias ? bias : null, uView, bw.T, alpha);
-              expect(out.shape).toEqual([m, n]);
-              expectClose(out.data() as Float32Array, want, 1e-5, context);
-              const plain = matmulAddLowRank(aView.contiguous(), w.T.contiguous(), withBias ? bias : null, uView.contiguous(), bw.T.contiguous(), alpha);
-              expectClose(plain.data() as Float32Array, want, 1e-5, `${context} contiguous`);
+  itOnEveryIsa('weight.T and sliced operands, with and without a bias', (isa, threads) => {
+    const seed = freshSeed();
+      for (const [m, k, n, r] of SHAPES) {
+        const rng = makeRng(seed + m);
+        const { t: a, ref: ar } = randomTensor(rng, [m, k + 3]);
+        const { t: w, ref: wr } = randomTensor(rng, [n, k]);
+        const { t: bias, ref: br } = randomTensor(rng, [n]);
+        const { t: u, ref: ur } = randomTensor(rng, [m, r + 2]);
+        const { t: bw, ref: bwr } = randomTensor(rng, [n, r]);
+        const aView = a.slice(1, 1, k + 1), uView = u.slice(1, 2, r + 2);
+        const alpha = 2.5;
+        for (const withBias of [true, false]) {
+          const want = new Float64Array(m * n);
+          for (let i = 0; i < m; i++)
+            for (let j = 0; j < n; j++) {
+              let s = withBias ? br[j] : 0, low = 0;
+              for (let p = 0; p < k; p++) s += ar[i * (k + 3) + 1 + p] * wr[j * k + p];
+              for (let p = 0; p < r; p++) low += ur[i * (r + 2) + 2 + p] * bwr[j * r + p];
+              want[i * n + j] = s + alpha * low;
             }
-          }
-        } finally {
-          kd.setCpuIsa(originalIsa);
-          kd.setNumThreads(originalThreads);
+          const context = `${isa} ${threads}T ${m}x${k}x${n} r${r} bias ${withBias} seed ${seed}`;
+          const out = matmulAddLowRank(aView, w.T, withBias ? bias : null, uView, bw.T, alpha);
+          expect(out.shape).toEqual([m, n]);
+          expectClose(out.data() as Float32Array, want, 1e-5, context);
+          const plain = matmulAddLowRank(aView.contiguous(), w.T.contiguous(), withBias ? bias : null, uView.contiguous(), bw.T.contiguous(), alpha);
+          expectClose(plain.data() as Float32Array, want, 1e-5, `${context} contiguous`);
         }
-      });
-    }
-  }
+      }
+  });
 });
 
 describe('matmulAddLowRank gradients', () => {
