@@ -349,18 +349,20 @@ export class GPT extends Module {
       return noGrad(() => {
         const out = ids.slice();
         for (let n = 0; n < maxNewTokens; n++) {
-          const logits = tidy(() => {
+          // The last position's logits, read out in float64; the scope frees every tensor of the step.
+          const values = tidy(() => {
+            let logits: Tensor;
             if (cache && cache.length > 0 && out.length <= blockSize) {
-              return this.forwardCached(tensor([[out[out.length - 1]]], { dtype: 'int32' }), cache);
+              logits = this.forwardCached(tensor([[out[out.length - 1]]], { dtype: 'int32' }), cache);
+            } else {
+              const window = out.slice(-blockSize);
+              const x = tensor([window], { dtype: 'int32' });
+              cache?.reset();
+              const all = cache ? this.forwardCached(x, cache) : this.forward(x);
+              logits = all.slice(1, window.length - 1, window.length);
             }
-            const window = out.slice(-blockSize);
-            const x = tensor([window], { dtype: 'int32' });
-            cache?.reset();
-            const all = cache ? this.forwardCached(x, cache) : this.forward(x);
-            return all.slice(1, window.length - 1, window.length);
+            return Float64Array.from(logits.contiguous().data() as Float32Array);
           });
-          const values = tidy(() => Float64Array.from(logits.contiguous().data() as Float32Array));
-          logits.dispose();
           out.push(sampleToken(values, temperature, topK, topP, rng));
         }
         return out;
