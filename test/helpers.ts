@@ -60,6 +60,22 @@ export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, tol:
   expect(err, `${context} relative error ${err}`).toBeLessThan(tol);
 }
 
+/**
+ * Error of sums against their float64 values relative to the sums of the terms' magnitudes
+ * (‖out − ref‖ / ‖scale‖): a sum of terms of both signs may cancel to near 0, where a float32
+ * result is only accurate relative to its terms.
+ */
+export function expectCloseToTerms(out: ArrayLike<number>, ref: ArrayLike<number>, scale: ArrayLike<number>, tol: number, context = ''): void {
+  expect(out.length).toBe(ref.length);
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (out[i] - ref[i]) ** 2;
+    den += scale[i] ** 2;
+  }
+  const err = Math.sqrt(num / den);
+  expect(err, `${context} error relative to the terms ${err}`).toBeLessThan(tol);
+}
+
 /** Runs f; it must throw an instance of `cls` whose message matches every pattern (a string: contains it). */
 export function expectError(f: () => unknown, cls: new (...a: never[]) => Error, ...patterns: (RegExp | string)[]): void {
   let caught: unknown = null;

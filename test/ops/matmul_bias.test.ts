@@ -12,7 +12,7 @@ import { matmulBias } from '../../lib/ops/matmul.js';
 import { DTypeError, ShapeError } from '../../lib/errors.js';
 import { native } from '../../lib/native.js';
 import { nativeBackend } from '../../lib/backend/native_backend.js';
-import { expectClose, expectError, freshSeed, itOnEveryIsa, makeRng, randomTensor } from '../helpers.js';
+import { expectClose, expectCloseToTerms, expectError, freshSeed, itOnEveryIsa, makeRng, randomTensor } from '../helpers.js';
 
 
 // [m, k, n]: a small-path product, odd sizes, and one past the AVX-512 small-path limit (32M
@@ -28,21 +28,26 @@ describe('matmulBias vs float64 and vs matmul + add', () => {
         const { t: w, ref: wr } = randomTensor(rng, [n, k]);
         const { t: bias, ref: br } = randomTensor(rng, [n]);
         const aView = a.slice(1, 1, k + 1); // rows k + 3 apart
-        const want = new Float64Array(m * n);
+        const want = new Float64Array(m * n), terms = new Float64Array(m * n);
         for (let i = 0; i < m; i++)
           for (let j = 0; j < n; j++) {
-            let s = br[j];
-            for (let p = 0; p < k; p++) s += ar[i * (k + 3) + 1 + p] * wr[j * k + p];
+            let s = br[j], size = Math.abs(br[j]);
+            for (let p = 0; p < k; p++) {
+              const t = ar[i * (k + 3) + 1 + p] * wr[j * k + p];
+              s += t;
+              size += Math.abs(t);
+            }
             want[i * n + j] = s;
+            terms[i * n + j] = size;
           }
         const context = `${isa} ${threads}T ${m}x${k}x${n} seed ${seed}`;
         const fused = matmulBias(aView, w.T, bias);
-        expectClose(fused.data() as Float32Array, want, 1e-5, context);
+        expectCloseToTerms(fused.data() as Float32Array, want, terms, 1e-6, context);
         const unfused = aView.matmul(w.T).add(bias);
         expectClose(fused.data() as Float32Array, unfused.data() as Float32Array, 1e-6, `${context} vs unfused`);
         // B stored k x n (not transposed) too.
         const plain = matmulBias(aView, w.T.contiguous(), bias);
-        expectClose(plain.data() as Float32Array, want, 1e-5, `${context} plain B`);
+        expectCloseToTerms(plain.data() as Float32Array, want, terms, 1e-6, `${context} plain B`);
       }
   });
 });
@@ -68,14 +73,18 @@ describe('the bias on a backend whose GEMM takes none (CUDA)', () => {
       c: { handle: c.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
       alpha: 1, beta: 0, bias: { handle: bias.handle, offset: 0 },
     });
-    const want = new Float64Array(m * n);
+    const want = new Float64Array(m * n), terms = new Float64Array(m * n);
     for (let i = 0; i < m; i++)
       for (let j = 0; j < n; j++) {
-        let s = biasRef[j];
-        for (let p = 0; p < k; p++) s += ar[i * k + p] * br[p * n + j];
+        let s = biasRef[j], size = Math.abs(biasRef[j]);
+        for (let p = 0; p < k; p++) {
+          s += ar[i * k + p] * br[p * n + j];
+          size += Math.abs(ar[i * k + p] * br[p * n + j]);
+        }
         want[i * n + j] = s;
+        terms[i * n + j] = size;
       }
-    expectClose(c.data() as Float32Array, want, 1e-6, `seed ${seed}`);
+    expectCloseToTerms(c.data() as Float32Array, want, terms, 1e-6, `seed ${seed}`);
     expect(calls).toEqual(['gemm/21', 'binary/12']);
   });
 });
