@@ -2,7 +2,12 @@
 // cuDNN) on the same GPU, measured in one run: GEMM TFLOP/s in float32 (TF32 tensor cores, as
 // PyTorch with allow_tf32) and BF16 at 1024/4096/8192 cubed and the GPT-2 small Linear shapes,
 // conv2d forward / input-grad / weight-grad for the MNIST CNN layers and a ResNet 3x3 layer
-// (batch 64), and training steps/s for the MLP and the Keras MNIST CNN (batch 64). The peer is
+// (batch 64), fused attention forward and forward+backward (batch 4, seq 1024 and 4096, headDim 64
+// and 128, causal and not; FLOPs as PyTorch counts them: 4·b·h·L·S·D forward, 3.5× that with the
+// backward, halved when causal) beside F.scaled_dot_product_attention, training steps/s for the MLP
+// and the Keras MNIST CNN (batch 64), and training tokens/s of two GPTs with AdamW in float32: the
+// CPU bench's (4 layers, width 256, seq 128, batch 16) and a GPT-2-small shape (12 layers, width
+// 768, 12 heads, seq 1024, batch 4, vocab 50304). The peer is
 // bench/gpu/peer_torch.py run with the interpreter findPeerPython picks ($KINDLING_PEER_PYTHON,
 // .venv-peer, /usr/bin/python3), when its torch has CUDA; it says which one, or that there is none
 // and why. Nothing is built or installed. Without a CUDA device it prints one line saying why and
@@ -25,6 +30,7 @@ interface PeerLine {
   case: string;
   tflops?: number;
   steps_per_s?: number;
+  tokens_per_s?: number;
 }
 
 function torchPeer(python: string): Map<string, PeerLine> {
@@ -134,6 +140,62 @@ function trainRows(peer: Map<string, PeerLine>): Row[] {
   return rows;
 }
 
+const ATTENTION_CASES: [number, number, number][] = [[1024, 12, 64], [4096, 12, 64], [1024, 8, 128], [4096, 8, 128]];
+
+function attentionRows(peer: Map<string, PeerLine>): Row[] {
+  const rows: Row[] = [];
+  const B = 4;
+  for (const [seq, heads, hd] of ATTENTION_CASES) {
+    kd.manualSeed(0);
+    const [q, k, v] = [0, 1, 2].map(() => kd.randn([B, heads, seq, hd], { device: 'cuda' }).requiresGrad_(true));
+    const g = kd.randn([B, heads, seq, hd], { device: 'cuda' });
+    for (const causal of [false, true]) {
+      const base = 4 * B * heads * seq * seq * hd * (causal ? 0.5 : 1);
+      const passes: [string, number, () => void][] = [
+        ['fwd', base, () => kd.tidy(() => { kd.noGrad(() => kd.nn.functional.scaledDotProductAttention(q, k, v, { isCausal: causal })); })],
+        ['fwdbwd', 3.5 * base, () => kd.tidy(() => {
+          kd.nn.functional.scaledDotProductAttention(q, k, v, { isCausal: causal }).backward(g);
+          for (const t of [q, k, v]) { t.grad?.dispose(); t.grad = null; }
+        })],
+      ];
+      for (const [pass, flops, fn] of passes) {
+        const name = `attn_${pass}_b${B}h${heads}_s${seq}_d${hd}${causal ? '_causal' : ''}`;
+        rows.push(makeRow(name, 1, 'TFLOP/s', flops / gpuSeconds(fn, 5) / 1e12, peerName, peer.get(name)?.tflops ?? null));
+      }
+    }
+    for (const t of [q, k, v, g]) t.dispose();
+  }
+  return rows;
+}
+
+const GPT_CASES: [string, { vocabSize: number; blockSize: number; nLayer: number; nHead: number; nEmbd: number }, number][] = [
+  ['train_gpt_4x256_T128_b16_adamw', { vocabSize: 256, blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 256 }, 16],
+  ['train_gpt_12x768_T1024_b4_adamw', { vocabSize: 50304, blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768 }, 4],
+];
+
+function gptRows(peer: Map<string, PeerLine>): Row[] {
+  const rows: Row[] = [];
+  for (const [name, config, batch] of GPT_CASES) {
+    kd.manualSeed(0);
+    const model = kd.models.gpt(config).to('cuda');
+    const idx = kd.randint(0, config.vocabSize, [batch, config.blockSize]).to('cuda');
+    const targets = kd.randint(0, config.vocabSize, [batch, config.blockSize]).to('cuda');
+    const opt = new kd.optim.AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
+    const step = () => kd.tidy(() => {
+      opt.zeroGrad();
+      model.forward(idx, targets).loss.backward();
+      opt.step();
+    });
+    const seconds = gpuSeconds(step, config.nLayer > 4 ? 3 : 10);
+    rows.push(makeRow(name, 1, 'tokens/s', (batch * config.blockSize) / seconds, peerName, peer.get(name)?.tokens_per_s ?? null));
+    opt.dispose();
+    for (const p of model.parameters()) p.dispose();
+    idx.dispose();
+    targets.dispose();
+  }
+  return rows;
+}
+
 /** Under KINDLING_REQUIRE_CUDA=1 (a GPU run) a bench that measures nothing is a failure, not a skip. */
 function cudaRequired(): boolean {
   return process.env.KINDLING_REQUIRE_CUDA === '1';
@@ -155,7 +217,16 @@ export async function main(): Promise<void> {
   if (peerPython) peerName = `pytorch ${peerPython.torchVersion}`;
   const peer = peerPython ? torchPeer(peerPython.python) : new Map<string, PeerLine>();
   if (peerPython && peer.size === 0) console.log(`peer: none (PyTorch ${peerPython.torchVersion} at ${peerPython.python} has no CUDA, or its script failed)`);
-  const rows = [...gemmRows(peer), ...convRows(peer), ...trainRows(peer)];
+  const rows: Row[] = [];
+  // Each group runs on its own: a kernel failing in one still leaves the others' rows.
+  for (const group of [gemmRows, convRows, attentionRows, trainRows, gptRows]) {
+    try {
+      rows.push(...group(peer));
+    } catch (e) {
+      console.error(`gpu bench: ${group.name} failed: ${(e as Error).message}`);
+      process.exitCode = 1;
+    }
+  }
   printTable(rows);
   console.log(`wrote ${writeResults('gpu', rows)}`);
   const measured = rows.filter((r) => Number.isFinite(r.kindling) && r.kindling > 0).length;

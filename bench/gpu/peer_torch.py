@@ -1,7 +1,9 @@
 """PyTorch peer for test/cuda/check_kernels.cu and bench/gpu.ts: times the same GEMM and conv cases
 through cuBLAS / cuDNN (TF32 allowed for the float32 rows, as kindling's default) and prints JSON
 lines {"case", "ms", "tflops"}; with --train it also prints training steps per second on the GPU
-for the MLP and the Keras MNIST CNN (batch 64) as {"case", "steps_per_s"}.
+for the MLP and the Keras MNIST CNN (batch 64) as {"case", "steps_per_s"} and training tokens per
+second of the two GPTs bench/gpu.ts trains (nanoGPT's layout, AdamW, float32) as
+{"case", "tokens_per_s"}; attention rows time F.scaled_dot_product_attention (flash where it applies).
 Run on a CUDA machine: python3 bench/gpu/peer_torch.py [--train]"""
 import json
 import sys
@@ -98,6 +100,83 @@ def bench_train():
         print(json.dumps({"case": name, "steps_per_s": round(best, 1)}), flush=True)
 
 
+def bench_attention():
+    F = torch.nn.functional
+    b = 4
+    for seq, heads, hd in ((1024, 12, 64), (4096, 12, 64), (1024, 8, 128), (4096, 8, 128)):
+        q, k, v = (torch.randn(b, heads, seq, hd, device="cuda", requires_grad=True) for _ in range(3))
+        g = torch.randn(b, heads, seq, hd, device="cuda")
+        for causal in (False, True):
+            base = 4.0 * b * heads * seq * seq * hd * (0.5 if causal else 1.0)
+            tag = f"b{b}h{heads}_s{seq}_d{hd}{'_causal' if causal else ''}"
+
+            def fwd():
+                with torch.no_grad():
+                    F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+            def fwdbwd():
+                F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(g)
+                q.grad = k.grad = v.grad = None
+
+            emit(f"attn_fwd_{tag}", base, time_ms(fwd))
+            emit(f"attn_fwdbwd_{tag}", 3.5 * base, time_ms(fwdbwd))
+
+
+def bench_gpt():
+    from torch import nn
+    F = torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self, c, h):
+            super().__init__()
+            self.h = h
+            self.ln_1, self.ln_2 = nn.LayerNorm(c), nn.LayerNorm(c)
+            self.c_attn, self.attn_proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
+            self.c_fc, self.mlp_proj = nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = (t.view(B, T, self.h, C // self.h).transpose(1, 2) for t in self.c_attn(self.ln_1(x)).split(C, dim=2))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).contiguous().view(B, T, C)
+            x = x + self.attn_proj(y)
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self, vocab, block, layers, heads, c):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(vocab, c), nn.Embedding(block, c)
+            self.h = nn.ModuleList([Block(c, heads) for _ in range(layers)])
+            self.ln_f = nn.LayerNorm(c)
+            self.lm_head = nn.Linear(c, vocab, bias=False)
+            self.wte.weight = self.lm_head.weight
+
+        def forward(self, idx, targets):
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+            for blk in self.h:
+                x = blk(x)
+            logits = self.lm_head(self.ln_f(x))
+            return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+    for name, (vocab, block, layers, heads, c), batch in (
+        ("train_gpt_4x256_T128_b16_adamw", (256, 128, 4, 4, 256), 16),
+        ("train_gpt_12x768_T1024_b4_adamw", (50304, 1024, 12, 12, 768), 4),
+    ):
+        torch.manual_seed(0)
+        model = GPT(vocab, block, layers, heads, c).cuda()
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+        idx = torch.randint(0, vocab, (batch, block), device="cuda")
+        targets = torch.randint(0, vocab, (batch, block), device="cuda")
+
+        def step():
+            opt.zero_grad()
+            model(idx, targets).backward()
+            opt.step()
+
+        ms = time_ms(step)
+        print(json.dumps({"case": name, "tokens_per_s": round(batch * block / ms * 1e3, 1)}), flush=True)
+        del model, opt
+
+
 def main():
     print(f"device: {torch.cuda.get_device_name()} torch {torch.__version__} cudnn {torch.backends.cudnn.version()}")
     for tag, dtype in (("tf32", torch.float32), ("bf16", torch.bfloat16)):
@@ -109,8 +188,10 @@ def main():
     bench_conv("mnist2_64x32x13x13_64", 64, 32, 13, 64, 0)
     bench_conv("mnist3_64x64x5x5_64", 64, 64, 5, 64, 0)
     bench_conv("resnet_64x64x56x56_64", 64, 64, 56, 64, 1)
+    bench_attention()
     if "--train" in sys.argv:
         bench_train()
+        bench_gpt()
 
 
 if __name__ == "__main__":
