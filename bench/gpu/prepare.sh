@@ -64,15 +64,16 @@ xz -T0 -6 -c "$(readlink -f "$(command -v node)")" > "$bundle/node.xz"
 echo "== dist/"
 tar -cf - dist | xz -T0 -6 > "$bundle/dist.tar.xz"
 
-echo "== node_modules: vitest and its dependencies"
-# The closure of vitest's dependencies (optional ones included where installed), minus the
+echo "== node_modules: vitest, kindling's runtime dependencies, and theirs"
+# The closure of vitest's and kindling's runtime dependencies (optional ones included where installed), minus the
 # integrations the GPU suites never load.
 node --input-type=module -e '
 import { existsSync, readFileSync } from "node:fs";
-const skip = new Set(["typescript", "@types/node", "@vitest/browser", "@vitest/ui", "happy-dom", "jsdom", "@edge-runtime/vm",
+const skip = new Set(["typescript", "cmake-js", "node-addon-api", "@types/node", "@vitest/browser", "@vitest/ui", "happy-dom", "jsdom", "@edge-runtime/vm",
   "@types/debug", "less", "sass", "sass-embedded", "stylus", "sugarss", "terser", "lightningcss", "tsx", "yaml", "jiti",
   "@vitest/coverage-v8", "@vitest/coverage-istanbul"]);
-const seen = new Set(), stack = ["vitest"];
+const root = JSON.parse(readFileSync("package.json", "utf8"));
+const seen = new Set(), stack = ["vitest", ...Object.keys(root.dependencies ?? {})];
 while (stack.length) {
   const name = stack.pop();
   const file = `node_modules/${name}/package.json`;
