@@ -3,7 +3,10 @@
 # F.scaled_dot_product_attention, exact GELU) with AdamW, on N threads.
 # argv: threads, a safetensors file kindling wrote (the model's initial weights under their
 # state-dict keys, and "idx" / "targets", the batch, as float32), n_layer, n_head, seconds.
-# Prints "<tokens_per_second> <loss after the timed steps> <tokens per CPU-second in that best round>".
+# Prints "<tokens_per_second> <loss after the timed steps> <tokens per CPU-second in that best round>"
+# (the best of three rounds). With seconds = 0 it serves rounds instead: it prints "ready", then
+# for each line "<seconds>" read from stdin runs one round and prints that line for it (bench/gpt.ts
+# alternates these with its own rounds, so both sides see the same machine).
 import json
 import struct
 import sys
@@ -92,15 +95,31 @@ def step():
     return loss
 
 
-for _ in range(3):
-    step()
-best, best_cpu = 0.0, 0.0
-for _ in range(3):
+def timed_round(seconds):
+    """Steps for `seconds` of wall time: (tokens/s, tokens per CPU-second, loss)."""
     n, t0, c0 = 0, time.perf_counter(), time.process_time()
-    while time.perf_counter() - t0 < seconds / 3:
+    while time.perf_counter() - t0 < seconds:
         loss = step()
         n += 1
     rate = n * idx.numel() / (time.perf_counter() - t0)
-    if rate > best:
-        best, best_cpu = rate, n * idx.numel() / max(time.process_time() - c0, 1e-9)
-print(best, loss.item(), best_cpu)
+    return rate, n * idx.numel() / max(time.process_time() - c0, 1e-9), loss.item()
+
+
+for _ in range(3):
+    step()
+if seconds > 0:
+    best, best_cpu, loss = 0.0, 0.0, float("nan")
+    for _ in range(3):
+        rate, cpu, loss = timed_round(seconds / 3)
+        if rate > best:
+            best, best_cpu = rate, cpu
+    print(best, loss, best_cpu)
+else:
+    # Rounds on request, so that the caller can interleave them with its own: each line
+    # "<seconds>" on stdin runs one round and answers "<tokens/s> <loss> <tokens per CPU-second>".
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        rate, cpu, loss = timed_round(float(line))
+        print(rate, loss, cpu, flush=True)
