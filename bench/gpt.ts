@@ -2,7 +2,7 @@
 // 256, 4 heads, sequences of 128, batch 16, AdamW) on 1 and 2 threads, beside the same model in
 // PyTorch in the same run (bench/peers/torch_gpt.py, same initial weights and the same batch,
 // handed over in a safetensors file), the two sides' timed rounds alternating (best round of each
-// reported). KINDLING_BENCH_SECONDS sets the timing (default 8 s per side, in 4 rounds); `npm run bench -- gpt profile` also prints where a kindling step spends its time.
+// reported). KINDLING_BENCH_SECONDS sets the timing (default 12 s per side, in 6 rounds); the ratio of each back-to-back pair of rounds is printed too; `npm run bench -- gpt profile` also prints where a kindling step spends its time.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,25 +94,35 @@ function kindlingRound(step: () => number, seconds: number): Rate {
   return { wall: tokens / ((performance.now() - t0) / 1000), cpu: tokens / Math.max((cpu.user + cpu.system) / 1e6, 1e-9) };
 }
 
-const ROUNDS = 4;
+const ROUNDS = 6;
 
 /**
  * The best round of each side, rounds alternating kindling, peer, peer, kindling, ... (each side
- * first in half the pairs), `seconds` per side in all.
+ * first in half the pairs), `seconds` per side in all; and the median over the pairs of the
+ * ratio of the two rounds in a pair (measured back to back, so under the same load).
  */
-async function interleavedRates(step: () => number, peer: PeerRounds | null, seconds: number): Promise<{ ours: Rate; theirs: Rate | null }> {
+async function interleavedRates(step: () => number, peer: PeerRounds | null, seconds: number):
+  Promise<{ ours: Rate; theirs: Rate | null; pairRatios: number[] }> {
   for (let i = 0; i < 3; i++) step();
-  const ours = { wall: 0, cpu: 0 };
+  let ours: Rate = { wall: 0, cpu: 0 };
   let theirs: Rate | null = null;
-  const better = (best: Rate | null, r: Rate | null) => (r && (!best || r.wall > best.wall) ? r : best);
+  const pairRatios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? ['kindling', 'peer'] : ['peer', 'kindling'];
-    for (const side of order) {
-      if (side === 'kindling') Object.assign(ours, better(ours, kindlingRound(step, seconds / ROUNDS)));
-      else if (peer) theirs = better(theirs, await peer.round(seconds / ROUNDS));
+    let mine: Rate | null = null, peers: Rate | null = null;
+    for (const side of r % 2 === 0 ? ['kindling', 'peer'] : ['peer', 'kindling']) {
+      if (side === 'kindling') mine = kindlingRound(step, seconds / ROUNDS);
+      else if (peer) peers = await peer.round(seconds / ROUNDS);
     }
+    if (mine && mine.wall > ours.wall) ours = mine;
+    if (peers && (!theirs || peers.wall > theirs.wall)) theirs = peers;
+    if (mine && peers && peers.wall > 0) pairRatios.push(mine.wall / peers.wall);
   }
-  return { ours, theirs };
+  return { ours, theirs, pairRatios };
+}
+
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 }
 
 /** Milliseconds of one step by phase: forward, backward, optimizer (the mean of a few steps). */
@@ -144,7 +154,7 @@ function profile(model: kd.models.GPT, optimizer: kd.optim.Optimizer, idx: kd.Te
 }
 
 export async function main(): Promise<void> {
-  const seconds = Number(process.env.KINDLING_BENCH_SECONDS ?? 8);
+  const seconds = Number(process.env.KINDLING_BENCH_SECONDS ?? 12);
   const rows: Row[] = [];
   const peerPython = findPeerPython();
   const peerName = peerPython ? `pytorch ${peerPython.torchVersion}` : 'pytorch';
@@ -164,8 +174,12 @@ export async function main(): Promise<void> {
       const optimizer = new kd.optim.AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
       const step = trainingStep(model, optimizer, idx, targets);
       const peerProcess = peerPython ? await PeerRounds.start(peerPython.python, file, threads) : null;
-      const { ours: rate, theirs: peer } = await interleavedRates(step, peerProcess, seconds);
+      const { ours: rate, theirs: peer, pairRatios } = await interleavedRates(step, peerProcess, seconds);
       peerProcess?.close();
+      if (pairRatios.length > 0) {
+        console.log(`${threads} thread(s): kindling / PyTorch in each back-to-back pair of rounds: ` +
+          `${pairRatios.map((r) => r.toFixed(2)).join(' ')} (median ${median(pairRatios).toFixed(2)})`);
+      }
       if (process.argv.includes('profile')) profile(model, optimizer, idx, targets);
       optimizer.dispose();
       rows.push(makeRow(`gpt 4x256 h4 T128 b16 AdamW`, threads, 'tokens/s', rate.wall, peerName, peer?.wall ?? null));
