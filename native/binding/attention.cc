@@ -205,15 +205,11 @@ Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("attentionForward", Napi::Function::New(env, attentionForward<Target>, "attentionForward"));
-  table.Set("attentionBackward", Napi::Function::New(env, attentionBackward<Target>, "attentionBackward"));
-}
-
 void registerAttention(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object t) {
-    registerFor<decltype(target)>(e, t);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"attentionForward", attentionForward<Target>},
+            {"attentionBackward", attentionBackward<Target>}};
   });
 }
 

@@ -119,15 +119,11 @@ Napi::Value batchNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("batchNormForward", Napi::Function::New(env, batchNormForward<Target>, "batchNormForward"));
-  table.Set("batchNormBackward", Napi::Function::New(env, batchNormBackward<Target>, "batchNormBackward"));
-}
-
 void registerBatchNorm(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"batchNormForward", batchNormForward<Target>},
+            {"batchNormBackward", batchNormBackward<Target>}};
   });
 }
 

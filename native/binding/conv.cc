@@ -376,26 +376,21 @@ Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("conv2d", Napi::Function::New(env, conv2d<Target>, "conv2d"));
-  table.Set("conv2dInputGrad", Napi::Function::New(env, conv2dInputGrad<Target>, "conv2dInputGrad"));
-  table.Set("conv2dWeightGrad", Napi::Function::New(env, conv2dWeightGrad<Target>, "conv2dWeightGrad"));
-  table.Set("conv2dBiasGrad", Napi::Function::New(env, conv2dBiasGrad<Target>, "conv2dBiasGrad"));
-  table.Set("conv2dMaxPool2d", Napi::Function::New(env, conv2dMaxPool2d<Target>, "conv2dMaxPool2d"));
-  table.Set("conv2dPooledBackward", Napi::Function::New(env, conv2dPooledBackward<Target>, "conv2dPooledBackward"));
-  table.Set("maxPool2d", Napi::Function::New(env, maxPool2d<Target>, "maxPool2d"));
-  table.Set("maxPool2dBackward", Napi::Function::New(env, maxPool2dBackward<Target>, "maxPool2dBackward"));
-  table.Set("avgPool2d", Napi::Function::New(env, avgPool2d<Target>, "avgPool2d"));
-  table.Set("avgPool2dBackward", Napi::Function::New(env, avgPool2dBackward<Target>, "avgPool2dBackward"));
-  table.Set("adaptiveAvgPool2d", Napi::Function::New(env, adaptiveAvgPool2d<Target>, "adaptiveAvgPool2d"));
-  table.Set("adaptiveAvgPool2dBackward",
-            Napi::Function::New(env, adaptiveAvgPool2dBackward<Target>, "adaptiveAvgPool2dBackward"));
-}
-
 void registerConv(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"conv2d", conv2d<Target>},
+            {"conv2dInputGrad", conv2dInputGrad<Target>},
+            {"conv2dWeightGrad", conv2dWeightGrad<Target>},
+            {"conv2dBiasGrad", conv2dBiasGrad<Target>},
+            {"conv2dMaxPool2d", conv2dMaxPool2d<Target>},
+            {"conv2dPooledBackward", conv2dPooledBackward<Target>},
+            {"maxPool2d", maxPool2d<Target>},
+            {"maxPool2dBackward", maxPool2dBackward<Target>},
+            {"avgPool2d", avgPool2d<Target>},
+            {"avgPool2dBackward", avgPool2dBackward<Target>},
+            {"adaptiveAvgPool2d", adaptiveAvgPool2d<Target>},
+            {"adaptiveAvgPool2dBackward", adaptiveAvgPool2dBackward<Target>}};
   });
   exports.Set("conv2dRef", Napi::Function::New(env, conv2dRef, "conv2dRef"));
 }

@@ -64,14 +64,10 @@ Napi::Value dropoutRef(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("dropout", Napi::Function::New(env, dropout<Target>, "dropout"));
-}
-
 void registerDropout(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"dropout", dropout<Target>}};
   });
   exports.Set("dropoutRef", Napi::Function::New(env, dropoutRef, "dropoutRef"));
 }

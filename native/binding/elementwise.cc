@@ -97,18 +97,14 @@ Napi::Value fill(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("unary", Napi::Function::New(env, unary<Target>, "unary"));
-  table.Set("binary", Napi::Function::New(env, binary<Target>, "binary"));
-  table.Set("where", Napi::Function::New(env, where<Target>, "where"));
-  table.Set("cast", Napi::Function::New(env, cast<Target>, "cast"));
-  table.Set("fill", Napi::Function::New(env, fill<Target>, "fill"));
-}
-
 void registerElementwise(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"unary", unary<Target>},
+            {"binary", binary<Target>},
+            {"where", where<Target>},
+            {"cast", cast<Target>},
+            {"fill", fill<Target>}};
   });
 }
 

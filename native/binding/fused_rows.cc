@@ -164,19 +164,15 @@ Napi::Value crossEntropyBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("rowNormForward", Napi::Function::New(env, rowNormForward<Target>, "rowNormForward"));
-  table.Set("rowNormBackward", Napi::Function::New(env, rowNormBackward<Target>, "rowNormBackward"));
-  table.Set("biasGeluForward", Napi::Function::New(env, biasGeluForward<Target>, "biasGeluForward"));
-  table.Set("biasGeluBackward", Napi::Function::New(env, biasGeluBackward<Target>, "biasGeluBackward"));
-  table.Set("crossEntropyForward", Napi::Function::New(env, crossEntropyForward<Target>, "crossEntropyForward"));
-  table.Set("crossEntropyBackward", Napi::Function::New(env, crossEntropyBackward<Target>, "crossEntropyBackward"));
-}
-
 void registerFusedRows(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"rowNormForward", rowNormForward<Target>},
+            {"rowNormBackward", rowNormBackward<Target>},
+            {"biasGeluForward", biasGeluForward<Target>},
+            {"biasGeluBackward", biasGeluBackward<Target>},
+            {"crossEntropyForward", crossEntropyForward<Target>},
+            {"crossEntropyBackward", crossEntropyBackward<Target>}};
   });
 }
 

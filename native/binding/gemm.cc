@@ -182,15 +182,12 @@ Napi::Value gemmRaw(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("gemm", Napi::Function::New(env, gemm<Target>, "gemm"));
-  if constexpr (std::is_same_v<Target, CudaKernels>) table.Set("gemmRaw", Napi::Function::New(env, gemmRaw<Target>, "gemmRaw"));
-}
-
 void registerGemm(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) {
+    using Target = decltype(target);
+    EntryPoints entries{{"gemm", gemm<Target>}};
+    if constexpr (std::is_same_v<Target, CudaKernels>) entries.push_back({"gemmRaw", gemmRaw<Target>});
+    return entries;
   });
   exports.Set("gemmRef", Napi::Function::New(env, gemmRef, "gemmRef"));
 }

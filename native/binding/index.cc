@@ -153,17 +153,13 @@ Napi::Value indexAdd(const Napi::CallbackInfo& info) {
                                              Operand{vi.data, broadcast}, src.operand));
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("gather", Napi::Function::New(env, gather<Target>, "gather"));
-  table.Set("indexSelect", Napi::Function::New(env, indexSelect<Target>, "indexSelect"));
-  table.Set("scatterAdd", Napi::Function::New(env, scatterAdd<Target>, "scatterAdd"));
-  table.Set("indexAdd", Napi::Function::New(env, indexAdd<Target>, "indexAdd"));
-}
-
 void registerIndex(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"gather", gather<Target>},
+            {"indexSelect", indexSelect<Target>},
+            {"scatterAdd", scatterAdd<Target>},
+            {"indexAdd", indexAdd<Target>}};
   });
 }
 

@@ -65,8 +65,8 @@ Napi::Value adam(const Napi::CallbackInfo& info) {
 }
 
 void registerOptim(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    table.Set("adam", Napi::Function::New(e, adam<decltype(target)>, "adam"));
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    return {{"adam", adam<decltype(target)>}};
   });
 }
 

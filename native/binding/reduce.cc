@@ -47,14 +47,10 @@ Napi::Value reduce(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("reduce", Napi::Function::New(env, reduce<Target>, "reduce"));
-}
-
 void registerReduce(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"reduce", reduce<Target>}};
   });
 }
 

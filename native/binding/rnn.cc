@@ -171,15 +171,11 @@ Napi::Value rnnBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("rnnForward", Napi::Function::New(env, rnnForward<Target>, "rnnForward"));
-  table.Set("rnnBackward", Napi::Function::New(env, rnnBackward<Target>, "rnnBackward"));
-}
-
 void registerRnn(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object t) {
-    registerFor<decltype(target)>(e, t);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"rnnForward", rnnForward<Target>},
+            {"rnnBackward", rnnBackward<Target>}};
   });
 }
 

@@ -53,15 +53,11 @@ Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <class Target>
-void registerFor(Napi::Env env, Napi::Object table) {
-  table.Set("softmax", Napi::Function::New(env, softmax<Target>, "softmax"));
-  table.Set("softmaxBackward", Napi::Function::New(env, softmaxBackward<Target>, "softmaxBackward"));
-}
-
 void registerSoftmax(Napi::Env env, Napi::Object exports) {
-  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target, Napi::Env e, Napi::Object table) {
-    registerFor<decltype(target)>(e, table);
+  registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+    using Target = decltype(target);
+    return {{"softmax", softmax<Target>},
+            {"softmaxBackward", softmaxBackward<Target>}};
   });
 }
 

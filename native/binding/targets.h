@@ -6,10 +6,10 @@
 //
 //   struct CpuKernels : CpuTarget { static constexpr auto softmax = softmaxKernel; };
 //   struct CudaKernels : CudaTarget { static constexpr auto softmax = cuda::softmax; };
-//   template <class Target> void registerFor(Napi::Env env, Napi::Object table) { table.Set(...); }
 //   void registerSoftmax(Napi::Env env, Napi::Object exports) {
-//     registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto t, Napi::Env e, Napi::Object o) {
-//       registerFor<decltype(t)>(e, o);
+//     registerFamily<CpuKernels, CudaKernels>(env, exports, [](auto target) -> EntryPoints {
+//       using Target = decltype(target);
+//       return {{"softmax", softmax<Target>}, {"softmaxBackward", softmaxBackward<Target>}};
 //     });
 //   }
 //   KD_REGISTER(registerSoftmax);
@@ -17,6 +17,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "binding/cuda_storage.h"
 #include "binding/registry.h"
@@ -41,22 +42,26 @@ struct CudaTarget {
   static HostView buffer(const Napi::Value& v, const char* op) { return deviceBuffer(v, op); }
 };
 
-// Registers a family's entry points on both devices: `registerFor(Cpu{}, env, exports)` and, in a
-// build with CUDA, `registerFor(Cuda{}, env, exports.cuda)`. In a build without CUDA the CUDA
+// One entry point of a family: its name in the table and the function behind it.
+struct EntryPoint {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+using EntryPoints = std::vector<EntryPoint>;
+
+// Registers a family's entry points on both devices: `entries(Cpu{})` on `exports` and, in a
+// build with CUDA, `entries(Cuda{})` on `exports.cuda`. In a build without CUDA the CUDA
 // instantiation is never compiled, so the family's cuda/ kernels need no stand-in: exports.cuda
 // gets the CPU's names instead, each throwing "kindling was built without CUDA".
-template <class Cpu, class Cuda, class RegisterFor>
-void registerFamily(Napi::Env env, Napi::Object exports, RegisterFor registerFor) {
-  registerFor(Cpu{}, env, exports);
+template <class Cpu, class Cuda, class Entries>
+void registerFamily(Napi::Env env, Napi::Object exports, Entries entries) {
+  for (const EntryPoint& e : entries(Cpu{})) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   Napi::Object cuda = cudaTable(env, exports);
   if constexpr (kBuiltWithCuda) {
-    registerFor(Cuda{}, env, cuda);
+    for (const EntryPoint& e : entries(Cuda{})) cuda.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   } else {
-    Napi::Object names = Napi::Object::New(env);
-    registerFor(Cpu{}, env, names);
-    Napi::Array keys = names.GetPropertyNames();
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      const std::string name = keys.Get(i).As<Napi::String>().Utf8Value();
+    for (const EntryPoint& e : entries(Cpu{})) {
+      const std::string name = e.name;
       cuda.Set(name, Napi::Function::New(
                          env,
                          [name](const Napi::CallbackInfo& info) -> Napi::Value {
