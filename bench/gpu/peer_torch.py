@@ -6,10 +6,14 @@ second of the two GPTs bench/gpu.ts trains (nanoGPT's layout, AdamW, float32) as
 {"case", "tokens_per_s"}; attention rows time F.scaled_dot_product_attention (flash where it applies).
 Run on a CUDA machine: python3 bench/gpu/peer_torch.py [--train]"""
 import json
+import os
 import sys
 import time
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+from nanogpt import GPT  # noqa: E402  (the same model as the CPU peer's)
 
 torch.backends.cuda.matmul.allow_tf32 = True
 torch.backends.cudnn.allow_tf32 = True
@@ -123,40 +127,6 @@ def bench_attention():
 
 
 def bench_gpt():
-    from torch import nn
-    F = torch.nn.functional
-
-    class Block(nn.Module):
-        def __init__(self, c, h):
-            super().__init__()
-            self.h = h
-            self.ln_1, self.ln_2 = nn.LayerNorm(c), nn.LayerNorm(c)
-            self.c_attn, self.attn_proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
-            self.c_fc, self.mlp_proj = nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
-
-        def forward(self, x):
-            B, T, C = x.shape
-            q, k, v = (t.view(B, T, self.h, C // self.h).transpose(1, 2) for t in self.c_attn(self.ln_1(x)).split(C, dim=2))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).contiguous().view(B, T, C)
-            x = x + self.attn_proj(y)
-            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
-
-    class GPT(nn.Module):
-        def __init__(self, vocab, block, layers, heads, c):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(vocab, c), nn.Embedding(block, c)
-            self.h = nn.ModuleList([Block(c, heads) for _ in range(layers)])
-            self.ln_f = nn.LayerNorm(c)
-            self.lm_head = nn.Linear(c, vocab, bias=False)
-            self.wte.weight = self.lm_head.weight
-
-        def forward(self, idx, targets):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
-            for blk in self.h:
-                x = blk(x)
-            logits = self.lm_head(self.ln_f(x))
-            return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
-
     for name, (vocab, block, layers, heads, c), batch in (
         ("train_gpt_4x256_T128_b16_adamw", (256, 128, 4, 4, 256), 16),
         ("train_gpt_12x768_T1024_b4_adamw", (50304, 1024, 12, 12, 768), 4),

@@ -1,6 +1,6 @@
-# PyTorch CPU peer for bench/gpt.ts: training tokens per second of a nanoGPT-layout GPT (the one
-# test/fixtures/make_gpt_fixtures.py writes out: tied lm_head, pre-norm blocks, causal
-# F.scaled_dot_product_attention, exact GELU) with AdamW, on N threads.
+# PyTorch CPU peer for bench/gpt.ts: training tokens per second of a nanoGPT-layout GPT
+# (bench/peers/nanogpt.py, the layout test/fixtures/make_gpt_fixtures.py writes out) with AdamW,
+# on N threads.
 # argv: threads, a safetensors file kindling wrote (the model's initial weights under their
 # state-dict keys, and "idx" / "targets", the batch, as float32), n_layer, n_head, seconds.
 # Prints "<tokens_per_second> <loss after the timed steps> <tokens per CPU-second in that best round>"
@@ -13,8 +13,8 @@ import sys
 import time
 
 import torch
-from torch import nn
-from torch.nn import functional as F
+
+from nanogpt import GPT
 
 threads, path, n_layer, n_head, seconds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 torch.set_num_threads(threads)
@@ -35,53 +35,10 @@ def load_file(path):
     return out
 
 
-class CausalSelfAttention(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c_attn = nn.Linear(c, 3 * c)
-        self.c_proj = nn.Linear(c, c)
-
-    def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = (t.view(B, T, n_head, C // n_head).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
-
-
-class Block(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(c)
-        self.attn = CausalSelfAttention(c)
-        self.ln_2 = nn.LayerNorm(c)
-        self.mlp = nn.ModuleDict(dict(c_fc=nn.Linear(c, 4 * c), c_proj=nn.Linear(4 * c, c)))
-
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp.c_proj(F.gelu(self.mlp.c_fc(self.ln_2(x))))
-
-
-class GPT(nn.Module):
-    def __init__(self, vocab, block, c):
-        super().__init__()
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(vocab, c), wpe=nn.Embedding(block, c),
-            h=nn.ModuleList([Block(c) for _ in range(n_layer)]), ln_f=nn.LayerNorm(c)))
-        self.lm_head = nn.Linear(c, vocab, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight
-
-    def forward(self, idx, targets):
-        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.shape[1]))
-        for b in self.transformer.h:
-            x = b(x)
-        logits = self.lm_head(self.transformer.ln_f(x))
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
-
-
 tensors = load_file(path)
 idx, targets = tensors.pop("idx").long(), tensors.pop("targets").long()
 vocab, c = tensors["transformer.wte.weight"].shape
-model = GPT(vocab, tensors["transformer.wpe.weight"].shape[0], c)
+model = GPT(vocab, tensors["transformer.wpe.weight"].shape[0], n_layer, n_head, c)
 tensors["lm_head.weight"] = tensors["transformer.wte.weight"]  # tied: one tensor
 model.load_state_dict(tensors)
 opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
