@@ -2,7 +2,7 @@
 // the numerically delicate ones, against float64 directly: fresh seeded inputs, odd sizes,
 // broadcast and non-contiguous views built the same way on both devices, outputs NaN-poisoned
 // (test/setup.ts poisons CUDA blocks too). Runs only where a CUDA device is present.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import { Tensor } from '../../lib/index.js';
@@ -10,7 +10,7 @@ import { cpuBackend } from '../../lib/backend/cpu.js';
 import { cudaBackend } from '../../lib/backend/cuda.js';
 import { BinaryOp, UnaryOp } from '../../lib/backend/opcodes.js';
 import { expectClose, forEachIndex, freshSeed, makeRng, numel } from '../helpers.js';
-import { describeCuda } from './require_cuda.js';
+import { describeCuda, useTf32 } from './require_cuda.js';
 
 const seed = freshSeed();
 const rng = makeRng(seed);
@@ -57,13 +57,8 @@ function kernelOnBoth(outShape: number[], outDtype: 'float32' | 'int32' | 'bool'
 }
 
 describeCuda(`CUDA kernels vs the CPU (needs a CUDA device; seed ${seed})`, () => {
-  // The tolerances below assume TF32 matmuls; the setting the suite found is restored after it.
-  let tf32AtStart = true;
-  beforeAll(() => {
-    tf32AtStart = kd.cuda.getAllowTF32();
-    kd.cuda.setAllowTF32(true);
-  });
-  afterAll(() => kd.cuda.setAllowTF32(tf32AtStart));
+  // The tolerances below assume TF32 matmuls (the setting the suite found is restored after it).
+  useTf32(true);
 
   it('every float32 unary op, in every layout', () => {
     expect(UNARY_NAMES[UnaryOp.Softplus]).toBe('Softplus');

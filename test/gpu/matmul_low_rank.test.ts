@@ -2,23 +2,18 @@
 // test/ops/matmul_low_rank.test.ts): the second product accumulates into the first's output with
 // beta = 1 on the device's GEMM, and the bias is the CUDA backend's broadcast add. Outputs and
 // every operand's gradient, with TF32 off so the tolerance is float32's. Runs only where a CUDA device is.
-import { afterAll, beforeAll, it } from 'vitest';
+import { it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
 import { matmulAddLowRank } from '../../lib/ops/matmul.js';
 import { expectClose, freshSeed, makeRng, randomTensor } from '../helpers.js';
-import { describeCuda } from './require_cuda.js';
+import { describeCuda, useTf32 } from './require_cuda.js';
 
 const host = (t: Tensor) => (t.device === 'cuda' ? t.to('cpu') : t).contiguous().data() as Float32Array;
 
 describeCuda('matmulAddLowRank on CUDA', () => {
-  let tf32AtStart = true;
-  beforeAll(() => {
-    tf32AtStart = kd.cuda.getAllowTF32();
-    kd.cuda.setAllowTF32(false);
-  });
-  afterAll(() => kd.cuda.setAllowTF32(tf32AtStart));
+  useTf32(false);
 
   it('gives the CPU output and gradients, with and without a bias', () => {
     const seed = freshSeed();

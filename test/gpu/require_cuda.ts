@@ -2,7 +2,7 @@
 // suite stays green on machines with no GPU; with KINDLING_REQUIRE_CUDA=1 (a GPU run, where a
 // skip would let a broken driver or a CPU-only build pass unseen) it fails instead, and says why
 // in CUDA's words (kd.cuda.unavailableReason: the failed call and its error text).
-import { describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 
 import * as kd from '../../lib/index.js';
 
@@ -28,4 +28,17 @@ export function describeCuda(title: string, body: () => void): void {
   } else {
     describe.skip(title, body);
   }
+}
+
+/**
+ * Inside a describeCuda body: TF32 matmuls on (`allow`) or off for the suite's tests, and the
+ * setting the suite found restored after them.
+ */
+export function useTf32(allow: boolean): void {
+  let atStart = true;
+  beforeAll(() => {
+    atStart = kd.cuda.getAllowTF32();
+    kd.cuda.setAllowTF32(allow);
+  });
+  afterAll(() => kd.cuda.setAllowTF32(atStart));
 }
