@@ -66,6 +66,15 @@ function rhsGrad2d(g: Tensor, a: Tensor, b: Tensor): Tensor {
   return transposedMatrix ? transpose(matmul(transpose(g, 0, 1), a), 0, 1) : matmul(transpose(a, 0, 1), g);
 }
 
+/** The gradients of a 2-d a @ b + bias (bias null when absent) for the output's gradient g; as, bs: the saved a and b. */
+function affineGrads(g: Tensor, a: Tensor, b: Tensor, bias: Tensor | null, as: Tensor, bs: Tensor): (Tensor | null)[] {
+  return [
+    a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null,
+    b.requiresGrad ? rhsGrad2d(g, as, b) : null,
+    bias?.requiresGrad ? sumToShape(g, bias.shape) : null,
+  ];
+}
+
 /** t as `shape` (a broadcast view), or t itself when it has that shape already. */
 function expandTo(t: Tensor, shape: number[]): Tensor {
   return t.shape.length === shape.length && t.shape.every((s, i) => s === shape[i]) ? t : expand(t, shape);
@@ -142,11 +151,7 @@ export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
   const out = scoped(() => gemmBatched(a, b, [], contiguous(bias)));
   return record('MmBiasBackward', out, [a, b, bias], (node) => {
     const as = node.save(a), bs = node.save(b);
-    return (g) => [
-      a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null,
-      b.requiresGrad ? rhsGrad2d(g, as, b) : null,
-      bias.requiresGrad ? sumToShape(g, bias.shape) : null,
-    ];
+    return (g) => affineGrads(g, a, b, bias, as, bs);
   });
 }
 
@@ -191,9 +196,7 @@ export function matmulAddLowRank(a: Tensor, b: Tensor, bias: Tensor | null, u: T
     // alpha scales the low-rank side's small operand, not a gradient the size of the output.
     const scaled = (t: Tensor) => (alpha === 1 ? t : mul(t, alpha));
     return (g) => [
-      a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null,
-      b.requiresGrad ? rhsGrad2d(g, as, b) : null,
-      bias?.requiresGrad ? sumToShape(g, bias.shape) : null,
+      ...affineGrads(g, a, b, bias, as, bs),
       u.requiresGrad ? matmul(g, transpose(scaled(vs), 0, 1)) : null,
       v.requiresGrad ? rhsGrad2d(g, scaled(us), v) : null,
     ];
