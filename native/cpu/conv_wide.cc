@@ -25,7 +25,7 @@ bool wideApplies(const ConvGeometry& g, const Dims& d, const ConvInput& x) {
 }
 
 // Runs of consecutive wide positions inside one image: a GEMM k block (at most the micro-kernel's
-// kc, 512) or an NR panel spans at most this many images of at least 64 positions.
+// kc, 512 or less) or an NR panel spans at most this many images of at least 64 positions.
 struct WideRuns {
   static constexpr int kMax = 10;
   int count = 0;

@@ -1,13 +1,16 @@
 // AVX-512 micro-kernel: a 14×32 tile of C held in 28 zmm accumulators (14 rows × 2 vectors of 16).
 // Per k step: 2 aligned loads of B and 14 embedded broadcasts of A feed 28 FMAs, so loads stay
 // well under the FMA rate; 28 + 2 = 30 of the 32 zmm registers.
-// Blocking: kc = 512, so the transformer's K = 256 / 512 products run as one k block (C written
-// once, never re-read) and K = 768-2048 as two to four. The kc×32 B micro-panel (64 KiB) then
-// lives in L2 beside the mc×kc A block (672 KiB at mc = 336, of a 1-2 MiB L2): both stream to the
-// FMAs from L2 (3 lines per 14 cycles, within its bandwidth, latency hidden by the out-of-order
-// window). Measured on a 48 KiB-L1d / 2 MiB-L2 Xeon, 1 thread: kc 192 → 512 took 2048x1024x256
-// from 178 to 187-207 GFLOP/s and 1024x2304x768 from 131 to 185-190 (kc 192 left C re-read from
-// memory between k blocks); 384 and 768 (mc 196) were level with 512.
+// Blocking: kc = 256, so the transformer's K = 256 products run as one k block (C written once,
+// never re-read), and the loops run with streamB (gemm_micro_kernel.h): the kc×14 A micro-panel
+// (14 KiB) stays in L1 while the kc×32 B micro-panels (32 KiB each) stream past it from L2, each
+// prefetched 16 k steps (2 KiB) ahead in the kernel; nc = 1024 keeps the kc×nc B block (1 MiB) in
+// L2 beside the mc×kc A block (336 KiB at mc = 336). Measured on a 48 KiB-L1d / 2 MiB-L2 Xeon
+// against the previous order (B micro-panel held in L1, A panels streamed, kc 512, nc 4096),
+// both builds in one process with their calls alternated, medians: the twelve GPT-bench products
+// and 2048³ 1.00-1.06× (mean 1.04×) on 1 thread and 1.00-1.08× (mean 1.03×) on 2. Earlier,
+// with the old order: kc 192 → 512 had taken 2048x1024x256 from 178 to 187-207 GFLOP/s (kc 192
+// left C re-read between k blocks, as kc 256 now does for K = 512-2048).
 // Below it, the small path's tiles (gemm_small.h): up to 14×32 of C, A and B read in place.
 #include <immintrin.h>
 
@@ -48,8 +51,11 @@ void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __res
     _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc + 31), _MM_HINT_T0);
     fmaStep(acc, pa, pb);
   }
+  // Then the B micro-panel 16 k steps ahead (two lines per step): it streams from L2 while the
+  // A micro-panel stays in L1 (streamB).
   for (; p < kc; ++p, pa += kMr, pb += kNr) {
-    _mm_prefetch(reinterpret_cast<const char*>(pa + 8 * kMr), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr + 16), _MM_HINT_T0);
     fmaStep(acc, pa, pb);
   }
 
@@ -77,7 +83,7 @@ void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __res
 }  // namespace
 
 const MicroKernel& microKernelAvx512() {
-  static const MicroKernel kernel{microKernel14x32, kMr, kNr, 336, 512, 4096, "avx512 14x32"};
+  static const MicroKernel kernel{microKernel14x32, kMr, kNr, 336, 256, 1024, "avx512 14x32", true};
   return kernel;
 }
 

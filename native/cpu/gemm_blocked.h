@@ -10,6 +10,8 @@
 //       for ic in m step MC:        packA(ic, pc, mc, kc): MR-high panels (L2), rows past mc zero
 //         for jr in nc step NR:     B micro-panel kc×NR stays in L1
 //           for ir in mc step MR:   micro-kernel: MR×NR tile of C in registers
+// (or, for a kernel with streamB, ir outside jr: the A micro-panel stays in L1, see
+// gemm_micro_kernel.h)
 #pragma once
 #include <xmmintrin.h>  // SSE, part of the x86-64 baseline: used only for packing
 
@@ -225,28 +227,33 @@ struct MatSink {
 };
 
 // The two inner loops of the nest: C[ic:ic+mc, jc:jc+nc] from the packed mc×kc block of A and
-// kc×nc block of B, one MR×NR tile per micro-kernel call; edge tiles (and every tile when the
-// sink has no direct destination) go through a buffer and sink.store.
+// kc×nc block of B, one MR×NR tile per micro-kernel call, in the order kernel.streamB picks
+// (gemm_micro_kernel.h); edge tiles (and every tile when the sink has no direct destination) go
+// through a buffer and sink.store.
 template <int MR, int NR, class Sink>
 void multiplyPackedBlocks(const MicroKernel& kernel, int64_t ic, int64_t jc, int64_t mc, int64_t nc, int64_t kc,
                           const float* packedA, const float* packedB, bool accumulate, bool lastBlock,
                           const Sink& sink) {
   alignas(64) float tile[MR * NR];
-  for (int64_t jr = 0; jr < nc; jr += NR) {
-    const int64_t cols = std::min<int64_t>(NR, nc - jr);
+  auto multiplyTile = [&](int64_t ir, int64_t jr) {
+    const int64_t rows = std::min<int64_t>(MR, mc - ir), cols = std::min<int64_t>(NR, nc - jr);
+    const float* pa = packedA + ir * kc;
     const float* pb = packedB + jr * kc;
-    for (int64_t ir = 0; ir < mc; ir += MR) {
-      const int64_t rows = std::min<int64_t>(MR, mc - ir);
-      const float* pa = packedA + ir * kc;
-      int64_t ld = 0;
-      float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
-      if (c) {
-        kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock));
-      } else {
-        kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr);
-        sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate, lastBlock);
-      }
+    int64_t ld = 0;
+    float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
+    if (c) {
+      kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock));
+    } else {
+      kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr);
+      sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate, lastBlock);
     }
+  };
+  if (kernel.streamB) {
+    for (int64_t ir = 0; ir < mc; ir += MR)
+      for (int64_t jr = 0; jr < nc; jr += NR) multiplyTile(ir, jr);
+  } else {
+    for (int64_t jr = 0; jr < nc; jr += NR)
+      for (int64_t ir = 0; ir < mc; ir += MR) multiplyTile(ir, jr);
   }
 }
 

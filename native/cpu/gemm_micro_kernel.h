@@ -15,11 +15,18 @@ using MicroKernelFn = void (*)(int64_t kc, const float* pa, const float* pb, flo
                                float alpha, float beta, const float* bias);
 
 // One ISA's register tile and the cache blocking tuned for it (mc % mr == 0, nc % nr == 0).
+// streamB picks the order of the two innermost loops (gemm_blocked.h, multiplyPackedBlocks):
+//   false: each kc×NR B micro-panel stays in L1 while the MR-high A panels of the block pass
+//          under it (the kc×nc B block may then live in L3);
+//   true:  each kc×MR A micro-panel stays in L1 while the B micro-panels of the block stream past
+//          it from L2 (the kernel prefetches them), so the kc×nc B block must fit in L2 beside
+//          the A block.
 struct MicroKernel {
   MicroKernelFn fn;
   int mr, nr;
   int64_t mc, kc, nc;
   const char* name;
+  bool streamB = false;
 };
 
 const MicroKernel& microKernelScalar();  // gemm_scalar.cc, 4×8, any x86-64

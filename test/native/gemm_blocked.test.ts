@@ -1,5 +1,5 @@
 // The packed (blocked) GEMM path, which sgemm takes past each ISA's small-path limit (32M
-// multiply-adds at AVX-512, 4M at AVX2; always at scalar): several k blocks (kc 512 at AVX-512),
+// multiply-adds at AVX-512, 4M at AVX2; always at scalar): several k blocks (kc 256 at AVX-512),
 // several A blocks (mc) and column blocks (nc), partial row and column panels, transposed and
 // sliced operands, the few-rows loop order (all of m in one A block), alpha and beta, and the
 // bias epilogue (added by the last k block's store, or by mergeTile for edge tiles). Checked
@@ -16,6 +16,8 @@ const CASES: Case[] = [
     a: { pad: 7, offset: 3 }, b: { transposed: true, pad: 5, offset: 1 }, c: { pad: 9, offset: 2 }, alpha: 0.5,
     beta: -1.5 },
   { name: '40x4200x200 with B transposed: two column blocks', m: 40, n: 4200, k: 200, b: { transposed: true } },
+  { name: '700x1100x300 with B transposed: three A blocks, two column blocks at AVX-512 (nc 1024), two k blocks',
+    m: 700, n: 1100, k: 300, b: { transposed: true }, biasOffset: 1 },
   { name: '256x512x260 with A transposed (whole panels, one k block)', m: 256, n: 512, k: 260,
     a: { transposed: true } },
   { name: '345x301x700 with a bias', m: 345, n: 301, k: 700, biasOffset: 3 },
