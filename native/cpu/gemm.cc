@@ -47,11 +47,11 @@ constexpr int64_t kFewRowsStripPanels = 8;
 
 // gemmBlocked's loop nest for m within one mc block: A's kc block is packed once per k block and
 // serves all of n, so B need not be packed nc columns at a time for several A blocks to share. It
-// is packed and consumed kFewRowsStripPanels panels at a time (kc×256 floats at AVX-512, 512 KiB
-// at kc 512, beside the A block in L2) instead of into one kc×nc block that leaves L2 (2 MiB for
-// n = 1024) before it is read back. Same packing work, same C traffic. Measured in the GPT step's
-// weight gradient 256x1024x2048 (A transposed), 1 thread: 6.8 → 6.3 ms (isolated), step CPU time
-// 319 → 308 ms (best of 24).
+// is packed and consumed kFewRowsStripPanels panels at a time (kc×256 floats at AVX-512: 256 KiB
+// at kc 256, beside the A block in L2) instead of into one kc×n block. Same packing work, same C
+// traffic. Measured in the GPT step's weight gradient 256x1024x2048 (A transposed), 1 thread, when
+// kc was 512 (a kc×n block of 2 MiB for n = 1024 would leave L2 before it is read back): 6.8 →
+// 6.3 ms (isolated), step CPU time 319 → 308 ms (best of 24).
 //
 // The last, partial row panel (m = 256 is 18 panels of 14 and 4 rows) goes to `edge` when given
 // (the ISA's small-path tiles, compiled for each row count): it reads the packed panels in place
