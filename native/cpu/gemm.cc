@@ -9,7 +9,8 @@
 //       for ic in m step MC:        A block mc×kc packed into MR-high panels (L2)
 //         for jr in nc step NR:     B micro-panel kc×NR stays in L1
 //           for ir in mc step MR:   micro-kernel: MR×NR tile of C in registers
-// Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
+// (AVX-512 swaps the two innermost loops, MicroKernel::streamB: its A micro-panel stays in L1 and
+// the B block, sized to fit, in L2.) Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
 // tiles (and C with a column stride other than 1) go through a small buffer and a scalar merge.
 // A bias (GemmArgs::bias) is added by the last k block's store, in the micro-kernel or the merge.
 // When all of m fits one mc block (weight gradients: m = 256 rows against k = 2048) the k loop
