@@ -13,7 +13,8 @@
 //   s   [kBq][kBk]         scores, then weights in place
 //   o   [kBq][dp]          the unnormalised output; m and l the running max and sum per row
 // Per key tile: s = q·kt (q read in place), mask, online softmax, o += s·v. Causal skips key
-// tiles wholly above the diagonal.
+// tiles wholly above the diagonal and, in a tile the diagonal crosses, the score columns past each
+// row block's diagonal (TileColumns).
 // Backward: one task is (b, key/value head), which owns dK and dV of that head and dQ of its
 // query heads; per (query tile, key tile) it recomputes P from q, k and the log-sum-exp and
 // runs five tile products (S, dP, dV, dK, dQ).
@@ -142,6 +143,72 @@ void tileGemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, cons
   }
 }
 
+// The end of the row block holding row r when M rows are taken in blocks of kRows, then 4, 2, 1
+// (microColumn's blocking, which every tile product uses).
+inline int64_t rowBlockEnd(int64_t M, int64_t r) {
+  const int64_t full = M / Vec::kRows * Vec::kRows;
+  if (r < full) return (r / Vec::kRows + 1) * Vec::kRows;
+  int64_t i = full;
+  for (int64_t t = 4; t >= 1; t /= 2) {
+    if (t >= Vec::kRows || M - i < t) continue;
+    if (r < i + t) return i + t;
+    i += t;
+  }
+  return M;
+}
+
+// Which columns of a score tile (rows = queries, columns = keys) are computed. A tile the causal
+// diagonal crosses needs, in row r, only keys c <= shift + r (shift = query tile start - key tile
+// start); its rows are computed in blocks, each up to its last row's diagonal rounded up to whole
+// vectors, and the columns past that are zero after the exponential. Any other tile: all of them.
+struct TileColumns {
+  bool causal;
+  int64_t shift, rows, padded;
+  int64_t of(int64_t r) const {
+    if (!causal) return padded;
+    return std::clamp<int64_t>(roundUp(shift + rowBlockEnd(rows, r), Vec::W), 0, padded);
+  }
+};
+
+// Columns [0, n) of R rows of C (+)= A·B: blocks of kCols vectors, then narrower ones.
+template <int R, bool ACC, bool TA>
+inline void rowBlockColumns(int64_t n, int64_t p0, int64_t p1, const float* a, int64_t lda, const float* b,
+                            int64_t ldb, float* c, int64_t ldc) {
+  constexpr int64_t block = Vec::kCols * Vec::W;
+  int64_t j = 0;
+  for (; j + block <= n; j += block) microTile<R, Vec::kCols, ACC, TA>(p0, p1, a, lda, b + j, ldb, c + j, ldc);
+  for (; j + 2 * Vec::W <= n; j += 2 * Vec::W) microTile<R, 2, ACC, TA>(p0, p1, a, lda, b + j, ldb, c + j, ldc);
+  if (j < n) microTile<R, 1, ACC, TA>(p0, p1, a, lda, b + j, ldb, c + j, ldc);
+}
+
+// S[M][·] = A[M][K]·B[K][·] over only the columns `cols` computes for each row block.
+inline void causalScores(const TileColumns& cols, int64_t M, int64_t K, const float* a, int64_t lda, const float* b,
+                         int64_t ldb, float* c, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + Vec::kRows <= M; i += Vec::kRows)
+    rowBlockColumns<Vec::kRows, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  if constexpr (Vec::kRows > 4) {
+    if (M - i >= 4) {
+      rowBlockColumns<4, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+      i += 4;
+    }
+  }
+  if constexpr (Vec::kRows > 2) {
+    if (M - i >= 2) {
+      rowBlockColumns<2, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+      i += 2;
+    }
+  }
+  if (M - i >= 1) rowBlockColumns<1, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+}
+
+// The score tile's product: causalScores on a tile the diagonal crosses, else every column.
+inline void scoreTile(const TileColumns& cols, int64_t M, int64_t K, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, float* c, int64_t ldc) {
+  if (cols.causal) causalScores(cols, M, K, a, lda, b, ldb, c, ldc);
+  else tileGemm<false>(M, cols.padded, K, a, lda, b, ldb, c, ldc);
+}
+
 // Copies rows [i0, i0 + n) of one (b, h) slice of a strided view into dst[n][ld], times factor.
 inline void packRows(const float* base, int64_t rowStride, int64_t colStride, int64_t i0, int64_t n, int64_t d,
                      float factor, float* dst, int64_t ld) {
@@ -218,32 +285,32 @@ struct MaskContext {
 };
 
 // Adds the mask to scores s[nq][ld] of queries [i0, i0 + nq) against keys [j0, j0 + nk) and sets
-// the padding columns [nk, nkPad) to -inf.
+// the padding columns [nk, nkPad) to -inf, in each row only over the columns `cols` computed.
 inline void maskScores(const MaskContext& mc, int64_t i0, int64_t nq, int64_t j0, int64_t nk, int64_t nkPad, float* s,
-                       int64_t ld) {
+                       int64_t ld, const TileColumns& cols) {
   const AttentionGeometry& g = *mc.g;
-  const bool causalTile = g.causal && j0 + nk - 1 > i0;
-  if (g.maskKind == AttentionMaskKind::None && !causalTile && nk == nkPad) return;
+  if (g.maskKind == AttentionMaskKind::None && !cols.causal && nk == nkPad) return;
   for (int64_t r = 0; r < nq; ++r) {
     float* row = s + r * ld;
     const int64_t i = i0 + r;
+    const int64_t width = cols.of(r), keys = std::min(nk, width);
     if (g.maskKind == AttentionMaskKind::Additive) {
       const float* m = static_cast<const float*>(mc.mask.data) + mc.b * mc.mask.strides[0] +
                        mc.h * mc.mask.strides[1] + i * mc.mask.strides[2] + j0 * mc.mask.strides[3];
       const int64_t st = mc.mask.strides[3];
       if (st == 1)
-        for (int64_t c = 0; c < nk; ++c) row[c] += m[c];
+        for (int64_t c = 0; c < keys; ++c) row[c] += m[c];
       else
-        for (int64_t c = 0; c < nk; ++c) row[c] += m[c * st];
+        for (int64_t c = 0; c < keys; ++c) row[c] += m[c * st];
     } else if (g.maskKind == AttentionMaskKind::Bool) {
       const uint8_t* m = static_cast<const uint8_t*>(mc.mask.data) + mc.b * mc.mask.strides[0] +
                          mc.h * mc.mask.strides[1] + i * mc.mask.strides[2] + j0 * mc.mask.strides[3];
       const int64_t st = mc.mask.strides[3];
-      for (int64_t c = 0; c < nk; ++c) row[c] = m[c * st] ? row[c] : kNegInf;
+      for (int64_t c = 0; c < keys; ++c) row[c] = m[c * st] ? row[c] : kNegInf;
     }
-    if (causalTile)
-      for (int64_t c = std::max<int64_t>(0, i - j0 + 1); c < nk; ++c) row[c] = kNegInf;
-    for (int64_t c = nk; c < nkPad; ++c) row[c] = kNegInf;
+    if (cols.causal)
+      for (int64_t c = std::max<int64_t>(0, i - j0 + 1); c < keys; ++c) row[c] = kNegInf;
+    for (int64_t c = nk; c < width; ++c) row[c] = kNegInf;
   }
 }
 
@@ -269,6 +336,11 @@ inline typename Vec::V expShiftSum(float* x, int64_t n, float shift) {
     sum = Vec::add(sum, e);
   }
   return sum;
+}
+
+// x[c] = 0 for c in [from, to): the columns of a causal tile's row that were not computed.
+inline void zeroColumns(float* x, int64_t from, int64_t to) {
+  for (int64_t c = from; c < to; c += Vec::W) Vec::store(x + c, Vec::zero());
 }
 
 inline void scaleRow(float* x, int64_t n, float f) {
@@ -341,12 +413,13 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
   const int64_t kvEnd = g.causal ? std::min(g.kvLen, i0 + nq) : g.kvLen;
   for (int64_t j0 = 0; j0 < kvEnd; j0 += kBk) {
     const int64_t nk = std::min(kBk, kvEnd - j0), nkPad = roundUp(nk, Vec::W);
-    tileGemm<false>(nq, nkPad, D, qRows, ldq, w.kt + (j0 / kBk) * D * kBk, kBk, w.s, kBk);
-    maskScores(mc, i0, nq, j0, nk, nkPad, w.s, kBk);
+    const TileColumns cols{g.causal && j0 + nk - 1 > i0, i0 - j0, nq, nkPad};
+    scoreTile(cols, nq, D, qRows, ldq, w.kt + (j0 / kBk) * D * kBk, kBk, w.s, kBk);
+    maskScores(mc, i0, nq, j0, nk, nkPad, w.s, kBk, cols);
     // Online softmax: what was accumulated under the old row max m is rescaled by
     // alpha = exp(m - mNew); a row with every key so far masked keeps mNew = -inf.
     for (int64_t r = 0; r < nq; ++r) {
-      w.mNew[r] = std::max(w.m[r], rowMax(w.s + r * kBk, nkPad));
+      w.mNew[r] = std::max(w.m[r], rowMax(w.s + r * kBk, cols.of(r)));
       w.alpha[r] = w.mNew[r] == kNegInf ? 0.0f : w.m[r] - w.mNew[r];
     }
     for (int64_t r = 0; r < kBq; r += Vec::W) Vec::store(w.alpha + r, Vec::exp(Vec::load(w.alpha + r)));
@@ -356,15 +429,18 @@ void forwardTile(const AttentionGeometry& g, const AttentionInput& q, const Atte
         std::fill(row, row + nkPad, 0.0f);
         continue;
       }
-      const typename Vec::V sum = expShiftSum(row, nkPad, w.mNew[r]);
+      const int64_t width = cols.of(r);
+      const typename Vec::V sum = expShiftSum(row, width, w.mNew[r]);
+      zeroColumns(row, width, nkPad);
       float* l = w.l + r * Vec::W;
       Vec::store(l, Vec::fmadd(Vec::load(l), Vec::set1(w.alpha[r]), sum));
       w.m[r] = w.mNew[r];
       if (w.alpha[r] != 1.0f) scaleRow(w.o + r * dp, dp, w.alpha[r]);
       if (dropout) {
         const uint64_t rowKey = attentionDropoutRowKey(g.seed, g.offset, (b * g.heads + h) * g.qLen + i0 + r);
-        dropoutFactors(rowKey, j0, nk, g.dropoutP, keepScale, w.z);
-        for (int64_t c = 0; c < nk; ++c) row[c] *= w.z[c];
+        const int64_t keys = std::min(nk, width);
+        dropoutFactors(rowKey, j0, keys, g.dropoutP, keepScale, w.z);
+        for (int64_t c = 0; c < keys; ++c) row[c] *= w.z[c];
       }
     }
     tileGemm<true>(nq, dp, nk, w.s, kBk, vRows + j0 * ldv, ldv, w.o, dp, CausalBand{g.causal, i0 - j0});
@@ -499,25 +575,32 @@ void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const Att
       for (int64_t j0 = 0; j0 < kvEnd; j0 += kBk) {
         const int64_t nk = std::min(kBk, kvEnd - j0), nkPad = roundUp(nk, Vec::W);
         const int64_t tileOffset = (j0 / kBk) * D * kBk;
+        const TileColumns cols{g.causal && j0 + nk - 1 > i0, i0 - j0, nq, nkPad};
         // P = exp(scale q kᵀ + mask - lse), recomputed.
-        tileGemm<false>(nq, nkPad, D, w.qs + i0 * dp, dp, w.kt + tileOffset, kBk, w.p, kBk);
-        maskScores(mc, i0, nq, j0, nk, nkPad, w.p, kBk);
-        for (int64_t r = 0; r < nq; ++r) expShiftSum(w.p + r * kBk, nkPad, w.lse[i0 + r]);
-        // dP' = dO vᵀ (the gradient of the dropped weights P' = P ∘ Z).
-        tileGemm<false>(nq, nkPad, D, w.dout + i0 * dp, dp, w.vt + tileOffset, kBk, w.ds, kBk);
+        scoreTile(cols, nq, D, w.qs + i0 * dp, dp, w.kt + tileOffset, kBk, w.p, kBk);
+        maskScores(mc, i0, nq, j0, nk, nkPad, w.p, kBk, cols);
+        for (int64_t r = 0; r < nq; ++r) {
+          expShiftSum(w.p + r * kBk, cols.of(r), w.lse[i0 + r]);
+          zeroColumns(w.p + r * kBk, cols.of(r), nkPad);
+        }
+        // dP' = dO vᵀ (the gradient of the dropped weights P' = P ∘ Z), over the same columns.
+        scoreTile(cols, nq, D, w.dout + i0 * dp, dp, w.vt + tileOffset, kBk, w.ds, kBk);
         const float* pd = w.p;
         if (dropout) {
           for (int64_t r = 0; r < nq; ++r) {
             const uint64_t rowKey = attentionDropoutRowKey(g.seed, g.offset, (b * g.heads + h) * g.qLen + i0 + r);
-            dropoutFactors(rowKey, j0, nk, g.dropoutP, keepScale, w.z);
+            const int64_t width = cols.of(r), keys = std::min(nk, width);
+            dropoutFactors(rowKey, j0, keys, g.dropoutP, keepScale, w.z);
             float* pdRow = w.pd + r * kBk;
             float* dsRow = w.ds + r * kBk;
             const float* pRow = w.p + r * kBk;
             const float delta = w.delta[i0 + r];
-            for (int64_t c = 0; c < nk; ++c) {
+            for (int64_t c = 0; c < keys; ++c) {
               pdRow[c] = pRow[c] * w.z[c];
               dsRow[c] = pRow[c] * (dsRow[c] * w.z[c] - delta);
             }
+            zeroColumns(pdRow, width, nkPad);
+            zeroColumns(dsRow, width, nkPad);
           }
           pd = w.pd;
         } else {
@@ -525,7 +608,9 @@ void backwardTask(const AttentionGeometry& g, const AttentionInput& q, const Att
             float* dsRow = w.ds + r * kBk;
             const float* pRow = w.p + r * kBk;
             const float delta = w.delta[i0 + r];
-            for (int64_t c = 0; c < nk; ++c) dsRow[c] = pRow[c] * (dsRow[c] - delta);
+            const int64_t width = cols.of(r), keys = std::min(nk, width);
+            for (int64_t c = 0; c < keys; ++c) dsRow[c] = pRow[c] * (dsRow[c] - delta);
+            zeroColumns(dsRow, width, nkPad);
           }
         }
         // dV += P'ᵀ dO;  dK += dSᵀ (scale q);  dQ += dS k  (times scale at the end).
