@@ -19,6 +19,7 @@ export { t, broadcastTo, tile, repeatInterleave, roll, diag, diagonal } from './
 export { maskedSelect, nonzero, unique, median, scatter } from './ops/select.js';
 export type { NonzeroOptions, UniqueOptions, ScatterReduce } from './ops/select.js';
 export { matmul } from './ops/matmul.js';
+export * from './ops/functions.js';
 export { sort, argsort, topk } from './ops/sorting.js';
 export type { SortOptions, TopkOptions, ValuesIndices } from './ops/sorting.js';
 export { cumsum, cumprod } from './ops/scan.js';

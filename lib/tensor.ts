@@ -26,6 +26,7 @@ import * as lgc from './ops/logical.js';
 import * as rnd from './ops/random_ops.js';
 import * as scn from './ops/scan.js';
 import * as srt from './ops/sorting.js';
+import type { ValuesIndices } from './ops/record.js';
 import * as tri from './ops/triangular.js';
 import * as unb from './ops/unbind.js';
 import { isKept, keep, trackTensor } from './scope.js';
@@ -381,11 +382,11 @@ export class Tensor implements KernelOperand {
   var(dim?: number | number[], options?: { correction?: number; keepdim?: boolean }): Tensor { return red.variance(this, dim, options); }
   std(dim?: number | number[], options?: { correction?: number; keepdim?: boolean }): Tensor { return red.std(this, dim, options); }
   max(): Tensor;
-  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } { return red.max(this, dim, keepdim); }
+  max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(dim?: number, keepdim = false): Tensor | ValuesIndices { return red.max(this, dim, keepdim); }
   min(): Tensor;
-  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } { return red.min(this, dim, keepdim); }
+  min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(dim?: number, keepdim = false): Tensor | ValuesIndices { return red.min(this, dim, keepdim); }
   amax(dim?: number | number[], keepdim = false): Tensor { return red.amax(this, dim, keepdim); }
   amin(dim?: number | number[], keepdim = false): Tensor { return red.amin(this, dim, keepdim); }
   argmax(dim?: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
@@ -398,14 +399,14 @@ export class Tensor implements KernelOperand {
   all(dim?: number | number[] | null, keepdim = false): Tensor { return lgc.all(this, dim, keepdim); }
   cumsum(dim: number): Tensor { return scn.cumsum(this, dim); }
   cumprod(dim: number): Tensor { return scn.cumprod(this, dim); }
-  sort(options?: srt.SortOptions): srt.ValuesIndices { return srt.sort(this, options); }
+  sort(options?: srt.SortOptions): ValuesIndices { return srt.sort(this, options); }
   argsort(options?: srt.SortOptions): Tensor { return srt.argsort(this, options); }
-  topk(k: number, options?: srt.TopkOptions): srt.ValuesIndices { return srt.topk(this, k, options); }
+  topk(k: number, options?: srt.TopkOptions): ValuesIndices { return srt.topk(this, k, options); }
   multinomial(numSamples: number, options?: rnd.MultinomialOptions): Tensor { return rnd.multinomial(this, numSamples, options); }
   bernoulli(options?: rnd.BernoulliOptions): Tensor { return rnd.bernoulli(this, options); }
   median(): Tensor;
-  median(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-  median(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+  median(dim: number, keepdim?: boolean): ValuesIndices;
+  median(dim?: number, keepdim = false): Tensor | ValuesIndices {
     return dim === undefined ? sel.median(this) : sel.median(this, dim, keepdim);
   }
 

@@ -8,6 +8,22 @@ import type { DType } from '../dtype.js';
 import { DeviceError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, type TensorOrScalar, contiguousStrides } from '../tensor.js';
 
+/**
+ * What max/min/median/sort/topk along a dim return: { values, indices }, which also unpacks as
+ * `const [values, indices] = ...`, as PyTorch's (values, indices) named tuple does.
+ */
+export interface ValuesIndices extends Iterable<Tensor> {
+  values: Tensor;
+  indices: Tensor;
+}
+
+export function valuesIndices(values: Tensor, indices: Tensor): ValuesIndices {
+  const result = { values, indices } as ValuesIndices;
+  // Not enumerable: scopes and printing see the two tensors only.
+  Object.defineProperty(result, Symbol.iterator, { value: function* () { yield values; yield indices; } });
+  return result;
+}
+
 /** True when an op on these inputs must be recorded. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   if (!isGradEnabled()) return false;

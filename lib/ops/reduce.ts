@@ -8,7 +8,7 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { scoped } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import * as ew from './elementwise.js';
-import { assertTensor, record, viewOperand } from './record.js';
+import { type ValuesIndices, assertTensor, record, valuesIndices, viewOperand } from './record.js';
 import { normalizeDim, reshape, expand } from './shape.js';
 
 function reducedDims(t: Tensor, dim: number | number[] | undefined | null, op: string): number[] {
@@ -152,7 +152,7 @@ export const argmax = (x: Tensor, dim?: number | null, keepdim = false) => argEx
 export const argmin = (x: Tensor, dim?: number | null, keepdim = false) => argExtremum(x, dim, keepdim, 'argmin');
 
 /** max() over everything, or max(dim) as { values, indices } with the gradient to the index. */
-function maxMin(x: Tensor, dim: number | undefined, keepdim: boolean, op: 'max' | 'min'): Tensor | { values: Tensor; indices: Tensor } {
+function maxMin(x: Tensor, dim: number | undefined, keepdim: boolean, op: 'max' | 'min'): Tensor | ValuesIndices {
   if (dim === undefined || dim === null) return extremum(x, undefined, false, op === 'max' ? 'amax' : 'amin');
   assertTensor(x, op, 'input');
   const d = normalizeDim(dim, Math.max(x.ndim, 1), op);
@@ -176,7 +176,7 @@ function maxMin(x: Tensor, dim: number | undefined, keepdim: boolean, op: 'max' 
       return [ew.mul(expandGrad(g, inShape, dims, keepdim), hit)];
     };
   });
-  return { values, indices };
+  return valuesIndices(values, indices);
 }
 
 function arangeAlong(shape: number[], dim: number, device: Tensor['device']): Tensor {

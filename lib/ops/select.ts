@@ -11,7 +11,7 @@ import { scoped, tidy } from '../scope.js';
 import { fromTypedArray, fullLike } from './creation.js';
 import * as ew from './elementwise.js';
 import { gather, indexSelect, scatterAdd } from './indexing.js';
-import { assertTensor, broadcastShapes, needsGrad, record, sameDevice } from './record.js';
+import { type ValuesIndices, assertTensor, broadcastShapes, needsGrad, record, sameDevice, valuesIndices } from './record.js';
 import { expand, normalizeDim, reshape, slice, squeeze } from './shape.js';
 
 function int32Tensor(values: Int32Array | number[], shape: number[], like: Tensor): Tensor {
@@ -157,8 +157,8 @@ function assertMedianDType(x: Tensor): void {
  */
 export function median(x: Tensor): Tensor;
 /** The lower median along dim: { values, indices }, the gradient to the index. */
-export function median(x: Tensor, dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-export function median(x: Tensor, dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+export function median(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+export function median(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
   assertTensor(x, 'median', 'input');
   assertMedianDType(x);
   if (dim === undefined || dim === null) return globalMedian(x);
@@ -178,10 +178,10 @@ export function median(x: Tensor, dim?: number, keepdim = false): Tensor | { val
   }
   return tidy(() => {
     const keptIndices = int32Tensor(picks, keptShape, x);
-    if (x.ndim === 0) return { values: ew.clone(x), indices: keptIndices };
+    if (x.ndim === 0) return valuesIndices(ew.clone(x), keptIndices);
     const keptValues = gather(x, d, keptIndices);
-    if (keepdim) return { values: keptValues, indices: keptIndices };
-    return { values: squeeze(keptValues, d), indices: squeeze(keptIndices, d) };
+    if (keepdim) return valuesIndices(keptValues, keptIndices);
+    return valuesIndices(squeeze(keptValues, d), squeeze(keptIndices, d));
   });
 }
 

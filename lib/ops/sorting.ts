@@ -10,7 +10,7 @@ import { tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { fromTypedArray } from './creation.js';
 import { gather } from './indexing.js';
-import { assertTensor } from './record.js';
+import { type ValuesIndices, assertTensor, valuesIndices } from './record.js';
 import { contiguous, normalizeDim, reshape, transpose } from './shape.js';
 
 export interface SortOptions {
@@ -27,10 +27,7 @@ export interface TopkOptions {
   sorted?: boolean;
 }
 
-export interface ValuesIndices {
-  values: Tensor;
-  indices: Tensor;
-}
+export type { ValuesIndices } from './record.js';
 
 /** x along dim as `rows` rows of `n` values each, in row-major order with the dim swapped to the end. */
 interface Rows {
@@ -145,7 +142,7 @@ export function sort(x: Tensor, options: SortOptions = {}): ValuesIndices {
   const d = normalizeDim(dim, x.ndim, 'sort');
   const rows = rowsAlong(x, d);
   const indices = indicesTensor(sortedOrder(rows, descending), x, d, rows.movedShape, rows.n);
-  return tidy(() => ({ values: x.ndim === 0 ? x.clone() : gather(x, d, indices), indices }));
+  return tidy(() => valuesIndices(x.ndim === 0 ? x.clone() : gather(x, d, indices), indices));
 }
 
 /** The int32 indices that sort x along dim. */
@@ -173,7 +170,7 @@ export function topk(x: Tensor, k: number, options: TopkOptions = {}): ValuesInd
   const rows = rowsAlong(x, d);
   const picked = selectTopk(rows, k, largest);
   const indices = indicesTensor(picked, x, d, rows.movedShape, k);
-  return tidy(() => ({ values: x.ndim === 0 ? x.clone() : gather(x, d, indices), indices }));
+  return tidy(() => valuesIndices(x.ndim === 0 ? x.clone() : gather(x, d, indices), indices));
 }
 
 function selectTopk(rows: Rows, k: number, largest: boolean): Int32Array {
