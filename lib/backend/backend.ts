@@ -28,6 +28,8 @@ export interface GemmCall {
   alpha: number;
   beta: number;
   bias?: { handle: unknown; offset: number } | null;
+  /** batch 1 only: receives A's m row sums, Σ_p A(i, p) (a Linear's bias gradient beside its weight gradient). */
+  aRowSums?: { handle: unknown; offset: number } | null;
 }
 
 /** An out-of-range index a kernel found: its row-major position in the index and its value. */

@@ -7,7 +7,7 @@ import { DTYPE_CODE, type DType } from '../dtype.js';
 import { ArgumentError, KindlingError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
 import type { AdamHyper, AdamTensors, AttentionGeometry, BadIndex, ConvGeometry, GemmCall, KernelOperand, PoolGeometry } from './backend.js';
-import { BinaryOp, type ReduceOp, type UnaryOp } from './opcodes.js';
+import { BinaryOp, ReduceOp, type UnaryOp } from './opcodes.js';
 
 /**
  * The table with every function wrapped so that an exception it throws (a bad handle, a freed
@@ -398,17 +398,24 @@ export function nativeBackend(device: Device, native: NativeAddon) {
     },
 
     /**
-     * See GemmCall. The CPU adds the bias in the GEMM's last store; the CUDA table takes none, so
-     * there it is a broadcast add over C after the product.
+     * See GemmCall. The CPU adds the bias in the GEMM's last store and takes A's row sums from its
+     * packed panels; the CUDA table takes neither, so there the bias is a broadcast add over C
+     * after the product and the row sums a reduction of A.
      */
     gemm(c: GemmCall): void {
-      const fused = c.bias && device === 'cpu' ? [c.bias.handle, c.bias.offset] : [];
+      const cpu = device === 'cpu';
+      const fused: unknown[] = c.bias && cpu ? [c.bias.handle, c.bias.offset] : [];
+      if (c.aRowSums && cpu) fused.push(...(fused.length ? [] : [null, 0]), c.aRowSums.handle, c.aRowSums.offset);
       native.gemm(c.m, c.n, c.k, c.batch,
         c.a.handle, c.a.offset, c.a.rowStride, c.a.colStride, c.a.batchStride,
         c.b.handle, c.b.offset, c.b.rowStride, c.b.colStride, c.b.batchStride,
         c.c.handle, c.c.offset, c.c.rowStride, c.c.colStride, c.c.batchStride,
         c.alpha, c.beta, ...fused);
-      if (c.bias && fused.length === 0) {
+      if (c.aRowSums && !cpu) {
+        native.reduce(ReduceOp.Sum, DTYPE_CODE.float32, [c.m], [c.a.rowStride], [c.k], [c.a.colStride], c.a.handle, c.a.offset,
+          c.aRowSums.handle, c.aRowSums.offset, [1]);
+      }
+      if (c.bias && !cpu) {
         const shape = [c.batch, c.m, c.n], strides = [c.c.batchStride, c.c.rowStride, c.c.colStride];
         native.binary(BinaryOp.Add, DTYPE_CODE.float32, shape, c.c.handle, c.c.offset, strides,
           c.c.handle, c.c.offset, strides, c.bias.handle, c.bias.offset, [0, 0, 1]);

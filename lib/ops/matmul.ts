@@ -1,5 +1,6 @@
 // Matrix products on the packed GEMM kernel: matmul with PyTorch's rules (1-d operands,
 // broadcast batch dims), with transposed and sliced operands passed as strides, not copies.
+import { isGradEnabled } from '../autograd/grad_mode.js';
 import { backendOf } from '../backend/index.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { scoped } from '../scope.js';
@@ -61,15 +62,43 @@ function gemmBatched(a: Tensor, b: Tensor, batchShape: number[], bias: Tensor | 
  * dB = Aᵀ·g of a 2-d product. A transposed B (linear's weight.T) gets (gᵀ·A)ᵀ instead, contiguous
  * in B's storage order, so the transpose's backward hands the weight a contiguous gradient.
  */
+function isTransposedMatrix(b: Tensor): boolean {
+  return b.strides[0] === 1 && b.strides[1] === b.shape[0] && b.shape[0] > 1;
+}
+
 function rhsGrad2d(g: Tensor, a: Tensor, b: Tensor): Tensor {
-  const transposedMatrix = b.strides[0] === 1 && b.strides[1] === b.shape[0] && b.shape[0] > 1;
-  return transposedMatrix ? transpose(matmul(transpose(g, 0, 1), a), 0, 1) : matmul(transpose(a, 0, 1), g);
+  return isTransposedMatrix(b) ? transpose(matmul(transpose(g, 0, 1), a), 0, 1) : matmul(transpose(a, 0, 1), g);
+}
+
+/**
+ * Linear's weight and bias gradients from one GEMM, for g [rows, out] and the saved input a
+ * [rows, in]: (gᵀ·a)ᵀ as rhsGrad2d gives it, and the bias gradient Σ_rows g, which is the row sums
+ * of gᵀ: the GEMM takes them from gᵀ's packed panels (GemmCall.aRowSums) rather than a second
+ * pass over g.
+ */
+function weightAndBiasGrads(g: Tensor, a: Tensor): [Tensor, Tensor] {
+  const rows = g.shape[0], out = g.shape[1], inFeatures = a.shape[1];
+  const dW = Tensor._empty([out, inFeatures], 'float32', g.device);
+  const dBias = Tensor._empty([out], 'float32', g.device);
+  backendOf(g).gemm({
+    m: out, n: inFeatures, k: rows, batch: 1,
+    a: { handle: g.handle, offset: g.offset, rowStride: g.strides[1], colStride: g.strides[0], batchStride: 0 },
+    b: { handle: a.handle, offset: a.offset, rowStride: a.strides[0], colStride: a.strides[1], batchStride: 0 },
+    c: { handle: dW.handle, offset: 0, rowStride: inFeatures, colStride: 1, batchStride: 0 },
+    alpha: 1, beta: 0, bias: null,
+    aRowSums: { handle: dBias.handle, offset: 0 },
+  });
+  return [transpose(dW, 0, 1), dBias];
 }
 
 /** The gradients of a 2-d a @ b + bias (bias null when absent) for the output's gradient g; as, bs: the saved a and b. */
 function affineGrads(g: Tensor, a: Tensor, b: Tensor, bias: Tensor | null, as: Tensor, bs: Tensor): (Tensor | null)[] {
+  const dA = a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null;
+  // A Linear (b is its weight, transposed) with both gradients wanted: one GEMM gives both,
+  // unless the backward is itself recorded (createGraph), which needs differentiable ops.
+  if (b.requiresGrad && bias?.requiresGrad && isTransposedMatrix(b) && !isGradEnabled()) return [dA, ...weightAndBiasGrads(g, as)];
   return [
-    a.requiresGrad ? matmul(g, transpose(bs, 0, 1)) : null,
+    dA,
     b.requiresGrad ? rhsGrad2d(g, as, b) : null,
     bias?.requiresGrad ? sumToShape(g, bias.shape) : null,
   ];

@@ -2,11 +2,14 @@
 //   gemm(m, n, k, batch,
 //        aBuf, aOffset, aRowStride, aColStride, aBatchStride,
 //        bBuf, bOffset, bRowStride, bColStride, bBatchStride,
-//        cBuf, cOffset, cRowStride, cColStride, cBatchStride, alpha, beta[, biasBuf, biasOffset])
+//        cBuf, cOffset, cRowStride, cColStride, cBatchStride, alpha, beta
+//        [, biasBuf, biasOffset[, rowSumsBuf, rowSumsOffset]])
 // on the CPU and CUDA tables alike, and gemmRef(...) with the same arguments (CPU). Offsets and
 // strides are in float32 elements. The optional bias (n contiguous floats; biasBuf null: none) is
 // added to every row of C after the product (GemmArgs::bias); the CUDA table rejects it, and
-// lib/backend adds the bias there as a separate broadcast add. Every operand's span (batch × rows × cols) is checked against its storage
+// lib/backend adds the bias there as a separate broadcast add. The optional row sums (m floats;
+// rowSumsBuf null: none; batch 1 only) receive A's row sums (GemmArgs::aRowSums); the CUDA table
+// rejects them too, and lib/backend reduces A there. Every operand's span (batch × rows × cols) is checked against its storage
 // before the kernel runs, so no argument can make the kernel touch memory outside a buffer.
 #include <cmath>
 #include <stdexcept>
@@ -22,7 +25,7 @@
 namespace kd::binding {
 namespace {
 
-constexpr int kArgCount = 21, kArgCountWithBias = 23;
+constexpr int kArgCount = 21, kArgCountWithBias = 23, kArgCountWithRowSums = 25;
 // Bounds that keep every span computation below 2^61 elements, far from int64 overflow.
 constexpr double kMaxSize = 2147483647.0;      // 2^31 - 1
 constexpr double kMaxStride = 268435456.0;     // 2^28
@@ -79,12 +82,31 @@ void checkOperand(const Napi::Env& env, const MatrixArg& o, int64_t batch, int64
   }
 }
 
+// The optional vector of `length` floats at (info[index] = buffer or null, info[index + 1] =
+// offset): null when absent, else a pointer checked to lie inside its storage.
+float* readVector(const Napi::CallbackInfo& info, int index, int64_t length, const GemmArgs& g, const char* op,
+                  const char* what, const char* verb, BufferLookup lookup) {
+  if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+  const HostView view = lookup(info[index], op);
+  const int64_t offset = readInteger(info, index + 1, kMaxOffset, false, op, (std::string(what) + " offset").c_str());
+  const int64_t shape[1] = {length}, strides[1] = {1};
+  try {
+    checkSpan(view, offset, 1, shape, strides, sizeof(float), op);
+  } catch (const std::exception&) {
+    throw Napi::RangeError::New(info.Env(), std::string(op) + ": " + describe(g) + ": " + what + " of " + std::to_string(length) +
+                                                " at offset " + std::to_string(offset) + " " + verb + " outside its storage of " +
+                                                std::to_string(view.bytes) + " bytes");
+  }
+  return elementPtr<float>(view, offset, sizeof(float));
+}
+
 // Converts and checks all 21 arguments; returns kernel arguments whose spans are in bounds.
 GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLookup lookup = hostBuffer) {
   Napi::Env env = info.Env();
-  if (info.Length() != kArgCount && info.Length() != kArgCountWithBias)
-    throw Napi::TypeError::New(env, std::string(op) + ": expected " + std::to_string(kArgCount) + " or " +
-                                        std::to_string(kArgCountWithBias) + " arguments, got " +
+  if (info.Length() != kArgCount && info.Length() != kArgCountWithBias && info.Length() != kArgCountWithRowSums)
+    throw Napi::TypeError::New(env, std::string(op) + ": expected " + std::to_string(kArgCount) + ", " +
+                                        std::to_string(kArgCountWithBias) + " or " +
+                                        std::to_string(kArgCountWithRowSums) + " arguments, got " +
                                         std::to_string(info.Length()));
   GemmArgs g{};
   g.m = readInteger(info, 0, kMaxSize, false, op, "m");
@@ -108,20 +130,10 @@ GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLook
   g.bRowStride = b.rowStride; g.bColStride = b.colStride; g.bBatchStride = b.batchStride;
   g.c = elementPtr<float>(c.view, c.offset, sizeof(float));
   g.cRowStride = c.rowStride; g.cColStride = c.colStride; g.cBatchStride = c.batchStride;
-  g.bias = nullptr;
-  if (info.Length() == kArgCountWithBias && !info[21].IsNull() && !info[21].IsUndefined()) {
-    const HostView view = lookup(info[21], op);
-    const int64_t offset = readInteger(info, 22, kMaxOffset, false, op, "bias offset");
-    const int64_t shape[1] = {g.n}, strides[1] = {1};
-    try {
-      checkSpan(view, offset, 1, shape, strides, sizeof(float), op);
-    } catch (const std::exception&) {
-      throw Napi::RangeError::New(env, std::string(op) + ": " + describe(g) + ": bias of " + std::to_string(g.n) +
-                                           " at offset " + std::to_string(offset) + " reaches outside its storage of " +
-                                           std::to_string(view.bytes) + " bytes");
-    }
-    g.bias = elementPtr<const float>(view, offset, sizeof(float));
-  }
+  g.bias = info.Length() >= kArgCountWithBias ? readVector(info, 21, g.n, g, op, "bias", "reaches", lookup) : nullptr;
+  if (info.Length() == kArgCountWithRowSums && !info[23].IsNull() && !info[23].IsUndefined() && g.batch != 1)
+    throw Napi::RangeError::New(env, std::string(op) + ": " + describe(g) + ": A's row sums need batch 1");
+  g.aRowSums = info.Length() == kArgCountWithRowSums ? readVector(info, 23, g.m, g, op, "row sums", "reach", lookup) : nullptr;
   return g;
 }
 
@@ -133,6 +145,7 @@ struct CudaKernels : CudaTarget {
   // The same strided batches as cuda::StridedMatrix (device pointers).
   static void gemm(const GemmArgs& g) {
     if (g.bias) throw std::invalid_argument("gemm: the CUDA table takes no bias; add it after the product");
+    if (g.aRowSums) throw std::invalid_argument("gemm: the CUDA table takes no row sums; reduce A after the product");
     auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
       return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
     };

@@ -13,6 +13,9 @@
 // the B block, sized to fit, in L2.) Panels are zero-padded to full MR/NR, so the micro-kernel always computes a full tile; edge
 // tiles (and C with a column stride other than 1) go through a small buffer and a scalar merge.
 // A bias (GemmArgs::bias) is added by the last k block's store, in the micro-kernel or the merge.
+// A's row sums (GemmArgs::aRowSums: a Linear's bias gradient beside its weight gradient) are added
+// up from each packed A block of the first column block (addPanelRowSums), by the threads whose
+// part of C starts at column 0.
 // When all of m fits one mc block (weight gradients: m = 256 rows against k = 2048) the k loop
 // goes outside and B is packed a strip of panels at a time (gemmFewRows).
 //
@@ -28,7 +31,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <tuple>
+#include <vector>
 
 #include "common/isa.h"
 #include "common/parallel.h"
@@ -58,9 +63,10 @@ constexpr int64_t kFewRowsStripPanels = 8;
 // (the ISA's small-path tiles, compiled for each row count): it reads the packed panels in place
 // and computes only the rows there are, where the micro-kernel would compute 14 and merge 4
 // (256x1024x2048, 1 thread: 6.0 → 5.8 ms isolated).
+// rowSums (null: none) gets A's row sums added from each packed k block (GemmArgs::aRowSums).
 template <int MR, int NR>
 void gemmFewRows(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, int64_t n, int64_t k, ConstMat a,
-                 ConstMat b, const MatSink& sink) {
+                 ConstMat b, const MatSink& sink, double* rowSums) {
   if (edge && (edge->mr != MR || edge->nr != NR || sink.c.cs != 1)) edge = nullptr;
   const int64_t fullRows = edge ? m / MR * MR : m;
   const int64_t kcMax = balancedBlock(k, kernel.kc, 1);
@@ -72,6 +78,7 @@ void gemmFewRows(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, 
     const int64_t kc = std::min(kcMax, k - pc);
     const bool accumulate = pc > 0, lastBlock = pc + kc == k;
     packA<MR>(m, kc, a.at(0, pc), packedA);
+    if (rowSums) addPanelRowSums<MR>(m, kc, packedA, rowSums);
     for (int64_t jc = 0; jc < n; jc += strip) {
       const int64_t nc = std::min(strip, n - jc);
       packB<NR>(kc, nc, b.at(pc, jc), packedB);
@@ -87,18 +94,47 @@ void gemmFewRows(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, 
   }
 }
 
-// One thread's whole m×n×k problem (k > 0) on strided matrices.
+// One thread's whole m×n×k problem (k > 0) on strided matrices; rowSums (null: none) gets A's row
+// sums added, from the A blocks packed for the first column block.
 template <int MR, int NR>
 void gemmSerial(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, int64_t n, int64_t k, ConstMat a,
-                ConstMat b, Mat c, float alpha, float beta, const float* bias) {
+                ConstMat b, Mat c, float alpha, float beta, const float* bias, double* rowSums) {
   if (m <= kernel.mc) {
-    gemmFewRows<MR, NR>(kernel, edge, m, n, k, a, b, MatSink{c, alpha, beta, bias});
+    gemmFewRows<MR, NR>(kernel, edge, m, n, k, a, b, MatSink{c, alpha, beta, bias}, rowSums);
     return;
   }
+  bool firstColumns = true;  // packB runs before the A blocks of each (column block, k block)
   gemmBlocked<MR, NR>(
-      kernel, m, n, k, [&](int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* dst) { packA<MR>(mc, kc, a.at(ic, pc), dst); },
-      [&](int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* dst) { packB<NR>(kc, nc, b.at(pc, jc), dst); },
+      kernel, m, n, k,
+      [&](int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* dst) {
+        packA<MR>(mc, kc, a.at(ic, pc), dst);
+        if (rowSums && firstColumns) addPanelRowSums<MR>(mc, kc, dst, rowSums + ic);
+      },
+      [&](int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* dst) {
+        firstColumns = jc == 0;
+        packB<NR>(kc, nc, b.at(pc, jc), dst);
+      },
       MatSink{c, alpha, beta, bias});
+}
+
+// A's row sums read from A itself, where no packing pass takes them (the small path, k = 0,
+// alpha = 0).
+void rowSumsDirect(int64_t m, int64_t k, ConstMat a, double* sums) {
+  parallelFor(m, bytesCost(4.0 * static_cast<double>(k)), [&](int64_t i0, int64_t i1) {
+    if (a.rs == 1 && a.cs != 1) {  // A transposed: each k step's rows are one contiguous run
+      std::fill(sums + i0, sums + i1, 0.0);
+      for (int64_t p = 0; p < k; ++p) {
+        const float* run = a.p + p * a.cs;
+        for (int64_t i = i0; i < i1; ++i) sums[i] += run[i];
+      }
+      return;
+    }
+    for (int64_t i = i0; i < i1; ++i) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += a.p[i * a.rs + p * a.cs];
+      sums[i] = s;
+    }
+  });
 }
 
 struct Grid {
@@ -131,11 +167,12 @@ void splitRange(int64_t total, int64_t unit, int parts, int index, int64_t& begi
   end = std::min(total, units * (index + 1) / parts * unit);
 }
 
-// Splits C over the threads on a grid of mr×nr tiles; serial(m, n, a, b, c, bias) runs one part
-// (bias: that part's first column's, or null).
+// Splits C over the threads on a grid of mr×nr tiles; serial(m, n, a, b, c, bias, rowSums) runs one
+// part (bias: that part's first column's, or null; rowSums: its first row's, for the parts in the
+// first column of the grid only, or null).
 template <class Serial>
 void gemmParallel(int mr, int nr, int64_t m, int64_t n, int64_t k, ConstMat a, ConstMat b, Mat c, const float* bias,
-                  const Serial& serial) {
+                  double* rowSums, const Serial& serial) {
   const Cost cost = flopsCost(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
   parallelRun(kMaxThreads, cost, [&](int t, int count) {
     const Grid grid = chooseGrid(count, m, n, mr, nr);
@@ -143,7 +180,9 @@ void gemmParallel(int mr, int nr, int64_t m, int64_t n, int64_t k, ConstMat a, C
     int64_t i0, i1, j0, j1;
     splitRange(m, mr, grid.tm, t / grid.tn, i0, i1);
     splitRange(n, nr, grid.tn, t % grid.tn, j0, j1);
-    if (i0 < i1 && j0 < j1) serial(i1 - i0, j1 - j0, a.at(i0, 0), b.at(0, j0), c.at(i0, j0), bias ? bias + j0 : nullptr);
+    if (i0 < i1 && j0 < j1)
+      serial(i1 - i0, j1 - j0, a.at(i0, 0), b.at(0, j0), c.at(i0, j0), bias ? bias + j0 : nullptr,
+             rowSums && j0 == 0 ? rowSums + i0 : nullptr);
   });
 }
 
@@ -156,15 +195,17 @@ struct Problem {
   int64_t aBatch, bBatch, cBatch;
   float alpha, beta;
   const float* bias;
+  double* rowSums;  // A's row sums in double (GemmArgs::aRowSums), or null
 };
 
-Problem normalise(const GemmArgs& g) {
+Problem normalise(const GemmArgs& g, double* rowSums) {
   Problem p{g.m, g.n, g.k, g.batch,
             {g.a, g.aRowStride, g.aColStride}, {g.b, g.bRowStride, g.bColStride}, {g.c, g.cRowStride, g.cColStride},
-            g.aBatchStride, g.bBatchStride, g.cBatchStride, g.alpha, g.beta, g.bias};
+            g.aBatchStride, g.bBatchStride, g.cBatchStride, g.alpha, g.beta, g.bias, rowSums};
   // A column-major C is computed as C^T = B^T · A^T, so the micro-kernel stores rows directly
-  // (not with a bias, which runs along C's rows: then every tile goes through mergeTile).
-  if (p.c.cs != 1 && p.c.rs == 1 && !p.bias) {
+  // (not with a bias, which runs along C's rows, nor with A's row sums, which would then be B's
+  // columns: then every tile goes through mergeTile).
+  if (p.c.cs != 1 && p.c.rs == 1 && !p.bias && !p.rowSums) {
     std::swap(p.m, p.n);
     ConstMat a = p.a;
     p.a = {p.b.p, p.b.cs, p.b.rs};
@@ -205,11 +246,16 @@ void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem&
   const int pool = numThreads();
   const SmallKernel* edge = small;
   if (small && !takesSmallPath(*small, p)) small = nullptr;
-  auto serial = [&](int64_t m, int64_t n, ConstMat a, ConstMat b, Mat c, const float* bias) {
+  double* rowSums = p.rowSums;
+  if (small && rowSums) {  // the small path packs nothing to take them from
+    rowSumsDirect(p.m, p.k, p.a, rowSums);
+    rowSums = nullptr;
+  }
+  auto serial = [&](int64_t m, int64_t n, ConstMat a, ConstMat b, Mat c, const float* bias, double* sums) {
     if (small)
       small->fn(SmallGemm{m, n, p.k, a, b, c, p.alpha, p.beta, bias});
     else
-      gemmSerial<MR, NR>(kernel, edge, m, n, p.k, a, b, c, p.alpha, p.beta, bias);
+      gemmSerial<MR, NR>(kernel, edge, m, n, p.k, a, b, c, p.alpha, p.beta, bias, sums);
   };
   auto item = [&](int64_t b) {
     return std::make_tuple(ConstMat{p.a.p + b * p.aBatch, p.a.rs, p.a.cs}, ConstMat{p.b.p + b * p.bBatch, p.b.rs, p.b.cs},
@@ -220,7 +266,7 @@ void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem&
     parallelFor(p.batch, flopsCost(itemFlops), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         auto [a, bm, c] = item(b);
-        serial(p.m, p.n, a, bm, c, p.bias);
+        serial(p.m, p.n, a, bm, c, p.bias, nullptr);  // batch > 1: no row sums
       }
     });
     return;
@@ -228,24 +274,33 @@ void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem&
   const int mr = small ? small->mr : MR, nr = small ? small->nr : NR;
   for (int64_t b = 0; b < p.batch; ++b) {
     auto [a, bm, c] = item(b);
-    gemmParallel(mr, nr, p.m, p.n, p.k, a, bm, c, p.bias, serial);
+    gemmParallel(mr, nr, p.m, p.n, p.k, a, bm, c, p.bias, rowSums, serial);
   }
 }
 
 }  // namespace
 
 void sgemm(const GemmArgs& args) {
-  if (args.m <= 0 || args.n <= 0 || args.batch <= 0) return;
-  const Problem p = normalise(args);
-  if (p.k <= 0 || p.alpha == 0.0f) {
-    scaleC(p);
-    return;
+  if (args.aRowSums && args.batch != 1) throw std::invalid_argument("gemm: A's row sums need batch 1");
+  if (args.m <= 0 || args.batch <= 0) return;
+  std::vector<double> rowSums(args.aRowSums ? args.m : 0, 0.0);
+  double* sums = args.aRowSums ? rowSums.data() : nullptr;
+  if (args.n > 0) {
+    const Problem p = normalise(args, sums);
+    if (p.k <= 0 || p.alpha == 0.0f) {
+      scaleC(p);
+      if (sums) rowSumsDirect(args.m, args.k, ConstMat{args.a, args.aRowStride, args.aColStride}, sums);
+    } else {
+      switch (dispatchIsa()) {
+        case CpuIsa::Avx512: runGemm<14, 32>(microKernelAvx512(), &smallKernelAvx512(), p); break;
+        case CpuIsa::Avx2: runGemm<6, 16>(microKernelAvx2(), &smallKernelAvx2(), p); break;
+        default: runGemm<4, 8>(microKernelScalar(), nullptr, p); break;
+      }
+    }
+  } else if (sums) {
+    rowSumsDirect(args.m, args.k, ConstMat{args.a, args.aRowStride, args.aColStride}, sums);
   }
-  switch (dispatchIsa()) {
-    case CpuIsa::Avx512: runGemm<14, 32>(microKernelAvx512(), &smallKernelAvx512(), p); break;
-    case CpuIsa::Avx2: runGemm<6, 16>(microKernelAvx2(), &smallKernelAvx2(), p); break;
-    default: runGemm<4, 8>(microKernelScalar(), nullptr, p); break;
-  }
+  for (int64_t i = 0; i < static_cast<int64_t>(rowSums.size()); ++i) args.aRowSums[i] = static_cast<float>(rowSums[i]);
 }
 
 namespace {
@@ -332,6 +387,12 @@ void sgemmRef(const GemmArgs& g) {
         if (g.beta != 0.0f) v += static_cast<double>(g.beta) * out;
         if (g.bias) v += g.bias[j];
         out = static_cast<float>(v);
+      }
+    if (g.aRowSums && b == 0)
+      for (int64_t i = 0; i < g.m; ++i) {
+        double s = 0;
+        for (int64_t p = 0; p < g.k; ++p) s += a[i * g.aRowStride + p * g.aColStride];
+        g.aRowSums[i] = static_cast<float>(s);
       }
   }
 }

@@ -159,6 +159,35 @@ void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
   }
 }
 
+// Adds the row sums of a packed mc×kc block of A (panels of kc×MR, k-major) into sums[0, mc):
+// each panel's sums over the block in float (kc terms, the packing block; SSE quads and a final
+// pair, two sets of accumulators taking alternate k steps so the adds do not wait on each other),
+// then into the double totals.
+template <int MR>
+void addPanelRowSums(int64_t mc, int64_t kc, const float* packed, double* sums) {
+  static_assert(MR % 2 == 0, "addPanelRowSums adds quads and a final pair");
+  constexpr int kVecs = (MR + 3) / 4;  // the last holds the pair when MR % 4 == 2
+  auto step = [](__m128 (&acc)[kVecs], const float* row) {
+    for (int v = 0; v < MR / 4; ++v) acc[v] = _mm_add_ps(acc[v], _mm_loadu_ps(row + 4 * v));
+    if constexpr (MR % 4 != 0)
+      acc[kVecs - 1] = _mm_add_ps(acc[kVecs - 1], _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(row + MR - 2)));
+  };
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, packed += MR * kc) {
+    __m128 even[kVecs], odd[kVecs];
+    for (int v = 0; v < kVecs; ++v) even[v] = odd[v] = _mm_setzero_ps();
+    int64_t p = 0;
+    for (; p + 2 <= kc; p += 2) {
+      step(even, packed + p * MR);
+      step(odd, packed + (p + 1) * MR);
+    }
+    if (p < kc) step(even, packed + p * MR);
+    alignas(16) float total[4 * kVecs];
+    for (int v = 0; v < kVecs; ++v) _mm_store_ps(total + 4 * v, _mm_add_ps(even[v], odd[v]));
+    const int64_t rows = std::min<int64_t>(MR, mc - i0);
+    for (int64_t i = 0; i < rows; ++i) sums[i0 + i] += total[i];
+  }
+}
+
 // Packs the kc×nc block of B into ceil(nc/NR) panels, each kc×NR k-major (dst[p*NR + j]),
 // columns past nc zero-filled.
 template <int NR>

@@ -71,6 +71,17 @@ const CASES: Case[] = [
     biasOffset: 5 },
   { name: 'batch 3 of 29x66x40 with A broadcast and transposed, beta 0.5 and a bias', m: 29, n: 66, k: 40, batch: 3,
     a: { broadcast: true, transposed: true }, beta: 0.5, biasOffset: 6 },
+  // A's row sums (a Linear's bias gradient beside its weight gradient): read from A where the
+  // small path packs nothing, from the packed panels elsewhere.
+  { name: 'small 69x47x33 with A transposed and sliced, its row sums', m: 69, n: 47, k: 33,
+    a: { transposed: true, pad: 5, offset: 2 }, rowSums: true },
+  { name: 'small 37x41x53 with a bias and A\'s row sums', m: 37, n: 41, k: 53, biasOffset: 3, rowSums: true },
+  { name: '200x300x150 (split across threads) with A\'s row sums', m: 200, n: 300, k: 150, rowSums: true },
+  { name: '61x75x300 with alpha 0.5, beta -1.5 and A\'s row sums (k blocked in two)', m: 61, n: 75, k: 300,
+    alpha: 0.5, beta: -1.5, rowSums: true },
+  { name: '37x41x53 into a transposed C with A\'s row sums', m: 37, n: 41, k: 53, c: { transposed: true }, rowSums: true },
+  { name: 'k = 0 with A\'s row sums (zeros)', m: 9, n: 13, k: 0, rowSums: true },
+  { name: '15x7x9 with alpha 0 and A\'s row sums', m: 15, n: 7, k: 9, alpha: 0, rowSums: true },
 ];
 
 describe('native gemm matches a float64 reference', () => {
@@ -133,6 +144,15 @@ describe('native gemm rejects bad arguments instead of touching memory', () => {
     expect(withBias(0)).not.toThrow();
     expect(withBias(1)).toThrow(/gemm.*bias of 5 at offset 1 reaches outside/);
     native.dispose(bias);
+  });
+  it("throws when A's row sums reach past their storage or the call is batched", () => {
+    const sums = native.alloc(m * 4);
+    const withSums = (offset: number, batch = 1) => () => native.gemm(m, n, k, batch, a.buf, 0, k, 1, 0, b.buf, 0, n, 1, 0,
+      c.buf, 0, n, 1, 0, 1, 0, null, 0, sums, offset);
+    expect(withSums(0)).not.toThrow();
+    expect(withSums(1)).toThrow(/gemm.*row sums of 4 at offset 1 reach outside/);
+    expect(withSums(0, 2)).toThrow(/gemm.*row sums need batch 1/);
+    native.dispose(sums);
   });
   it('throws on a disposed storage', () => {
     const d = operand(1, m, n, {});

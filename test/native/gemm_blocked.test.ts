@@ -43,6 +43,16 @@ const CASES: Case[] = [
     k: 900, beta: 1, biasOffset: 4 },
   { name: '118x290x530 into a transposed C with a bias (every tile merged)', m: 118, n: 290, k: 530,
     c: { transposed: true }, biasOffset: 1 },
+  // A's row sums taken from the packed panels: once per k block in gemmFewRows, from the first
+  // column block's A blocks in gemmBlocked, by the threads owning the first columns.
+  { name: '250x700x1100 with A transposed, a bias and A\'s row sums (weight and bias gradients)', m: 250, n: 700,
+    k: 1100, a: { transposed: true }, biasOffset: 2, rowSums: true },
+  { name: '700x100x1100 with A transposed and A\'s row sums: three A blocks, three k blocks', m: 700, n: 100,
+    k: 1100, a: { transposed: true }, rowSums: true },
+  { name: '700x1100x300 with B transposed and A\'s row sums: two column blocks at AVX-512', m: 700, n: 1100, k: 300,
+    b: { transposed: true }, rowSums: true },
+  { name: '300x290x400 on sliced views into a transposed C with A\'s row sums', m: 300, n: 290, k: 400,
+    a: { pad: 7, offset: 3 }, c: { transposed: true }, rowSums: true },
 ];
 
 describe('native gemm on the packed path matches the float64 reference', () => {

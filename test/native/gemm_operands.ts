@@ -66,10 +66,12 @@ export interface Case {
   beta?: number;
   /** A bias of n floats, this many elements into its storage, added to every row of C. */
   biasOffset?: number;
+  /** Also ask for A's row sums (m floats, two elements into their storage); batch 1 only. */
+  rowSums?: boolean;
 }
 
-/** The bias arguments (buffer, offset) that follow beta, or none. */
-export type BiasArgs = [] | [unknown, number];
+/** The bias arguments (buffer, offset) that follow beta, then the row sums' (buffer, offset), or none. */
+export type BiasArgs = [] | [unknown, number] | [unknown, number, unknown, number];
 
 export function callGemm(fn: string, m: number, n: number, k: number, batch: number, a: Operand, b: Operand,
   c: Operand, alpha: number, beta: number, bias: BiasArgs = []): void {
@@ -95,14 +97,18 @@ export function relativeError(cs: Case, seed: number, reference: 'js' | 'native'
   const biasBuf: unknown = cs.biasOffset === undefined ? null : native.alloc((cs.biasOffset + n) * 4);
   const bias = biasBuf === null ? null : new Float32Array(native.hostView(biasBuf));
   if (bias) for (let j = 0; j < n; j++) bias[cs.biasOffset! + j] = next() * 2 - 1;
-  const biasArgs: BiasArgs = biasBuf === null ? [] : [biasBuf, cs.biasOffset!];
+  // Row sums poisoned with NaN, two floats into their storage: each of the m must be written.
+  const sumsBuf: unknown = cs.rowSums ? native.alloc((m + 2) * 4) : null;
+  const sums = sumsBuf === null ? null : new Float32Array(native.hostView(sumsBuf)).fill(NaN);
+  const biasArgs: BiasArgs = biasBuf === null ? (sumsBuf === null ? [] : [null, 0, sumsBuf, 2])
+    : sumsBuf === null ? [biasBuf, cs.biasOffset!] : [biasBuf, cs.biasOffset!, sumsBuf, 2];
   const before = Float64Array.from(c.data);
 
   let refC: Operand | null = null;
   if (reference === 'native') {
     refC = operand(batch, m, n, { pad: 3, offset: 5, ...cs.c });
     refC.data.set(c.data);
-    callGemm('gemmRef', m, n, k, batch, a, b, refC, alpha, beta, biasArgs);
+    callGemm('gemmRef', m, n, k, batch, a, b, refC, alpha, beta, biasBuf === null ? [] : [biasBuf, cs.biasOffset!]);
   }
   callGemm('gemm', m, n, k, batch, a, b, c, alpha, beta, biasArgs);
 
@@ -129,8 +135,23 @@ export function relativeError(cs: Case, seed: number, reference: 'js' | 'native'
   for (let e = 0; e < c.data.length; e++)
     if (!inView[e] && !Object.is(c.data[e], before[e]) && !(Number.isNaN(c.data[e]) && Number.isNaN(before[e])))
       throw new Error(`element ${e} outside C's view was written (seed ${seed})`);
-  for (const buf of [a.buf, b.buf, c.buf, refC?.buf, biasBuf]) if (buf !== undefined && buf !== null) native.dispose(buf);
-  return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+  let sumsError = 0;
+  if (sums) {
+    // A's row sums against float64 sums, as their own relative error.
+    if (!Number.isNaN(sums[0]) || !Number.isNaN(sums[1])) throw new Error(`row sums written before their offset (seed ${seed})`);
+    let sd = 0, sn = 0;
+    for (let i = 0; i < m; i++) {
+      let ref = 0;
+      for (let p = 0; p < k; p++) ref += a.data[a.at(0, i, p)];
+      const got = sums[2 + i];
+      if (Number.isNaN(got)) throw new Error(`row sum ${i} is NaN (seed ${seed})`);
+      sd += (got - ref) ** 2;
+      sn += ref ** 2;
+    }
+    sumsError = sn === 0 ? Math.sqrt(sd) : Math.sqrt(sd / sn);
+  }
+  for (const buf of [a.buf, b.buf, c.buf, refC?.buf, biasBuf, sumsBuf]) if (buf !== undefined && buf !== null) native.dispose(buf);
+  return Math.max(sumsError, norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm));
 }
 
 const ISAS = ['avx512', 'avx2', 'scalar'] as const;

@@ -52,14 +52,20 @@ describe('matmulBias vs float64 and vs matmul + add', () => {
   });
 });
 
+/**
+ * The CPU table under the CUDA backend's device name, which takes the path the CUDA backend does;
+ * each native call is logged into `calls` as name/argument count.
+ */
+function loggedAsCuda(calls: string[]): ReturnType<typeof nativeBackend> {
+  const table = Object.fromEntries(Object.entries(native).map(([name, fn]) => [name,
+    typeof fn === 'function' ? (...args: unknown[]) => { calls.push(`${name}/${args.length}`); return fn(...args); } : fn]));
+  return nativeBackend('cuda', table);
+}
+
 describe('the bias on a backend whose GEMM takes none (CUDA)', () => {
   it('is added after the product as a broadcast add over C', () => {
-    // The CPU table under the CUDA backend's device name takes the path the CUDA backend does;
-    // each native call is logged as name/argument count.
     const calls: string[] = [];
-    const table = Object.fromEntries(Object.entries(native).map(([name, fn]) => [name,
-      typeof fn === 'function' ? (...args: unknown[]) => { calls.push(`${name}/${args.length}`); return fn(...args); } : fn]));
-    const asCuda = nativeBackend('cuda', table);
+    const asCuda = loggedAsCuda(calls);
     const seed = freshSeed(), rng = makeRng(seed);
     const [m, k, n] = [5, 7, 3];
     const { t: a, ref: ar } = randomTensor(rng, [m, k]);
@@ -87,12 +93,40 @@ describe('the bias on a backend whose GEMM takes none (CUDA)', () => {
     expectCloseToTerms(c.data() as Float32Array, want, terms, 1e-6, `seed ${seed}`);
     expect(calls).toEqual(['gemm/21', 'binary/12']);
   });
+
+  it("takes A's row sums as a reduction of A after the product", () => {
+    const calls: string[] = [];
+    const asCuda = loggedAsCuda(calls);
+    const seed = freshSeed(), rng = makeRng(seed);
+    const [m, k, n] = [6, 9, 4];
+    // A transposed in its storage ([k, m] row-major), as a Linear's gᵀ.
+    const { t: a, ref: ar } = randomTensor(rng, [k, m]);
+    const { t: b } = randomTensor(rng, [k, n]);
+    const c = kd.zeros([m, n]), sums = kd.zeros([m]);
+    asCuda.gemm({
+      m, n, k, batch: 1,
+      a: { handle: a.handle, offset: 0, rowStride: 1, colStride: m, batchStride: 0 },
+      b: { handle: b.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      c: { handle: c.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      alpha: 1, beta: 0, aRowSums: { handle: sums.handle, offset: 0 },
+    });
+    const want = new Float64Array(m), terms = new Float64Array(m);
+    for (let i = 0; i < m; i++)
+      for (let p = 0; p < k; p++) {
+        want[i] += ar[p * m + i];
+        terms[i] += Math.abs(ar[p * m + i]);
+      }
+    expectCloseToTerms(sums.data() as Float32Array, want, terms, 1e-6, `seed ${seed}`);
+    expect(calls).toEqual(['gemm/21', 'reduce/11']);
+  });
 });
 
 describe('F.linear with a bias', () => {
   it('matches matmul + add on a 3-d input, with the same gradients for input, weight and bias', () => {
     const seed = freshSeed(), rng = makeRng(seed);
-    for (const [shape, out] of [[[2, 5, 9], 7], [[3, 40, 64], 96], [[9], 4]] as [number[], number][]) {
+    // The second and fourth give the weight gradient GEMMs on the small and the packed paths, which
+    // return the bias gradient beside it (the row sums of gᵀ).
+    for (const [shape, out] of [[[2, 5, 9], 7], [[3, 40, 64], 96], [[9], 4], [[4, 600, 64], 256]] as [number[], number][]) {
       const inFeatures = shape[shape.length - 1];
       const x = randomTensor(rng, shape, -1, 1, true).t;
       const w = randomTensor(rng, [out, inFeatures], -1, 1, true).t;
