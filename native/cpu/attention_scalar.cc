@@ -20,6 +20,7 @@ struct Vec {
   static void store(float* p, V a) {
     for (int i = 0; i < 4; ++i) p[i] = a.x[i];
   }
+  static void stream(float* p, V a) { store(p, a); }  // no streaming stores in portable code
   static V add(V a, V b) {
     for (int i = 0; i < 4; ++i) a.x[i] += b.x[i];
     return a;
