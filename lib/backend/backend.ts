@@ -30,6 +30,11 @@ export interface GemmCall {
   bias?: { handle: unknown; offset: number } | null;
   /** batch 1 only: receives A's m row sums, Σ_p A(i, p) (a Linear's bias gradient beside its weight gradient). */
   aRowSums?: { handle: unknown; offset: number } | null;
+  /**
+   * The addend beta scales instead of C, laid out with C's strides (C itself or not overlapping
+   * it): C = (alpha·A·B + beta·Cin) + bias, a residual block's x + Linear(y) in one GEMM.
+   */
+  cIn?: { handle: unknown; offset: number } | null;
 }
 
 /** An out-of-range index a kernel found: its row-major position in the index and its value. */

@@ -398,14 +398,23 @@ export function nativeBackend(device: Device, native: NativeAddon) {
     },
 
     /**
-     * See GemmCall. The CPU adds the bias in the GEMM's last store and takes A's row sums from its
-     * packed panels; the CUDA table takes neither, so there the bias is a broadcast add over C
-     * after the product and the row sums a reduction of A.
+     * See GemmCall. The CPU adds the bias in the GEMM's last store, takes A's row sums from its
+     * packed panels and reads Cin where it would read C; the CUDA table takes none of them, so
+     * there Cin is copied into C first, the bias is a broadcast add over C after the product and
+     * the row sums a reduction of A.
      */
     gemm(c: GemmCall): void {
       const cpu = device === 'cpu';
-      const fused: unknown[] = c.bias && cpu ? [c.bias.handle, c.bias.offset] : [];
-      if (c.aRowSums && cpu) fused.push(...(fused.length ? [] : [null, 0]), c.aRowSums.handle, c.aRowSums.offset);
+      const shape = [c.batch, c.m, c.n], strides = [c.c.batchStride, c.c.rowStride, c.c.colStride];
+      const fused: unknown[] = [];
+      if (cpu && (c.bias || c.aRowSums || c.cIn)) {
+        fused.push(c.bias?.handle ?? null, c.bias?.offset ?? 0);
+        if (c.aRowSums || c.cIn) fused.push(c.aRowSums?.handle ?? null, c.aRowSums?.offset ?? 0);
+        if (c.cIn) fused.push(c.cIn.handle, c.cIn.offset);
+      }
+      if (c.cIn && !cpu && c.beta !== 0) {
+        native.cast(DTYPE_CODE.float32, DTYPE_CODE.float32, shape, c.c.handle, c.c.offset, strides, c.cIn.handle, c.cIn.offset, strides);
+      }
       native.gemm(c.m, c.n, c.k, c.batch,
         c.a.handle, c.a.offset, c.a.rowStride, c.a.colStride, c.a.batchStride,
         c.b.handle, c.b.offset, c.b.rowStride, c.b.colStride, c.b.batchStride,
@@ -416,7 +425,6 @@ export function nativeBackend(device: Device, native: NativeAddon) {
           c.aRowSums.handle, c.aRowSums.offset, [1]);
       }
       if (c.bias && !cpu) {
-        const shape = [c.batch, c.m, c.n], strides = [c.c.batchStride, c.c.rowStride, c.c.colStride];
         native.binary(BinaryOp.Add, DTYPE_CODE.float32, shape, c.c.handle, c.c.offset, strides,
           c.c.handle, c.c.offset, strides, c.bias.handle, c.bias.offset, [0, 0, 1]);
       }

@@ -12,6 +12,7 @@ import { Tensor } from '../tensor.js';
 import { crossEntropy } from '../nn/functional/loss.js';
 import { embedding, gelu, linear } from '../nn/functional/basic.js';
 import { biasGelu } from '../ops/fused_rows.js';
+import { matmulBiasResidual } from '../ops/matmul.js';
 import { normal_, ones_, zeros_ } from '../nn/init.js';
 import { Module } from '../nn/module.js';
 import { ModuleDict, ModuleList } from '../nn/layers/container.js';
@@ -97,6 +98,21 @@ function applyDropout(d: Dropout, x: Tensor): Tensor {
   return d.training && d.p > 0 ? d.forward(x) : x;
 }
 
+/**
+ * residual + dropout(proj(x)). A plain Linear with the dropout doing nothing runs as one GEMM that
+ * adds the residual as it stores (matmulBiasResidual: no output of its own, no pass adding it);
+ * a wrapped layer (LoRA) or an active dropout runs its own forward, then the add.
+ */
+function residualProjection(proj: Linear, drop: Dropout, x: Tensor, residual: Tensor): Tensor {
+  if (Object.getPrototypeOf(proj) === Linear.prototype && !(drop.training && drop.p > 0)) {
+    const rows = residual.numel / proj.outFeatures;
+    const out = matmulBiasResidual(x.reshape([rows, proj.inFeatures]), proj.weight.transpose(0, 1), proj.bias ?? null,
+      residual.reshape([rows, proj.outFeatures]));
+    return out.reshape(residual.shape);
+  }
+  return residual.add(applyDropout(drop, proj.forward(x)));
+}
+
 /** Multi-head causal self-attention: one Linear makes q, k and v, the fused kernel attends. */
 export class CausalSelfAttention extends Module {
   cAttn: Linear;
@@ -113,10 +129,11 @@ export class CausalSelfAttention extends Module {
   }
 
   /**
-   * x [B, T, C] → [B, T, C]. With a cache, the new keys and values are written at its end and
+   * x [B, T, C] → [B, T, C], plus `residual` when given (the block's x + attn(ln_1(x)) in the
+   * output projection's GEMM). With a cache, the new keys and values are written at its end and
    * the queries attend causally to everything cached.
    */
-  forward(x: Tensor, cache?: LayerCache): Tensor {
+  forward(x: Tensor, cache?: LayerCache, residual?: Tensor): Tensor {
     const [B, T, C] = x.shape;
     const hd = C / this.nHead;
     // [B, T, 3, nHead, hd] split on dim 2: each piece's gradient (strided, from the attention's
@@ -137,7 +154,9 @@ export class CausalSelfAttention extends Module {
     } else {
       y = scaledDotProductAttention(q, k, v, { isCausal: true, dropoutP: p });
     }
-    return applyDropout(this.residDropout, this.cProj.forward(y.transpose(1, 2).reshape([B, T, C])));
+    const merged = y.transpose(1, 2).reshape([B, T, C]);
+    if (residual) return residualProjection(this.cProj, this.residDropout, merged, residual);
+    return applyDropout(this.residDropout, this.cProj.forward(merged));
   }
 }
 
@@ -154,10 +173,12 @@ export class MLP extends Module {
     this.dropout = new Dropout(dropout);
   }
 
-  forward(x: Tensor): Tensor {
+  /** x → cProj(gelu(cFc(x))), plus `residual` when given (added in cProj's GEMM). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     // A plain Linear's bias goes into the fused bias + GELU kernel; a wrapped layer (LoRA) runs its own forward.
     const fc = this.cFc;
     const h = Object.getPrototypeOf(fc) === Linear.prototype && fc.bias ? biasGelu(linear(x, fc.weight), fc.bias) : gelu(fc.forward(x));
+    if (residual) return residualProjection(this.cProj, this.dropout, h, residual);
     return applyDropout(this.dropout, this.cProj.forward(h));
   }
 }
@@ -180,8 +201,8 @@ export class Block extends Module {
   }
 
   forward(x: Tensor, cache?: LayerCache): Tensor {
-    const h = x.add(this.attn.forward(this.ln1.forward(x), cache));
-    return h.add(this.mlp.forward(this.ln2.forward(h)));
+    const h = this.attn.forward(this.ln1.forward(x), cache, x);
+    return this.mlp.forward(this.ln2.forward(h), h);
   }
 }
 

@@ -185,6 +185,48 @@ export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
 }
 
 /**
+ * residual + (a @ b + bias) for a [m, k], b [k, n], bias [n] (or null) and residual [m, n]: one GEMM
+ * that reads the residual where it would read C (GemmCall.cIn, beta = 1) and adds the bias as it
+ * stores, so a residual block's x + Linear(y) costs no output and no pass of its own. The sum is
+ * rounded as (a @ b + residual) + bias, where the unfused route rounds (a @ b + bias) + residual.
+ * Gradients: those of a @ b + bias, and the output's gradient itself for the residual.
+ */
+export function matmulBiasResidual(a: Tensor, b: Tensor, bias: Tensor | null, residual: Tensor): Tensor {
+  const op = 'matmulBiasResidual';
+  assertTensor(a, op, 'input');
+  assertTensor(b, op, 'other');
+  assertTensor(residual, op, 'residual');
+  if (bias !== null) assertTensor(bias, op, 'bias');
+  const operands = bias ? [a, b, bias, residual] : [a, b, residual];
+  sameDevice(op, ...operands);
+  if (operands.some((t) => t.dtype !== 'float32')) {
+    throw new DTypeError(`${op}: expected float32 operands, got ${operands.map((t) => t.dtype).join(', ')}`);
+  }
+  if (a.ndim !== 2 || b.ndim !== 2 || residual.ndim !== 2 || a.shape[1] !== b.shape[0] || residual.shape[0] !== a.shape[0]
+    || residual.shape[1] !== b.shape[1] || (bias && (bias.ndim !== 1 || bias.shape[0] !== b.shape[1]))) {
+    throw new ShapeError(`${op}: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}${bias ? ` + ${fmtShape(bias.shape)}` : ''} + ` +
+      `${fmtShape(residual.shape)}: expected [m, k] @ [k, n] (+ [n]) + [m, n]`);
+  }
+  const [m, n] = [a.shape[0], b.shape[1]];
+  const out = Tensor._empty([m, n], 'float32', a.device);
+  scoped(() => {
+    const r = contiguous(residual), bc = bias ? contiguous(bias) : null;
+    backendOf(a).gemm({
+      m, n, k: a.shape[1], batch: 1,
+      a: asOperand(a, [])!, b: asOperand(b, [])!,
+      c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
+      alpha: 1, beta: 1,
+      bias: bc ? { handle: bc.handle, offset: bc.offset } : null,
+      cIn: { handle: r.handle, offset: r.offset },
+    });
+  });
+  return record('AddmmResidualBackward', out, [a, b, bias, residual], (node) => {
+    const as = node.save(a), bs = node.save(b);
+    return (g) => [...affineGrads(g, a, b, bias, as, bs), residual.requiresGrad ? g : null];
+  });
+}
+
+/**
  * a @ b + bias + alpha · (u @ v) for a [m, k], b [k, n], bias [n] (or null), u [m, r], v [r, n]:
  * addmm onto a product made in the same output. The second GEMM accumulates into the first's
  * result as it stores (beta = 1), so the low-rank term costs no output of its own and no pass

@@ -3,13 +3,15 @@
 //        aBuf, aOffset, aRowStride, aColStride, aBatchStride,
 //        bBuf, bOffset, bRowStride, bColStride, bBatchStride,
 //        cBuf, cOffset, cRowStride, cColStride, cBatchStride, alpha, beta
-//        [, biasBuf, biasOffset[, rowSumsBuf, rowSumsOffset]])
+//        [, biasBuf, biasOffset[, rowSumsBuf, rowSumsOffset[, cInBuf, cInOffset]]])
 // on the CPU and CUDA tables alike, and gemmRef(...) with the same arguments (CPU). Offsets and
 // strides are in float32 elements. The optional bias (n contiguous floats; biasBuf null: none) is
 // added to every row of C after the product (GemmArgs::bias); the CUDA table rejects it, and
 // lib/backend adds the bias there as a separate broadcast add. The optional row sums (m floats;
 // rowSumsBuf null: none; batch 1 only) receive A's row sums (GemmArgs::aRowSums); the CUDA table
-// rejects them too, and lib/backend reduces A there. Every operand's span (batch × rows × cols) is checked against its storage
+// rejects them too, and lib/backend reduces A there. The optional Cin (cInBuf null: none) is the
+// addend beta scales in place of C (GemmArgs::cIn), laid out with C's strides; the CUDA table
+// rejects it, and lib/backend copies it into C first there. Every operand's span (batch × rows × cols) is checked against its storage
 // before the kernel runs, so no argument can make the kernel touch memory outside a buffer.
 #include <cmath>
 #include <stdexcept>
@@ -25,7 +27,7 @@
 namespace kd::binding {
 namespace {
 
-constexpr int kArgCount = 21, kArgCountWithBias = 23, kArgCountWithRowSums = 25;
+constexpr int kArgCount = 21, kArgCountWithBias = 23, kArgCountWithRowSums = 25, kArgCountWithAddend = 27;
 // Bounds that keep every span computation below 2^61 elements, far from int64 overflow.
 constexpr double kMaxSize = 2147483647.0;      // 2^31 - 1
 constexpr double kMaxStride = 268435456.0;     // 2^28
@@ -103,11 +105,12 @@ float* readVector(const Napi::CallbackInfo& info, int index, int64_t length, con
 // Converts and checks all 21 arguments; returns kernel arguments whose spans are in bounds.
 GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLookup lookup = hostBuffer) {
   Napi::Env env = info.Env();
-  if (info.Length() != kArgCount && info.Length() != kArgCountWithBias && info.Length() != kArgCountWithRowSums)
+  const size_t count = info.Length();
+  if (count != kArgCount && count != kArgCountWithBias && count != kArgCountWithRowSums && count != kArgCountWithAddend)
     throw Napi::TypeError::New(env, std::string(op) + ": expected " + std::to_string(kArgCount) + ", " +
-                                        std::to_string(kArgCountWithBias) + " or " +
-                                        std::to_string(kArgCountWithRowSums) + " arguments, got " +
-                                        std::to_string(info.Length()));
+                                        std::to_string(kArgCountWithBias) + ", " + std::to_string(kArgCountWithRowSums) +
+                                        " or " + std::to_string(kArgCountWithAddend) + " arguments, got " +
+                                        std::to_string(count));
   GemmArgs g{};
   g.m = readInteger(info, 0, kMaxSize, false, op, "m");
   g.n = readInteger(info, 1, kMaxSize, false, op, "n");
@@ -130,10 +133,18 @@ GemmArgs readGemmArgs(const Napi::CallbackInfo& info, const char* op, BufferLook
   g.bRowStride = b.rowStride; g.bColStride = b.colStride; g.bBatchStride = b.batchStride;
   g.c = elementPtr<float>(c.view, c.offset, sizeof(float));
   g.cRowStride = c.rowStride; g.cColStride = c.colStride; g.cBatchStride = c.batchStride;
-  g.bias = info.Length() >= kArgCountWithBias ? readVector(info, 21, g.n, g, op, "bias", "reaches", lookup) : nullptr;
-  if (info.Length() == kArgCountWithRowSums && !info[23].IsNull() && !info[23].IsUndefined() && g.batch != 1)
+  g.bias = count >= kArgCountWithBias ? readVector(info, 21, g.n, g, op, "bias", "reaches", lookup) : nullptr;
+  if (count >= kArgCountWithRowSums && !info[23].IsNull() && !info[23].IsUndefined() && g.batch != 1)
     throw Napi::RangeError::New(env, std::string(op) + ": " + describe(g) + ": A's row sums need batch 1");
-  g.aRowSums = info.Length() == kArgCountWithRowSums ? readVector(info, 23, g.m, g, op, "row sums", "reach", lookup) : nullptr;
+  g.aRowSums = count >= kArgCountWithRowSums ? readVector(info, 23, g.m, g, op, "row sums", "reach", lookup) : nullptr;
+  if (count == kArgCountWithAddend && !info[25].IsNull() && !info[25].IsUndefined()) {
+    // Cin has C's strides: the same span check as C's, at its own storage and offset.
+    MatrixArg cIn = c;
+    cIn.view = lookup(info[25], op);
+    cIn.offset = readInteger(info, 26, kMaxOffset, false, op, "Cin offset");
+    checkOperand(env, cIn, g.batch, g.m, g.n, g, op, "Cin");
+    g.cIn = elementPtr<const float>(cIn.view, cIn.offset, sizeof(float));
+  }
   return g;
 }
 
@@ -146,6 +157,7 @@ struct CudaKernels : CudaTarget {
   static void gemm(const GemmArgs& g) {
     if (g.bias) throw std::invalid_argument("gemm: the CUDA table takes no bias; add it after the product");
     if (g.aRowSums) throw std::invalid_argument("gemm: the CUDA table takes no row sums; reduce A after the product");
+    if (g.cIn) throw std::invalid_argument("gemm: the CUDA table takes no Cin; copy it into C before the product");
     auto matrix = [](const float* p, int64_t rs, int64_t cs, int64_t bs) {
       return cuda::StridedMatrix{const_cast<float*>(p), rs, cs, bs};
     };

@@ -19,6 +19,9 @@ namespace kd {
 // bias (optional, n contiguous floats shared by every batch item) is added to every row of C,
 // C = (alpha * A·B + beta * C) + bias: the sum is rounded before the bias is added, as a GEMM
 // followed by a separate broadcast add would (Linear's forward in one pass over C).
+// cIn (optional): the addend beta scales, read instead of C: C = (alpha·A·B + beta·Cin) + bias,
+// Cin laid out as C (C's strides; C itself or not overlapping it). A residual block's
+// x + Linear(y) is then one GEMM with Cin = x, beta = 1, instead of a product and a pass adding x.
 // aRowSums (optional, batch 1 only, m floats) receives the row sums of A, sum_p A(i, p): a
 // Linear's bias gradient comes with its weight gradient (dW = gᵀ·x, db = the row sums of gᵀ),
 // taken from A's packed panels while they are in cache instead of in a second pass over g.
@@ -30,6 +33,7 @@ struct GemmArgs {
   float alpha, beta;
   const float* bias;  // null: none
   float* aRowSums = nullptr;
+  const float* cIn = nullptr;
 };
 
 // The fast path: dispatches on kd::dispatchIsa() and runs on the kd::parallel pool.

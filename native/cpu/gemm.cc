@@ -89,7 +89,7 @@ void gemmFewRows(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, 
       for (int64_t jr = 0; jr < nc; jr += NR)
         edge->fn(SmallGemm{m - fullRows, std::min<int64_t>(NR, nc - jr), kc, ConstMat{packedA + fullRows * kc, 1, MR},
                            ConstMat{packedB + jr * kc, NR, 1}, sink.c.at(fullRows, jc + jr), sink.alpha,
-                           sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock)});
+                           sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock), sink.cInFor(accumulate)});
     }
   }
 }
@@ -98,9 +98,9 @@ void gemmFewRows(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, 
 // sums added, from the A blocks packed for the first column block.
 template <int MR, int NR>
 void gemmSerial(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, int64_t n, int64_t k, ConstMat a,
-                ConstMat b, Mat c, float alpha, float beta, const float* bias, double* rowSums) {
+                ConstMat b, Mat c, float alpha, float beta, const float* bias, int64_t cIn, double* rowSums) {
   if (m <= kernel.mc) {
-    gemmFewRows<MR, NR>(kernel, edge, m, n, k, a, b, MatSink{c, alpha, beta, bias}, rowSums);
+    gemmFewRows<MR, NR>(kernel, edge, m, n, k, a, b, MatSink{c, alpha, beta, bias, cIn}, rowSums);
     return;
   }
   bool firstColumns = true;  // packB runs before the A blocks of each (column block, k block)
@@ -114,7 +114,7 @@ void gemmSerial(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, i
         firstColumns = jc == 0;
         packB<NR>(kc, nc, b.at(pc, jc), dst);
       },
-      MatSink{c, alpha, beta, bias});
+      MatSink{c, alpha, beta, bias, cIn});
 }
 
 // A's row sums read from A itself, where no packing pass takes them (the small path, k = 0,
@@ -196,12 +196,21 @@ struct Problem {
   float alpha, beta;
   const float* bias;
   double* rowSums;  // A's row sums in double (GemmArgs::aRowSums), or null
+  int64_t cIn;      // beta's addend (GemmArgs::cIn), in floats from C; 0: C itself
 };
+
+// GemmArgs::cIn as a distance from C in floats (it has C's strides, so every element of Cin is
+// that far from its element of C, through any blocking of C).
+int64_t addendOffset(const GemmArgs& g) {
+  if (!g.cIn) return 0;
+  return static_cast<int64_t>((reinterpret_cast<intptr_t>(g.cIn) - reinterpret_cast<intptr_t>(g.c)) /
+                              static_cast<intptr_t>(sizeof(float)));
+}
 
 Problem normalise(const GemmArgs& g, double* rowSums) {
   Problem p{g.m, g.n, g.k, g.batch,
             {g.a, g.aRowStride, g.aColStride}, {g.b, g.bRowStride, g.bColStride}, {g.c, g.cRowStride, g.cColStride},
-            g.aBatchStride, g.bBatchStride, g.cBatchStride, g.alpha, g.beta, g.bias, rowSums};
+            g.aBatchStride, g.bBatchStride, g.cBatchStride, g.alpha, g.beta, g.bias, rowSums, addendOffset(g)};
   // A column-major C is computed as C^T = B^T · A^T, so the micro-kernel stores rows directly
   // (not with a bias, which runs along C's rows, nor with A's row sums, which would then be B's
   // columns: then every tile goes through mergeTile).
@@ -227,7 +236,7 @@ void scaleC(const Problem& p) {
       float* row = p.c.p + (r / p.m) * p.cBatch + (r % p.m) * p.c.rs;
       for (int64_t j = 0; j < p.n; ++j) {
         float& out = row[j * p.c.cs];
-        const float v = p.beta == 0.0f ? 0.0f : p.beta * out;
+        const float v = p.beta == 0.0f ? 0.0f : p.beta * (&out)[p.cIn];
         out = p.bias ? v + p.bias[j] : v;
       }
     }
@@ -253,9 +262,9 @@ void runGemm(const MicroKernel& kernel, const SmallKernel* small, const Problem&
   }
   auto serial = [&](int64_t m, int64_t n, ConstMat a, ConstMat b, Mat c, const float* bias, double* sums) {
     if (small)
-      small->fn(SmallGemm{m, n, p.k, a, b, c, p.alpha, p.beta, bias});
+      small->fn(SmallGemm{m, n, p.k, a, b, c, p.alpha, p.beta, bias, p.cIn});
     else
-      gemmSerial<MR, NR>(kernel, edge, m, n, p.k, a, b, c, p.alpha, p.beta, bias, sums);
+      gemmSerial<MR, NR>(kernel, edge, m, n, p.k, a, b, c, p.alpha, p.beta, bias, p.cIn, sums);
   };
   auto item = [&](int64_t b) {
     return std::make_tuple(ConstMat{p.a.p + b * p.aBatch, p.a.rs, p.a.cs}, ConstMat{p.b.p + b * p.bBatch, p.b.rs, p.b.cs},
@@ -377,6 +386,7 @@ void sgemmRef(const GemmArgs& g) {
     const float* a = g.a + b * g.aBatchStride;
     const float* bm = g.b + b * g.bBatchStride;
     float* c = g.c + b * g.cBatchStride;
+    const float* cIn = g.cIn ? g.cIn + b * g.cBatchStride : c;
     for (int64_t i = 0; i < g.m; ++i)
       for (int64_t j = 0; j < g.n; ++j) {
         double sum = 0;
@@ -384,7 +394,7 @@ void sgemmRef(const GemmArgs& g) {
           sum += static_cast<double>(a[i * g.aRowStride + p * g.aColStride]) * bm[p * g.bRowStride + j * g.bColStride];
         float& out = c[i * g.cRowStride + j * g.cColStride];
         double v = g.alpha == 0.0f ? 0.0 : static_cast<double>(g.alpha) * sum;
-        if (g.beta != 0.0f) v += static_cast<double>(g.beta) * out;
+        if (g.beta != 0.0f) v += static_cast<double>(g.beta) * cIn[i * g.cRowStride + j * g.cColStride];
         if (g.bias) v += g.bias[j];
         out = static_cast<float>(v);
       }

@@ -14,11 +14,13 @@ using avx2_tile::kMr;
 using avx2_tile::kNr;
 
 void microKernel6x16(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
-                     int64_t ldc, float alpha, float beta, const float* bias) {
+                     int64_t ldc, float alpha, float beta, const float* bias, int64_t cIn) {
   for (int i = 0; i < kMr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+  if (cIn != 0 && beta != 0.0f)
+    for (int i = 0; i < kMr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + cIn + i * ldc), _MM_HINT_T0);
   const avx2_tile::Tile t =
       avx2_tile::multiplyAdd<4>(avx2_tile::zeroTile(), kc, avx2_tile::PackedA{pa}, avx2_tile::PackedB{pb});
-  avx2_tile::store(t, c, ldc, alpha, beta, bias);
+  avx2_tile::store(t, c, ldc, alpha, beta, bias, cIn);
 }
 
 // The small path's tile: Rows × cols of C from A and B read in place (or B from a packed panel,
@@ -32,7 +34,7 @@ struct SmallTileKernel {
             ? avx2_tile::multiplyAdd<1, Rows>(avx2_tile::zeroTile(), t.k, a, avx2_tile::RowsB{t.b, t.ldb})
             : avx2_tile::multiplyAdd<1, Rows>(avx2_tile::zeroTile(), t.k, a,
                                               avx2_tile::MaskedRowsB{t.b, t.ldb, avx2_tile::ColumnMask(t.cols)});
-    avx2_tile::storeEdge<Rows>(acc, t.c, t.ldc, t.cols, t.alpha, t.beta, t.bias);
+    avx2_tile::storeEdge<Rows>(acc, t.c, t.ldc, t.cols, t.alpha, t.beta, t.bias, t.cIn);
   }
 };
 

@@ -156,20 +156,20 @@ inline Tile multiplyAdd(Tile t, int64_t kc, A a, B b) {
   return t;
 }
 
-// 16 floats of C = (alpha · (x0, x1) + beta · C) + bias; beta == 0 means C is not read, a null
-// bias adds nothing.
-inline void storeRow(float* c, __m256 x0, __m256 x1, __m256 alpha, float beta, const float* bias) {
+// 16 floats of C = (alpha · (x0, x1) + beta · Cin) + bias, Cin read at c + cIn (GemmArgs::cIn;
+// 0: C itself); beta == 0 means Cin is not read, a null bias adds nothing.
+inline void storeRow(float* c, __m256 x0, __m256 x1, __m256 alpha, float beta, const float* bias, int64_t cIn = 0) {
   if (beta == 0.0f) {
     x0 = _mm256_mul_ps(alpha, x0);
     x1 = _mm256_mul_ps(alpha, x1);
   } else if (beta == 1.0f) {
-    x0 = _mm256_fmadd_ps(alpha, x0, _mm256_loadu_ps(c));
-    x1 = _mm256_fmadd_ps(alpha, x1, _mm256_loadu_ps(c + 8));
+    x0 = _mm256_fmadd_ps(alpha, x0, _mm256_loadu_ps(c + cIn));
+    x1 = _mm256_fmadd_ps(alpha, x1, _mm256_loadu_ps(c + cIn + 8));
   } else {
     // Broadcast here, not before the k loop: a 16th live register there would spill.
     const __m256 vb = _mm256_set1_ps(beta);
-    x0 = _mm256_fmadd_ps(alpha, x0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
-    x1 = _mm256_fmadd_ps(alpha, x1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8)));
+    x0 = _mm256_fmadd_ps(alpha, x0, _mm256_mul_ps(vb, _mm256_loadu_ps(c + cIn)));
+    x1 = _mm256_fmadd_ps(alpha, x1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + cIn + 8)));
   }
   if (bias) {
     x0 = _mm256_add_ps(x0, _mm256_loadu_ps(bias));
@@ -179,28 +179,29 @@ inline void storeRow(float* c, __m256 x0, __m256 x1, __m256 alpha, float beta, c
   _mm256_storeu_ps(c + 8, x1);
 }
 
-// C (rows ldc apart) = (alpha · tile + beta · C) + bias (16 floats, or null); beta == 0 means C
-// is not read.
-inline void store(const Tile& t, float* c, int64_t ldc, float alpha, float beta, const float* bias = nullptr) {
+// C (rows ldc apart) = (alpha · tile + beta · Cin) + bias (16 floats, or null), Cin at c + cIn;
+// beta == 0 means Cin is not read.
+inline void store(const Tile& t, float* c, int64_t ldc, float alpha, float beta, const float* bias = nullptr,
+                  int64_t cIn = 0) {
   const __m256 va = _mm256_set1_ps(alpha);
-  storeRow(c + 0 * ldc, t.r00, t.r01, va, beta, bias);
-  storeRow(c + 1 * ldc, t.r10, t.r11, va, beta, bias);
-  storeRow(c + 2 * ldc, t.r20, t.r21, va, beta, bias);
-  storeRow(c + 3 * ldc, t.r30, t.r31, va, beta, bias);
-  storeRow(c + 4 * ldc, t.r40, t.r41, va, beta, bias);
-  storeRow(c + 5 * ldc, t.r50, t.r51, va, beta, bias);
+  storeRow(c + 0 * ldc, t.r00, t.r01, va, beta, bias, cIn);
+  storeRow(c + 1 * ldc, t.r10, t.r11, va, beta, bias, cIn);
+  storeRow(c + 2 * ldc, t.r20, t.r21, va, beta, bias, cIn);
+  storeRow(c + 3 * ldc, t.r30, t.r31, va, beta, bias, cIn);
+  storeRow(c + 4 * ldc, t.r40, t.r41, va, beta, bias, cIn);
+  storeRow(c + 5 * ldc, t.r50, t.r51, va, beta, bias, cIn);
 }
 
-// The first `cols` of 16 floats of C = (alpha · (x0, x1) + beta · C) + bias; beta == 0 means C is
-// not read, a null bias adds nothing.
+// The first `cols` of 16 floats of C = (alpha · (x0, x1) + beta · Cin) + bias, Cin at c + cIn;
+// beta == 0 means Cin is not read, a null bias adds nothing.
 inline void storeRowMasked(float* c, __m256 x0, __m256 x1, __m256 alpha, float beta, const float* bias,
-                           const ColumnMask& mask) {
+                           const ColumnMask& mask, int64_t cIn) {
   x0 = _mm256_mul_ps(alpha, x0);
   x1 = _mm256_mul_ps(alpha, x1);
   if (beta != 0.0f) {
     const __m256 vb = _mm256_set1_ps(beta);
-    x0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c, mask.lo), x0);
-    x1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + 8, mask.hi), x1);
+    x0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + cIn, mask.lo), x0);
+    x1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + cIn + 8, mask.hi), x1);
   }
   if (bias) {
     x0 = _mm256_add_ps(x0, _mm256_maskload_ps(bias, mask.lo));
@@ -210,19 +211,20 @@ inline void storeRowMasked(float* c, __m256 x0, __m256 x1, __m256 alpha, float b
   _mm256_maskstore_ps(c + 8, mask.hi, x1);
 }
 
-// The first Rows rows and `cols` columns of C (rows ldc apart) = (alpha · tile + beta · C) + bias
-// (`cols` floats, or null); beta == 0 means C is not read. Nothing outside those rows and columns
-// is read or written.
+// The first Rows rows and `cols` columns of C (rows ldc apart) = (alpha · tile + beta · Cin) + bias
+// (`cols` floats, or null), Cin at c + cIn; beta == 0 means Cin is not read. Nothing outside those
+// rows and columns is read or written.
 template <int Rows>
-inline void storeEdge(const Tile& t, float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias) {
+inline void storeEdge(const Tile& t, float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias,
+                      int64_t cIn) {
   const __m256 va = _mm256_set1_ps(alpha);
   const __m256 rows[kMr][2] = {{t.r00, t.r01}, {t.r10, t.r11}, {t.r20, t.r21},
                                {t.r30, t.r31}, {t.r40, t.r41}, {t.r50, t.r51}};
   if (cols == kNr) {
-    for (int i = 0; i < Rows; ++i) storeRow(c + i * ldc, rows[i][0], rows[i][1], va, beta, bias);
+    for (int i = 0; i < Rows; ++i) storeRow(c + i * ldc, rows[i][0], rows[i][1], va, beta, bias, cIn);
   } else {
     const ColumnMask mask(cols);
-    for (int i = 0; i < Rows; ++i) storeRowMasked(c + i * ldc, rows[i][0], rows[i][1], va, beta, bias, mask);
+    for (int i = 0; i < Rows; ++i) storeRowMasked(c + i * ldc, rows[i][0], rows[i][1], va, beta, bias, mask, cIn);
   }
 }
 

@@ -35,7 +35,7 @@ __attribute__((always_inline)) inline void fmaStep(__m512 (&acc)[kMr][2], const 
 }
 
 void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
-                      int64_t ldc, float alpha, float beta, const float* bias) {
+                      int64_t ldc, float alpha, float beta, const float* bias, int64_t cIn) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 14
   for (int i = 0; i < kMr; ++i) {
@@ -45,7 +45,17 @@ void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __res
   // The first 14 k steps each prefetch one row of the tile's C (two lines). C is often cold (a
   // fresh output); 28 prefetches at once would hold every L1 fill buffer while the B panel
   // streams from L2. Measured with C cold and hot, 1 thread: level to 4% faster than all at once.
+  // An addend read from elsewhere (cIn, GemmArgs::cIn) is prefetched the same way.
   int64_t p = 0;
+  if (cIn != 0 && beta != 0.0f) {
+    for (; p < kMr && p < kc; ++p, pa += kMr, pb += kNr) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc + 31), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + cIn + p * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + cIn + p * ldc + 31), _MM_HINT_T0);
+      fmaStep(acc, pa, pb);
+    }
+  }
   for (; p < kMr && p < kc; ++p, pa += kMr, pb += kNr) {
     _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc + 31), _MM_HINT_T0);
@@ -68,8 +78,8 @@ void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __res
     float* row = c + i * ldc;
     __m512 x0 = _mm512_mul_ps(va, acc[i][0]), x1 = _mm512_mul_ps(va, acc[i][1]);
     if (beta != 0.0f) {
-      x0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(row), x0);
-      x1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(row + 16), x1);
+      x0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(row + cIn), x0);
+      x1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(row + cIn + 16), x1);
     }
     if (bias) {
       x0 = _mm512_add_ps(x0, bias0);
@@ -140,7 +150,7 @@ inline void smallTileBody(const SmallTile& t, __mmask16 tail) {
       const __mmask16 mask = v == Vecs - 1 ? tail : static_cast<__mmask16>(0xFFFF);
       __m512 x = _mm512_mul_ps(va, acc[i][v]);
       if (t.beta != 0.0f)
-        x = _mm512_fmadd_ps(_mm512_set1_ps(t.beta), _mm512_maskz_loadu_ps(mask, row + 16 * v), x);
+        x = _mm512_fmadd_ps(_mm512_set1_ps(t.beta), _mm512_maskz_loadu_ps(mask, row + t.cIn + 16 * v), x);
       if (t.bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, t.bias + 16 * v));
       _mm512_mask_storeu_ps(row + 16 * v, mask, x);
     }

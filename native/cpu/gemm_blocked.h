@@ -219,16 +219,16 @@ void packB(int64_t kc, int64_t nc, ConstMat b, float* dst) {
   }
 }
 
-// C = (alpha * tile + beta * C) + bias for a rows×cols corner of a full MR×NR tile; bias: null
-// or `cols` floats.
+// C = (alpha * tile + beta * Cin) + bias for a rows×cols corner of a full MR×NR tile; bias: null
+// or `cols` floats; Cin laid out as C, `cIn` floats from it (0: C itself).
 inline void mergeTile(int64_t rows, int64_t cols, const float* tile, int64_t ldTile, Mat c, float alpha, float beta,
-                      const float* bias) {
+                      const float* bias, int64_t cIn) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
-      float& out = c.p[i * c.rs + j * c.cs];
+      float* out = c.p + i * c.rs + j * c.cs;
       float v = alpha * tile[i * ldTile + j];
-      v = beta == 0.0f ? v : v + beta * out;
-      out = bias ? v + bias[j] : v;
+      v = beta == 0.0f ? v : v + beta * out[cIn];
+      *out = bias ? v + bias[j] : v;
     }
 }
 
@@ -239,6 +239,7 @@ struct MatSink {
   Mat c;
   float alpha, beta;
   const float* bias = nullptr;  // one per column of c, or null
+  int64_t cIn = 0;              // where the first k block reads beta's addend, in floats from C
   // In-place destination of the full tile at (i, j), or null.
   float* direct(int64_t i, int64_t j, int64_t& ld) const {
     if (c.cs != 1) return nullptr;
@@ -247,11 +248,13 @@ struct MatSink {
   }
   float scale() const { return alpha; }
   float betaFor(bool accumulate) const { return accumulate ? 1.0f : beta; }
+  // The addend of the k block: Cin for the first, C itself (the sum so far) after it.
+  int64_t cInFor(bool accumulate) const { return accumulate ? 0 : cIn; }
   // What the micro-kernel adds to the tile at column j: the bias, in the last k block only.
   const float* biasFor(int64_t j, bool lastBlock) const { return bias && lastBlock ? bias + j : nullptr; }
   void store(int64_t i, int64_t j, int64_t rows, int64_t cols, const float* tile, int64_t ldTile, bool accumulate,
              bool lastBlock) const {
-    mergeTile(rows, cols, tile, ldTile, c.at(i, j), alpha, accumulate ? 1.0f : beta, biasFor(j, lastBlock));
+    mergeTile(rows, cols, tile, ldTile, c.at(i, j), alpha, betaFor(accumulate), biasFor(j, lastBlock), cInFor(accumulate));
   }
 };
 
@@ -271,9 +274,10 @@ void multiplyPackedBlocks(const MicroKernel& kernel, int64_t ic, int64_t jc, int
     int64_t ld = 0;
     float* c = rows == MR && cols == NR ? sink.direct(ic + ir, jc + jr, ld) : nullptr;
     if (c) {
-      kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock));
+      kernel.fn(kc, pa, pb, c, ld, sink.scale(), sink.betaFor(accumulate), sink.biasFor(jc + jr, lastBlock),
+                sink.cInFor(accumulate));
     } else {
-      kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr);
+      kernel.fn(kc, pa, pb, tile, NR, 1.0f, 0.0f, nullptr, 0);
       sink.store(ic + ir, jc + jr, rows, cols, tile, NR, accumulate, lastBlock);
     }
   };

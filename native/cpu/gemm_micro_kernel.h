@@ -10,9 +10,11 @@ namespace kd::gemm_detail {
 //   pb: kc × NR, k-major (pb[p*NR + j] = B(p, j)), 64-byte aligned
 //   c:  row-major tile, element (i, j) at c[i*ldc + j], unaligned
 //   bias: null, or NR floats (unaligned) added to every row after the rest is summed
-// and writes C = (alpha * pa·pb + beta * C) + bias; beta == 0 means C is not read.
+//   cIn: where the addend is, in floats from c (GemmArgs::cIn; 0: C itself)
+// and writes C = (alpha * pa·pb + beta * Cin) + bias, Cin(i, j) at c[cIn + i*ldc + j]; beta == 0
+// means Cin is not read.
 using MicroKernelFn = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
-                               float alpha, float beta, const float* bias);
+                               float alpha, float beta, const float* bias, int64_t cIn);
 
 // One ISA's register tile and the cache blocking tuned for it (mc % mr == 0, nc % nr == 0).
 // streamB picks the order of the two innermost loops (gemm_blocked.h, multiplyPackedBlocks):

@@ -8,7 +8,7 @@ namespace {
 constexpr int kMr = 4, kNr = 8;
 
 void microKernel4x8(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
-                    int64_t ldc, float alpha, float beta, const float* bias) {
+                    int64_t ldc, float alpha, float beta, const float* bias, int64_t cIn) {
   float acc[kMr][kNr] = {};
   for (int64_t p = 0; p < kc; ++p) {
     for (int i = 0; i < kMr; ++i)
@@ -19,7 +19,7 @@ void microKernel4x8(int64_t kc, const float* __restrict pa, const float* __restr
   for (int i = 0; i < kMr; ++i) {
     float* row = c + i * ldc;
     for (int j = 0; j < kNr; ++j) {
-      const float v = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * row[j];
+      const float v = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * row[j + cIn];
       row[j] = bias ? v + bias[j] : v;
     }
   }

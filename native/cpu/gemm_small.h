@@ -31,6 +31,7 @@ struct SmallGemm {
   Mat c;
   float alpha, beta;
   const float* bias;
+  int64_t cIn = 0;  // the addend beta scales, in floats from C (GemmArgs::cIn; 0: C itself)
 };
 
 using SmallGemmFn = void (*)(const SmallGemm&);
@@ -49,7 +50,7 @@ const SmallKernel& smallKernelAvx2();    // gemm_avx2.cc
 
 // A tile kernel's view of one MR×NR (or smaller) tile: A(i, p) at a[i*ars + p*acs], B(p, j) at
 // b[p*ldb + j], C(i, j) at c[i*ldc + j], with `cols` (1..NR) valid columns; C = (alpha·A·B +
-// beta·C) + bias, bias null or `cols` floats.
+// beta·Cin) + bias, bias null or `cols` floats, Cin(i, j) at c[cIn + i*ldc + j].
 struct SmallTile {
   int64_t k;
   const float* a;
@@ -61,6 +62,7 @@ struct SmallTile {
   int cols;
   float alpha, beta;
   const float* bias;
+  int64_t cIn = 0;
 };
 
 using SmallTileFn = void (*)(const SmallTile&);
@@ -95,7 +97,7 @@ void smallGemmLoop(const SmallGemm& g, const Tiles& tiles) {
       const int64_t kc = std::min(kcMax, g.k - pc);
       // Later k blocks accumulate; the last one adds the bias.
       SmallTile t{kc, nullptr, g.a.rs, g.a.cs, g.b.p + pc * g.b.rs + j, g.b.rs, nullptr, g.c.rs, cols, g.alpha,
-                  pc == 0 ? g.beta : 1.0f, g.bias && pc + kc == g.k ? g.bias + j : nullptr};
+                  pc == 0 ? g.beta : 1.0f, g.bias && pc + kc == g.k ? g.bias + j : nullptr, pc == 0 ? g.cIn : 0};
       if (!bInPlace) {
         packB<NR>(kc, cols, g.b.at(pc, j), panel);
         t.b = panel;

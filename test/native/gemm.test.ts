@@ -82,6 +82,19 @@ const CASES: Case[] = [
   { name: '37x41x53 into a transposed C with A\'s row sums', m: 37, n: 41, k: 53, c: { transposed: true }, rowSums: true },
   { name: 'k = 0 with A\'s row sums (zeros)', m: 9, n: 13, k: 0, rowSums: true },
   { name: '15x7x9 with alpha 0 and A\'s row sums', m: 15, n: 7, k: 9, alpha: 0, rowSums: true },
+  // beta scaling an addend Cin in place of C (a residual block's x + Linear(y)): read by the first
+  // k block only, later ones accumulate into C.
+  { name: 'small 37x41x53 with beta 1 on Cin and a bias', m: 37, n: 41, k: 53, beta: 1, addend: true, biasOffset: 3 },
+  { name: 'small 57x45x23 on sliced views with beta -1 on Cin', m: 57, n: 45, k: 23, beta: -1, addend: true,
+    a: { pad: 3, offset: 1 }, b: { pad: 2, offset: 5 }, c: { pad: 4, offset: 7 } },
+  { name: '61x75x300 with alpha 0.5, beta 1.5 on Cin (k blocked in two)', m: 61, n: 75, k: 300, alpha: 0.5, beta: 1.5,
+    addend: true },
+  { name: '37x41x53 into a transposed C with beta 1 on Cin', m: 37, n: 41, k: 53, c: { transposed: true }, beta: 1,
+    addend: true },
+  { name: 'k = 0 with beta 2 on Cin and a bias', m: 9, n: 13, k: 0, beta: 2, addend: true, biasOffset: 1 },
+  { name: 'batch 3 of 29x66x40 with beta 0.5 on Cin', m: 29, n: 66, k: 40, batch: 3, beta: 0.5, addend: true },
+  { name: '200x300x150 (split across threads) with beta 1 on Cin and A\'s row sums', m: 200, n: 300, k: 150, beta: 1,
+    addend: true, rowSums: true },
 ];
 
 describe('native gemm matches a float64 reference', () => {

@@ -53,6 +53,18 @@ const CASES: Case[] = [
     b: { transposed: true }, rowSums: true },
   { name: '300x290x400 on sliced views into a transposed C with A\'s row sums', m: 300, n: 290, k: 400,
     a: { pad: 7, offset: 3 }, c: { transposed: true }, rowSums: true },
+  // beta scaling an addend Cin in place of C: the first k block reads it (micro-kernel, edge-tile
+  // merge, few-rows edge tiles), later ones accumulate into C.
+  { name: '345x301x700 with beta 1 on Cin and a bias: two k blocks, partial panels', m: 345, n: 301, k: 700, beta: 1,
+    addend: true, biasOffset: 3 },
+  { name: '250x700x1100 with A transposed and beta 1 on Cin (few rows, three k blocks)', m: 250, n: 700, k: 1100,
+    a: { transposed: true }, beta: 1, addend: true },
+  { name: '700x1100x300 with B transposed and beta 0.5 on Cin: two column blocks', m: 700, n: 1100, k: 300,
+    b: { transposed: true }, beta: 0.5, addend: true },
+  { name: '118x290x530 into a transposed C with beta 1 on Cin and a bias (every tile merged)', m: 118, n: 290, k: 530,
+    c: { transposed: true }, beta: 1, addend: true, biasOffset: 1 },
+  { name: '200x200x900 with beta 1 on Cin: 4 rows past the last whole panel at AVX-512', m: 200, n: 200, k: 900,
+    beta: 1, addend: true, biasOffset: 4 },
 ];
 
 describe('native gemm on the packed path matches the float64 reference', () => {

@@ -68,10 +68,13 @@ export interface Case {
   biasOffset?: number;
   /** Also ask for A's row sums (m floats, two elements into their storage); batch 1 only. */
   rowSums?: boolean;
+  /** beta scales an addend Cin in its own storage, laid out as C, instead of C (left NaN). */
+  addend?: boolean;
 }
 
-/** The bias arguments (buffer, offset) that follow beta, then the row sums' (buffer, offset), or none. */
-export type BiasArgs = [] | [unknown, number] | [unknown, number, unknown, number];
+/** What follows beta: (bias buffer, offset), then the row sums', then Cin's; or none. */
+export type BiasArgs = [] | [unknown, number] | [unknown, number, unknown, number] |
+  [unknown, number, unknown, number, unknown, number];
 
 export function callGemm(fn: string, m: number, n: number, k: number, batch: number, a: Operand, b: Operand,
   c: Operand, alpha: number, beta: number, bias: BiasArgs = []): void {
@@ -93,22 +96,27 @@ export function relativeError(cs: Case, seed: number, reference: 'js' | 'native'
   const c = operand(batch, m, n, { pad: 3, offset: 5, ...cs.c });
   fill(a, batch, m, k, next);
   fill(b, batch, k, n, next);
-  if (beta !== 0) fill(c, batch, m, n, next); // else C keeps its NaN poison: it must not be read
+  // Cin, when given, is what beta scales: C keeps its NaN poison then, as when beta is 0.
+  const cin = cs.addend ? operand(batch, m, n, { pad: 3, offset: 5, ...cs.c }) : null;
+  if (cin) fill(cin, batch, m, n, next);
+  else if (beta !== 0) fill(c, batch, m, n, next); // else C keeps its NaN poison: it must not be read
   const biasBuf: unknown = cs.biasOffset === undefined ? null : native.alloc((cs.biasOffset + n) * 4);
   const bias = biasBuf === null ? null : new Float32Array(native.hostView(biasBuf));
   if (bias) for (let j = 0; j < n; j++) bias[cs.biasOffset! + j] = next() * 2 - 1;
   // Row sums poisoned with NaN, two floats into their storage: each of the m must be written.
   const sumsBuf: unknown = cs.rowSums ? native.alloc((m + 2) * 4) : null;
   const sums = sumsBuf === null ? null : new Float32Array(native.hostView(sumsBuf)).fill(NaN);
-  const biasArgs: BiasArgs = biasBuf === null ? (sumsBuf === null ? [] : [null, 0, sumsBuf, 2])
-    : sumsBuf === null ? [biasBuf, cs.biasOffset!] : [biasBuf, cs.biasOffset!, sumsBuf, 2];
+  const biasPair: [unknown, number] = [biasBuf, biasBuf === null ? 0 : cs.biasOffset!];
+  const biasArgs: BiasArgs = cin ? [...biasPair, sumsBuf, sumsBuf === null ? 0 : 2, cin.buf, cin.offset]
+    : sumsBuf !== null ? [...biasPair, sumsBuf, 2] : biasBuf !== null ? biasPair : [];
+  const refArgs: BiasArgs = cin ? [...biasPair, null, 0, cin.buf, cin.offset] : biasBuf !== null ? biasPair : [];
   const before = Float64Array.from(c.data);
 
   let refC: Operand | null = null;
   if (reference === 'native') {
     refC = operand(batch, m, n, { pad: 3, offset: 5, ...cs.c });
     refC.data.set(c.data);
-    callGemm('gemmRef', m, n, k, batch, a, b, refC, alpha, beta, biasBuf === null ? [] : [biasBuf, cs.biasOffset!]);
+    callGemm('gemmRef', m, n, k, batch, a, b, refC, alpha, beta, refArgs);
   }
   callGemm('gemm', m, n, k, batch, a, b, c, alpha, beta, biasArgs);
 
@@ -124,7 +132,7 @@ export function relativeError(cs: Case, seed: number, reference: 'js' | 'native'
         } else {
           let sum = 0;
           for (let p = 0; p < k; p++) sum += a.data[a.at(bi, i, p)] * b.data[b.at(bi, p, j)];
-          ref = alpha * sum + (beta === 0 ? 0 : beta * before[at]) + (bias ? bias[cs.biasOffset! + j] : 0);
+          ref = alpha * sum + (beta === 0 ? 0 : beta * (cin ? cin.data[at] : before[at])) + (bias ? bias[cs.biasOffset! + j] : 0);
         }
         const got = c.data[at];
         if (Number.isNaN(got)) throw new Error(`C[${bi},${i},${j}] is NaN (seed ${seed})`);
@@ -150,7 +158,7 @@ export function relativeError(cs: Case, seed: number, reference: 'js' | 'native'
     }
     sumsError = sn === 0 ? Math.sqrt(sd) : Math.sqrt(sd / sn);
   }
-  for (const buf of [a.buf, b.buf, c.buf, refC?.buf, biasBuf, sumsBuf]) if (buf !== undefined && buf !== null) native.dispose(buf);
+  for (const buf of [a.buf, b.buf, c.buf, refC?.buf, biasBuf, sumsBuf, cin?.buf]) if (buf !== undefined && buf !== null) native.dispose(buf);
   return Math.max(sumsError, norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm));
 }
 
