@@ -2,7 +2,7 @@
 // 256, 4 heads, sequences of 128, batch 16, AdamW) on 1 and 2 threads, beside the same model in
 // PyTorch in the same run (bench/peers/torch_gpt.py, same initial weights and the same batch,
 // handed over in a safetensors file), the two sides' timed rounds alternating (best round of each
-// reported). KINDLING_BENCH_SECONDS sets the timing (default 12 s per side, in 6 rounds); the ratio of each back-to-back pair of rounds is printed too; `npm run bench -- gpt profile` also prints where a kindling step spends its time.
+// reported). KINDLING_BENCH_SECONDS sets the timing (default 20 s per side, in 10 rounds of 2 s); the ratio of each back-to-back pair of rounds, and their median, is printed too (ten pairs rather than six: on this VM single pairs range over ±8%, and the median of six moved by ±3% between runs); `npm run bench -- gpt profile` also prints where a kindling step spends its time.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,7 +94,7 @@ function kindlingRound(step: () => number, seconds: number): Rate {
   return { wall: tokens / ((performance.now() - t0) / 1000), cpu: tokens / Math.max((cpu.user + cpu.system) / 1e6, 1e-9) };
 }
 
-const ROUNDS = 6;
+const ROUNDS = 10;
 
 /**
  * The best round of each side, rounds alternating kindling, peer, peer, kindling, ... (each side
@@ -154,7 +154,7 @@ function profile(model: kd.models.GPT, optimizer: kd.optim.Optimizer, idx: kd.Te
 }
 
 export async function main(): Promise<void> {
-  const seconds = Number(process.env.KINDLING_BENCH_SECONDS ?? 12);
+  const seconds = Number(process.env.KINDLING_BENCH_SECONDS ?? 20);
   const rows: Row[] = [];
   const peerPython = findPeerPython();
   const peerName = peerPython ? `pytorch ${peerPython.torchVersion}` : 'pytorch';
