@@ -70,7 +70,8 @@ __global__ void __launch_bounds__(kThreads) rowNormDxKernel(const RowNormBackwar
   const float c1 = a.rms ? 0.0f : float(sg / n), c2 = float(sgx / n);
   for (int64_t j = threadIdx.x; j < n; j += kThreads) {
     const float gw = a.weight ? g[j] * a.weight[j] : g[j];
-    dx[j] = rs * (gw - c1 - (x[j] - m) * rs * c2);
+    const float v = rs * (gw - c1 - (x[j] - m) * rs * c2);
+    dx[j] = a.accumulateDx ? dx[j] + v : v;
   }
 }
 

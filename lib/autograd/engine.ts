@@ -93,6 +93,21 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
       const free = (t: Tensor) => {
         if (!isPending(t) && !isKept(t)) t.dispose();
       };
+      // For a node with acceptsInto: per edge, the gradient pending for the node it leads to, when
+      // the backward may add into it in place (accumulatesInPlace's rules, and no other edge of
+      // this node leads there, so that nothing else adds into it meanwhile).
+      const intoFor = (node: GradNode, gradOut: Tensor): (Tensor | null)[] | undefined => {
+        if (!node.acceptsInto || isGradEnabled()) return undefined;
+        return node.edges.map((edge, i) => {
+          const target = edge?.node;
+          const prev = target ? pending.get(target) : undefined;
+          if (!target || !prev || prev === gradOut || isKept(prev) || !prev.isContiguous() || !prev._ownsStorageAlone()) return null;
+          if (node.edges.some((e, j) => j !== i && e?.node === target)) return null;
+          let holders = 0;
+          for (const v of pending.values()) if (v === prev) holders++;
+          return holders === 1 ? prev : null;
+        });
+      };
       for (const node of topoOrder(root.gradFn)) {
         const gradOut = pending.get(node);
         pending.delete(node);
@@ -100,7 +115,8 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
           if (!retain) node.release();
           continue;
         }
-        const grads = node.apply(gradOut);
+        const into = intoFor(node, gradOut);
+        const grads = node.apply(gradOut, into);
         if (!retain) node.release();
         // The incoming gradient is done with unless handed on as-is: freeing it now lets a view of
         // it returned here (a transpose's gradient) own its storage alone, so a leaf takes it
@@ -111,6 +127,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
         node.edges.forEach((edge, i) => {
           const g = grads[i];
           if (!g) return;
+          if (into && g === into[i]) return;  // added into the gradient already pending there
           consumed.push(g);
           if (!edge) return;
           if (edge.leaf) {

@@ -12,7 +12,12 @@ export interface Edge {
   leaf: Tensor | null;
 }
 
-export type BackwardFn = (gradOutput: Tensor) => (Tensor | null | undefined)[];
+/**
+ * The inputs' gradients from the output's. `into`, when the engine passes it (to nodes with
+ * `acceptsInto`), holds per input a gradient already accumulated for it that the function may add
+ * its own into, in place, returning that same tensor for the input; or null.
+ */
+export type BackwardFn = (gradOutput: Tensor, into?: readonly (Tensor | null)[]) => (Tensor | null | undefined)[];
 
 export class GradNode {
   readonly edges: (Edge | null)[];
@@ -23,6 +28,12 @@ export class GradNode {
    * over (split): the engine then keeps that buffer instead of adding it to itself.
    */
   gathers = false;
+  /**
+   * Set on a node whose backward can add an input's gradient into one the engine already holds
+   * for that input (BackwardFn's `into`): a layer norm inside a residual block writes its input's
+   * gradient onto the residual's, with no second pass adding the two.
+   */
+  acceptsInto = false;
 
   constructor(
     readonly name: string,
@@ -47,7 +58,7 @@ export class GradNode {
     return alias;
   }
 
-  apply(gradOutput: Tensor): (Tensor | null | undefined)[] {
+  apply(gradOutput: Tensor, into?: readonly (Tensor | null)[]): (Tensor | null | undefined)[] {
     if (this.released || !this.backwardFn) {
       throw new ArgumentError(
         `backward: trying to backward through the graph a second time (${this.name}); its saved tensors were freed. ` +
@@ -63,7 +74,7 @@ export class GradNode {
     }
     // The backward runs in a scope: its temporaries are freed, the gradients it returns are not.
     const backwardFn = this.backwardFn;
-    return scoped(() => backwardFn(gradOutput));
+    return scoped(() => backwardFn(gradOutput, into));
   }
 
   release(): void {

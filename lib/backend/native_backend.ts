@@ -224,10 +224,10 @@ export function nativeBackend(device: Device, native: NativeAddon) {
     /** Gradients of rowNormForward from g and the saved mean / rstd; dx, dweight, dbias each written when given. */
     rowNormBackward(rms: boolean, rows: number, cols: number, g: KernelOperand, x: KernelOperand, weight: KernelOperand | null,
       mean: KernelOperand, rstd: KernelOperand, dx: KernelOperand | null, dweight: KernelOperand | null,
-      dbias: KernelOperand | null): void {
+      dbias: KernelOperand | null, accumulateDx = false): void {
       const opt = (t: KernelOperand | null) => (t ? [t.handle, t.offset] : [null, 0]);
       native.rowNormBackward(rows, cols, rms, g.handle, g.offset, x.handle, x.offset, ...opt(weight), mean.handle, mean.offset,
-        rstd.handle, rstd.offset, ...opt(dx), ...opt(dweight), ...opt(dbias));
+        rstd.handle, rstd.offset, ...opt(dx), ...opt(dweight), ...opt(dbias), accumulateDx);
     },
     /** y = gelu(x + bias) over [rows, cols] with bias [cols]; tanh picks the tanh approximation. */
     biasGeluForward(tanh: boolean, rows: number, cols: number, x: KernelOperand, bias: KernelOperand, y: KernelOperand): void {

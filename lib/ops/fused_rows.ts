@@ -87,17 +87,23 @@ function rowNorm(op: string, rms: boolean, input: Tensor, normalizedShape: reado
       const ws = w ? node.save(w) : null;
       const ms = node.save(saveMean), rs = node.save(saveRstd);
       const wantX = input.requiresGrad, wantW = !!weight?.requiresGrad, wantB = !!bias?.requiresGrad;
-      return (g) => {
+      // The input's gradient may go straight onto one the engine already holds for it (the
+      // residual's, in a pre-norm block): the kernel adds instead of writing a new tensor.
+      node.acceptsInto = true;
+      return (g, into) => {
         if (isGradEnabled()) {
           const [dx, dw, db] = composedNormBackward(rms, eps, reshape(xs, [rows, cols]), reshape(g, [rows, cols]),
             ws ? reshape(ws, [cols]) : null);
           return [reshape(dx, xs.shape), wantW ? reshape(dw, [...normalizedShape]) : null, wantB ? reshape(db, [...normalizedShape]) : null];
         }
         const gd = dense(g);
-        const dx = wantX ? Tensor._empty(xs.shape, 'float32', xs.device) : null;
+        const onto = into?.[0];
+        const accumulate = wantX && !!onto && onto.dtype === 'float32' && onto.device === xs.device && onto.isContiguous() &&
+          onto.shape.length === xs.shape.length && onto.shape.every((s, i) => s === xs.shape[i]);
+        const dx = !wantX ? null : accumulate ? onto! : Tensor._empty(xs.shape, 'float32', xs.device);
         const dw = wantW ? Tensor._empty(normalizedShape, 'float32', xs.device) : null;
         const db = wantB ? Tensor._empty(normalizedShape, 'float32', xs.device) : null;
-        backendOf(xs).rowNormBackward(rms, rows, cols, gd, xs, ws, ms, rs, dx, dw, db);
+        backendOf(xs).rowNormBackward(rms, rows, cols, gd, xs, ws, ms, rs, dx, dw, db, accumulate);
         return [dx, dw, db];
       };
     });

@@ -1,7 +1,7 @@
 // How an op joins the autograd graph, and the small rules every op family shares: turning
 // scalars into tensors, broadcasting, and reducing a gradient back to an input's shape.
 import { isGradEnabled } from '../autograd/grad_mode.js';
-import { GradNode } from '../autograd/node.js';
+import { type BackwardFn, GradNode } from '../autograd/node.js';
 import type { KernelOperand } from '../backend/backend.js';
 import { backendOf } from '../backend/index.js';
 import type { DType } from '../dtype.js';
@@ -40,11 +40,11 @@ export function record(
   name: string,
   out: Tensor,
   inputs: (Tensor | null | undefined)[],
-  makeBackward: (node: GradNode) => (g: Tensor) => (Tensor | null | undefined)[],
+  makeBackward: (node: GradNode) => BackwardFn,
 ): Tensor {
   if (!needsGrad(...inputs)) return out;
-  let backward: ((g: Tensor) => (Tensor | null | undefined)[]) | null = null;
-  const node = new GradNode(name, inputs.map((t) => t ?? null), (g) => backward!(g));
+  let backward: BackwardFn | null = null;
+  const node = new GradNode(name, inputs.map((t) => t ?? null), (g, into) => backward!(g, into));
   // out joins the graph first, so an op that saves its own output (exp, softmax) saves a tensor
   // that requires grad, and a createGraph backward differentiates through it.
   out._setGradFn(node);

@@ -5,7 +5,8 @@
 //   rowNormForward(rows, cols, rms, eps, x, xOffset, weight | null, .., bias | null, .., y, ..,
 //                  mean, .., rstd, ..)
 //   rowNormBackward(rows, cols, rms, g, .., x, .., weight | null, .., mean, .., rstd, ..,
-//                   dx | null, .., dweight | null, .., dbias | null, ..)
+//                   dx | null, .., dweight | null, .., dbias | null, ..[, accumulateDx])
+//     accumulateDx: dx += the input gradient (a gradient already accumulated there) instead of dx =
 //   biasGeluForward(rows, cols, tanh, x, .., bias, .., y, ..)
 //   biasGeluBackward(rows, cols, tanh, g, .., x, .., bias, .., dx | null, .., dbias | null, ..)
 //   crossEntropyForward(rows, cols, ignoreIndex, labelSmoothing, x, .., target, .., weight | null, ..,
@@ -97,6 +98,7 @@ Napi::Value rowNormBackward(const Napi::CallbackInfo& info) {
   a.dx = readRun<Target, float>(info, 13, n, false, name, "dx");
   a.dweight = readRun<Target, float>(info, 15, a.cols, false, name, "dweight");
   a.dbias = readRun<Target, float>(info, 17, a.cols, false, name, "dbias");
+  a.accumulateDx = info.Length() > 19 && info[19].ToBoolean() && a.dx != nullptr;
   Target::rowNormBackward(a);
   return info.Env().Undefined();
 }

@@ -37,6 +37,7 @@ struct RowNormBackwardArgs {
   const float* mean;    // [rows], from the forward
   const float* rstd;    // [rows]
   float* dx;            // [rows, cols], optional
+  bool accumulateDx;    // dx += the gradient (a residual's gradient already there) instead of dx =
   float* dweight;       // [cols], optional: sum over rows of g * xhat
   float* dbias;         // [cols], optional: sum over rows of g
 };

@@ -182,9 +182,16 @@ void rowNormBackward(const RowNormBackwardArgs& a) {
         }
         const float c1 = a.rms ? 0.0f : static_cast<float>(sg / n), c2 = static_cast<float>(sgx / n);
         float* dx = a.dx + r * n;
-        for (int64_t j = 0; j < n; ++j) {
-          const float gw = a.weight ? g[j] * a.weight[j] : g[j];
-          dx[j] = rs * (gw - c1 - (x[j] - m) * rs * c2);
+        if (a.accumulateDx) {
+          for (int64_t j = 0; j < n; ++j) {
+            const float gw = a.weight ? g[j] * a.weight[j] : g[j];
+            dx[j] += rs * (gw - c1 - (x[j] - m) * rs * c2);
+          }
+        } else {
+          for (int64_t j = 0; j < n; ++j) {
+            const float gw = a.weight ? g[j] * a.weight[j] : g[j];
+            dx[j] = rs * (gw - c1 - (x[j] - m) * rs * c2);
+          }
         }
       }
       if (dw) for (int64_t j = 0; j < n; ++j) fw[j] += g[j] * ((x[j] - m) * rs);
