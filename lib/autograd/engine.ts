@@ -82,30 +82,31 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
       };
       // A pending gradient that nothing else holds (no other node's pending entry, no alias, not
       // kept, not among the gradients just returned) takes the next one in place: no new tensor.
-      const accumulatesInPlace = (prev: Tensor, g: Tensor, grads: readonly (Tensor | null | undefined)[]) => {
-        if (isGradEnabled() || prev === g || isKept(prev) || grads.includes(prev)) return false;
-        if (prev.dtype !== g.dtype || prev.device !== g.device || prev.shape.length !== g.shape.length || !prev.shape.every((s, i) => s === g.shape[i])) return false;
-        if (!prev.isContiguous() || !prev._ownsStorageAlone()) return false;
+      // A pending gradient the engine alone holds: one pending entry, no alias, not kept, dense.
+      const ownedPending = (prev: Tensor) => {
+        if (isGradEnabled() || isKept(prev) || !prev.isContiguous() || !prev._ownsStorageAlone()) return false;
         let holders = 0;
         for (const v of pending.values()) if (v === prev) holders++;
         return holders === 1;
+      };
+      const accumulatesInPlace = (prev: Tensor, g: Tensor, grads: readonly (Tensor | null | undefined)[]) => {
+        if (prev === g || grads.includes(prev)) return false;
+        if (prev.dtype !== g.dtype || prev.device !== g.device || prev.shape.length !== g.shape.length || !prev.shape.every((s, i) => s === g.shape[i])) return false;
+        return ownedPending(prev);
       };
       const free = (t: Tensor) => {
         if (!isPending(t) && !isKept(t)) t.dispose();
       };
       // For a node with acceptsInto: per edge, the gradient pending for the node it leads to, when
-      // the backward may add into it in place (accumulatesInPlace's rules, and no other edge of
-      // this node leads there, so that nothing else adds into it meanwhile).
+      // the backward may add into it in place: the engine's alone (as for accumulatesInPlace), not
+      // the gradient the node reads, and no other edge of the node leads there.
       const intoFor = (node: GradNode, gradOut: Tensor): (Tensor | null)[] | undefined => {
         if (!node.acceptsInto || isGradEnabled()) return undefined;
         return node.edges.map((edge, i) => {
           const target = edge?.node;
           const prev = target ? pending.get(target) : undefined;
-          if (!target || !prev || prev === gradOut || isKept(prev) || !prev.isContiguous() || !prev._ownsStorageAlone()) return null;
-          if (node.edges.some((e, j) => j !== i && e?.node === target)) return null;
-          let holders = 0;
-          for (const v of pending.values()) if (v === prev) holders++;
-          return holders === 1 ? prev : null;
+          if (!target || !prev || prev === gradOut || node.edges.some((e, j) => j !== i && e?.node === target)) return null;
+          return ownedPending(prev) ? prev : null;
         });
       };
       for (const node of topoOrder(root.gradFn)) {

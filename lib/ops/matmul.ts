@@ -34,11 +34,19 @@ function asOperand(t: Tensor, batchShape: number[]): MatrixOperand | null {
   return { handle: t.handle, offset: t.offset, rowStride: t.strides[nb], colStride: t.strides[nb + 1], batchStride };
 }
 
+/** What a product may take beside its operands (batch 1): GemmCall's A row sums and addend. */
+interface GemmExtras {
+  /** Receives A's row sums, [m] float32. */
+  aRowSums?: Tensor;
+  /** Added to the product (beta 1), [m, n]; made contiguous here. */
+  addend?: Tensor;
+}
+
 /**
- * out = a @ b (+ bias) for a [..., m, k] and b [..., k, n] with equal (already broadcast) batch
- * dims; bias: a contiguous [n] added to every row as the GEMM stores C.
+ * out = a @ b (+ bias) (+ addend) for a [..., m, k] and b [..., k, n] with equal (already
+ * broadcast) batch dims; bias: a contiguous [n] added to every row as the GEMM stores C.
  */
-function gemmBatched(a: Tensor, b: Tensor, batchShape: number[], bias: Tensor | null = null): Tensor {
+function gemmBatched(a: Tensor, b: Tensor, batchShape: number[], bias: Tensor | null = null, extras: GemmExtras = {}): Tensor {
   const m = a.shape[a.ndim - 2], k = a.shape[a.ndim - 1], n = b.shape[b.ndim - 1];
   const batch = batchShape.reduce((p, s) => p * s, 1);
   const out = Tensor._empty([...batchShape, m, n], 'float32', a.device);
@@ -47,12 +55,15 @@ function gemmBatched(a: Tensor, b: Tensor, batchShape: number[], bias: Tensor | 
     const oa = asOperand(a, batchShape) ?? asOperand(contiguous(a), batchShape)!;
     const ob = asOperand(b, batchShape) ?? asOperand(contiguous(b), batchShape)!;
     if (batch === 1) { oa.batchStride = 0; ob.batchStride = 0; }
+    const addend = extras.addend ? contiguous(extras.addend) : null;
     backendOf(a).gemm({
       m, n, k, batch,
       a: oa, b: ob,
       c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: m * n },
-      alpha: 1, beta: 0,
+      alpha: 1, beta: addend ? 1 : 0,
       bias: bias ? { handle: bias.handle, offset: bias.offset } : null,
+      aRowSums: extras.aRowSums ? { handle: extras.aRowSums.handle, offset: extras.aRowSums.offset } : null,
+      cIn: addend ? { handle: addend.handle, offset: addend.offset } : null,
     });
   });
   return out;
@@ -77,17 +88,8 @@ function rhsGrad2d(g: Tensor, a: Tensor, b: Tensor): Tensor {
  * pass over g.
  */
 function weightAndBiasGrads(g: Tensor, a: Tensor): [Tensor, Tensor] {
-  const rows = g.shape[0], out = g.shape[1], inFeatures = a.shape[1];
-  const dW = Tensor._empty([out, inFeatures], 'float32', g.device);
-  const dBias = Tensor._empty([out], 'float32', g.device);
-  backendOf(g).gemm({
-    m: out, n: inFeatures, k: rows, batch: 1,
-    a: { handle: g.handle, offset: g.offset, rowStride: g.strides[1], colStride: g.strides[0], batchStride: 0 },
-    b: { handle: a.handle, offset: a.offset, rowStride: a.strides[0], colStride: a.strides[1], batchStride: 0 },
-    c: { handle: dW.handle, offset: 0, rowStride: inFeatures, colStride: 1, batchStride: 0 },
-    alpha: 1, beta: 0, bias: null,
-    aRowSums: { handle: dBias.handle, offset: 0 },
-  });
+  const dBias = Tensor._empty([g.shape[1]], 'float32', g.device);
+  const dW = gemmBatched(transpose(g, 0, 1), a, [], null, { aRowSums: dBias });
   return [transpose(dW, 0, 1), dBias];
 }
 
@@ -207,19 +209,7 @@ export function matmulBiasResidual(a: Tensor, b: Tensor, bias: Tensor | null, re
     throw new ShapeError(`${op}: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}${bias ? ` + ${fmtShape(bias.shape)}` : ''} + ` +
       `${fmtShape(residual.shape)}: expected [m, k] @ [k, n] (+ [n]) + [m, n]`);
   }
-  const [m, n] = [a.shape[0], b.shape[1]];
-  const out = Tensor._empty([m, n], 'float32', a.device);
-  scoped(() => {
-    const r = contiguous(residual), bc = bias ? contiguous(bias) : null;
-    backendOf(a).gemm({
-      m, n, k: a.shape[1], batch: 1,
-      a: asOperand(a, [])!, b: asOperand(b, [])!,
-      c: { handle: out.handle, offset: 0, rowStride: n, colStride: 1, batchStride: 0 },
-      alpha: 1, beta: 1,
-      bias: bc ? { handle: bc.handle, offset: bc.offset } : null,
-      cIn: { handle: r.handle, offset: r.offset },
-    });
-  });
+  const out = scoped(() => gemmBatched(a, b, [], bias ? contiguous(bias) : null, { addend: residual }));
   return record('AddmmResidualBackward', out, [a, b, bias, residual], (node) => {
     const as = node.save(a), bs = node.save(b);
     return (g) => [...affineGrads(g, a, b, bias, as, bs), residual.requiresGrad ? g : null];

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include <immintrin.h>  // _mm_sfence (SSE, the x86-64 baseline)
 
@@ -90,36 +91,41 @@ inline void bandRange(const CausalBand& band, int64_t K, int64_t r, int64_t rows
   else p1 = std::max<int64_t>(0, std::min(K, band.shift + r + rows));
 }
 
-// Rows [0, M) in blocks of R, the last rows in blocks of 4, 2, 1.
-template <int R, int NC, bool ACC, bool TA>
-inline void microColumn(int64_t M, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                        int64_t ldc, const CausalBand& band) {
-  const int64_t rowStep = TA ? 1 : lda;  // distance between consecutive rows of A
-  int64_t i = 0, p0, p1;
-  for (; i + R <= M; i += R) {
-    bandRange<TA>(band, K, i, R, p0, p1);
-    microTile<R, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
-  }
+// Rows [0, M) in blocks of R, the last rows in blocks of 4, 2, 1 (those below R): calls
+// block(std::integral_constant<int, Rows>, first row) for each. Every tile product blocks its rows
+// this way (microColumn, causalScores, and TileColumns through rowBlockEnd).
+template <int R, class Block>
+inline void forEachRowBlock(int64_t M, const Block& block) {
+  int64_t i = 0;
+  for (; i + R <= M; i += R) block(std::integral_constant<int, R>{}, i);
   if constexpr (R > 4) {
     if (M - i >= 4) {
-      bandRange<TA>(band, K, i, 4, p0, p1);
-      microTile<4, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+      block(std::integral_constant<int, 4>{}, i);
       i += 4;
     }
   }
   if constexpr (R > 2) {
     if (M - i >= 2) {
-      bandRange<TA>(band, K, i, 2, p0, p1);
-      microTile<2, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+      block(std::integral_constant<int, 2>{}, i);
       i += 2;
     }
   }
   if constexpr (R > 1) {
-    if (M - i >= 1) {
-      bandRange<TA>(band, K, i, 1, p0, p1);
-      microTile<1, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
-    }
+    if (M - i >= 1) block(std::integral_constant<int, 1>{}, i);
   }
+}
+
+// One column block (NC vectors) of C (+)= A·B over rows [0, M), with the band's K range per row block.
+template <int R, int NC, bool ACC, bool TA>
+inline void microColumn(int64_t M, int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                        int64_t ldc, const CausalBand& band) {
+  const int64_t rowStep = TA ? 1 : lda;  // distance between consecutive rows of A
+  forEachRowBlock<R>(M, [&](auto rows, int64_t i) {
+    constexpr int Rows = decltype(rows)::value;
+    int64_t p0, p1;
+    bandRange<TA>(band, K, i, Rows, p0, p1);
+    microTile<Rows, NC, ACC, TA>(p0, p1, a + i * rowStep, lda, b, ldb, c + i * ldc, ldc);
+  });
 }
 
 // C[M][N] (+)= A[M][K] · B[K][N] with N a multiple of W: column blocks of kCols vectors, then
@@ -146,18 +152,15 @@ void tileGemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, cons
   }
 }
 
-// The end of the row block holding row r when M rows are taken in blocks of kRows, then 4, 2, 1
-// (microColumn's blocking, which every tile product uses).
+// The end of the row block holding row r under forEachRowBlock<kRows>(M, ...).
 inline int64_t rowBlockEnd(int64_t M, int64_t r) {
   const int64_t full = M / Vec::kRows * Vec::kRows;
   if (r < full) return (r / Vec::kRows + 1) * Vec::kRows;
-  int64_t i = full;
-  for (int64_t t = 4; t >= 1; t /= 2) {
-    if (t >= Vec::kRows || M - i < t) continue;
-    if (r < i + t) return i + t;
-    i += t;
-  }
-  return M;
+  int64_t end = M;
+  forEachRowBlock<Vec::kRows>(M, [&](auto rows, int64_t i) {
+    if (i >= full && r >= i && r < i + decltype(rows)::value) end = i + decltype(rows)::value;
+  });
+  return end;
 }
 
 // Which columns of a score tile (rows = queries, columns = keys) are computed. A tile the causal
@@ -187,22 +190,9 @@ inline void rowBlockColumns(int64_t n, int64_t p0, int64_t p1, const float* a, i
 // S[M][·] = A[M][K]·B[K][·] over only the columns `cols` computes for each row block.
 inline void causalScores(const TileColumns& cols, int64_t M, int64_t K, const float* a, int64_t lda, const float* b,
                          int64_t ldb, float* c, int64_t ldc) {
-  int64_t i = 0;
-  for (; i + Vec::kRows <= M; i += Vec::kRows)
-    rowBlockColumns<Vec::kRows, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-  if constexpr (Vec::kRows > 4) {
-    if (M - i >= 4) {
-      rowBlockColumns<4, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-      i += 4;
-    }
-  }
-  if constexpr (Vec::kRows > 2) {
-    if (M - i >= 2) {
-      rowBlockColumns<2, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-      i += 2;
-    }
-  }
-  if (M - i >= 1) rowBlockColumns<1, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  forEachRowBlock<Vec::kRows>(M, [&](auto rows, int64_t i) {
+    rowBlockColumns<decltype(rows)::value, false, false>(cols.of(i), 0, K, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  });
 }
 
 // The score tile's product: causalScores on a tile the diagonal crosses, else every column.
