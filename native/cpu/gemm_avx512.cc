@@ -34,8 +34,9 @@ __attribute__((always_inline)) inline void fmaStep(__m512 (&acc)[kMr][2], const 
   }
 }
 
-void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
-                      int64_t ldc, float alpha, float beta, const float* bias, int64_t cIn) {
+template <bool WithAhead>
+inline void microKernelBody(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c, int64_t ldc,
+                            float alpha, float beta, const float* bias, int64_t cIn, const AheadLines* ahead) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 14
   for (int i = 0; i < kMr; ++i) {
@@ -62,7 +63,23 @@ void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __res
     fmaStep(acc, pa, pb);
   }
   // Then the B micro-panel 16 k steps ahead (two lines per step): it streams from L2 while the
-  // A micro-panel stays in L1 (streamB).
+  // A micro-panel stays in L1 (streamB). With ahead, also one line of the next packing's source
+  // into L2 every 8 k steps (gemm_blocked.h, PackAhead): a few in flight at a time, not a burst.
+  if constexpr (WithAhead) {
+    int64_t l = ahead->begin;
+    int64_t row = l / ahead->lineRuns, col = l % ahead->lineRuns;
+    for (; p < kc; ++p, pa += kMr, pb += kNr) {
+      if ((p & 7) == 0 && l < ahead->end) {
+        const char* line = reinterpret_cast<const char*>(ahead->p + row * ahead->rs + col * 16);
+        _mm_prefetch(line, _MM_HINT_T1);
+        ++l;
+        if (++col == ahead->lineRuns) col = 0, ++row;
+      }
+      _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr + 16), _MM_HINT_T0);
+      fmaStep(acc, pa, pb);
+    }
+  }
   for (; p < kc; ++p, pa += kMr, pb += kNr) {
     _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr + 16), _MM_HINT_T0);
@@ -90,10 +107,22 @@ void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __res
   }
 }
 
+void microKernel14x32(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
+                      int64_t ldc, float alpha, float beta, const float* bias, int64_t cIn) {
+  microKernelBody<false>(kc, pa, pb, c, ldc, alpha, beta, bias, cIn, nullptr);
+}
+
+void microKernel14x32Ahead(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
+                           int64_t ldc, float alpha, float beta, const float* bias, int64_t cIn,
+                           const AheadLines& ahead) {
+  microKernelBody<true>(kc, pa, pb, c, ldc, alpha, beta, bias, cIn, &ahead);
+}
+
 }  // namespace
 
 const MicroKernel& microKernelAvx512() {
-  static const MicroKernel kernel{microKernel14x32, kMr, kNr, 336, 256, 1024, "avx512 14x32", true};
+  static const MicroKernel kernel{microKernel14x32, kMr, kNr, 336, 256, 1024, "avx512 14x32", true,
+                                  microKernel14x32Ahead};
   return kernel;
 }
 

@@ -16,6 +16,16 @@ namespace kd::gemm_detail {
 using MicroKernelFn = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
                                float alpha, float beta, const float* bias, int64_t cIn);
 
+// Lines [begin, end) of a block of `rows` rows of A's source (lineRuns 64-byte lines each, rows rs
+// floats apart, line l at p + (l / lineRuns) * rs + (l % lineRuns) * 16) that a micro-kernel with
+// fnAhead prefetches into L2 while it runs, spread over its k steps.
+struct AheadLines {
+  const float* p;
+  int64_t rs, lineRuns, begin, end;
+};
+using MicroKernelAheadFn = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
+                                    float alpha, float beta, const float* bias, int64_t cIn, const AheadLines& ahead);
+
 // One ISA's register tile and the cache blocking tuned for it (mc % mr == 0, nc % nr == 0).
 // streamB picks the order of the two innermost loops (gemm_blocked.h, multiplyPackedBlocks):
 //   false: each kc×NR B micro-panel stays in L1 while the MR-high A panels of the block pass
@@ -29,6 +39,7 @@ struct MicroKernel {
   int64_t mc, kc, nc;
   const char* name;
   bool streamB = false;
+  MicroKernelAheadFn fnAhead = nullptr;  // fn that also prefetches AheadLines, or null
 };
 
 const MicroKernel& microKernelScalar();  // gemm_scalar.cc, 4×8, any x86-64
