@@ -22,7 +22,7 @@
 // memory at one core's ~13 GB/s with the FMA units idle: 10% of 2048x256x1024's time, 11% of a
 // GPT step's. So the micro-kernels of each block prefetch into L2 what the next packing will read
 // (PackAhead: the next A block, and the next B block or strip when that changes), one line every 8
-// k steps (MicroKernel::fnAhead; AVX-512 only). Both builds alternated in one process, 1 thread:
+// k steps (MicroKernel::fnAhead; AVX-512 and AVX2). Both builds alternated in one process, 1 thread:
 // the GPT step's products 1.00-1.03×; the GPT step itself 1.024× (median of 12 paired rounds).
 // Issuing a block's prefetches all at once between tiles instead was 0.96× (they hold the L1 fill
 // buffers the kernel's own B prefetches need).

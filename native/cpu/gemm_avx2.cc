@@ -23,6 +23,26 @@ void microKernel6x16(int64_t kc, const float* __restrict pa, const float* __rest
   avx2_tile::store(t, c, ldc, alpha, beta, bias, cIn);
 }
 
+// The same, prefetching one line of the next packing's source into L2 every 8 k steps
+// (gemm_blocked.h, PackAhead). Both alternated in one process on an AVX-512 Xeon running the AVX2
+// kernels, operands evicted before each call: the GPT step's products 1.02-1.08×; warm 1.01-1.05×.
+void microKernel6x16Ahead(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* c,
+                          int64_t ldc, float alpha, float beta, const float* bias, int64_t cIn,
+                          const AheadLines& ahead) {
+  for (int i = 0; i < kMr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+  if (cIn != 0 && beta != 0.0f)
+    for (int i = 0; i < kMr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + cIn + i * ldc), _MM_HINT_T0);
+  AheadCursor cursor(ahead);
+  avx2_tile::Tile t = avx2_tile::zeroTile();
+  int64_t p = 0;
+  for (; p + 8 <= kc; p += 8, pa += 8 * kMr, pb += 8 * kNr) {
+    cursor.fetchNext();
+    t = avx2_tile::multiplyAdd<4>(t, 8, avx2_tile::PackedA{pa}, avx2_tile::PackedB{pb});
+  }
+  t = avx2_tile::multiplyAdd<4>(t, kc - p, avx2_tile::PackedA{pa}, avx2_tile::PackedB{pb});
+  avx2_tile::store(t, c, ldc, alpha, beta, bias, cIn);
+}
+
 // The small path's tile: Rows × cols of C from A and B read in place (or B from a packed panel,
 // which is the same layout with ldb = 16), k steps not unrolled (see multiplyAdd).
 template <int Rows>
@@ -46,7 +66,8 @@ void smallGemm(const SmallGemm& g) {
 }  // namespace
 
 const MicroKernel& microKernelAvx2() {
-  static const MicroKernel kernel{microKernel6x16, kMr, kNr, 120, 256, 4080, "avx2 6x16"};
+  static const MicroKernel kernel{microKernel6x16, kMr, kNr, 120, 256, 4080, "avx2 6x16", false,
+                                  microKernel6x16Ahead};
   return kernel;
 }
 

@@ -66,15 +66,9 @@ inline void microKernelBody(int64_t kc, const float* __restrict pa, const float*
   // A micro-panel stays in L1 (streamB). With ahead, also one line of the next packing's source
   // into L2 every 8 k steps (gemm_blocked.h, PackAhead): a few in flight at a time, not a burst.
   if constexpr (WithAhead) {
-    int64_t l = ahead->begin;
-    int64_t row = l / ahead->lineRuns, col = l % ahead->lineRuns;
+    AheadCursor cursor(*ahead);
     for (; p < kc; ++p, pa += kMr, pb += kNr) {
-      if ((p & 7) == 0 && l < ahead->end) {
-        const char* line = reinterpret_cast<const char*>(ahead->p + row * ahead->rs + col * 16);
-        _mm_prefetch(line, _MM_HINT_T1);
-        ++l;
-        if (++col == ahead->lineRuns) col = 0, ++row;
-      }
+      if ((p & 7) == 0) cursor.fetchNext();
       _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(pb + 16 * kNr + 16), _MM_HINT_T0);
       fmaStep(acc, pa, pb);

@@ -1,6 +1,8 @@
 // The micro-kernel interface between sgemm's blocked loop nest (gemm_blocked.h, gemm.cc) and the
 // register tiles written once per ISA (gemm_scalar.cc, gemm_avx2.cc, gemm_avx512.cc).
 #pragma once
+#include <xmmintrin.h>  // _mm_prefetch (SSE, the x86-64 baseline)
+
 #include <cstdint>
 
 namespace kd::gemm_detail {
@@ -23,6 +25,21 @@ struct AheadLines {
   const float* p;
   int64_t rs, lineRuns, begin, end;
 };
+// Walks an AheadLines range, prefetching one line into L2 per fetchNext (nothing once done).
+struct AheadCursor {
+  const float* p;
+  int64_t rs, lineRuns, row, col, left;
+  explicit AheadCursor(const AheadLines& a)
+      : p(a.p), rs(a.rs), lineRuns(a.lineRuns), row(a.begin / a.lineRuns), col(a.begin % a.lineRuns),
+        left(a.end - a.begin) {}
+  void fetchNext() {
+    if (left <= 0) return;
+    _mm_prefetch(reinterpret_cast<const char*>(p + row * rs + col * 16), _MM_HINT_T1);
+    --left;
+    if (++col == lineRuns) col = 0, ++row;
+  }
+};
+
 using MicroKernelAheadFn = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
                                     float alpha, float beta, const float* bias, int64_t cIn, const AheadLines& ahead);
 
