@@ -21,8 +21,8 @@
 // Packing reads the big operand (a training step's 2-8 MiB activations and gradients) from
 // memory at one core's ~13 GB/s with the FMA units idle: 10% of 2048x256x1024's time, 11% of a
 // GPT step's. So the micro-kernels of each block prefetch into L2 what the next packing will read
-// (PackAhead: the next A block, and the next B block or strip when that changes), one line every 8
-// k steps (MicroKernel::fnAhead; AVX-512 and AVX2). Both builds alternated in one process, 1 thread:
+// (PackAhead: the next A block, and the next B block or strip when that changes, shared out over
+// the blocks before it), one line every 4 k steps at AVX-512, 8 at AVX2 (MicroKernel::fnAhead). Both builds alternated in one process, 1 thread:
 // the GPT step's products 1.00-1.03×; the GPT step itself 1.024× (median of 12 paired rounds).
 // Issuing a block's prefetches all at once between tiles instead was 0.96× (they hold the L1 fill
 // buffers the kernel's own B prefetches need).
@@ -98,13 +98,16 @@ void gemmFewRows(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, 
     for (int64_t jc = 0; jc < n; jc += strip) {
       const int64_t nc = std::min(strip, n - jc);
       packB<NR>(kc, nc, b.at(pc, jc), packedB);
-      // Packed next: the next strip of B, else the next k block of A and its first strip.
+      // Packed next: the next strip of B, else the next k block's first strip; and the next k
+      // block of A, its rows shared out over this k block's strips.
       PackAhead next;
-      if (jc + nc < n) {
+      if (jc + nc < n)
         next.b = sources.blockB(pc, jc + nc, kc, std::min(strip, n - jc - nc));
-      } else if (pc + kc < k) {
-        const int64_t kcNext = std::min(kcMax, k - pc - kc);
-        next = {sources.blockA(0, pc + kc, m, kcNext), sources.blockB(pc + kc, 0, kcNext, std::min(strip, n))};
+      if (pc + kc < k) {
+        const int64_t kcNext = std::min(kcMax, k - pc - kc), strips = ceilDiv(n, strip), s = jc / strip;
+        const int64_t p0 = s * kcNext / strips, p1 = (s + 1) * kcNext / strips;
+        next.a = sources.blockA(0, pc + kc + p0, m, p1 - p0);
+        if (jc + nc >= n) next.b = sources.blockB(pc + kc, 0, kcNext, std::min(strip, n));
       }
       multiplyPackedBlocks<MR, NR>(kernel, 0, jc, fullRows, nc, kc, packedA, packedB, accumulate, lastBlock, sink, next);
       if (fullRows == m) continue;

@@ -370,15 +370,24 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
         packA(ic, pc, mc, kc, packedA);
         // What is packed next: the next rows of A; else the next k block's first rows and B block;
         // else the next column block's.
+        // The next B block's rows are shared out over this k block's A blocks (block i of
+        // `blocks` takes rows [i·kc'/blocks, (i+1)·kc'/blocks)), so that no one block's tiles
+        // carry a whole B block.
         PackAhead next;
-        if (ic + mc < m) {
-          next.a = sources.blockA(ic + mc, pc, std::min(mcMax, m - ic - mc), kc);
-        } else if (pc + kc < k) {
+        if (ic + mc < m) next.a = sources.blockA(ic + mc, pc, std::min(mcMax, m - ic - mc), kc);
+        const int64_t blocks = ceilDiv(m, mcMax), block = ic / mcMax;
+        auto shareOfB = [&](int64_t pcNext, int64_t jcNext, int64_t kcNext, int64_t ncNext) {
+          const int64_t r0 = block * kcNext / blocks, r1 = (block + 1) * kcNext / blocks;
+          return sources.blockB(pcNext + r0, jcNext, r1 - r0, ncNext);
+        };
+        if (pc + kc < k) {
           const int64_t kcNext = std::min(kcMax, k - pc - kc);
-          next = {sources.blockA(0, pc + kc, std::min(mcMax, m), kcNext), sources.blockB(pc + kc, jc, kcNext, nc)};
+          next.b = shareOfB(pc + kc, jc, kcNext, nc);
+          if (ic + mc >= m) next.a = sources.blockA(0, pc + kc, std::min(mcMax, m), kcNext);
         } else if (jc + nc < n) {
-          next = {sources.blockA(0, 0, std::min(mcMax, m), std::min(kcMax, k)),
-                  sources.blockB(0, jc + nc, std::min(kcMax, k), std::min(ncMax, n - jc - nc))};
+          const int64_t kcNext = std::min(kcMax, k), ncNext = std::min(ncMax, n - jc - nc);
+          next.b = shareOfB(0, jc + nc, kcNext, ncNext);
+          if (ic + mc >= m) next.a = sources.blockA(0, 0, std::min(mcMax, m), kcNext);
         }
         multiplyPackedBlocks<MR, NR>(kernel, ic, jc, mc, nc, kc, packedA, packedB, accumulate, lastBlock, sink, next);
       }
