@@ -22,10 +22,12 @@
 // memory at one core's ~13 GB/s with the FMA units idle: 10% of 2048x256x1024's time, 11% of a
 // GPT step's. So the micro-kernels of each block prefetch into L2 what the next packing will read
 // (PackAhead: the next A block, and the next B block or strip when that changes, shared out over
-// the blocks before it), one line every 4 k steps at AVX-512, 8 at AVX2 (MicroKernel::fnAhead). Both builds alternated in one process, 1 thread:
-// the GPT step's products 1.00-1.03×; the GPT step itself 1.024× (median of 12 paired rounds).
-// Issuing a block's prefetches all at once between tiles instead was 0.96× (they hold the L1 fill
-// buffers the kernel's own B prefetches need).
+// the blocks before it), one line every 4 k steps at AVX-512, 8 at AVX2 (MicroKernel::fnAhead).
+// Both builds alternated in one process, 1 thread, operands evicted before each call: the GPT
+// step's products 1.00-1.09×; the GPT step itself 1.024× (the A blocks alone, median of 12 paired
+// 2-second rounds) and 1.014× more with the B blocks shared out (1.017× on 2 threads). Issuing a
+// block's prefetches all at once between tiles instead was 0.96× (they hold the L1 fill buffers
+// the kernel's own B prefetches need).
 //
 // Small products (up to the ISA's SmallKernel::maxMacs multiply-adds, C with unit column stride)
 // skip packing: gemm_small.h reads A and B in place and writes edge tiles with masked stores.
