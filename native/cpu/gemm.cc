@@ -95,7 +95,7 @@ void gemmFewRows(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, 
   for (int64_t pc = 0; pc < k; pc += kcMax) {
     const int64_t kc = std::min(kcMax, k - pc);
     const bool accumulate = pc > 0, lastBlock = pc + kc == k;
-    packA<MR>(m, kc, a.at(0, pc), packedA);
+    packA<MR>(m, kc, a.at(0, pc), packedA, kernel.packRowPanel);
     if (rowSums) addPanelRowSums<MR>(m, kc, packedA, rowSums);
     for (int64_t jc = 0; jc < n; jc += strip) {
       const int64_t nc = std::min(strip, n - jc);
@@ -136,7 +136,7 @@ void gemmSerial(const MicroKernel& kernel, const SmallKernel* edge, int64_t m, i
   gemmBlocked<MR, NR>(
       kernel, m, n, k,
       [&](int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* dst) {
-        packA<MR>(mc, kc, a.at(ic, pc), dst);
+        packA<MR>(mc, kc, a.at(ic, pc), dst, kernel.packRowPanel);
         if (rowSums && firstColumns) addPanelRowSums<MR>(mc, kc, dst, rowSums + ic);
       },
       [&](int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* dst) {

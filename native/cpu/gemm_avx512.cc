@@ -113,11 +113,59 @@ void microKernel14x32Ahead(int64_t kc, const float* __restrict pa, const float* 
   microKernelBody<true>(kc, pa, pb, c, ldc, alpha, beta, bias, cIn, &ahead);
 }
 
+// The 16×16 transpose of r[0..15] (row i, column j → row j, column i): unpacks, in-lane
+// shuffles, then two rounds of 128-bit lane shuffles; 64 shuffles for 256 floats, where SSE's 4×4
+// transposes take 128 plus four times the loads and stores.
+inline void transpose16x16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+  }
+}
+
+// MicroKernel::packRowPanel: 16 k steps at a time, the 14 rows' 16 floats each (one load per row)
+// transposed as 16×16 with two zero rows, then the 16 panel rows of 14 floats stored in order
+// (each full store's last two floats are overwritten by the next row's; the last one masked).
+// From L2 (what the look-ahead leaves there), 1.2× the SSE transposes' rate; the step's products
+// 1.00-1.02× (alternated in one process, 1 thread).
+void packRowPanel14(int64_t kc, const float* src, int64_t rs, float* dst) {
+  int64_t p = 0;
+  for (; p + 16 <= kc; p += 16) {
+    __m512 r[16];
+    for (int i = 0; i < kMr; ++i) r[i] = _mm512_loadu_ps(src + i * rs + p);
+    r[14] = r[15] = _mm512_setzero_ps();
+    transpose16x16(r);
+    for (int q = 0; q < 15; ++q) _mm512_storeu_ps(dst + (p + q) * kMr, r[q]);
+    _mm512_mask_storeu_ps(dst + (p + 15) * kMr, static_cast<__mmask16>((1u << kMr) - 1), r[15]);
+  }
+  for (; p < kc; ++p)
+    for (int i = 0; i < kMr; ++i) dst[p * kMr + i] = src[i * rs + p];
+}
+
 }  // namespace
 
 const MicroKernel& microKernelAvx512() {
   static const MicroKernel kernel{microKernel14x32, kMr, kNr, 336, 256, 1024, "avx512 14x32", true,
-                                  microKernel14x32Ahead};
+                                  microKernel14x32Ahead, packRowPanel14};
   return kernel;
 }
 

@@ -126,9 +126,10 @@ void packRowPointersPanel(int64_t kc, const float* const* rows, float* dst) {
 }
 
 // Packs the mc×kc block of A into ceil(mc/MR) panels, each kc×MR k-major (dst[p*MR + i]), rows
-// past mc zero-filled.
+// past mc zero-filled; whole row-major panels through rowPanel when given (MicroKernel::packRowPanel).
 template <int MR>
-void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
+void packA(int64_t mc, int64_t kc, ConstMat a, float* dst,
+           void (*rowPanel)(int64_t, const float*, int64_t, float*) = nullptr) {
   int64_t full = 0;  // panels already packed
   if (a.rs == 1) {
     // A transposed: the block's rows for one k are contiguous runs, a row of A apart (4 KiB for
@@ -152,7 +153,10 @@ void packA(int64_t mc, int64_t kc, ConstMat a, float* dst) {
     const float* src = a.p + i0 * a.rs;
     const int64_t rows = std::min<int64_t>(MR, mc - i0);
     if (rows == MR && a.cs == 1) {
-      packRowMajorPanelA<MR>(kc, src, a.rs, dst);
+      if (rowPanel)
+        rowPanel(kc, src, a.rs, dst);
+      else
+        packRowMajorPanelA<MR>(kc, src, a.rs, dst);
     } else {
       for (int64_t p = 0; p < kc; ++p)
         for (int i = 0; i < MR; ++i) dst[p * MR + i] = i < rows ? src[i * a.rs + p * a.cs] : 0.0f;

@@ -57,6 +57,9 @@ struct MicroKernel {
   const char* name;
   bool streamB = false;
   MicroKernelAheadFn fnAhead = nullptr;  // fn that also prefetches AheadLines, or null
+  // Packs MR whole rows (rs floats apart) × kc of a row-major A into one k-major panel
+  // (dst[p*MR + i]) with the ISA's own transposes, or null (packRowMajorPanelA's SSE).
+  void (*packRowPanel)(int64_t kc, const float* src, int64_t rs, float* dst) = nullptr;
 };
 
 const MicroKernel& microKernelScalar();  // gemm_scalar.cc, 4×8, any x86-64
