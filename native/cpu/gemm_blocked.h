@@ -128,8 +128,7 @@ void packRowPointersPanel(int64_t kc, const float* const* rows, float* dst) {
 // Packs the mc×kc block of A into ceil(mc/MR) panels, each kc×MR k-major (dst[p*MR + i]), rows
 // past mc zero-filled; whole row-major panels through rowPanel when given (MicroKernel::packRowPanel).
 template <int MR>
-void packA(int64_t mc, int64_t kc, ConstMat a, float* dst,
-           void (*rowPanel)(int64_t, const float*, int64_t, float*) = nullptr) {
+void packA(int64_t mc, int64_t kc, ConstMat a, float* dst, RowPanelPackFn rowPanel = nullptr) {
   int64_t full = 0;  // panels already packed
   if (a.rs == 1) {
     // A transposed: the block's rows for one k are contiguous runs, a row of A apart (4 KiB for
@@ -372,11 +371,10 @@ void gemmBlocked(const MicroKernel& kernel, int64_t m, int64_t n, int64_t k, Pac
       for (int64_t ic = 0; ic < m; ic += mcMax) {
         const int64_t mc = std::min(mcMax, m - ic);
         packA(ic, pc, mc, kc, packedA);
-        // What is packed next: the next rows of A; else the next k block's first rows and B block;
-        // else the next column block's.
-        // The next B block's rows are shared out over this k block's A blocks (block i of
-        // `blocks` takes rows [i·kc'/blocks, (i+1)·kc'/blocks)), so that no one block's tiles
-        // carry a whole B block.
+        // What is packed next: the next rows of A, else the next k block's (or column block's)
+        // first rows; and that k block's B block, its rows shared out over this k block's A blocks
+        // (block i of `blocks` takes rows [i·kc'/blocks, (i+1)·kc'/blocks)), so that no one
+        // block's tiles carry a whole B block.
         PackAhead next;
         if (ic + mc < m) next.a = sources.blockA(ic + mc, pc, std::min(mcMax, m - ic - mc), kc);
         const int64_t blocks = ceilDiv(m, mcMax), block = ic / mcMax;

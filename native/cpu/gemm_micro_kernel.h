@@ -43,6 +43,8 @@ struct AheadCursor {
 using MicroKernelAheadFn = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
                                     float alpha, float beta, const float* bias, int64_t cIn, const AheadLines& ahead);
 
+using RowPanelPackFn = void (*)(int64_t kc, const float* src, int64_t rs, float* dst);
+
 // One ISA's register tile and the cache blocking tuned for it (mc % mr == 0, nc % nr == 0).
 // streamB picks the order of the two innermost loops (gemm_blocked.h, multiplyPackedBlocks):
 //   false: each kc×NR B micro-panel stays in L1 while the MR-high A panels of the block pass
@@ -59,7 +61,7 @@ struct MicroKernel {
   MicroKernelAheadFn fnAhead = nullptr;  // fn that also prefetches AheadLines, or null
   // Packs MR whole rows (rs floats apart) × kc of a row-major A into one k-major panel
   // (dst[p*MR + i]) with the ISA's own transposes, or null (packRowMajorPanelA's SSE).
-  void (*packRowPanel)(int64_t kc, const float* src, int64_t rs, float* dst) = nullptr;
+  RowPanelPackFn packRowPanel = nullptr;
 };
 
 const MicroKernel& microKernelScalar();  // gemm_scalar.cc, 4×8, any x86-64
